@@ -1,0 +1,1 @@
+//! websse-server: demo and test server. (Being written.)

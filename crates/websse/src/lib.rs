@@ -1,0 +1,1 @@
+//! websse: Server-Sent Events in the browser. (Being written.)

@@ -1,0 +1,2 @@
+//! The websse demo app. (Being written.)
+fn main() {}
