@@ -1,1 +1,365 @@
-fn main() {}
+//! `cargo xtask`: the project's own automation.
+//!
+//! - `cargo xtask demo [--addr ADDR]`: build the app with Trunk (release) and serve it, with the API,
+//!   from websse-server.
+//! - `cargo xtask test [--keep-going]`: the whole suite (format, lints, native tests, browser tests,
+//!   app build, end-to-end tests), each step named, timed and summarised.
+//! - `cargo xtask bench [--parser-only | --ui-only]`: the parser benches against the Rust peers, and the
+//!   UI bench in headless Chromium.
+//! - `cargo xtask fuzz [SECONDS]`: the differential fuzz target of websse-core.
+//!
+//! Every command first makes sure the tools it needs are present and installs what is missing
+//! (see [`tools`]), so a fresh machine with only rustup and cargo works unaided.
+
+mod bench;
+mod proc;
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use proc::{Cmd, Server};
+
+/// Result type of the xtask: errors are messages for a person at a terminal.
+type Result<T = (), E = String> = std::result::Result<T, E>;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  demo [--addr ADDR]          build the app (release) and serve it with the API (default 127.0.0.1:8080)
+  test [--keep-going]         format, lints, native tests, browser tests, app build, end-to-end tests
+  bench [--parser-only|--ui-only]
+                              parser benches against the Rust peers, and the UI bench in Chromium
+  fuzz [SECONDS]              run the websse-core differential fuzz target (default 60 s)
+  setup                       only check and install the prerequisites
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    if let Err(e) = std::env::set_current_dir(&root) {
+        eprintln!("xtask: cannot enter {}: {e}", root.display());
+        return ExitCode::FAILURE;
+    }
+    let result = match args.first().map(String::as_str) {
+        Some("demo") => demo(&root, &args[1..]),
+        Some("test") => test(&root, &args[1..]),
+        Some("bench") => bench::run(&root, &args[1..]),
+        Some("fuzz") => fuzz(&root, &args[1..]),
+        Some("setup") => tools::Tools::ensure(&root, tools::Need::all()).map(|_| ()),
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(format!("unknown or missing command\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    // xtask/Cargo.toml lives one level below the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// `cargo xtask demo`.
+fn demo(root: &Path, args: &[String]) -> Result {
+    let mut addr = "127.0.0.1:8080".to_string();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--addr" => {
+                addr = it
+                    .next()
+                    .ok_or("--addr needs a value such as 127.0.0.1:8080")?
+                    .clone()
+            }
+            other => return Err(format!("demo: unknown argument {other:?}\n\n{USAGE}")),
+        }
+    }
+    let tools = tools::Tools::ensure(root, tools::Need::app())?;
+    build_app(root, &tools)?;
+    let server = build_server(root, &tools)?;
+    println!("==> starting websse-server on {addr}");
+    let mut srv = Server::start(&tools, &server, &["--static-dir", "dist", "--addr", &addr])?;
+    println!("\n    websse demo: {}/\n    (Ctrl-C stops it)\n", srv.url());
+    srv.wait()
+}
+
+/// Builds `www/` with Trunk in release mode into `dist/`.
+fn build_app(root: &Path, tools: &tools::Tools) -> Result {
+    Cmd::new(&tools.trunk)
+        .args(["build", "--release", "--dist", "dist"])
+        .current_dir(root)
+        .envs(tools.child_env())
+        .run("trunk build --release")
+}
+
+/// Builds the websse-server binary (dev profile) and returns its path.
+fn build_server(root: &Path, tools: &tools::Tools) -> Result<PathBuf> {
+    Cmd::new("cargo")
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "websse-server",
+            "--bin",
+            "websse-server",
+        ])
+        .envs(tools.child_env())
+        .run("cargo build -p websse-server")?;
+    let bin = target_dir(root).join("debug").join("websse-server");
+    if bin.exists() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "built websse-server but {} is missing",
+            bin.display()
+        ))
+    }
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+/// One named step of `cargo xtask test`.
+struct Step {
+    name: &'static str,
+    run: Box<dyn FnMut(&mut Ctx) -> Result>,
+}
+
+/// What the steps share: the tools, and the test counts read from the runners' closing lines.
+struct Ctx {
+    root: PathBuf,
+    tools: tools::Tools,
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Ctx {
+    /// Runs a test runner, echoing its output and adding up its `test result:` lines.
+    fn run_tests(&mut self, cmd: Cmd, what: &str) -> Result {
+        let outcome = cmd.run_counting(what)?;
+        self.passed += outcome.passed;
+        self.failed += outcome.failed;
+        self.ignored += outcome.ignored;
+        if outcome.runs == 0 {
+            return Err(format!("{what}: no test runner reported a result"));
+        }
+        outcome.status
+    }
+}
+
+/// `cargo xtask test`.
+fn test(root: &Path, args: &[String]) -> Result {
+    let keep_going = args.iter().any(|a| a == "--keep-going");
+    if let Some(a) = args.iter().find(|a| *a != "--keep-going") {
+        return Err(format!("test: unknown argument {a:?}\n\n{USAGE}"));
+    }
+    let started = Instant::now();
+    println!("==> [0] prerequisites");
+    let tools = tools::Tools::ensure(root, tools::Need::all())?;
+    let mut ctx = Ctx {
+        root: root.to_path_buf(),
+        tools,
+        passed: 0,
+        failed: 0,
+        ignored: 0,
+    };
+    let steps = test_steps();
+    let names: Vec<&str> = steps.iter().map(|s| s.name).collect();
+    let total = steps.len();
+    let mut results: Vec<(&str, f64, Result)> = Vec::new();
+    for (i, mut step) in steps.into_iter().enumerate() {
+        println!("\n==> [{}/{total}] {}", i + 1, step.name);
+        let t = Instant::now();
+        let r = (step.run)(&mut ctx);
+        let secs = t.elapsed().as_secs_f64();
+        match &r {
+            Ok(()) => println!("<== [{}/{total}] {}: ok in {secs:.1}s", i + 1, step.name),
+            Err(e) => println!(
+                "<== [{}/{total}] {}: FAILED in {secs:.1}s: {e}",
+                i + 1,
+                step.name
+            ),
+        }
+        let failed = r.is_err();
+        results.push((step.name, secs, r));
+        if failed && !keep_going {
+            break;
+        }
+    }
+    println!(
+        "\n==> summary ({:.1}s in all)",
+        started.elapsed().as_secs_f64()
+    );
+    for (name, secs, r) in &results {
+        let mark = if r.is_ok() { "ok    " } else { "FAILED" };
+        println!("    {mark} {secs:>7.1}s  {name}");
+    }
+    for name in names.iter().skip(results.len()) {
+        println!("    not run           {name}");
+    }
+    let failed_steps: Vec<&str> = results
+        .iter()
+        .filter(|(_, _, r)| r.is_err())
+        .map(|(n, ..)| *n)
+        .collect();
+    println!(
+        "tests: {} passed, {} failed, {} skipped",
+        ctx.passed, ctx.failed, ctx.ignored
+    );
+    if failed_steps.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("failing step(s): {}", failed_steps.join(", ")))
+    }
+}
+
+/// The test pipeline, in order.
+fn test_steps() -> Vec<Step> {
+    vec![
+        Step {
+            name: "format (cargo fmt --check)",
+            run: Box::new(|ctx| {
+                Cmd::new("cargo")
+                    .args(["fmt", "--all", "--check"])
+                    .envs(ctx.tools.child_env())
+                    .run("cargo fmt --all --check")
+            }),
+        },
+        Step {
+            name: "lints (clippy, host and wasm32)",
+            run: Box::new(|ctx| {
+                Cmd::new("cargo")
+                    .args([
+                        "clippy",
+                        "--workspace",
+                        "--exclude",
+                        "websse-www",
+                        "--all-targets",
+                    ])
+                    .args(["--", "-D", "warnings"])
+                    .envs(ctx.tools.child_env())
+                    .env("WEBSSE_TEST_SERVER", "http://127.0.0.1:9")
+                    .run("clippy (host)")?;
+                Cmd::new("cargo")
+                    .args(["clippy", "--target", "wasm32-unknown-unknown"])
+                    .args(["-p", "websse-core", "--no-default-features"])
+                    .args(["--", "-D", "warnings"])
+                    .envs(ctx.tools.child_env())
+                    .run("clippy (wasm32, websse-core no_std)")?;
+                Cmd::new("cargo")
+                    .args(["clippy", "--target", "wasm32-unknown-unknown"])
+                    .args(["-p", "websse", "-p", "websse-www", "--all-targets"])
+                    .args(["--", "-D", "warnings"])
+                    .envs(ctx.tools.child_env())
+                    .env("WEBSSE_TEST_SERVER", "http://127.0.0.1:9")
+                    .run("clippy (wasm32, websse + app)")
+            }),
+        },
+        Step {
+            name: "native tests (cargo test)",
+            run: Box::new(|ctx| {
+                let cmd = Cmd::new("cargo")
+                    .args(["test", "--workspace", "--exclude", "websse-www"])
+                    .args(["--exclude", "websse-e2e"])
+                    .envs(ctx.tools.child_env());
+                ctx.run_tests(cmd, "cargo test")
+            }),
+        },
+        Step {
+            name: "browser tests of crates/websse (wasm-pack test --headless --chrome)",
+            run: Box::new(|ctx| {
+                let bin = build_server(&ctx.root, &ctx.tools)?;
+                let server = Server::start(
+                    &ctx.tools,
+                    &bin,
+                    &["--test-endpoints", "--addr", "127.0.0.1:0"],
+                )?;
+                println!("    test server: {}", server.url());
+                let cmd = Cmd::new(&ctx.tools.wasm_pack)
+                    .args(["test", "--headless", "--chrome", "--chromedriver"])
+                    .arg(&ctx.tools.chromedriver)
+                    .arg("crates/websse")
+                    .envs(ctx.tools.child_env())
+                    .env("WEBSSE_TEST_SERVER", server.url());
+                ctx.run_tests(cmd, "wasm-pack test")
+            }),
+        },
+        Step {
+            name: "app build (trunk build --release)",
+            run: Box::new(|ctx| build_app(&ctx.root, &ctx.tools)),
+        },
+        Step {
+            name: "end-to-end tests in headless Chromium (websse-e2e)",
+            run: Box::new(|ctx| {
+                let bin = build_server(&ctx.root, &ctx.tools)?;
+                let server = Server::start(
+                    &ctx.tools,
+                    &bin,
+                    &[
+                        "--static-dir",
+                        "dist",
+                        "--test-endpoints",
+                        "--addr",
+                        "127.0.0.1:0",
+                    ],
+                )?;
+                println!("    app and API: {}", server.url());
+                let cmd = Cmd::new("cargo")
+                    .args(["test", "-p", "websse-e2e"])
+                    .envs(ctx.tools.child_env())
+                    .env("WEBSSE_E2E_URL", server.url());
+                ctx.run_tests(cmd, "cargo test -p websse-e2e")
+            }),
+        },
+    ]
+}
+
+/// `cargo xtask fuzz [SECONDS]`.
+fn fuzz(root: &Path, args: &[String]) -> Result {
+    let secs: u64 = match args.first() {
+        None => 60,
+        Some(s) => s
+            .parse()
+            .map_err(|_| format!("fuzz: {s:?} is not a number of seconds"))?,
+    };
+    let tools = tools::Tools::ensure(root, tools::Need::fuzz())?;
+    let fuzz_dir = root.join("crates/websse-core/fuzz");
+    let targets = std::fs::read_dir(fuzz_dir.join("fuzz_targets"))
+        .map_err(|e| format!("no fuzz targets in {}: {e}", fuzz_dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let p = e.path();
+            (p.extension()? == "rs").then(|| p.file_stem()?.to_str().map(str::to_owned))?
+        })
+        .collect::<Vec<_>>();
+    if targets.is_empty() {
+        return Err("no fuzz targets found".into());
+    }
+    let per = (secs / targets.len() as u64).max(1);
+    for t in &targets {
+        println!("==> fuzzing {t} for {per}s");
+        Cmd::new(&tools.rustup)
+            .args(["run", "nightly", "cargo", "fuzz", "run", t.as_str()])
+            .arg("--")
+            .arg(format!("-max_total_time={per}"))
+            .current_dir(&fuzz_dir)
+            .envs(tools.child_env())
+            .run(&format!("cargo fuzz run {t}"))?;
+    }
+    Ok(())
+}

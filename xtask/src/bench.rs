@@ -1,0 +1,152 @@
+//! `cargo xtask bench`: the parser benches (websse-core against the Rust peers, in one run), a
+//! table of MB/s and ratios read from criterion's own output, and the UI bench in headless Chromium.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::proc::{Cmd, Server};
+use crate::{Result, tools};
+
+const OURS: &str = "websse-core";
+const PEERS: [&str; 2] = ["eventsource-stream", "sse-codec"];
+
+pub fn run(root: &Path, args: &[String]) -> Result {
+    let (mut parser, mut ui) = (true, true);
+    for a in args {
+        match a.as_str() {
+            "--parser-only" => ui = false,
+            "--ui-only" => parser = false,
+            other => return Err(format!("bench: unknown argument {other:?}")),
+        }
+    }
+    if parser {
+        parser_benches(root)?;
+    }
+    if ui {
+        ui_bench(root)?;
+    }
+    Ok(())
+}
+
+fn parser_benches(root: &Path) -> Result {
+    println!("==> parser benches (criterion): websse-core, eventsource-stream, sse-codec");
+    Cmd::new("cargo")
+        .args(["bench", "-p", "websse-core", "--bench", "parse"])
+        .run("cargo bench -p websse-core")?;
+    let table = read_criterion(&crate::target_dir(root).join("criterion"))?;
+    print_table(&table);
+    Ok(())
+}
+
+/// group -> implementation -> (bytes per iteration, mean ns per iteration)
+type Table = BTreeMap<String, BTreeMap<String, (f64, f64)>>;
+
+fn read_criterion(dir: &Path) -> Result<Table> {
+    let mut table = Table::new();
+    let groups = std::fs::read_dir(dir)
+        .map_err(|e| format!("no criterion output in {}: {e}", dir.display()))?;
+    for g in groups.filter_map(|e| e.ok()) {
+        let group = g.file_name().to_string_lossy().into_owned();
+        let Ok(impls) = std::fs::read_dir(g.path()) else {
+            continue;
+        };
+        for i in impls.filter_map(|e| e.ok()) {
+            let name = i.file_name().to_string_lossy().into_owned();
+            if !(name == OURS || PEERS.contains(&name.as_str())) {
+                continue;
+            }
+            let new = i.path().join("new");
+            let (Ok(est), Ok(bench)) = (
+                std::fs::read_to_string(new.join("estimates.json")),
+                std::fs::read_to_string(new.join("benchmark.json")),
+            ) else {
+                continue;
+            };
+            let (Ok(est), Ok(bench)) = (
+                serde_json::from_str::<serde_json::Value>(&est),
+                serde_json::from_str::<serde_json::Value>(&bench),
+            ) else {
+                continue;
+            };
+            let mean = est["mean"]["point_estimate"].as_f64();
+            let bytes = bench["throughput"]["Bytes"]
+                .as_f64()
+                .or_else(|| bench["throughput"]["BytesDecimal"].as_f64());
+            if let (Some(mean), Some(bytes)) = (mean, bytes) {
+                table
+                    .entry(group.clone())
+                    .or_default()
+                    .insert(name, (bytes, mean));
+            }
+        }
+    }
+    if table.is_empty() {
+        return Err(format!("no benchmark results under {}", dir.display()));
+    }
+    Ok(table)
+}
+
+fn mbps(bytes: f64, ns: f64) -> f64 {
+    bytes / ns * 1e3 // bytes/ns * 1e9 / 1e6
+}
+
+fn print_table(table: &Table) {
+    println!("\nMB/s (higher is better); ratio = websse-core / the faster peer\n");
+    println!(
+        "{:<18} {:>12} {:>19} {:>12} {:>8}",
+        "shape", OURS, PEERS[0], PEERS[1], "ratio"
+    );
+    let mut worst: Option<(f64, &str)> = None;
+    for (group, impls) in table {
+        let cell = |name: &str| impls.get(name).map(|&(b, ns)| mbps(b, ns));
+        let ours = cell(OURS);
+        let best_peer = PEERS
+            .iter()
+            .filter_map(|p| cell(p))
+            .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))));
+        let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+        let ratio = match (ours, best_peer) {
+            (Some(o), Some(p)) if p > 0.0 => {
+                if worst.is_none_or(|(w, _)| o / p < w) {
+                    worst = Some((o / p, group.as_str()));
+                }
+                format!("{:.1}x", o / p)
+            }
+            _ => "-".into(),
+        };
+        println!(
+            "{group:<18} {:>12} {:>19} {:>12} {:>8}",
+            fmt(ours),
+            fmt(cell(PEERS[0])),
+            fmt(cell(PEERS[1])),
+            ratio
+        );
+    }
+    if let Some((w, g)) = worst {
+        println!("\nsmallest lead over the faster peer: {w:.2}x ({g})");
+    }
+    let time = |g: &str| table.get(g).and_then(|m| m.get(OURS)).map(|&(_, ns)| ns);
+    if let (Some(whole), Some(small)) = (time("line8m_whole"), time("line8m_16")) {
+        println!(
+            "one 8 MiB line: fed in 16 B chunks costs {:.2}x feeding it whole",
+            small / whole
+        );
+    }
+}
+
+fn ui_bench(root: &Path) -> Result {
+    println!("\n==> UI bench: a 20,000-token answer at 3,000 tokens/s in headless Chromium");
+    let tools = tools::Tools::ensure(root, tools::Need::all())?;
+    crate::build_app(root, &tools)?;
+    let bin = crate::build_server(root, &tools)?;
+    let server = Server::start(
+        &tools,
+        &bin,
+        &["--static-dir", "dist", "--addr", "127.0.0.1:0"],
+    )?;
+    Cmd::new("cargo")
+        .args(["run", "-p", "websse-e2e", "--bin", "ui-bench"])
+        .envs(tools.child_env())
+        .env("WEBSSE_E2E_URL", server.url())
+        .run("ui-bench")
+}

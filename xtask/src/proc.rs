@@ -1,0 +1,266 @@
+//! Child processes: commands that must succeed, test runners whose results are counted, and the
+//! websse-server that tests run against (killed when its guard drops).
+
+use std::ffi::{OsStr, OsString};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::Result;
+
+/// A command to run, with the name it is reported under.
+pub struct Cmd {
+    inner: Command,
+    shown: String,
+}
+
+/// What a test runner reported in its `test result:` lines.
+#[derive(Debug)]
+pub struct TestOutcome {
+    pub runs: u64,
+    pub passed: u64,
+    pub failed: u64,
+    pub ignored: u64,
+    pub status: Result,
+}
+
+impl Cmd {
+    pub fn new(program: impl AsRef<OsStr>) -> Self {
+        let program = program.as_ref();
+        Cmd {
+            inner: Command::new(program),
+            shown: Path::new(program)
+                .file_name()
+                .unwrap_or(program)
+                .to_string_lossy()
+                .into_owned(),
+        }
+    }
+
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
+        self.shown.push(' ');
+        self.shown.push_str(&a.as_ref().to_string_lossy());
+        self.inner.arg(a);
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, args: I) -> Self {
+        for a in args {
+            self = self.arg(a);
+        }
+        self
+    }
+
+    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
+        self.inner.env(k, v);
+        self
+    }
+
+    pub fn envs(mut self, vars: Vec<(OsString, OsString)>) -> Self {
+        self.inner.envs(vars);
+        self
+    }
+
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.inner.current_dir(dir);
+        self
+    }
+
+    /// Runs to completion with inherited stdio; a non-zero exit is an error naming `what`.
+    pub fn run(mut self, what: &str) -> Result {
+        println!("    $ {}", self.shown);
+        let status = self
+            .inner
+            .status()
+            .map_err(|e| format!("{what}: could not start `{}`: {e}", self.shown))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("{what}: `{}` exited with {status}", self.shown))
+        }
+    }
+
+    /// Runs to completion and returns its stdout (stderr inherited).
+    pub fn output(mut self, what: &str) -> Result<String> {
+        let out = self
+            .inner
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("{what}: could not start `{}`: {e}", self.shown))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(format!(
+                "{what}: `{}` exited with {}",
+                self.shown, out.status
+            ))
+        }
+    }
+
+    /// Runs a test runner: its stdout is echoed line by line and every libtest-style
+    /// `test result: ok. N passed; M failed; K ignored` line is added up.
+    pub fn run_counting(mut self, what: &str) -> Result<TestOutcome> {
+        println!("    $ {}", self.shown);
+        let mut child = self
+            .inner
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("{what}: could not start `{}`: {e}", self.shown))?;
+        let mut outcome = TestOutcome {
+            runs: 0,
+            passed: 0,
+            failed: 0,
+            ignored: 0,
+            status: Ok(()),
+        };
+        if let Some(out) = child.stdout.take() {
+            let stdout = std::io::stdout();
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                {
+                    let mut lock = stdout.lock();
+                    let _ = writeln!(lock, "{line}");
+                }
+                if let Some(counts) = parse_test_result(&line) {
+                    outcome.runs += 1;
+                    outcome.passed += counts.0;
+                    outcome.failed += counts.1;
+                    outcome.ignored += counts.2;
+                }
+            }
+        }
+        let status = child
+            .wait()
+            .map_err(|e| format!("{what}: waiting for `{}`: {e}", self.shown))?;
+        outcome.status = if status.success() {
+            Ok(())
+        } else {
+            Err(format!("{what}: `{}` exited with {status}", self.shown))
+        };
+        Ok(outcome)
+    }
+}
+
+/// Reads `test result: ok. 12 passed; 0 failed; 1 ignored; ...` into (passed, failed, ignored).
+pub fn parse_test_result(line: &str) -> Option<(u64, u64, u64)> {
+    let rest = line.trim().strip_prefix("test result:")?;
+    let mut counts = (None, None, 0);
+    for part in rest.split([';', '.']) {
+        let mut words = part.split_whitespace();
+        let (Some(n), Some(label)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let Ok(n) = n.parse::<u64>() else { continue };
+        match label {
+            "passed" => counts.0 = Some(n),
+            "failed" => counts.1 = Some(n),
+            "ignored" => counts.2 = n,
+            _ => {}
+        }
+    }
+    Some((counts.0?, counts.1?, counts.2))
+}
+
+/// A websse-server child process; dropping the guard kills it.
+pub struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    /// Starts the server binary and waits (at most 60 s) for its
+    /// `websse-server listening on http://ADDR` line.
+    pub fn start(tools: &crate::tools::Tools, bin: &PathBuf, args: &[&str]) -> Result<Server> {
+        let mut child = Command::new(bin)
+            .args(args)
+            .envs(tools.child_env())
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("could not start {}: {e}", bin.display()))?;
+        let stdout = child.stdout.take().ok_or("no stdout from websse-server")?;
+        let (tx, rx) = mpsc::channel();
+        // Keep draining the server's stdout so it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix("websse-server listening on ") {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(url.trim().to_string());
+                    }
+                } else {
+                    println!("    [server] {line}");
+                }
+            }
+        });
+        let mut server = Server {
+            child,
+            url: String::new(),
+        };
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => {
+                server.url = url;
+                Ok(server)
+            }
+            Err(_) => {
+                let status = server.child.try_wait().ok().flatten();
+                Err(match status {
+                    Some(s) => format!("websse-server exited ({s}) before it was listening"),
+                    None => "websse-server did not say where it listens within 60 s".into(),
+                })
+            }
+        }
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:43121`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Waits until the server exits (the demo: until Ctrl-C).
+    pub fn wait(&mut self) -> Result {
+        let status = self
+            .child
+            .wait()
+            .map_err(|e| format!("waiting for websse-server: {e}"))?;
+        // Ctrl-C reaches the whole process group; the server stops gracefully.
+        if status.success() || status.code().is_none() {
+            Ok(())
+        } else {
+            Err(format!("websse-server exited with {status}"))
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_test_result;
+
+    #[test]
+    fn reads_libtest_closing_lines() {
+        assert_eq!(
+            parse_test_result(
+                "test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s"
+            ),
+            Some((12, 0, 1))
+        );
+        assert_eq!(
+            parse_test_result("test result: FAILED. 3 passed; 2 failed; 0 ignored"),
+            Some((3, 2, 0))
+        );
+        assert_eq!(parse_test_result("running 3 tests"), None);
+        assert_eq!(parse_test_result("test result: garbage"), None);
+    }
+}

@@ -1,0 +1,319 @@
+//! Prerequisites: found when present at the right version, installed when missing.
+//!
+//! Cargo-installed tools go to cargo's install root (`$CARGO_INSTALL_ROOT`, else `$CARGO_HOME`, else
+//! `~/.cargo`) and are always run by absolute path, so a PATH without them still works. Versions are
+//! pinned: `wasm-bindgen-cli` to the `wasm-bindgen` in Cargo.lock (the CLI and the crate must
+//! match), `trunk` to 0.21.14 (0.22 needs a newer rustc than ours), and every install is `--locked`.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::Result;
+use crate::proc::Cmd;
+
+const TRUNK_VERSION: &str = "0.21.14";
+const WASM_PACK_VERSION: &str = "0.15.1";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Which prerequisites a command needs.
+#[derive(Clone, Copy, Debug)]
+pub struct Need {
+    wasm: bool,
+    trunk: bool,
+    wasm_pack: bool,
+    browser: bool,
+    fuzz: bool,
+}
+
+impl Need {
+    /// Everything `cargo xtask test` and `bench` use.
+    pub fn all() -> Need {
+        Need {
+            wasm: true,
+            trunk: true,
+            wasm_pack: true,
+            browser: true,
+            fuzz: false,
+        }
+    }
+    /// What building and serving the app needs.
+    pub fn app() -> Need {
+        Need {
+            wasm: true,
+            trunk: true,
+            wasm_pack: false,
+            browser: false,
+            fuzz: false,
+        }
+    }
+    /// What the parser benches need (no browser, no wasm).
+    pub fn none() -> Need {
+        Need {
+            wasm: false,
+            trunk: false,
+            wasm_pack: false,
+            browser: false,
+            fuzz: false,
+        }
+    }
+    /// What `cargo xtask fuzz` needs.
+    pub fn fuzz() -> Need {
+        Need {
+            fuzz: true,
+            ..Need::none()
+        }
+    }
+}
+
+/// Resolved absolute paths of the tools.
+#[derive(Debug)]
+pub struct Tools {
+    pub bin_dir: PathBuf,
+    pub rustup: PathBuf,
+    pub trunk: PathBuf,
+    pub wasm_pack: PathBuf,
+    pub chromedriver: PathBuf,
+    pub chromium: PathBuf,
+}
+
+impl Tools {
+    /// Checks each prerequisite, installing what is missing and saying so.
+    pub fn ensure(root: &Path, need: Need) -> Result<Tools> {
+        let bin_dir = install_root().join("bin");
+        let mut tools = Tools {
+            rustup: find_on_path("rustup").unwrap_or_else(|| bin_dir.join("rustup")),
+            bin_dir,
+            trunk: PathBuf::new(),
+            wasm_pack: PathBuf::new(),
+            chromedriver: PathBuf::new(),
+            chromium: PathBuf::new(),
+        };
+        if need.wasm {
+            tools.ensure_wasm_target()?;
+            let v = wasm_bindgen_version(root)?;
+            tools.ensure_cargo_tool("wasm-bindgen", "wasm-bindgen-cli", &v)?;
+            if !tools.bin_dir.join("wasm-bindgen-test-runner").exists()
+                && find_on_path("wasm-bindgen-test-runner").is_none()
+            {
+                return Err("wasm-bindgen-test-runner is missing next to wasm-bindgen".into());
+            }
+        }
+        if need.trunk {
+            tools.trunk = tools.ensure_cargo_tool("trunk", "trunk", TRUNK_VERSION)?;
+        }
+        if need.wasm_pack {
+            tools.wasm_pack =
+                tools.ensure_cargo_tool("wasm-pack", "wasm-pack", WASM_PACK_VERSION)?;
+        }
+        if need.browser {
+            tools.ensure_browser()?;
+        }
+        if need.fuzz {
+            tools.ensure_fuzz()?;
+        }
+        Ok(tools)
+    }
+
+    /// Environment for children: our install root first on PATH (Trunk and wasm-pack look for
+    /// `wasm-bindgen` there instead of downloading one), and the driver's location.
+    pub fn child_env(&self) -> Vec<(OsString, OsString)> {
+        let mut paths = vec![self.bin_dir.clone()];
+        if let Some(p) = std::env::var_os("PATH") {
+            paths.extend(std::env::split_paths(&p));
+        }
+        let mut env = vec![(
+            "PATH".into(),
+            std::env::join_paths(paths).unwrap_or_default(),
+        )];
+        if !self.chromedriver.as_os_str().is_empty() {
+            env.push(("CHROMEDRIVER".into(), self.chromedriver.clone().into()));
+        }
+        if !self.chromium.as_os_str().is_empty() {
+            env.push(("CHROME_BIN".into(), self.chromium.clone().into()));
+        }
+        env
+    }
+
+    fn ensure_wasm_target(&self) -> Result {
+        let installed = Cmd::new(&self.rustup)
+            .args(["target", "list", "--installed"])
+            .output("rustup target list")
+            .unwrap_or_default();
+        if installed.lines().any(|l| l.trim() == WASM_TARGET) || sysroot_has_wasm_target() {
+            println!("    ok: rust target {WASM_TARGET}");
+            return Ok(());
+        }
+        println!("    installing: rust target {WASM_TARGET} (rustup target add)");
+        Cmd::new(&self.rustup)
+            .args(["target", "add", WASM_TARGET])
+            .run("rustup target add")
+    }
+
+    /// Finds `bin` at `version` on PATH or in the install root, else `cargo install --locked`s it.
+    fn ensure_cargo_tool(&self, bin: &str, krate: &str, version: &str) -> Result<PathBuf> {
+        let candidates = [self.bin_dir.join(bin)]
+            .into_iter()
+            .chain(find_on_path(bin))
+            .collect::<Vec<_>>();
+        for c in &candidates {
+            if reports_version(c, version) {
+                println!("    ok: {bin} {version} ({})", c.display());
+                return Ok(c.clone());
+            }
+        }
+        println!(
+            "    installing: {krate} {version} (cargo install --locked; this takes a few minutes once)"
+        );
+        Cmd::new("cargo")
+            .args(["install", "--locked", krate, "--version", version])
+            .run(&format!("cargo install {krate}"))?;
+        let installed = self.bin_dir.join(bin);
+        if reports_version(&installed, version) {
+            Ok(installed)
+        } else {
+            Err(format!(
+                "installed {krate} {version} but {} does not report that version",
+                installed.display()
+            ))
+        }
+    }
+
+    fn ensure_browser(&mut self) -> Result {
+        let find = || {
+            let chromium = [
+                "chromium",
+                "chromium-browser",
+                "google-chrome",
+                "google-chrome-stable",
+            ]
+            .iter()
+            .find_map(|b| find_on_path(b));
+            let driver = std::env::var_os("CHROMEDRIVER")
+                .map(PathBuf::from)
+                .filter(|p| p.exists())
+                .or_else(|| find_on_path("chromedriver"));
+            (chromium, driver)
+        };
+        let (mut chromium, mut driver) = find();
+        if chromium.is_none() || driver.is_none() {
+            let apt = find_on_path("apt-get");
+            if apt.is_some() && is_root() {
+                println!("    installing: chromium chromium-driver (apt-get)");
+                Cmd::new("apt-get")
+                    .args(["update", "-qq"])
+                    .run("apt-get update")?;
+                Cmd::new("apt-get")
+                    .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+                    .run("apt-get install chromium chromium-driver")?;
+                (chromium, driver) = find();
+            }
+        }
+        match (chromium, driver) {
+            (Some(c), Some(d)) => {
+                println!("    ok: {} and {}", c.display(), d.display());
+                self.chromium = c;
+                self.chromedriver = d;
+                Ok(())
+            }
+            _ => Err("Chromium and ChromeDriver are needed for the browser tests; install them \
+                      (Debian/Ubuntu: `sudo apt-get install chromium chromium-driver`) and run again"
+                .into()),
+        }
+    }
+
+    fn ensure_fuzz(&self) -> Result {
+        let toolchains = Cmd::new(&self.rustup)
+            .args(["toolchain", "list"])
+            .output("rustup toolchain list")?;
+        if !toolchains.lines().any(|l| l.starts_with("nightly")) {
+            return Err(
+                "cargo fuzz needs a nightly toolchain: `rustup toolchain install nightly`".into(),
+            );
+        }
+        let has = Cmd::new(&self.rustup)
+            .args(["run", "nightly", "cargo", "fuzz", "--version"])
+            .envs(self.child_env())
+            .output("cargo fuzz --version")
+            .is_ok();
+        if has {
+            println!("    ok: cargo-fuzz");
+            return Ok(());
+        }
+        println!("    installing: cargo-fuzz (cargo install --locked)");
+        Cmd::new("cargo")
+            .args(["install", "--locked", "cargo-fuzz"])
+            .run("cargo install cargo-fuzz")
+    }
+}
+
+fn install_root() -> PathBuf {
+    if let Some(r) = std::env::var_os("CARGO_INSTALL_ROOT") {
+        return PathBuf::from(r);
+    }
+    if let Some(h) = std::env::var_os("CARGO_HOME") {
+        return PathBuf::from(h);
+    }
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cargo"))
+        .unwrap_or_else(|| PathBuf::from(".cargo"))
+}
+
+fn find_on_path(bin: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(bin))
+        .find(|p| p.is_file())
+}
+
+fn reports_version(bin: &Path, version: &str) -> bool {
+    if !bin.is_file() {
+        return false;
+    }
+    std::process::Command::new(bin)
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .is_some_and(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .any(|w| w.trim_start_matches('v') == version)
+        })
+}
+
+fn sysroot_has_wasm_target() -> bool {
+    std::process::Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        .is_some_and(|s| s.join("lib/rustlib").join(WASM_TARGET).exists())
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// The `wasm-bindgen` version in Cargo.lock: the CLI must be exactly this version.
+pub fn wasm_bindgen_version(root: &Path) -> Result<String> {
+    let lock = std::fs::read_to_string(root.join("Cargo.lock"))
+        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(l) = lines.next() {
+        if l.trim() != "name = \"wasm-bindgen\"" {
+            continue;
+        }
+        if let Some(v) = lines
+            .next()
+            .and_then(|v| v.trim().strip_prefix("version = \""))
+            .and_then(|v| v.strip_suffix('"'))
+        {
+            return Ok(v.to_string());
+        }
+    }
+    Err("Cargo.lock has no wasm-bindgen package".into())
+}
