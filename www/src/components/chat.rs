@@ -1,0 +1,220 @@
+//! The chat page: conversation, suggestions, status, prompt box, transport switch, stop.
+
+use serde::Deserialize;
+use web_sys::{Element, HtmlSelectElement, HtmlTextAreaElement, KeyboardEvent};
+use websse::{ConnectionState, Item};
+use yew::prelude::*;
+
+use super::status::Status;
+use super::turn::TurnView;
+use crate::hooks::{SseSignal, use_sse, use_typewriter, use_window_keydown};
+use crate::page;
+use crate::spec::TransportKind;
+use crate::state::{ChatAction, ChatState};
+
+/// Suggested questions.
+const SUGGESTIONS: [&str; 4] = [
+    "What is SSE?",
+    "How does Last-Event-ID resume a stream?",
+    "EventSource or fetch?",
+    "Why batch tokens per animation frame?",
+];
+
+#[derive(Deserialize)]
+struct Delta {
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct DoneData {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Splits an id `<sid>:<seq>`.
+fn parse_id(id: &str) -> Option<(&str, u64)> {
+    let (sid, seq) = id.rsplit_once(':')?;
+    Some((sid, seq.parse().ok()?))
+}
+
+/// The chat page.
+#[component]
+pub fn ChatPage() -> Html {
+    let state = use_reducer(|| ChatState::from_query(&page::params()));
+    let typewriter = use_typewriter();
+    // The id of the last delta written, so a resumed stream can never write a delta twice.
+    let last_id = use_mut_ref(|| None::<(String, u64)>);
+    let prompt_ref = use_node_ref();
+
+    // Point the typewriter at the streaming answer's element; write out what is pending when the
+    // answer stops streaming (done, stopped, failed).
+    let target = state
+        .active()
+        .map(|turn| (turn.id, turn.spec.generation, turn.text.clone()));
+    {
+        let typewriter = typewriter.clone();
+        let last_id = last_id.clone();
+        use_effect_with(target, move |target| {
+            if let Some(element) = target
+                .as_ref()
+                .and_then(|(_, _, node)| node.cast::<Element>())
+            {
+                typewriter.attach(element);
+                *last_id.borrow_mut() = None;
+            }
+            move || typewriter.detach()
+        });
+    }
+
+    let on_signal = {
+        let dispatch = state.dispatcher();
+        let typewriter = typewriter.clone();
+        Callback::from(move |signal: SseSignal| match signal {
+            SseSignal::Item(Item::State(connection)) => match connection {
+                ConnectionState::Connecting => dispatch.dispatch(ChatAction::Connecting),
+                ConnectionState::Open => dispatch.dispatch(ChatAction::Open),
+                ConnectionState::Reconnecting { attempt, delay } => {
+                    dispatch.dispatch(ChatAction::Reconnecting {
+                        attempt,
+                        delay_ms: delay.as_millis().try_into().unwrap_or(u64::MAX),
+                    })
+                }
+                _ => {}
+            },
+            SseSignal::Item(Item::Message(message)) => match message.event_type() {
+                "delta" => {
+                    if let Some((sid, seq)) = parse_id(message.last_event_id()) {
+                        let mut last = last_id.borrow_mut();
+                        if matches!(&*last, Some((s, n)) if s == sid && *n >= seq) {
+                            return;
+                        }
+                        *last = Some((sid.to_owned(), seq));
+                    }
+                    if let Ok(delta) = serde_json::from_str::<Delta>(message.data()) {
+                        typewriter.push(&delta.text);
+                    }
+                }
+                "done" => {
+                    let reason = serde_json::from_str::<DoneData>(message.data())
+                        .ok()
+                        .and_then(|d| d.reason);
+                    dispatch.dispatch(ChatAction::Done {
+                        cut: reason.is_some_and(|r| r != "finished"),
+                    });
+                }
+                _ => {}
+            },
+            SseSignal::Error(message) => dispatch.dispatch(ChatAction::Failed(message)),
+            SseSignal::End => dispatch.dispatch(ChatAction::Ended),
+        })
+    };
+    use_sse(state.active_spec(), on_signal);
+
+    let active = state.active().is_some();
+    {
+        let dispatch = state.dispatcher();
+        use_window_keydown(Callback::from(move |event: KeyboardEvent| {
+            if event.key() == "Escape" && active {
+                event.prevent_default();
+                dispatch.dispatch(ChatAction::Stop);
+            }
+        }));
+    }
+
+    let send = {
+        let dispatch = state.dispatcher();
+        let prompt_ref = prompt_ref.clone();
+        Callback::from(move |()| {
+            if let Some(input) = prompt_ref.cast::<HtmlTextAreaElement>() {
+                let text = input.value();
+                if !text.trim().is_empty() {
+                    input.set_value("");
+                    dispatch.dispatch(ChatAction::Send(text));
+                }
+            }
+        })
+    };
+    let on_keydown = {
+        let send = send.clone();
+        Callback::from(move |event: KeyboardEvent| {
+            if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
+                event.prevent_default();
+                send.emit(());
+            }
+        })
+    };
+    let on_send = {
+        let send = send.clone();
+        Callback::from(move |_: MouseEvent| send.emit(()))
+    };
+    let on_stop = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |_: MouseEvent| dispatch.dispatch(ChatAction::Stop))
+    };
+    let on_retry = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |()| dispatch.dispatch(ChatAction::Retry))
+    };
+    let on_transport = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |event: Event| {
+            let select: HtmlSelectElement = event.target_unchecked_into();
+            if let Some(transport) = TransportKind::parse(&select.value()) {
+                dispatch.dispatch(ChatAction::SetTransport(transport));
+            }
+        })
+    };
+
+    let newest = state.turns.last().map(|t| t.id);
+    let suggestions = SUGGESTIONS.iter().map(|question| {
+        let dispatch = state.dispatcher();
+        let onclick = Callback::from(move |_: MouseEvent| {
+            dispatch.dispatch(ChatAction::Send((*question).to_owned()))
+        });
+        html! {
+            <button type="button" data-testid="suggestion" {onclick}
+                aria-label={format!("Ask: {question}")}>{ *question }</button>
+        }
+    });
+    let transport = state.transport;
+
+    html! {
+        <section class="chat" aria-label="Chat">
+            <div class="conversation">
+                if state.turns.is_empty() {
+                    <p class="empty">{ "Ask something, or pick a question below. Answers stream in token by token." }</p>
+                }
+                { for state.turns.iter().map(|turn| html! {
+                    <TurnView key={turn.id} turn={turn.clone()} newest={Some(turn.id) == newest} />
+                }) }
+            </div>
+            <div class="suggestions" role="group" aria-label="Suggested questions">
+                { for suggestions }
+            </div>
+            <Status phase={state.phase().cloned()} {on_retry} />
+            <div class="composer">
+                <label class="visually-hidden" for="prompt">{ "Your question" }</label>
+                <textarea id="prompt" data-testid="prompt" ref={prompt_ref} rows="2"
+                    placeholder="Ask a question (Enter sends, Shift+Enter for a new line)"
+                    onkeydown={on_keydown} />
+                <div class="controls">
+                    <label class="visually-hidden" for="transport">{ "Transport" }</label>
+                    <select id="transport" data-testid="transport" onchange={on_transport}
+                        aria-label="Transport">
+                        <option value="eventsource" selected={transport == TransportKind::EventSource}>
+                            { "EventSource (GET)" }
+                        </option>
+                        <option value="fetch" selected={transport == TransportKind::Fetch}>
+                            { "fetch (POST)" }
+                        </option>
+                    </select>
+                    <button type="button" class="danger" data-testid="stop" onclick={on_stop}
+                        disabled={!active} aria-label="Stop the answer (Esc)">{ "Stop" }</button>
+                    <button type="button" class="primary" data-testid="send" onclick={on_send}
+                        aria-label="Send the question">{ "Send" }</button>
+                </div>
+            </div>
+            <p class="hint">{ "Enter sends · Shift+Enter new line · Esc stops" }</p>
+        </section>
+    }
+}

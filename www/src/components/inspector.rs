@@ -1,0 +1,360 @@
+//! The inspector: open any stream with any request, see every event and state change.
+
+use futures::future::{AbortHandle, abortable};
+use serde_json::Value;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{JsFuture, spawn_local};
+use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+use websse::{ConnectionState, Item};
+use yew::prelude::*;
+
+use crate::hooks::{SseSignal, use_sse};
+use crate::page;
+use crate::spec::{CredentialsKind, FramingKind, TransportKind};
+use crate::state::{Connection, Field, InspectorAction, InspectorState, LogEntry, LogKind};
+
+/// One of the server's example streams.
+#[derive(Clone, Debug, PartialEq)]
+struct Example {
+    name: String,
+    url: String,
+    events: Option<String>,
+}
+
+/// Reads `GET /api/examples` defensively: a list (or `{"examples": [...]}`) of URLs or of objects
+/// with `url`/`path`/`href`, `name`/`title`/`id`, and optional `events` (list or string).
+fn parse_examples(value: &Value) -> Vec<Example> {
+    let list = match value {
+        Value::Array(list) => list.as_slice(),
+        Value::Object(map) => match map.get("examples") {
+            Some(Value::Array(list)) => list.as_slice(),
+            _ => &[],
+        },
+        _ => &[],
+    };
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    list.iter()
+        .filter_map(|item| match item {
+            Value::String(url) => Some(Example {
+                name: url.clone(),
+                url: url.clone(),
+                events: None,
+            }),
+            Value::Object(map) => {
+                let url = text(map.get("url"))
+                    .or_else(|| text(map.get("path")))
+                    .or_else(|| text(map.get("href")))?;
+                let name = text(map.get("name"))
+                    .or_else(|| text(map.get("title")))
+                    .or_else(|| text(map.get("id")))
+                    .unwrap_or_else(|| url.clone());
+                let description = text(map.get("description"));
+                let events = match map.get("events") {
+                    Some(Value::Array(types)) => Some(
+                        types
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    ),
+                    Some(Value::String(types)) => Some(types.clone()),
+                    _ => None,
+                };
+                Some(Example {
+                    name: match description {
+                        Some(d) => format!("{name}: {d}"),
+                        None => name,
+                    },
+                    url,
+                    events,
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+async fn fetch_examples() -> Option<Vec<Example>> {
+    let window = web_sys::window()?;
+    let response = JsFuture::from(window.fetch_with_str("/api/examples"))
+        .await
+        .ok()?
+        .dyn_into::<web_sys::Response>()
+        .ok()?;
+    if !response.ok() {
+        return None;
+    }
+    let text = JsFuture::from(response.text().ok()?)
+        .await
+        .ok()?
+        .as_string()?;
+    let value: Value = serde_json::from_str(&text).ok()?;
+    Some(parse_examples(&value))
+}
+
+/// The server's examples, fetched once; the request is aborted if the page goes away first.
+#[hook]
+fn use_examples() -> Vec<Example> {
+    let examples = use_state(Vec::new);
+    {
+        let examples = examples.clone();
+        use_effect_with((), move |_| {
+            let (task, handle): (_, AbortHandle) = abortable(async move {
+                if let Some(list) = fetch_examples().await {
+                    examples.set(list);
+                }
+            });
+            spawn_local(async move {
+                let _ = task.await;
+            });
+            move || handle.abort()
+        });
+    }
+    (*examples).clone()
+}
+
+fn input_value(event: &InputEvent) -> String {
+    let target = event.target();
+    if let Some(input) = target
+        .clone()
+        .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+    {
+        input.value()
+    } else if let Some(area) = target.and_then(|t| t.dyn_into::<HtmlTextAreaElement>().ok()) {
+        area.value()
+    } else {
+        String::new()
+    }
+}
+
+/// The inspector page.
+#[component]
+pub fn InspectorPage() -> Html {
+    let params = use_memo((), |_| page::params());
+    let state = use_reducer({
+        let params = params.clone();
+        move || InspectorState::from_query(&params)
+    });
+    let examples = use_examples();
+
+    let connect = {
+        let dispatch = state.dispatcher();
+        let state = state.clone();
+        Callback::from(move |()| {
+            page::replace_query(&state.form.to_query());
+            dispatch.dispatch(InspectorAction::Connect {
+                base: page::href(),
+                time: page::now(),
+            });
+        })
+    };
+
+    // A shared link connects right away.
+    {
+        let dispatch = state.dispatcher();
+        let autoconnect = params
+            .iter()
+            .any(|(k, v)| k == "url" && !v.trim().is_empty());
+        use_effect_with((), move |_| {
+            if autoconnect {
+                dispatch.dispatch(InspectorAction::Connect {
+                    base: page::href(),
+                    time: page::now(),
+                });
+            }
+        });
+    }
+
+    let on_signal = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |signal: SseSignal| {
+            let time = page::now();
+            match signal {
+                SseSignal::Item(Item::State(connection)) => {
+                    let connection = match connection {
+                        ConnectionState::Connecting => Connection::Connecting,
+                        ConnectionState::Open => Connection::Open,
+                        ConnectionState::Reconnecting { attempt, delay } => {
+                            Connection::Reconnecting {
+                                attempt,
+                                delay_ms: delay.as_millis().try_into().unwrap_or(u64::MAX),
+                            }
+                        }
+                        _ => Connection::Closed,
+                    };
+                    dispatch.dispatch(InspectorAction::State(connection, time));
+                }
+                SseSignal::Item(Item::Message(message)) => {
+                    dispatch.dispatch(InspectorAction::Event {
+                        event_type: message.event_type().to_owned(),
+                        id: message.last_event_id().to_owned(),
+                        data: message.data().to_owned(),
+                        time,
+                    })
+                }
+                SseSignal::Error(message) => {
+                    dispatch.dispatch(InspectorAction::State(Connection::Failed(message), time))
+                }
+                SseSignal::End => dispatch.dispatch(InspectorAction::Ended(time)),
+            }
+        })
+    };
+    use_sse(state.active.clone(), on_signal);
+
+    let edit = |field: Field| {
+        let dispatch = state.dispatcher();
+        Callback::from(move |event: InputEvent| {
+            dispatch.dispatch(InspectorAction::Edit(field, input_value(&event)))
+        })
+    };
+    let select = |field: Field| {
+        let dispatch = state.dispatcher();
+        Callback::from(move |event: Event| {
+            let select: HtmlSelectElement = event.target_unchecked_into();
+            dispatch.dispatch(InspectorAction::Edit(field, select.value()))
+        })
+    };
+    let on_example = {
+        let dispatch = state.dispatcher();
+        let examples = examples.clone();
+        Callback::from(move |event: Event| {
+            let select: HtmlSelectElement = event.target_unchecked_into();
+            let Some(example) = select
+                .value()
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| examples.get(i))
+            else {
+                return;
+            };
+            dispatch.dispatch(InspectorAction::Edit(Field::Url, example.url.clone()));
+            if let Some(events) = &example.events {
+                dispatch.dispatch(InspectorAction::Edit(Field::Events, events.clone()));
+            }
+        })
+    };
+    let on_submit = {
+        let connect = connect.clone();
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            connect.emit(());
+        })
+    };
+    let on_disconnect = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |_: MouseEvent| {
+            dispatch.dispatch(InspectorAction::Disconnect { time: page::now() })
+        })
+    };
+    let on_clear = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |_: MouseEvent| dispatch.dispatch(InspectorAction::Clear))
+    };
+
+    let form = &state.form;
+    let connected = state.connection.0.is_active();
+    let share = format!("{}#/inspector", page::query_string(&form.to_query()));
+    let credentials = form.credentials.map(CredentialsKind::as_str).unwrap_or("");
+
+    html! {
+        <section class="inspector" aria-label="SSE inspector">
+            <form class="form" onsubmit={on_submit}>
+                <label class="wide">{ "Stream URL" }
+                    <input type="text" data-testid="inspector-url" value={form.url.clone()}
+                        oninput={edit(Field::Url)} placeholder="/api/examples/... or https://..."
+                        spellcheck="false" autocomplete="off" />
+                </label>
+                if !examples.is_empty() {
+                    <label class="wide">{ "Example streams" }
+                        <select onchange={on_example}>
+                            <option value="" selected=true>{ "Pick an example…" }</option>
+                            { for examples.iter().enumerate().map(|(i, e)| html! {
+                                <option value={i.to_string()}>{ e.name.clone() }</option>
+                            }) }
+                        </select>
+                    </label>
+                }
+                <label>{ "Transport" }
+                    <select onchange={select(Field::Transport)}>
+                        { for [TransportKind::Fetch, TransportKind::EventSource].map(|t| html! {
+                            <option value={t.as_str()} selected={form.transport == t}>{ t.as_str() }</option>
+                        }) }
+                    </select>
+                </label>
+                <label>{ "Method" }
+                    <input type="text" value={form.method.clone()} oninput={edit(Field::Method)}
+                        list="methods" spellcheck="false" />
+                    <datalist id="methods">
+                        { for ["GET", "POST", "PUT", "PATCH", "DELETE"].map(|m| html! { <option value={m} /> }) }
+                    </datalist>
+                </label>
+                <label>{ "Framing" }
+                    <select onchange={select(Field::Framing)}>
+                        { for [FramingKind::Sse, FramingKind::Ndjson, FramingKind::Raw].map(|f| html! {
+                            <option value={f.as_str()} selected={form.framing == f}>{ f.as_str() }</option>
+                        }) }
+                    </select>
+                </label>
+                <label>{ "Credentials" }
+                    <select onchange={select(Field::Credentials)}>
+                        <option value="" selected={credentials.is_empty()}>{ "default" }</option>
+                        { for [CredentialsKind::SameOrigin, CredentialsKind::Include, CredentialsKind::Omit].map(|c| html! {
+                            <option value={c.as_str()} selected={credentials == c.as_str()}>{ c.as_str() }</option>
+                        }) }
+                    </select>
+                </label>
+                <label class="wide">{ "Named event types (comma-separated)" }
+                    <input type="text" value={form.events.clone()} oninput={edit(Field::Events)}
+                        placeholder="start, delta, done" spellcheck="false" />
+                </label>
+                <label>{ "Headers (one \"Name: value\" per line)" }
+                    <textarea value={form.headers.clone()} oninput={edit(Field::Headers)} spellcheck="false" />
+                </label>
+                <label>{ "Body" }
+                    <textarea value={form.body.clone()} oninput={edit(Field::Body)} spellcheck="false" />
+                </label>
+                <div class="actions wide">
+                    <button type="submit" class="primary" data-testid="connect"
+                        aria-label="Connect to the stream">{ "Connect" }</button>
+                    <button type="button" data-testid="disconnect" onclick={on_disconnect}
+                        disabled={!connected} aria-label="Disconnect">{ "Disconnect" }</button>
+                    <button type="button" onclick={on_clear} aria-label="Clear the log">{ "Clear log" }</button>
+                    <span data-testid="inspector-state" role="status">{ state.connection.0.describe() }</span>
+                </div>
+                <a class="share wide" href={share.clone()}>{ "Link to this setup: " }{ share }</a>
+            </form>
+            <ol class="log" aria-label="Events and state changes">
+                <li class="head" aria-hidden="true">
+                    <span>{ "time" }</span><span>{ "type" }</span><span>{ "id" }</span><span>{ "data" }</span>
+                </li>
+                { for state.log.iter().map(log_line) }
+            </ol>
+        </section>
+    }
+}
+
+fn log_line(entry: &LogEntry) -> Html {
+    match &entry.kind {
+        LogKind::Event {
+            event_type,
+            id,
+            data,
+        } => html! {
+            <li key={entry.seq} class="event">
+                <span class="time">{ entry.time.clone() }</span>
+                <span class="type">{ event_type.clone() }</span>
+                <span class="id">{ id.clone() }</span>
+                <span class="data" data-testid="event" data-type={event_type.clone()}
+                    data-id={id.clone()}>{ data.clone() }</span>
+            </li>
+        },
+        LogKind::State(text) => html! {
+            <li key={entry.seq} class="state">
+                <span class="time">{ entry.time.clone() }</span>
+                <span class="type">{ "state" }</span>
+                <span class="id"></span>
+                <span class="data">{ text.clone() }</span>
+            </li>
+        },
+    }
+}

@@ -1,0 +1,51 @@
+//! The chat's connection status line.
+
+use yew::prelude::*;
+
+use crate::state::Phase;
+
+/// Props of [`Status`].
+#[derive(Properties, PartialEq)]
+pub struct StatusProps {
+    /// The newest answer's phase; `None` before the first question.
+    pub phase: Option<Phase>,
+    /// Asks the failed question again.
+    pub on_retry: Callback<()>,
+}
+
+/// "connecting", "streaming", "reconnecting (attempt n, next try in s)", "done", "failed: ..." with
+/// a retry button.
+#[component]
+pub fn Status(props: &StatusProps) -> Html {
+    let (name, text) = match &props.phase {
+        None => ("idle", "ready".to_owned()),
+        Some(phase) => (
+            phase.name(),
+            match phase {
+                Phase::Connecting => "connecting…".to_owned(),
+                Phase::Streaming => "streaming…".to_owned(),
+                Phase::Reconnecting { attempt, delay_ms } => format!(
+                    "reconnecting (attempt {attempt}, next try in {:.1} s)",
+                    *delay_ms as f64 / 1000.0
+                ),
+                Phase::Done { cut: false } => "done".to_owned(),
+                Phase::Done { cut: true } => "done (the server cut the answer short)".to_owned(),
+                Phase::Stopped => "stopped".to_owned(),
+                Phase::Failed(message) => format!("failed: {message}"),
+            },
+        ),
+    };
+    let retry = matches!(props.phase, Some(Phase::Failed(_))).then(|| {
+        let on_retry = props.on_retry.clone();
+        html! {
+            <button type="button" onclick={move |_| on_retry.emit(())}
+                aria-label="Retry the last question">{ "Retry" }</button>
+        }
+    });
+    html! {
+        <div class="status" data-testid="status" data-state={name} role="status">
+            <span>{ text }</span>
+            { for retry }
+        </div>
+    }
+}

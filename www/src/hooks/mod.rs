@@ -1,0 +1,9 @@
+//! Hooks: each owns a browser resource and releases it in its effect's cleanup.
+
+mod use_keydown;
+mod use_sse;
+mod use_typewriter;
+
+pub use use_keydown::use_window_keydown;
+pub use use_sse::{SseSignal, use_sse};
+pub use use_typewriter::use_typewriter;
