@@ -1,1 +1,360 @@
-//! End-to-end tests live in `tests/`. (Being written.)
+//! Harness for the end-to-end tests: real headless Chromium (through chromedriver and
+//! fantoccini) against the release build of `www/` served by `websse-server`.
+//!
+//! `cargo xtask test` builds the app, starts `websse-server --static-dir dist --test-endpoints`
+//! and runs `cargo test -p websse-e2e` with `WEBSSE_E2E_URL` set. Each test gets its own
+//! chromedriver and browser profile; tests take a process-wide lock so that only one browser runs
+//! at a time on a small machine.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+/// A boxed error for test bodies.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+/// Result of a test body.
+pub type Result<T = ()> = std::result::Result<T, Error>;
+
+/// The Chromium flags the project runs headless Chromium with (docs/design.md section 4).
+pub const CHROME_FLAGS: [&str; 9] = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1200,900",
+];
+
+/// The app under test, e.g. `http://127.0.0.1:PORT` (no trailing slash).
+///
+/// # Panics
+/// If `WEBSSE_E2E_URL` is not set: these tests need the server that `cargo xtask test` starts.
+pub fn base_url() -> String {
+    match std::env::var("WEBSSE_E2E_URL") {
+        Ok(url) if !url.trim().is_empty() => url.trim().trim_end_matches('/').to_owned(),
+        _ => panic!(
+            "WEBSSE_E2E_URL is not set: the end-to-end tests need the release build and a \
+             websse-server; run them with `cargo xtask test`"
+        ),
+    }
+}
+
+/// One browser session with its own chromedriver and profile directory.
+#[derive(Debug)]
+pub struct Browser {
+    /// The WebDriver client.
+    pub client: Client,
+    driver: Child,
+    profile: PathBuf,
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Browser {
+    /// Starts chromedriver (`$CHROMEDRIVER` or `/usr/bin/chromedriver`) on a free port and opens
+    /// a headless Chromium session with the project's flags and a fresh `--user-data-dir`.
+    ///
+    /// # Errors
+    /// If chromedriver does not start or the session cannot be created.
+    pub async fn start() -> Result<Self> {
+        let chromedriver =
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let port = free_port()?;
+        let driver = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {chromedriver}: {e}"))?;
+        let profile =
+            std::env::temp_dir().join(format!("websse-e2e-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&profile)?;
+        let mut browser_guard = DriverGuard(Some(driver));
+
+        let mut args: Vec<String> = CHROME_FLAGS.iter().map(|s| (*s).to_owned()).collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        let mut chrome_options = json!({ "args": args });
+        if let Ok(binary) = std::env::var("CHROME") {
+            chrome_options["binary"] = json!(binary);
+        } else if std::path::Path::new("/usr/bin/chromium").exists() {
+            chrome_options["binary"] = json!("/usr/bin/chromium");
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert("goog:chromeOptions".into(), chrome_options);
+
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => break client,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(format!("no WebDriver session at {url}: {e}").into()),
+            }
+        };
+        let driver = browser_guard.0.take().ok_or("chromedriver vanished")?;
+        Ok(Self {
+            client,
+            driver,
+            profile,
+        })
+    }
+
+    /// Ends the session (Chromium quits), then chromedriver.
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// Kills chromedriver if session creation fails.
+struct DriverGuard(Option<Child>);
+
+impl Drop for DriverGuard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Runs one test body with a fresh browser, one test at a time; closes the browser whatever the
+/// outcome, then fails the test on an error.
+///
+/// # Panics
+/// When the body returns an error (that is the test failing).
+pub fn run<F, Fut>(body: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = Result>,
+{
+    let base = base_url();
+    let _serial = serial();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let outcome = runtime.block_on(async move {
+        let browser = Browser::start().await?;
+        let outcome = tokio::time::timeout(Duration::from_secs(90), body(browser.client.clone()))
+            .await
+            .unwrap_or_else(|_| Err("the test took longer than 90 s".into()));
+        browser.close().await;
+        outcome
+    });
+    if let Err(error) = outcome {
+        panic!("end-to-end test failed against {base}: {error}");
+    }
+}
+
+/// Polls `probe` every 25 ms until it returns `Some`, or fails after `timeout` with `what`.
+///
+/// # Errors
+/// On timeout, or when the probe fails.
+pub async fn wait_for<T, F, Fut>(timeout: Duration, what: &str, mut probe: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe().await? {
+            return Ok(value);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("timed out after {timeout:?} waiting for {what}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Runs `script` in the page and returns its value.
+///
+/// # Errors
+/// When WebDriver fails.
+pub async fn js(client: &Client, script: &str, args: Vec<Value>) -> Result<Value> {
+    Ok(client.execute(script, args).await?)
+}
+
+/// The exact `textContent` of the first element matching `css`, or `None` if there is none.
+///
+/// # Errors
+/// When WebDriver fails.
+pub async fn text(client: &Client, css: &str) -> Result<Option<String>> {
+    let value = js(
+        client,
+        "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+        vec![json!(css)],
+    )
+    .await?;
+    Ok(value.as_str().map(str::to_owned))
+}
+
+/// An attribute of the first element matching `css`.
+///
+/// # Errors
+/// When WebDriver fails.
+pub async fn attr(client: &Client, css: &str, name: &str) -> Result<Option<String>> {
+    let value = js(
+        client,
+        "const e = document.querySelector(arguments[0]); return e ? e.getAttribute(arguments[1]) : null;",
+        vec![json!(css), json!(name)],
+    )
+    .await?;
+    Ok(value.as_str().map(str::to_owned))
+}
+
+/// CSS selector of a `data-testid`.
+pub fn tid(id: &str) -> String {
+    format!("[data-testid=\"{id}\"]")
+}
+
+/// Opens `path` (relative to [`base_url`]) and waits for the app to render `ready` (a test id).
+///
+/// # Errors
+/// When the page does not come up within 15 s.
+pub async fn open(client: &Client, path: &str, ready: &str) -> Result {
+    client.goto(&format!("{}{path}", base_url())).await?;
+    let css = tid(ready);
+    wait_for(Duration::from_secs(15), &format!("{css} to render"), || {
+        let css = css.clone();
+        async move {
+            Ok(client
+                .find_all(Locator::Css(&css))
+                .await?
+                .first()
+                .map(|_| ()))
+        }
+    })
+    .await
+}
+
+/// The chat status element's `data-state`.
+///
+/// # Errors
+/// When WebDriver fails.
+pub async fn status(client: &Client) -> Result<String> {
+    Ok(attr(client, &tid("status"), "data-state")
+        .await?
+        .unwrap_or_default())
+}
+
+/// Waits until the chat status is one of `states`, and returns it.
+///
+/// # Errors
+/// On timeout.
+pub async fn wait_status(client: &Client, states: &[&str], timeout: Duration) -> Result<String> {
+    wait_for(timeout, &format!("status in {states:?}"), || async move {
+        let now = status(client).await?;
+        Ok(states.contains(&now.as_str()).then_some(now))
+    })
+    .await
+}
+
+/// The newest answer's text (exact).
+///
+/// # Errors
+/// When WebDriver fails.
+pub async fn answer(client: &Client) -> Result<String> {
+    Ok(text(client, &tid("answer")).await?.unwrap_or_default())
+}
+
+/// Types `prompt` into the prompt box and presses Enter.
+///
+/// # Errors
+/// When WebDriver fails.
+pub async fn ask(client: &Client, prompt: &str) -> Result {
+    let input = client.find(Locator::Css(&tid("prompt"))).await?;
+    input.send_keys(prompt).await?;
+    input.send_keys("\u{E007}").await?;
+    Ok(())
+}
+
+/// Chooses the chat transport (`eventsource` or `fetch`).
+///
+/// # Errors
+/// When WebDriver fails.
+pub async fn choose_transport(client: &Client, transport: &str) -> Result {
+    let select = client.find(Locator::Css(&tid("transport"))).await?;
+    select.select_by_value(transport).await?;
+    Ok(())
+}
+
+/// The full answer the server gives for `prompt`, read straight from `GET /api/chat` with the
+/// page's own `fetch` at top speed: the oracle the UI's text is compared with.
+///
+/// # Errors
+/// When the request fails.
+pub async fn server_answer(client: &Client, prompt: &str) -> Result<String> {
+    let value = client
+        .execute_async(
+            r#"
+            const [prompt, done] = arguments;
+            fetch('/api/chat?speed=1000000&prompt=' + encodeURIComponent(prompt))
+              .then(r => r.text())
+              .then(body => {
+                let out = '';
+                for (const block of body.split(/\r?\n\r?\n/)) {
+                  let type = 'message'; const data = [];
+                  for (const line of block.split(/\r?\n/)) {
+                    if (line.startsWith('event:')) type = line.slice(6).trim();
+                    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+                  }
+                  if (type === 'delta' && data.length) out += JSON.parse(data.join('\n')).text;
+                }
+                done(out);
+              })
+              .catch(e => done({ error: String(e) }));
+            "#,
+            vec![json!(prompt)],
+        )
+        .await?;
+    value
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("oracle request failed: {value}").into())
+}
+
+/// Saves a PNG screenshot of the page to `docs/NAME` in the repository.
+///
+/// # Errors
+/// When the screenshot or the write fails.
+pub async fn screenshot(client: &Client, name: &str) -> Result {
+    let png = client.screenshot().await?;
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("docs")
+        .join(name);
+    std::fs::write(&path, png)?;
+    Ok(())
+}

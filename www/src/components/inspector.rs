@@ -19,10 +19,13 @@ struct Example {
     name: String,
     url: String,
     events: Option<String>,
+    method: Option<String>,
+    framing: Option<FramingKind>,
 }
 
 /// Reads `GET /api/examples` defensively: a list (or `{"examples": [...]}`) of URLs or of objects
-/// with `url`/`path`/`href`, `name`/`title`/`id`, and optional `events` (list or string).
+/// with `url`/`path`/`href`, `name`/`title`/`id`, and optional `event_types` or `events` (list or
+/// string), `method` and `framing`.
 fn parse_examples(value: &Value) -> Vec<Example> {
     let list = match value {
         Value::Array(list) => list.as_slice(),
@@ -39,6 +42,8 @@ fn parse_examples(value: &Value) -> Vec<Example> {
                 name: url.clone(),
                 url: url.clone(),
                 events: None,
+                method: None,
+                framing: None,
             }),
             Value::Object(map) => {
                 let url = text(map.get("url"))
@@ -48,8 +53,7 @@ fn parse_examples(value: &Value) -> Vec<Example> {
                     .or_else(|| text(map.get("title")))
                     .or_else(|| text(map.get("id")))
                     .unwrap_or_else(|| url.clone());
-                let description = text(map.get("description"));
-                let events = match map.get("events") {
+                let events = match map.get("event_types").or_else(|| map.get("events")) {
                     Some(Value::Array(types)) => Some(
                         types
                             .iter()
@@ -61,12 +65,11 @@ fn parse_examples(value: &Value) -> Vec<Example> {
                     _ => None,
                 };
                 Some(Example {
-                    name: match description {
-                        Some(d) => format!("{name}: {d}"),
-                        None => name,
-                    },
+                    name: format!("{name} ({url})"),
                     url,
                     events,
+                    method: text(map.get("method")),
+                    framing: text(map.get("framing")).and_then(|f| FramingKind::parse(&f)),
                 })
             }
             _ => None,
@@ -228,9 +231,16 @@ pub fn InspectorPage() -> Html {
                 return;
             };
             dispatch.dispatch(InspectorAction::Edit(Field::Url, example.url.clone()));
-            if let Some(events) = &example.events {
-                dispatch.dispatch(InspectorAction::Edit(Field::Events, events.clone()));
+            let events = example.events.clone().unwrap_or_default();
+            dispatch.dispatch(InspectorAction::Edit(Field::Events, events));
+            if let Some(method) = &example.method {
+                dispatch.dispatch(InspectorAction::Edit(Field::Method, method.clone()));
             }
+            let framing = example.framing.unwrap_or_default();
+            dispatch.dispatch(InspectorAction::Edit(
+                Field::Framing,
+                framing.as_str().into(),
+            ));
         })
     };
     let on_submit = {
@@ -266,7 +276,7 @@ pub fn InspectorPage() -> Html {
                 </label>
                 if !examples.is_empty() {
                     <label class="wide">{ "Example streams" }
-                        <select onchange={on_example}>
+                        <select onchange={on_example} data-testid="example">
                             <option value="" selected=true>{ "Pick an example…" }</option>
                             { for examples.iter().enumerate().map(|(i, e)| html! {
                                 <option value={i.to_string()}>{ e.name.clone() }</option>
@@ -275,7 +285,7 @@ pub fn InspectorPage() -> Html {
                     </label>
                 }
                 <label>{ "Transport" }
-                    <select onchange={select(Field::Transport)}>
+                    <select onchange={select(Field::Transport)} aria-label="Transport">
                         { for [TransportKind::Fetch, TransportKind::EventSource].map(|t| html! {
                             <option value={t.as_str()} selected={form.transport == t}>{ t.as_str() }</option>
                         }) }

@@ -1,0 +1,268 @@
+//! The chat page in headless Chromium: typewriter, cursor, stop, transports, resume, escaping.
+
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+use serde_json::json;
+use websse_e2e::{
+    Result, answer, ask, choose_transport, js, open, run, screenshot, server_answer, status, tid,
+    wait_for, wait_status,
+};
+
+const WHAT: &str = "What is SSE?";
+
+/// Clicks the suggestion whose text is `question`.
+async fn click_suggestion(client: &Client, question: &str) -> Result {
+    for button in client.find_all(Locator::Css(&tid("suggestion"))).await? {
+        if button.text().await? == question {
+            button.click().await?;
+            return Ok(());
+        }
+    }
+    Err(format!("no suggestion {question:?}").into())
+}
+
+/// Number of elements matching a test id.
+async fn count(client: &Client, id: &str) -> Result<usize> {
+    Ok(client.find_all(Locator::Css(&tid(id))).await?.len())
+}
+
+#[test]
+fn answer_grows_over_time_then_ends_complete() {
+    run(|c| async move {
+        let expected = {
+            open(&c, "/", "prompt").await?;
+            server_answer(&c, WHAT).await?
+        };
+        assert!(
+            expected.len() > 200,
+            "the oracle answer is suspiciously short"
+        );
+        open(&c, "/?speed=150", "suggestion").await?;
+        click_suggestion(&c, WHAT).await?;
+
+        // Sample the text while it streams: it must take several distinct, growing lengths.
+        let mut lengths: Vec<usize> = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = answer(&c).await?;
+            assert!(
+                expected.starts_with(&now),
+                "the partial answer is not a prefix of the full answer: {now:?}"
+            );
+            if lengths.last() != Some(&now.len()) {
+                lengths.push(now.len());
+            }
+            let state = status(&c).await?;
+            if state == "done" {
+                break;
+            }
+            assert!(
+                ["connecting", "streaming"].contains(&state.as_str()),
+                "unexpected status {state}"
+            );
+            assert!(Instant::now() < deadline, "no end after 30 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let grown: Vec<_> = lengths
+            .iter()
+            .filter(|&&n| n > 0 && n < expected.len())
+            .collect();
+        assert!(
+            grown.len() >= 5,
+            "the answer did not grow token by token: lengths seen {lengths:?}"
+        );
+        assert!(
+            lengths.windows(2).all(|w| w[0] < w[1]),
+            "the text shrank: {lengths:?}"
+        );
+        assert_eq!(answer(&c).await?, expected);
+        assert_eq!(
+            count(&c, "cursor").await?,
+            0,
+            "the cursor stays after the answer"
+        );
+        screenshot(&c, "screenshot-chat.png").await?;
+        Ok(())
+    });
+}
+
+#[test]
+fn cursor_blinks_while_streaming_and_esc_stops() {
+    run(|c| async move {
+        open(&c, "/?speed=40", "prompt").await?;
+        ask(&c, WHAT).await?;
+        wait_for(Duration::from_secs(10), "the cursor", || async {
+            Ok((count(&c, "cursor").await? == 1 && !answer(&c).await?.is_empty()).then_some(()))
+        })
+        .await?;
+        let style = js(
+            &c,
+            r#"
+            const el = document.querySelector('[data-testid="cursor"]');
+            const s = getComputedStyle(el);
+            const answer = document.querySelector('[data-testid="answer"]');
+            let frames = null;
+            for (const sheet of document.styleSheets) {
+              for (const rule of sheet.cssRules) {
+                if (rule.type === CSSRule.KEYFRAMES_RULE && rule.name === s.animationName) {
+                  frames = Array.from(rule.cssRules).map(k => [k.keyText, k.style.opacity]);
+                }
+              }
+            }
+            return {
+              name: s.animationName, duration: s.animationDuration,
+              timing: s.animationTimingFunction, count: s.animationIterationCount,
+              width: s.width, height: s.height, frames,
+              // the cursor sits right after the text
+              after: answer.nextElementSibling === el,
+            };
+            "#,
+            vec![],
+        )
+        .await?;
+        assert_ne!(style["name"], json!("none"), "no animation: {style}");
+        assert_eq!(style["duration"], json!("0.5s"), "{style}");
+        assert_eq!(style["timing"], json!("linear"), "{style}");
+        assert_eq!(style["count"], json!("infinite"), "{style}");
+        assert_eq!(style["width"], json!("2px"), "{style}");
+        assert_eq!(style["height"], json!("20px"), "{style}");
+        assert_eq!(
+            style["frames"],
+            json!([["0%", "1"], ["100%", "0"]]),
+            "opacity must go 1 -> 0: {style}"
+        );
+        assert_eq!(
+            style["after"],
+            json!(true),
+            "the cursor is not after the text: {style}"
+        );
+
+        // Esc stops the answer.
+        c.find(Locator::Css(&tid("prompt")))
+            .await?
+            .send_keys("\u{E00C}")
+            .await?;
+        wait_status(&c, &["stopped"], Duration::from_secs(5)).await?;
+        assert_eq!(
+            count(&c, "cursor").await?,
+            0,
+            "the cursor stays after stopping"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn stop_halts_growth_and_keeps_the_partial_answer() {
+    run(|c| async move {
+        open(&c, "/", "prompt").await?;
+        let expected = server_answer(&c, WHAT).await?;
+        open(&c, "/?speed=60", "prompt").await?;
+        ask(&c, WHAT).await?;
+        wait_for(Duration::from_secs(10), "some text", || async {
+            Ok((answer(&c).await?.len() > 20).then_some(()))
+        })
+        .await?;
+        c.find(Locator::Css(&tid("stop"))).await?.click().await?;
+        wait_status(&c, &["stopped"], Duration::from_secs(5)).await?;
+        let stopped = answer(&c).await?;
+        // At 60 characters per second, 800 ms would add about 48 characters.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let later = answer(&c).await?;
+        assert_eq!(stopped, later, "the answer kept growing after stop");
+        assert!(!stopped.is_empty() && stopped.len() < expected.len());
+        assert!(
+            expected.starts_with(&stopped),
+            "the partial answer is wrong: {stopped:?}"
+        );
+        let note = js(
+            &c,
+            "return document.querySelector('.bubble.assistant:last-of-type .note')?.textContent ?? null",
+            vec![],
+        )
+        .await?;
+        assert_eq!(
+            note,
+            json!("stopped"),
+            "the answer is not marked as stopped"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn both_transports_give_the_same_text() {
+    run(|c| async move {
+        let prompt = "How does reconnection work?";
+        open(&c, "/", "prompt").await?;
+        let expected = server_answer(&c, prompt).await?;
+        let mut seen = Vec::new();
+        for transport in ["eventsource", "fetch"] {
+            open(&c, "/?speed=3000", "prompt").await?;
+            choose_transport(&c, transport).await?;
+            ask(&c, prompt).await?;
+            wait_status(&c, &["done", "failed"], Duration::from_secs(30)).await?;
+            assert_eq!(status(&c).await?, "done", "{transport} failed");
+            seen.push((transport, answer(&c).await?));
+        }
+        for (transport, text) in seen {
+            assert_eq!(text, expected, "{transport} gave another text");
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn a_dropped_connection_resumes_without_repeats_or_gaps() {
+    run(|c| async move {
+        open(&c, "/", "prompt").await?;
+        let expected = server_answer(&c, WHAT).await?;
+        for transport in ["fetch", "eventsource"] {
+            // The server breaks the first connection after event 12; the client reconnects with
+            // Last-Event-ID and the server sends exactly the rest.
+            open(&c, "/?speed=400&drop_after=12", "prompt").await?;
+            choose_transport(&c, transport).await?;
+            ask(&c, WHAT).await?;
+            wait_status(&c, &["done", "failed", "stopped"], Duration::from_secs(40)).await?;
+            assert_eq!(
+                status(&c).await?,
+                "done",
+                "{transport}: no clean end after the drop"
+            );
+            assert_eq!(
+                answer(&c).await?,
+                expected,
+                "{transport}: text differs after resume"
+            );
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn markup_in_the_answer_is_shown_as_text() {
+    run(|c| async move {
+        // The embedded model quotes an unknown prompt in its answer.
+        let payload = "<img src=x onerror=window.__xss=1><b>bold</b>";
+        open(&c, "/?speed=5000", "prompt").await?;
+        ask(&c, payload).await?;
+        wait_status(&c, &["done", "failed"], Duration::from_secs(20)).await?;
+        let text = answer(&c).await?;
+        assert!(
+            text.contains(payload),
+            "the markup is not in the answer as text: {text:?}"
+        );
+        let check = js(
+            &c,
+            r#"const conv = document.querySelector('.conversation');
+               return { imgs: conv.querySelectorAll('img').length,
+                        bold: conv.querySelectorAll('b').length,
+                        xss: window.__xss ?? null };"#,
+            vec![],
+        )
+        .await?;
+        assert_eq!(check, json!({ "imgs": 0, "bold": 0, "xss": null }));
+        Ok(())
+    });
+}
