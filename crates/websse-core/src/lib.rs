@@ -44,9 +44,9 @@
 
 extern crate alloc;
 
-use alloc::borrow::Cow;
 use alloc::collections::VecDeque;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 use core::iter::FusedIterator;
@@ -102,9 +102,10 @@ impl core::error::Error for Error {}
 /// One dispatched server-sent event.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Event {
-    event_type: Cow<'static, str>,
+    /// `None` for `message`; named types and ids are shared between events, not copied.
+    event_type: Option<Arc<str>>,
     data: String,
-    last_event_id: String,
+    last_event_id: Arc<str>,
 }
 
 impl Event {
@@ -114,17 +115,18 @@ impl Event {
         data: impl Into<String>,
         last_event_id: impl Into<String>,
     ) -> Self {
+        let event_type = event_type.into();
         Event {
-            event_type: Cow::Owned(event_type.into()),
+            event_type: (event_type != "message").then(|| Arc::from(event_type)),
             data: data.into(),
-            last_event_id: last_event_id.into(),
+            last_event_id: Arc::from(last_event_id.into()),
         }
     }
 
     /// The event type: the value of the block's last `event` field, or `message` when it had
     /// none (or an empty one).
     pub fn event_type(&self) -> &str {
-        &self.event_type
+        self.event_type.as_deref().unwrap_or("message")
     }
 
     /// The data: the values of the block's `data` fields joined with LF (U+000A).
@@ -173,7 +175,9 @@ enum Pending {
 pub struct Parser {
     max_event_size: Option<usize>,
     /// The event source's last event ID string (what `Last-Event-ID` should carry).
-    last_event_id: String,
+    last_event_id: Arc<str>,
+    /// The type of the last named event dispatched, shared with the next one of the same type.
+    last_type: Option<Arc<str>>,
     /// The latest valid `retry` value.
     retry: Option<Duration>,
 
@@ -224,7 +228,8 @@ impl Parser {
     pub fn with_max_event_size(max_event_size: Option<usize>) -> Self {
         Parser {
             max_event_size,
-            last_event_id: String::new(),
+            last_event_id: Arc::from(""),
+            last_type: None,
             retry: None,
             skip_lf: false,
             bom_matched: 0,
@@ -332,7 +337,7 @@ impl Parser {
 
     /// Sets the last event ID string, e.g. to resume a stream from a stored position.
     pub fn set_last_event_id(&mut self, id: impl Into<String>) {
-        self.last_event_id = id.into();
+        self.last_event_id = Arc::from(id.into());
     }
 
     /// Parses `input` until it yields one item or `input` is used up.
@@ -621,7 +626,9 @@ impl Parser {
     /// Spec, dispatch step 1: set the last event ID string to the last event ID buffer.
     fn commit_id(&mut self) {
         if self.id_pending {
-            mem::swap(&mut self.last_event_id, &mut self.id_buffer);
+            if *self.last_event_id != *self.id_buffer {
+                self.last_event_id = Arc::from(self.id_buffer.as_str());
+            }
             self.id_pending = false;
         }
     }
@@ -643,17 +650,22 @@ impl Parser {
             Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
         };
         // The type is `message` unless the event type buffer holds something else.
-        let event_type = if self.event_type.is_empty() {
-            Cow::Borrowed("message")
-        } else {
-            let event_type = String::from_utf8_lossy(&self.event_type).into_owned();
-            self.event_type.clear();
-            Cow::Owned(event_type)
+        let event_type = match self.event_type.as_slice() {
+            b"" | b"message" => None,
+            name => match &self.last_type {
+                Some(last) if last.as_bytes() == name => Some(Arc::clone(last)),
+                _ => {
+                    let name: Arc<str> = Arc::from(String::from_utf8_lossy(name).as_ref());
+                    self.last_type = Some(Arc::clone(&name));
+                    Some(name)
+                }
+            },
         };
+        self.event_type.clear();
         Some(Event {
             event_type,
             data,
-            last_event_id: self.last_event_id.clone(),
+            last_event_id: Arc::clone(&self.last_event_id),
         })
     }
 }
@@ -687,6 +699,10 @@ impl<F: FnMut(&str)> Iterator for Feed<'_, F> {
         if !self.parser.queue.is_empty() {
             return self.parser.queue.pop_front();
         }
+        // Only bytes complete items: nothing left, nothing to do.
+        if self.input.is_empty() {
+            return None;
+        }
         self.parser.parse(&mut self.input, &mut self.on_comment)
     }
 }
@@ -695,6 +711,9 @@ impl<F: FnMut(&str)> FusedIterator for Feed<'_, F> {}
 
 impl<F: FnMut(&str)> Drop for Feed<'_, F> {
     fn drop(&mut self) {
+        if self.input.is_empty() {
+            return;
+        }
         while let Some(item) = self.parser.parse(&mut self.input, &mut self.on_comment) {
             self.parser.queue.push_back(item);
         }

@@ -1,0 +1,241 @@
+//! websse-core against the Rust peers on the same bytes, bytes in -> events out.
+//!
+//! Every implementation is driven the same way: `futures::executor::block_on` over an in-memory
+//! `futures::stream::iter` of the pre-split chunks (sse-codec reads an `AsyncRead`, so it gets a
+//! minimal reader that hands out one chunk per read). Each run counts the data bytes of the events
+//! it gets, so all of them do the same work. Group = shape, function id = implementation,
+//! throughput = input bytes (`cargo xtask bench` reads these names).
+
+use std::convert::Infallible;
+use std::hint::black_box;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use criterion::measurement::WallTime;
+use criterion::{
+    BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
+use eventsource_stream::Eventsource;
+use futures::executor::block_on;
+use futures::{AsyncRead, StreamExt, stream};
+
+type Run = fn(&[&[u8]]) -> usize;
+
+fn websse_core(chunks: &[&[u8]]) -> usize {
+    block_on(async {
+        let mut input = stream::iter(chunks.iter().copied());
+        let mut parser = websse_core::Parser::new();
+        let mut total = 0;
+        while let Some(chunk) = input.next().await {
+            for event in parser.feed(chunk) {
+                total += event.expect("within the default limit").data().len();
+            }
+        }
+        parser.finish();
+        total
+    })
+}
+
+fn eventsource_stream(chunks: &[&[u8]]) -> usize {
+    block_on(async {
+        let input = stream::iter(chunks.iter().map(|chunk| Ok::<_, Infallible>(*chunk)));
+        let mut events = input.eventsource();
+        let mut total = 0;
+        while let Some(event) = events.next().await {
+            total += event.expect("valid stream").data.len();
+        }
+        total
+    })
+}
+
+/// The smallest `AsyncRead` over the chunks: one chunk (or as much as fits) per read.
+struct ChunkReader<'a> {
+    chunks: std::slice::Iter<'a, &'a [u8]>,
+    current: &'a [u8],
+}
+
+impl AsyncRead for ChunkReader<'_> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        while self.current.is_empty() {
+            match self.chunks.next() {
+                Some(chunk) => self.current = chunk,
+                None => return Poll::Ready(Ok(0)),
+            }
+        }
+        let n = self.current.len().min(buf.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current = &self.current[n..];
+        Poll::Ready(Ok(n))
+    }
+}
+
+fn sse_codec(chunks: &[&[u8]]) -> usize {
+    block_on(async {
+        let reader = ChunkReader {
+            chunks: chunks.iter(),
+            current: &[],
+        };
+        let mut events = sse_codec::decode_stream(reader);
+        let mut total = 0;
+        while let Some(event) = events.next().await {
+            if let sse_codec::Event::Message { data, .. } = event.expect("valid stream") {
+                total += data.len();
+            }
+        }
+        total
+    })
+}
+
+const IMPLS: [(&str, Run); 3] = [
+    ("websse-core", websse_core),
+    ("eventsource-stream", eventsource_stream),
+    ("sse-codec", sse_codec),
+];
+
+/// OpenAI chat-completion chunks: one `data:` line of ~250 bytes of JSON per token.
+fn openai(events: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let words = [
+        "Server",
+        "-sent",
+        " events",
+        " are",
+        " a",
+        " simple",
+        " protocol",
+        ".",
+        " \u{2026}",
+        "\\n",
+    ];
+    for i in 0..events {
+        let word = words[i % words.len()];
+        out.extend_from_slice(
+            format!(
+                "data: {{\"id\":\"chatcmpl-AqX7Zb3kLmN9pQrStUvWxYz01\",\"object\":\"chat.completion.chunk\",\"created\":1732147200,\"model\":\"gpt-4o-2024-08-06\",\"system_fingerprint\":\"fp_831e067d82\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{word}\"}},\"logprobs\":null,\"finish_reason\":null}}]}}\n\n"
+            )
+            .as_bytes(),
+        );
+    }
+    out.extend_from_slice(b"data: [DONE]\n\n");
+    out
+}
+
+/// Anthropic Messages stream: `event:` + `data:` per event, a few kinds, some hundred bytes each.
+fn anthropic(deltas: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_01XFDUDYJgAACzvnptvVoYEL\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-sonnet-4-20250514\",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n");
+    out.extend_from_slice(b"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
+    let words = [
+        "Hello",
+        " there",
+        ", how",
+        " can I",
+        " help you",
+        " today?",
+        " \u{1F600}",
+        " Server-sent events stream text as it is generated",
+    ];
+    for i in 0..deltas {
+        if i % 50 == 0 {
+            out.extend_from_slice(b"event: ping\ndata: {\"type\": \"ping\"}\n\n");
+        }
+        let word = words[i % words.len()];
+        out.extend_from_slice(
+            format!("event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"{word}\"}}}}\n\n").as_bytes(),
+        );
+    }
+    out.extend_from_slice(
+        b"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    );
+    out.extend_from_slice(b"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":15}}\n\n");
+    out.extend_from_slice(b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+    out
+}
+
+/// One `data:` line of `len` payload bytes (base64-like, e.g. an image).
+fn line(len: usize) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = b"data: ".to_vec();
+    out.extend((0..len).map(|i: usize| ALPHABET[(i * 7 + i / 64) % 64]));
+    out.extend_from_slice(b"\n\n");
+    out
+}
+
+fn split(bytes: &[u8], chunk: Option<usize>) -> Vec<&[u8]> {
+    match chunk {
+        Some(size) => bytes.chunks(size).collect(),
+        None => vec![bytes],
+    }
+}
+
+/// Times one run of `run` on a 1/16 scale model of the shape and extrapolates quadratically
+/// (the worst case of the peers when one line arrives in many chunks).
+fn estimate(run: Run, small: &[&[u8]]) -> Duration {
+    let start = Instant::now();
+    black_box(run(small));
+    start.elapsed() * 256
+}
+
+fn bench_all(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    chunks: &[&[u8]],
+    small: Option<(&[&[u8]], Duration)>,
+) {
+    let expected = websse_core(chunks);
+    for (name, run) in IMPLS {
+        if let Some((small, budget)) = small {
+            // The peers go quadratic on one huge line fed in small chunks: leave an
+            // implementation out of this group when one run is estimated to take too long.
+            let estimate = estimate(run, small);
+            if estimate > budget {
+                eprintln!("{name}: skipped, one run estimated at {estimate:?} (> {budget:?})");
+                continue;
+            }
+        }
+        assert_eq!(run(chunks), expected, "{name} disagrees on the data size");
+        group.bench_function(name, |b| b.iter(|| run(black_box(chunks))));
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let openai = openai(4000);
+    let anthropic = anthropic(4000);
+    let line8m = line(8 * 1024 * 1024);
+    let line512k = line(512 * 1024);
+    let shapes: [(&str, &[u8], Option<usize>); 6] = [
+        ("openai_1460", &openai, Some(1460)),
+        ("openai_16", &openai, Some(16)),
+        ("anthropic_1460", &anthropic, Some(1460)),
+        ("line8m_whole", &line8m, None),
+        ("line8m_1460", &line8m, Some(1460)),
+        ("line8m_16", &line8m, Some(16)),
+    ];
+    for (shape, bytes, chunk) in shapes {
+        let chunks = split(bytes, chunk);
+        let mut group = c.benchmark_group(shape);
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.sample_size(20);
+        group.warm_up_time(Duration::from_secs(1));
+        group.measurement_time(Duration::from_secs(3));
+        let small_chunks = split(&line512k, chunk);
+        let small = if shape.starts_with("line8m") {
+            // Few, flat samples for the 8 MiB shapes: one peer run can take seconds here.
+            group.sample_size(10);
+            group.sampling_mode(SamplingMode::Flat);
+            Some((&small_chunks[..], Duration::from_secs(5)))
+        } else {
+            None
+        };
+        bench_all(&mut group, &chunks, small);
+        group.finish();
+    }
+}
+
+criterion_group!(parse, benches);
+criterion_main!(parse);
