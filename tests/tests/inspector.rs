@@ -146,6 +146,18 @@ fn inspector_shows_named_events_from_an_example_stream() {
                 .is_some_and(|s| s.iter().any(|x| x == "open")),
             "no state change logged: {states}"
         );
+        // The stream has ended; EventSource may still try once more (the server answers 204).
+        c.find(Locator::Css(&tid("disconnect")))
+            .await?
+            .click()
+            .await
+            .ok();
+        js(
+            &c,
+            "document.querySelector('.log').scrollIntoView({ block: 'end' }); return true;",
+            vec![],
+        )
+        .await?;
         screenshot(&c, "screenshot-inspector.png").await?;
         Ok(())
     });

@@ -4,9 +4,15 @@
 //! Rendering a growing answer through Yew would rebuild and re-diff the whole string on every
 //! token: O(n) per token, O(n^2) per answer. Here the text never enters the virtual DOM: tokens
 //! are collected in `pending`, and one `requestAnimationFrame` callback per frame appends them to
-//! a DOM `Text` node with `appendData`. A text node is capped at [`NODE_CHUNK`] bytes and then a
-//! new one is started, so even the browser's copy of the node's data stays proportional to the
-//! new text. The target element is rendered empty by Yew, so Yew never touches its children.
+//! a DOM `Text` node with `appendData`. The target element is rendered empty by Yew, so Yew never
+//! touches its children.
+//!
+//! The browser's side matters too: one growing paragraph is laid out again as a whole on every
+//! append, which is O(n) per frame. So the text goes into segments (`<span class="seg">`): once a
+//! segment holds [`SEGMENT`] bytes it is sealed at the next line break (or, in a paragraph without
+//! one, at a space once it holds twice that) and a new one starts. A sealed segment is a
+//! full-width `inline-block` (see `styles.css`), a formatting context of its own whose layout the
+//! browser keeps, so each frame lays out only the open segment and the cursor after it.
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -16,15 +22,15 @@ use wasm_bindgen::closure::Closure;
 use web_sys::{Element, Text};
 use yew::prelude::*;
 
-/// Largest text node the typewriter appends to before starting a new one.
-const NODE_CHUNK: usize = 8 * 1024;
+/// Size at which a segment is sealed at the next line break.
+const SEGMENT: usize = 4 * 1024;
 
 #[derive(Default)]
 struct Inner {
     /// Where the text goes (the streaming answer's text element).
     target: Option<Element>,
-    /// The text node being appended to, and its length in bytes.
-    node: Option<(Text, usize)>,
+    /// The open segment, its text node, and its length in bytes.
+    node: Option<(Element, Text, usize)>,
     /// Text received since the last frame.
     pending: String,
     /// The scheduled frame, if any.
@@ -38,30 +44,50 @@ impl Inner {
         if self.pending.is_empty() {
             return;
         }
-        let Some(target) = &self.target else {
-            // Nowhere to write (detached): keep nothing.
-            self.pending.clear();
-            return;
-        };
-        let full = matches!(&self.node, Some((_, len)) if *len >= NODE_CHUNK);
-        if self.node.is_none() || full {
-            let Some(document) = target.owner_document() else {
-                self.pending.clear();
+        let pending = std::mem::take(&mut self.pending);
+        let mut rest = pending.as_str();
+        while !rest.is_empty() {
+            let Some((_, text, len)) = self.open_segment() else {
                 return;
             };
-            let text = document.create_text_node("");
-            if target.append_child(&text).is_err() {
-                self.pending.clear();
-                return;
+            let split = if *len + rest.len() < SEGMENT {
+                None
+            } else if let Some(i) = rest.rfind('\n') {
+                Some(i + 1)
+            } else if *len + rest.len() >= 2 * SEGMENT {
+                rest.rfind(' ').map(|i| i + 1)
+            } else {
+                None
+            };
+            let (now, later) = rest.split_at(split.unwrap_or(rest.len()));
+            // appendData cannot fail for an append; ignore the Result defensively.
+            let _ = text.append_data(now);
+            *len += now.len();
+            if split.is_some()
+                && let Some((segment, _, _)) = self.node.take()
+            {
+                segment.set_class_name("seg sealed");
             }
-            self.node = Some((text, 0));
+            rest = later;
         }
-        if let Some((text, len)) = &mut self.node {
-            // appendData cannot fail for an in-range append; ignore the Result defensively.
-            let _ = text.append_data(&self.pending);
-            *len += self.pending.len();
-        }
+        // Keep the allocation for the next frame.
+        self.pending = pending;
         self.pending.clear();
+    }
+
+    /// The segment being written, created on first use.
+    fn open_segment(&mut self) -> Option<&mut (Element, Text, usize)> {
+        if self.node.is_none() {
+            let target = self.target.as_ref()?;
+            let document = target.owner_document()?;
+            let segment = document.create_element("span").ok()?;
+            segment.set_class_name("seg");
+            let text = document.create_text_node("");
+            segment.append_child(&text).ok()?;
+            target.append_child(&segment).ok()?;
+            self.node = Some((segment, text, 0));
+        }
+        self.node.as_mut()
     }
 
     fn cancel_frame(&mut self) {
