@@ -224,6 +224,8 @@ fn a_dropped_connection_resumes_without_repeats_or_gaps() {
             open(&c, "/?speed=400&drop_after=12", "prompt").await?;
             choose_transport(&c, transport).await?;
             ask(&c, WHAT).await?;
+            // The drop shows: the client waits the server's retry (1 s) before reconnecting.
+            wait_status(&c, &["reconnecting"], Duration::from_secs(20)).await?;
             wait_status(&c, &["done", "failed", "stopped"], Duration::from_secs(40)).await?;
             assert_eq!(
                 status(&c).await?,
