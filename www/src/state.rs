@@ -462,10 +462,9 @@ impl Connection {
             Self::Idle => "idle".into(),
             Self::Connecting => "connecting".into(),
             Self::Open => "open".into(),
-            Self::Reconnecting { attempt, delay_ms } => format!(
-                "reconnecting (attempt {attempt}, next try in {:.1} s)",
-                *delay_ms as f64 / 1000.0
-            ),
+            Self::Reconnecting { attempt, delay_ms } => {
+                crate::components::reconnecting(*attempt, *delay_ms)
+            }
             Self::Closed => "closed".into(),
             Self::Failed(message) => format!("failed: {message}"),
         }

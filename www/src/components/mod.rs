@@ -7,3 +7,4 @@ mod status;
 mod turn;
 
 pub use app::App;
+pub use status::reconnecting;

@@ -4,6 +4,18 @@ use yew::prelude::*;
 
 use crate::state::Phase;
 
+/// "reconnecting (attempt n, next try in s)"; EventSource does not tell its delay (0 here).
+pub fn reconnecting(attempt: u32, delay_ms: u64) -> String {
+    if delay_ms == 0 {
+        format!("reconnecting (attempt {attempt}, the browser picks when)")
+    } else {
+        format!(
+            "reconnecting (attempt {attempt}, next try in {:.1} s)",
+            delay_ms as f64 / 1000.0
+        )
+    }
+}
+
 /// Props of [`Status`].
 #[derive(Properties, PartialEq)]
 pub struct StatusProps {
@@ -24,10 +36,7 @@ pub fn Status(props: &StatusProps) -> Html {
             match phase {
                 Phase::Connecting => "connecting…".to_owned(),
                 Phase::Streaming => "streaming…".to_owned(),
-                Phase::Reconnecting { attempt, delay_ms } => format!(
-                    "reconnecting (attempt {attempt}, next try in {:.1} s)",
-                    *delay_ms as f64 / 1000.0
-                ),
+                Phase::Reconnecting { attempt, delay_ms } => reconnecting(*attempt, *delay_ms),
                 Phase::Done { cut: false } => "done".to_owned(),
                 Phase::Done { cut: true } => "done (the server cut the answer short)".to_owned(),
                 Phase::Stopped => "stopped".to_owned(),
