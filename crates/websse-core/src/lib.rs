@@ -44,6 +44,7 @@
 
 extern crate alloc;
 
+use alloc::borrow::Cow;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -68,6 +69,54 @@ const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 const BOM_DONE: u8 = 3;
 /// A line buffer that grew beyond this is freed rather than kept for reuse.
 const KEEP_CAPACITY: usize = 64 * 1024;
+
+/// The first CR or LF in `haystack`: `memchr2`, except that short haystacks (small network
+/// chunks) are searched a word at a time inline, which saves the call and dispatch overhead.
+#[inline]
+fn find_line_end(haystack: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const CR: u64 = u64::from_ne_bytes([b'\r'; 8]);
+    const LF: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    /// Marks the zero bytes of `word`; the lowest mark is always exact (borrows only run upward).
+    fn zero_bytes(word: u64) -> u64 {
+        word.wrapping_sub(ONES) & !word & HIGHS
+    }
+    if haystack.len() >= 32 {
+        return memchr2(b'\r', b'\n', haystack);
+    }
+    let mut words = haystack.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let word = u64::from_le_bytes([
+            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+        ]);
+        let marks = zero_bytes(word ^ CR) | zero_bytes(word ^ LF);
+        if marks != 0 {
+            return Some(at + (marks.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let tail = words.remainder();
+    tail.iter()
+        .position(|&byte| byte == b'\r' || byte == b'\n')
+        .map(|i| at + i)
+}
+
+/// A shared string, `None` when empty.
+fn shared(text: impl AsRef<str> + Into<Arc<str>>) -> Option<Arc<str>> {
+    (!text.as_ref().is_empty()).then(|| text.into())
+}
+
+/// Bytes to text as the WHATWG UTF-8 decoder does (without BOM handling): maximal invalid
+/// subparts become U+FFFD, like `String::from_utf8_lossy`, which is only used when `from_utf8`'s
+/// faster validation fails.
+fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    match core::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
 
 /// An error yielded by [`Parser::feed`] in place of an event.
 ///
@@ -105,7 +154,8 @@ pub struct Event {
     /// `None` for `message`; named types and ids are shared between events, not copied.
     event_type: Option<Arc<str>>,
     data: String,
-    last_event_id: Arc<str>,
+    /// `None` for the empty string (no atomic reference counting for streams without ids).
+    last_event_id: Option<Arc<str>>,
 }
 
 impl Event {
@@ -119,7 +169,7 @@ impl Event {
         Event {
             event_type: (event_type != "message").then(|| Arc::from(event_type)),
             data: data.into(),
-            last_event_id: Arc::from(last_event_id.into()),
+            last_event_id: shared(last_event_id.into()),
         }
     }
 
@@ -137,7 +187,7 @@ impl Event {
     /// The last event ID in force when the event was dispatched (possibly set by an earlier
     /// event; empty when none was ever set or it was reset).
     pub fn last_event_id(&self) -> &str {
-        &self.last_event_id
+        self.last_event_id.as_deref().unwrap_or("")
     }
 
     /// Consumes the event and returns its data without copying it.
@@ -175,7 +225,7 @@ enum Pending {
 pub struct Parser {
     max_event_size: Option<usize>,
     /// The event source's last event ID string (what `Last-Event-ID` should carry).
-    last_event_id: Arc<str>,
+    last_event_id: Option<Arc<str>>,
     /// The type of the last named event dispatched, shared with the next one of the same type.
     last_type: Option<Arc<str>>,
     /// The latest valid `retry` value.
@@ -228,7 +278,7 @@ impl Parser {
     pub fn with_max_event_size(max_event_size: Option<usize>) -> Self {
         Parser {
             max_event_size,
-            last_event_id: Arc::from(""),
+            last_event_id: None,
             last_type: None,
             retry: None,
             skip_lf: false,
@@ -332,12 +382,12 @@ impl Parser {
     /// (whether or not the block had data), reset by an empty `id`. It persists across events
     /// and across [`finish`](Parser::finish); send it as `Last-Event-ID` when reconnecting.
     pub fn last_event_id(&self) -> &str {
-        &self.last_event_id
+        self.last_event_id.as_deref().unwrap_or("")
     }
 
     /// Sets the last event ID string, e.g. to resume a stream from a stored position.
     pub fn set_last_event_id(&mut self, id: impl Into<String>) {
-        self.last_event_id = Arc::from(id.into());
+        self.last_event_id = shared(id.into());
     }
 
     /// Parses `input` until it yields one item or `input` is used up.
@@ -366,7 +416,7 @@ impl Parser {
                 }
             }
             // Spec: lines end with CRLF, a lone LF or a lone CR.
-            let Some(end) = memchr2(b'\r', b'\n', chunk) else {
+            let Some(end) = find_line_end(chunk) else {
                 if chunk.is_empty() {
                     return None;
                 }
@@ -562,7 +612,7 @@ impl Parser {
         // If the line starts with a colon: ignore the line (it is a comment).
         if first == b':' {
             if let Some(on_comment) = on_comment {
-                on_comment(&String::from_utf8_lossy(rest));
+                on_comment(&decode(rest));
             }
             return None;
         }
@@ -599,7 +649,7 @@ impl Parser {
             // value resets it).
             b"id" if memchr(0, value).is_none() => {
                 self.id_buffer.clear();
-                self.id_buffer.push_str(&String::from_utf8_lossy(value));
+                self.id_buffer.push_str(&decode(value));
                 self.id_pending = true;
             }
             // If the value is only ASCII digits, set the reconnection time to it (milliseconds).
@@ -626,8 +676,8 @@ impl Parser {
     /// Spec, dispatch step 1: set the last event ID string to the last event ID buffer.
     fn commit_id(&mut self) {
         if self.id_pending {
-            if *self.last_event_id != *self.id_buffer {
-                self.last_event_id = Arc::from(self.id_buffer.as_str());
+            if self.last_event_id() != self.id_buffer {
+                self.last_event_id = shared(self.id_buffer.as_str());
             }
             self.id_pending = false;
         }
@@ -645,9 +695,18 @@ impl Parser {
         // The data is the buffer without its trailing LF (never stored here); bytes that are not
         // UTF-8 decode to U+FFFD exactly like the WHATWG decoder. Decoding the whole buffer equals
         // decoding line by line: the LF between lines is ASCII, which always ends a bad sequence.
-        let data = match String::from_utf8(mem::take(&mut self.data)) {
-            Ok(data) => data,
-            Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
+        let data = if self.data.len() <= KEEP_CAPACITY {
+            // Small: copy out exactly and keep the buffer's capacity for the next event, so a data
+            // line that arrives in many small chunks does not regrow it every time.
+            let data = decode(&self.data).into_owned();
+            self.data.clear();
+            data
+        } else {
+            // Large: hand the buffer itself over rather than copy it.
+            match String::from_utf8(mem::take(&mut self.data)) {
+                Ok(data) => data,
+                Err(error) => decode(error.as_bytes()).into_owned(),
+            }
         };
         // The type is `message` unless the event type buffer holds something else.
         let event_type = match self.event_type.as_slice() {
@@ -655,7 +714,7 @@ impl Parser {
             name => match &self.last_type {
                 Some(last) if last.as_bytes() == name => Some(Arc::clone(last)),
                 _ => {
-                    let name: Arc<str> = Arc::from(String::from_utf8_lossy(name).as_ref());
+                    let name: Arc<str> = Arc::from(decode(name).as_ref());
                     self.last_type = Some(Arc::clone(&name));
                     Some(name)
                 }
@@ -665,7 +724,7 @@ impl Parser {
         Some(Event {
             event_type,
             data,
-            last_event_id: Arc::clone(&self.last_event_id),
+            last_event_id: self.last_event_id.clone(),
         })
     }
 }
@@ -716,6 +775,36 @@ impl<F: FnMut(&str)> Drop for Feed<'_, F> {
         }
         while let Some(item) = self.parser.parse(&mut self.input, &mut self.on_comment) {
             self.parser.queue.push_back(item);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_line_end;
+    use alloc::vec;
+
+    #[test]
+    fn find_line_end_matches_naive_search() {
+        // Every length up to past the memchr2 threshold, the line end at every position, over
+        // fillers that stress the word trick (bytes next to CR/LF, 0x00, 0x80, 0xFF).
+        for filler in [b'a', 0x00, 0x0B, 0x0C, 0x0E, 0x8D, 0x8A, 0x80, 0xFF, 0x01] {
+            for len in 0..40 {
+                let mut haystack = vec![filler; len];
+                assert_eq!(find_line_end(&haystack), None);
+                for at in 0..len {
+                    for end in [b'\r', b'\n'] {
+                        haystack[at] = end;
+                        assert_eq!(find_line_end(&haystack), Some(at), "{filler} {len} {at}");
+                        if at + 1 < len {
+                            haystack[at + 1] = b'\r' ^ b'\n' ^ end;
+                            assert_eq!(find_line_end(&haystack), Some(at));
+                            haystack[at + 1] = filler;
+                        }
+                        haystack[at] = filler;
+                    }
+                }
+            }
         }
     }
 }
