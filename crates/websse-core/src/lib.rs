@@ -391,6 +391,7 @@ impl Parser {
     }
 
     /// Parses `input` until it yields one item or `input` is used up.
+    #[inline]
     fn parse<F: FnMut(&str)>(
         &mut self,
         input: &mut &[u8],
@@ -428,6 +429,14 @@ impl Parser {
             if let Some(item) = self.end_line(&chunk[..end], on_comment) {
                 return Some(item);
             }
+        }
+    }
+
+    /// Parses what an undrained `Feed` left and queues the items.
+    #[cold]
+    fn keep_rest<F: FnMut(&str)>(&mut self, input: &mut &[u8], on_comment: &mut Option<F>) {
+        while let Some(item) = self.parse(input, on_comment) {
+            self.queue.push_back(item);
         }
     }
 
@@ -472,6 +481,7 @@ impl Parser {
 
     /// Takes `bytes` (non-empty, no CR or LF) as the continuation of a line whose end is not here
     /// yet. Keeps only what the line's end will need.
+    #[inline]
     fn carry(&mut self, bytes: &[u8], keep_comments: bool) -> Option<Error> {
         match self.pending {
             Pending::Skip { .. } => {
@@ -769,12 +779,10 @@ impl<F: FnMut(&str)> Iterator for Feed<'_, F> {
 impl<F: FnMut(&str)> FusedIterator for Feed<'_, F> {}
 
 impl<F: FnMut(&str)> Drop for Feed<'_, F> {
+    #[inline]
     fn drop(&mut self) {
-        if self.input.is_empty() {
-            return;
-        }
-        while let Some(item) = self.parser.parse(&mut self.input, &mut self.on_comment) {
-            self.parser.queue.push_back(item);
+        if !self.input.is_empty() {
+            self.parser.keep_rest(&mut self.input, &mut self.on_comment);
         }
     }
 }
