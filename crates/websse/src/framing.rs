@@ -1,0 +1,343 @@
+//! Turning body bytes into messages: SSE (websse-core), NDJSON, raw text.
+
+use std::time::Duration;
+
+use crate::{Error, Framing, Message};
+
+/// Decodes one event source's body bytes (across reconnections) into messages.
+#[derive(Debug)]
+pub(crate) enum Decoder {
+    Sse(websse_core::Parser),
+    Ndjson(Ndjson),
+    Raw(Utf8Carry),
+}
+
+impl Decoder {
+    pub(crate) fn new(framing: Framing, max_event_size: Option<usize>) -> Self {
+        match framing {
+            Framing::Sse => Decoder::Sse(websse_core::Parser::with_max_event_size(max_event_size)),
+            Framing::Ndjson => Decoder::Ndjson(Ndjson {
+                utf8: Utf8Carry::default(),
+                line: String::new(),
+                skipping: false,
+                max: max_event_size,
+            }),
+            Framing::Raw => Decoder::Raw(Utf8Carry::default()),
+        }
+    }
+
+    /// Feeds the next chunk of a body; `out` gets each message (or size error) it completes.
+    pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut impl FnMut(Result<Message, Error>)) {
+        match self {
+            Decoder::Sse(parser) => {
+                for item in parser.feed(chunk) {
+                    out(item.map(Message::from).map_err(Error::from));
+                }
+            }
+            Decoder::Ndjson(n) => n.feed(chunk, out),
+            Decoder::Raw(utf8) => {
+                let mut text = String::new();
+                utf8.decode(chunk, &mut text);
+                if !text.is_empty() {
+                    out(Ok(Message::new("message", text, "")));
+                }
+            }
+        }
+    }
+
+    /// The body ended (cleanly or not). SSE drops the incomplete event (per spec); NDJSON yields a
+    /// last line without newline; raw text yields U+FFFD for a truncated character.
+    pub(crate) fn finish(&mut self, out: &mut impl FnMut(Result<Message, Error>)) {
+        match self {
+            Decoder::Sse(parser) => parser.finish(),
+            Decoder::Ndjson(n) => {
+                if n.utf8.finish(&mut n.line) {
+                    n.check_size(out);
+                }
+                n.emit_line(out);
+                n.skipping = false;
+            }
+            Decoder::Raw(utf8) => {
+                let mut text = String::new();
+                utf8.finish(&mut text);
+                if !text.is_empty() {
+                    out(Ok(Message::new("message", text, "")));
+                }
+            }
+        }
+    }
+
+    /// The server's reconnection time (SSE only).
+    pub(crate) fn retry(&self) -> Option<Duration> {
+        match self {
+            Decoder::Sse(parser) => parser.retry(),
+            _ => None,
+        }
+    }
+
+    /// The last event id to send as `Last-Event-ID` (SSE only; empty otherwise).
+    pub(crate) fn last_event_id(&self) -> &str {
+        match self {
+            Decoder::Sse(parser) => parser.last_event_id(),
+            _ => "",
+        }
+    }
+
+    /// Starts from a stored last event id (SSE only).
+    pub(crate) fn set_last_event_id(&mut self, id: &str) {
+        if let Decoder::Sse(parser) = self {
+            parser.set_last_event_id(id);
+        }
+    }
+}
+
+/// Newline-delimited JSON: each non-empty line (LF or CRLF terminated) is one message.
+#[derive(Debug)]
+pub(crate) struct Ndjson {
+    utf8: Utf8Carry,
+    line: String,
+    /// The current line went over `max` and is being skipped up to its end.
+    skipping: bool,
+    max: Option<usize>,
+}
+
+impl Ndjson {
+    fn feed(&mut self, chunk: &[u8], out: &mut impl FnMut(Result<Message, Error>)) {
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let (part, found) = match memchr_lf(rest) {
+                Some(i) => (&rest[..i], Some(i)),
+                None => (rest, None),
+            };
+            if !self.skipping {
+                self.utf8.decode(part, &mut self.line);
+                self.check_size(out);
+            }
+            match found {
+                Some(i) => {
+                    if !self.skipping {
+                        self.utf8.finish(&mut self.line);
+                        self.emit_line(out);
+                    }
+                    self.skipping = false;
+                    self.utf8 = Utf8Carry::default();
+                    rest = &rest[i + 1..];
+                }
+                None => rest = &[],
+            }
+        }
+    }
+
+    fn check_size(&mut self, out: &mut impl FnMut(Result<Message, Error>)) {
+        if let Some(limit) = self.max
+            && self.line.len() > limit
+        {
+            self.line = String::new();
+            self.skipping = true;
+            out(Err(Error::EventTooLarge { limit }));
+        }
+    }
+
+    fn emit_line(&mut self, out: &mut impl FnMut(Result<Message, Error>)) {
+        let line = std::mem::take(&mut self.line);
+        let line = line.strip_suffix('\r').map(str::to_owned).unwrap_or(line);
+        if !line.trim().is_empty() {
+            out(Ok(Message::new("message", line, "")));
+        }
+    }
+}
+
+fn memchr_lf(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
+}
+
+/// A UTF-8 decoder that carries an incomplete character from one chunk to the next; invalid
+/// bytes become U+FFFD, like the browser's `TextDecoder` without `fatal`.
+#[derive(Debug, Default)]
+pub(crate) struct Utf8Carry {
+    carry: Vec<u8>,
+}
+
+impl Utf8Carry {
+    /// Decodes `chunk` after the carried bytes, appending to `out`.
+    pub(crate) fn decode(&mut self, chunk: &[u8], out: &mut String) {
+        if self.carry.is_empty() {
+            self.decode_from(chunk, out);
+        } else {
+            // A character was split: the rare path copies the chunk once behind the carried bytes.
+            let mut joined = std::mem::take(&mut self.carry);
+            joined.extend_from_slice(chunk);
+            self.decode_from(&joined, out);
+        }
+    }
+
+    fn decode_from(&mut self, mut bytes: &[u8], out: &mut String) {
+        loop {
+            match std::str::from_utf8(bytes) {
+                Ok(text) => {
+                    out.push_str(text);
+                    return;
+                }
+                Err(e) => {
+                    let (valid, after) = bytes.split_at(e.valid_up_to());
+                    // `valid` is valid UTF-8 by the error's contract.
+                    out.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                    match e.error_len() {
+                        Some(n) => {
+                            out.push('\u{FFFD}');
+                            bytes = &after[n..];
+                        }
+                        None => {
+                            self.carry.extend_from_slice(after);
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The input ended: a carried incomplete character becomes U+FFFD. Returns whether it did.
+    pub(crate) fn finish(&mut self, out: &mut String) -> bool {
+        if self.carry.is_empty() {
+            false
+        } else {
+            self.carry.clear();
+            out.push('\u{FFFD}');
+            true
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(framing: Framing, max: Option<usize>, chunks: &[&[u8]]) -> Vec<Result<String, usize>> {
+        let mut d = Decoder::new(framing, max);
+        let mut got = Vec::new();
+        let mut out = |r: Result<Message, Error>| {
+            got.push(match r {
+                Ok(m) => Ok(m.data().to_owned()),
+                Err(Error::EventTooLarge { limit }) => Err(limit),
+                Err(e) => panic!("{e}"),
+            })
+        };
+        for c in chunks {
+            d.feed(c, &mut out);
+        }
+        d.finish(&mut out);
+        got
+    }
+
+    /// Every split of `input` into two chunks gives the same items as the whole.
+    fn all_splits(framing: Framing, input: &[u8]) -> Vec<Result<String, usize>> {
+        let whole = run(framing, None, &[input]);
+        for i in 0..=input.len() {
+            assert_eq!(
+                run(framing, None, &[&input[..i], &input[i..]]),
+                whole,
+                "split at {i}"
+            );
+        }
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(run(framing, None, &bytes), whole, "byte by byte");
+        whole
+    }
+
+    #[test]
+    fn utf8_split_inside_a_character_is_carried() {
+        let mut u = Utf8Carry::default();
+        let mut s = String::new();
+        let euro = "€".as_bytes(); // E2 82 AC
+        u.decode(&euro[..1], &mut s);
+        u.decode(&euro[1..2], &mut s);
+        assert_eq!(s, "");
+        u.decode(&euro[2..], &mut s);
+        assert_eq!(s, "€");
+    }
+
+    #[test]
+    fn utf8_invalid_bytes_become_replacement() {
+        let mut u = Utf8Carry::default();
+        let mut s = String::new();
+        u.decode(b"a\xFFb", &mut s);
+        assert_eq!(s, "a\u{FFFD}b");
+    }
+
+    #[test]
+    fn utf8_truncated_at_end_becomes_replacement() {
+        let mut u = Utf8Carry::default();
+        let mut s = String::new();
+        u.decode(&"é".as_bytes()[..1], &mut s);
+        assert!(u.finish(&mut s));
+        assert_eq!(s, "\u{FFFD}");
+    }
+
+    #[test]
+    fn ndjson_one_item_per_line_any_split() {
+        let input = "{\"a\":\"é€😀\"}\r\n\n{\"b\":2}\n{\"c\":3}".as_bytes();
+        assert_eq!(
+            all_splits(Framing::Ndjson, input),
+            vec![
+                Ok("{\"a\":\"é€😀\"}".to_owned()),
+                Ok("{\"b\":2}".to_owned()),
+                Ok("{\"c\":3}".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn ndjson_oversize_line_is_an_error_and_the_next_line_survives() {
+        let got = run(
+            Framing::Ndjson,
+            Some(8),
+            &[b"{\"x\":\"0123", b"456789\"}\n{\"y\":1}\n"],
+        );
+        assert_eq!(got, vec![Err(8), Ok("{\"y\":1}".to_owned())]);
+    }
+
+    #[test]
+    fn raw_text_carries_utf8_across_chunks() {
+        let text = "aé€😀z";
+        let bytes = text.as_bytes();
+        for i in 0..=bytes.len() {
+            let got: String = run(Framing::Raw, None, &[&bytes[..i], &bytes[i..]])
+                .into_iter()
+                .map(|r| r.unwrap())
+                .collect();
+            assert_eq!(got, text, "split at {i}");
+        }
+    }
+
+    #[test]
+    fn raw_text_each_chunk_is_an_item() {
+        let got = run(Framing::Raw, None, &[b"ab", b"", b"cd"]);
+        assert_eq!(got, vec![Ok("ab".to_owned()), Ok("cd".to_owned())]);
+    }
+
+    #[test]
+    fn sse_framing_uses_websse_core_and_keeps_retry_and_id() {
+        let mut d = Decoder::new(Framing::Sse, None);
+        let mut got = Vec::new();
+        d.feed(
+            b"retry: 250\nid: 7\nevent: delta\ndata: a\ndata: b\n\n",
+            &mut |r| got.push(r.unwrap()),
+        );
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].event_type(), "delta");
+        assert_eq!(got[0].data(), "a\nb");
+        assert_eq!(d.retry(), Some(Duration::from_millis(250)));
+        assert_eq!(d.last_event_id(), "7");
+    }
+
+    #[test]
+    fn sse_oversize_event_is_a_typed_error() {
+        let got = run(
+            Framing::Sse,
+            Some(10),
+            &[b"data: 0123456789\n\ndata: ok\n\n"],
+        );
+        assert_eq!(got, vec![Err(10), Ok("ok".to_owned())]);
+    }
+}

@@ -1,0 +1,447 @@
+//! The request description: a consuming builder that opens into an [`EventStream`].
+
+use std::fmt;
+use std::rc::Rc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::{Error, EventStream, ReconnectPolicy};
+
+/// Which browser API carries the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// [`fetch`](https://developer.mozilla.org/en-US/docs/Web/API/Window/fetch) with an
+    /// `AbortController`, the body read through a
+    /// [`ReadableStream`](https://developer.mozilla.org/en-US/docs/Web/API/ReadableStream) reader:
+    /// any method, headers and body; reconnection by websse.
+    #[default]
+    Fetch,
+    /// The native [`EventSource`](https://developer.mozilla.org/en-US/docs/Web/API/EventSource):
+    /// GET only, no custom headers; the browser reconnects by itself.
+    EventSource,
+}
+
+/// The request's [credentials mode](https://developer.mozilla.org/en-US/docs/Web/API/Request/credentials).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credentials {
+    /// Never send cookies or HTTP auth.
+    Omit,
+    /// Send them to the same origin only (fetch's default).
+    SameOrigin,
+    /// Send them cross-origin too (EventSource: `withCredentials: true`).
+    Include,
+}
+
+/// How the response body is cut into messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Framing {
+    /// Server-sent events (`text/event-stream`), parsed by websse-core.
+    #[default]
+    Sse,
+    /// Newline-delimited JSON: each non-empty line is one message (as Ollama streams). The
+    /// content type is not checked.
+    Ndjson,
+    /// Each chunk of text as it arrives is one message (UTF-8 carried across chunks). The content
+    /// type is not checked.
+    Raw,
+}
+
+/// A request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Body {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+pub(crate) type HeadersFn = Rc<dyn Fn() -> Vec<(String, String)>>;
+
+/// A description of an event stream to open: URL, transport, method, headers, body, credentials,
+/// reconnect policy, limits, and the event types of interest.
+///
+/// A consuming builder; [`open`](SseRequest::open) turns it into an [`EventStream`].
+///
+/// By default a fetch request sends `Accept: text/event-stream` with the cache mode `no-store`
+/// and nothing else, so that a cross-origin GET stays a
+/// [simple request](https://developer.mozilla.org/en-US/docs/Web/HTTP/CORS#simple_requests)
+/// (no preflight). Custom headers, a JSON body and `Last-Event-ID` are the caller's or the
+/// server's choice and may need one.
+#[must_use = "a request does nothing until it is opened"]
+pub struct SseRequest {
+    pub(crate) method: String,
+    pub(crate) url: String,
+    pub(crate) transport: Transport,
+    pub(crate) credentials: Option<Credentials>,
+    pub(crate) body: Option<Body>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) headers_with: Option<HeadersFn>,
+    pub(crate) reconnect: ReconnectPolicy,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) max_event_size: Option<usize>,
+    pub(crate) framing: Framing,
+    pub(crate) last_event_id: String,
+    pub(crate) done_on_data: Option<String>,
+    pub(crate) pause_when_hidden: bool,
+    pub(crate) events: Vec<String>,
+}
+
+impl fmt::Debug for SseRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SseRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("transport", &self.transport)
+            .field("credentials", &self.credentials)
+            .field("body", &self.body)
+            .field("headers", &self.headers)
+            .field("headers_with", &self.headers_with.as_ref().map(|_| "Fn"))
+            .field("reconnect", &self.reconnect)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_event_size", &self.max_event_size)
+            .field("framing", &self.framing)
+            .field("last_event_id", &self.last_event_id)
+            .field("done_on_data", &self.done_on_data)
+            .field("pause_when_hidden", &self.pause_when_hidden)
+            .field("events", &self.events)
+            .finish()
+    }
+}
+
+impl SseRequest {
+    /// A request with the given method (`GET`, `POST`, ...) to `url` (absolute, or relative to
+    /// the page).
+    pub fn new(method: impl Into<String>, url: impl Into<String>) -> Self {
+        SseRequest {
+            method: method.into(),
+            url: url.into(),
+            transport: Transport::default(),
+            credentials: None,
+            body: None,
+            headers: Vec::new(),
+            headers_with: None,
+            reconnect: ReconnectPolicy::default(),
+            idle_timeout: None,
+            max_event_size: Some(websse_core::DEFAULT_MAX_EVENT_SIZE),
+            framing: Framing::default(),
+            last_event_id: String::new(),
+            done_on_data: None,
+            pause_when_hidden: false,
+            events: Vec::new(),
+        }
+    }
+
+    /// A GET request.
+    pub fn get(url: impl Into<String>) -> Self {
+        SseRequest::new("GET", url)
+    }
+
+    /// A POST request.
+    pub fn post(url: impl Into<String>) -> Self {
+        SseRequest::new("POST", url)
+    }
+
+    /// Chooses the transport (default [`Transport::Fetch`]).
+    pub fn transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// Sets the credentials mode (default: the browser's, `same-origin` for fetch and no
+    /// credentials for EventSource).
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Sends `body` as the request body (no `Content-Type` is added: fetch sends
+    /// `text/plain;charset=UTF-8`).
+    pub fn body_text(mut self, body: impl Into<String>) -> Self {
+        self.body = Some(Body::Text(body.into()));
+        self
+    }
+
+    /// Sends these bytes as the request body.
+    pub fn body_bytes(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = Some(Body::Bytes(body.into()));
+        self
+    }
+
+    /// Sends `value` serialized as JSON, with `Content-Type: application/json`.
+    ///
+    /// # Errors
+    /// [`Error::Json`] when `value` cannot be serialized.
+    pub fn json<T: Serialize + ?Sized>(mut self, value: &T) -> Result<Self, Error> {
+        self.body = Some(Body::Text(serde_json::to_string(value)?));
+        self.headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+        self.headers
+            .push(("Content-Type".to_owned(), "application/json".to_owned()));
+        Ok(self)
+    }
+
+    /// Adds a request header (sent on every connect). An `Accept` header replaces the default.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Computes extra headers before each connect and reconnect (for example a fresh token).
+    /// They are added after those set with [`header`](SseRequest::header).
+    pub fn headers_with(mut self, headers: impl Fn() -> Vec<(String, String)> + 'static) -> Self {
+        self.headers_with = Some(Rc::new(headers));
+        self
+    }
+
+    /// Sets the reconnect policy (fetch transport).
+    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
+        self.reconnect = policy;
+        self
+    }
+
+    /// Reconnects when no bytes at all (comments count) arrive for `timeout`, also while waiting
+    /// for the response headers (fetch transport).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Bounds the size of one event or NDJSON line (default
+    /// [`websse_core::DEFAULT_MAX_EVENT_SIZE`]; `None`: no bound). A larger one yields
+    /// [`Error::EventTooLarge`] and is skipped; the stream continues (fetch transport).
+    pub fn max_event_size(mut self, max: Option<usize>) -> Self {
+        self.max_event_size = max;
+        self
+    }
+
+    /// Chooses how the body is cut into messages (default [`Framing::Sse`]; fetch transport).
+    pub fn framing(mut self, framing: Framing) -> Self {
+        self.framing = framing;
+        self
+    }
+
+    /// Starts as if an event with this id had been received: the first request already carries
+    /// `Last-Event-ID` (fetch transport).
+    pub fn last_event_id(mut self, id: impl Into<String>) -> Self {
+        self.last_event_id = id.into();
+        self
+    }
+
+    /// Ends the stream cleanly (state [`Closed`](crate::ConnectionState::Closed), then `None`)
+    /// when a message's data equals `sentinel`, such as `[DONE]`; that message is not yielded.
+    pub fn done_on_data(mut self, sentinel: impl Into<String>) -> Self {
+        self.done_on_data = Some(sentinel.into());
+        self
+    }
+
+    /// Closes the connection while the page is hidden and reconnects (with `Last-Event-ID`) when
+    /// it is visible again (default `false`; fetch transport, in a window).
+    pub fn pause_when_hidden(mut self, pause: bool) -> Self {
+        self.pause_when_hidden = pause;
+        self
+    }
+
+    /// The named event types of interest. The EventSource transport listens to `message` and to
+    /// exactly these; the fetch transport yields every event whatever its type.
+    pub fn events<I, S>(mut self, types: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.events.extend(types.into_iter().map(Into::into));
+        self
+    }
+
+    /// Checks that the transport can carry this request.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        if self.transport == Transport::EventSource {
+            if !self.method.eq_ignore_ascii_case("GET") {
+                return Err(Error::EventSourceUnsupported("methods other than GET"));
+            }
+            if !self.headers.is_empty() || self.headers_with.is_some() {
+                return Err(Error::EventSourceUnsupported("custom headers"));
+            }
+            if self.body.is_some() {
+                return Err(Error::EventSourceUnsupported("a request body"));
+            }
+            if self.framing != Framing::Sse {
+                return Err(Error::EventSourceUnsupported("framings other than SSE"));
+            }
+            if !self.last_event_id.is_empty() {
+                return Err(Error::EventSourceUnsupported("a starting Last-Event-ID"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens the stream: starts connecting at once and returns the stream of its items.
+    ///
+    /// # Errors
+    /// - [`Error::EventSourceUnsupported`] when the EventSource transport cannot carry the request;
+    /// - [`Error::Js`] when the browser refuses it (for example an invalid URL for EventSource);
+    /// - [`Error::UnsupportedTarget`] when not compiled for `wasm32`.
+    pub fn open(self) -> Result<EventStream, Error> {
+        self.validate()?;
+        EventStream::open(self)
+    }
+
+    /// The headers of one connect: `Accept` (unless given), the fixed ones, the computed ones,
+    /// and `Last-Event-ID` when `last_event_id` is not empty.
+    pub(crate) fn connect_headers(&self, last_event_id: &str) -> Vec<(String, String)> {
+        let mut headers = Vec::with_capacity(self.headers.len() + 2);
+        let has_accept =
+            |hs: &[(String, String)]| hs.iter().any(|(n, _)| n.eq_ignore_ascii_case("accept"));
+        headers.extend(self.headers.iter().cloned());
+        if let Some(f) = &self.headers_with {
+            headers.extend(f());
+        }
+        if !has_accept(&headers) {
+            headers.insert(0, ("Accept".to_owned(), "text/event-stream".to_owned()));
+        }
+        if !last_event_id.is_empty() {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("last-event-id"));
+            headers.push(("Last-Event-ID".to_owned(), last_event_id.to_owned()));
+        }
+        headers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn default_headers_are_only_accept() {
+        let r = SseRequest::get("/s");
+        assert_eq!(
+            r.connect_headers(""),
+            vec![("Accept".to_owned(), "text/event-stream".to_owned())]
+        );
+    }
+
+    #[test]
+    fn last_event_id_is_sent_only_when_not_empty() {
+        let r = SseRequest::get("/s");
+        let h = r.connect_headers("s:3");
+        assert!(h.contains(&("Last-Event-ID".to_owned(), "s:3".to_owned())));
+        assert!(
+            !r.connect_headers("")
+                .iter()
+                .any(|(n, _)| n == "Last-Event-ID")
+        );
+    }
+
+    #[test]
+    fn a_custom_accept_replaces_the_default() {
+        let r = SseRequest::get("/s").header("accept", "application/x-ndjson");
+        assert_eq!(
+            r.connect_headers(""),
+            vec![("accept".to_owned(), "application/x-ndjson".to_owned())]
+        );
+    }
+
+    #[test]
+    fn headers_callback_runs_before_each_connect() {
+        let n = Rc::new(Cell::new(0));
+        let counter = Rc::clone(&n);
+        let r = SseRequest::get("/s").headers_with(move || {
+            counter.set(counter.get() + 1);
+            vec![(
+                "Authorization".to_owned(),
+                format!("Bearer {}", counter.get()),
+            )]
+        });
+        assert!(
+            r.connect_headers("")
+                .contains(&("Authorization".into(), "Bearer 1".into()))
+        );
+        assert!(
+            r.connect_headers("")
+                .contains(&("Authorization".into(), "Bearer 2".into()))
+        );
+        assert_eq!(n.get(), 2);
+    }
+
+    #[test]
+    fn json_body_sets_content_type_once() {
+        let r = SseRequest::post("/c")
+            .header("Content-Type", "text/plain")
+            .json(&serde_json::json!({"a": 1}))
+            .unwrap();
+        assert_eq!(r.body, Some(Body::Text("{\"a\":1}".to_owned())));
+        let ct: Vec<_> = r
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+            .collect();
+        assert_eq!(
+            ct,
+            [&("Content-Type".to_owned(), "application/json".to_owned())]
+        );
+    }
+
+    #[test]
+    fn event_source_rejects_what_it_cannot_carry() {
+        let es = |r: SseRequest| r.transport(Transport::EventSource).validate();
+        assert!(es(SseRequest::get("/s")).is_ok());
+        assert!(matches!(
+            es(SseRequest::post("/s")),
+            Err(Error::EventSourceUnsupported(_))
+        ));
+        assert!(matches!(
+            es(SseRequest::get("/s").header("X", "1")),
+            Err(Error::EventSourceUnsupported(_))
+        ));
+        assert!(matches!(
+            es(SseRequest::get("/s").body_text("x")),
+            Err(Error::EventSourceUnsupported(_))
+        ));
+        assert!(matches!(
+            es(SseRequest::get("/s").framing(Framing::Ndjson)),
+            Err(Error::EventSourceUnsupported(_))
+        ));
+        assert!(
+            SseRequest::post("/s")
+                .body_text("x")
+                .header("X", "1")
+                .validate()
+                .is_ok()
+        );
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn open_outside_wasm_is_a_typed_error() {
+        assert!(matches!(
+            SseRequest::get("/s").open(),
+            Err(Error::UnsupportedTarget)
+        ));
+    }
+
+    #[test]
+    fn builder_keeps_every_setting() {
+        let r = SseRequest::new("PUT", "/x")
+            .credentials(Credentials::Include)
+            .idle_timeout(Duration::from_secs(5))
+            .max_event_size(Some(10))
+            .framing(Framing::Raw)
+            .last_event_id("7")
+            .done_on_data("[DONE]")
+            .pause_when_hidden(true)
+            .events(["a", "b"])
+            .body_bytes(vec![1, 2])
+            .reconnect(ReconnectPolicy::never());
+        assert_eq!(r.method, "PUT");
+        assert_eq!(r.credentials, Some(Credentials::Include));
+        assert_eq!(r.idle_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(r.max_event_size, Some(10));
+        assert_eq!(r.framing, Framing::Raw);
+        assert_eq!(r.last_event_id, "7");
+        assert_eq!(r.done_on_data.as_deref(), Some("[DONE]"));
+        assert!(r.pause_when_hidden);
+        assert_eq!(r.events, ["a", "b"]);
+        assert_eq!(r.body, Some(Body::Bytes(vec![1, 2])));
+        assert_eq!(r.reconnect.max_attempts, Some(0));
+        assert!(format!("{r:?}").contains("PUT"));
+    }
+}

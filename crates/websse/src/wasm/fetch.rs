@@ -1,0 +1,432 @@
+//! The fetch transport: [`fetch`](https://developer.mozilla.org/en-US/docs/Web/API/Window/fetch)
+//! with an [`AbortController`](https://developer.mozilla.org/en-US/docs/Web/API/AbortController),
+//! the body read through a
+//! [`ReadableStreamDefaultReader`](https://developer.mozilla.org/en-US/docs/Web/API/ReadableStreamDefaultReader),
+//! and reconnection per the EventSource spec plus the [`ReconnectPolicy`](crate::ReconnectPolicy).
+
+use std::cell::RefCell;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    AbortController, AbortSignal, Headers, ReadableStream, ReadableStreamDefaultReader, Request,
+    RequestCache, RequestCredentials, RequestInit, Response,
+};
+
+use super::{Timer, fetch_with_request, js_error, js_message};
+use crate::framing::Decoder;
+use crate::policy::{StatusClass, classify_status, is_event_stream, parse_retry_after};
+use crate::request::Body;
+use crate::stream::SharedRef;
+use crate::{ConnectionState, Credentials, Error, Framing, Item, SseRequest};
+
+/// Aborts the fetch when dropped (the request, the response body, a pending read).
+#[must_use = "dropping it aborts the request"]
+struct AbortGuard {
+    controller: AbortController,
+}
+
+impl AbortGuard {
+    fn new() -> Result<AbortGuard, Error> {
+        Ok(AbortGuard {
+            controller: AbortController::new().map_err(js_error)?,
+        })
+    }
+
+    fn signal(&self) -> AbortSignal {
+        self.controller.signal()
+    }
+}
+
+impl Drop for AbortGuard {
+    fn drop(&mut self) {
+        self.controller.abort();
+    }
+}
+
+/// The body reader; cancelled when dropped.
+#[must_use = "dropping it cancels the body"]
+struct ReaderGuard {
+    reader: ReadableStreamDefaultReader,
+}
+
+impl ReaderGuard {
+    fn new(body: &ReadableStream) -> Result<ReaderGuard, Error> {
+        let reader = body
+            .get_reader()
+            .dyn_into::<ReadableStreamDefaultReader>()
+            .map_err(|value| Error::Js {
+                message: format!("getReader() returned {value:?}"),
+            })?;
+        Ok(ReaderGuard { reader })
+    }
+
+    fn read(&self) -> JsFuture {
+        JsFuture::from(self.reader.read())
+    }
+}
+
+impl Drop for ReaderGuard {
+    fn drop(&mut self) {
+        // `cancel` rejects if the stream already errored (e.g. aborted); that is expected, so
+        // a plain JS no-op handles the rejection (no Rust closure to leak or keep alive).
+        let promise = self.reader.cancel();
+        let ignore = js_sys::Function::new_no_args("");
+        if let Ok(catch) = Reflect::get(&promise, &JsValue::from_str("catch"))
+            .and_then(|f| f.dyn_into::<js_sys::Function>().map_err(JsValue::from))
+        {
+            let _ = catch.call1(&promise, &ignore);
+        }
+    }
+}
+
+/// Watches `document.visibilityState`; the listener is removed on drop.
+struct Visibility {
+    document: web_sys::Document,
+    waker: Rc<RefCell<Option<Waker>>>,
+    closure: Closure<dyn FnMut()>,
+}
+
+impl Visibility {
+    fn new() -> Option<Visibility> {
+        let document = web_sys::window()?.document()?;
+        let waker: Rc<RefCell<Option<Waker>>> = Rc::default();
+        let wake = Rc::clone(&waker);
+        let closure = Closure::<dyn FnMut()>::new(move || {
+            let w = wake.borrow_mut().take();
+            if let Some(w) = w {
+                w.wake();
+            }
+        });
+        document
+            .add_event_listener_with_callback("visibilitychange", closure.as_ref().unchecked_ref())
+            .ok()?;
+        Some(Visibility {
+            document,
+            waker,
+            closure,
+        })
+    }
+
+    fn is_hidden(&self) -> bool {
+        self.document.visibility_state() == web_sys::VisibilityState::Hidden
+    }
+
+    /// Whether the page is hidden; if not, wakes `cx` when visibility changes.
+    fn poll_hidden(&self, cx: &mut std::task::Context<'_>) -> bool {
+        if self.is_hidden() {
+            return true;
+        }
+        *self.waker.borrow_mut() = Some(cx.waker().clone());
+        false
+    }
+
+    async fn until_visible(&self) {
+        poll_fn(|cx| {
+            if self.is_hidden() {
+                *self.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        })
+        .await;
+    }
+}
+
+impl Drop for Visibility {
+    fn drop(&mut self) {
+        let _ = self.document.remove_event_listener_with_callback(
+            "visibilitychange",
+            self.closure.as_ref().unchecked_ref(),
+        );
+    }
+}
+
+/// How one connection ended.
+enum Outcome {
+    /// 204: stop, cleanly.
+    NoContent,
+    /// Do not reconnect.
+    Fatal(Error),
+    /// The page was hidden (pause_when_hidden): reconnect when visible, no backoff.
+    Hidden,
+    /// Reconnect per policy. `cause` is what to report if the policy gives up (`None`: a clean
+    /// end of body, reported as a clean close).
+    Lost {
+        cause: Option<Error>,
+        retry_after: Option<Duration>,
+        healthy: bool,
+    },
+}
+
+enum Race<T> {
+    Done(T),
+    Idle,
+    Hidden,
+    Failed(Error),
+}
+
+/// Waits for `fut`, unless `idle` passes first or the page gets hidden.
+async fn race<F: Future + Unpin>(
+    mut fut: F,
+    idle: Option<Duration>,
+    visibility: Option<&Visibility>,
+) -> Race<F::Output> {
+    let mut timer = match idle.map(Timer::new).transpose() {
+        Ok(timer) => timer,
+        Err(e) => return Race::Failed(e),
+    };
+    poll_fn(|cx| {
+        if let Poll::Ready(v) = Pin::new(&mut fut).poll(cx) {
+            return Poll::Ready(Race::Done(v));
+        }
+        if let Some(t) = &mut timer
+            && Pin::new(t).poll(cx).is_ready()
+        {
+            return Poll::Ready(Race::Idle);
+        }
+        if let Some(v) = visibility
+            && v.poll_hidden(cx)
+        {
+            return Poll::Ready(Race::Hidden);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// The fetch driver: connects, reads, reconnects, until the stream is over. Polled by the
+/// [`EventStream`](crate::EventStream) that owns it; dropping it releases the connection.
+pub(crate) async fn run(request: SseRequest, shared: SharedRef) {
+    let mut decoder = Decoder::new(request.framing, request.max_event_size);
+    decoder.set_last_event_id(&request.last_event_id);
+    let visibility = if request.pause_when_hidden {
+        Visibility::new()
+    } else {
+        None
+    };
+    let policy = &request.reconnect;
+    let mut attempt = 0u32;
+    loop {
+        if let Some(v) = &visibility
+            && v.is_hidden()
+        {
+            v.until_visible().await;
+        }
+        let (cause, retry_after) =
+            match connect(&request, &mut decoder, &shared, visibility.as_ref()).await {
+                Outcome::NoContent => return shared.borrow_mut().close(),
+                Outcome::Fatal(e) => return shared.borrow_mut().fail(e),
+                Outcome::Hidden => {
+                    shared.borrow_mut().push_state(ConnectionState::Connecting);
+                    continue;
+                }
+                Outcome::Lost {
+                    cause,
+                    retry_after,
+                    healthy,
+                } => {
+                    if healthy {
+                        attempt = 0;
+                    }
+                    (cause, retry_after)
+                }
+            };
+        attempt = attempt.saturating_add(1);
+        if !policy.allows(attempt) {
+            let mut shared = shared.borrow_mut();
+            return match cause {
+                Some(e) => shared.fail(e),
+                None => shared.close(),
+            };
+        }
+        let delay = retry_after
+            .unwrap_or_else(|| policy.delay(attempt, decoder.retry(), js_sys::Math::random()));
+        shared
+            .borrow_mut()
+            .push_state(ConnectionState::Reconnecting { attempt, delay });
+        match Timer::new(delay) {
+            Ok(timer) => timer.await,
+            Err(e) => return shared.borrow_mut().fail(e),
+        }
+        shared.borrow_mut().push_state(ConnectionState::Connecting);
+    }
+}
+
+/// One connection: request, response checks, body until it ends.
+async fn connect(
+    request: &SseRequest,
+    decoder: &mut Decoder,
+    shared: &SharedRef,
+    visibility: Option<&Visibility>,
+) -> Outcome {
+    let abort = match AbortGuard::new() {
+        Ok(a) => a,
+        Err(e) => return Outcome::Fatal(e),
+    };
+    let js_request = match build_request(request, decoder.last_event_id(), &abort.signal()) {
+        Ok(r) => r,
+        Err(e) => return Outcome::Fatal(e),
+    };
+    let idle = request.idle_timeout;
+    let idle_lost = |healthy| Outcome::Lost {
+        cause: idle.map(|timeout| Error::IdleTimeout { timeout }),
+        retry_after: None,
+        healthy,
+    };
+    let response = match race(
+        JsFuture::from(fetch_with_request(&js_request)),
+        idle,
+        visibility,
+    )
+    .await
+    {
+        Race::Done(Ok(value)) => value,
+        Race::Done(Err(e)) => {
+            return Outcome::Lost {
+                cause: Some(Error::Network {
+                    message: js_message(&e),
+                }),
+                retry_after: None,
+                healthy: false,
+            };
+        }
+        Race::Idle => return idle_lost(false),
+        Race::Hidden => return Outcome::Hidden,
+        Race::Failed(e) => return Outcome::Fatal(e),
+    };
+    let response: Response = match response.dyn_into() {
+        Ok(r) => r,
+        Err(value) => {
+            return Outcome::Fatal(Error::Js {
+                message: format!("fetch resolved to a non-Response value {value:?}"),
+            });
+        }
+    };
+    let status = response.status();
+    let header = |name: &str| response.headers().get(name).ok().flatten();
+    match classify_status(status) {
+        StatusClass::Open => {}
+        StatusClass::NoContent => return Outcome::NoContent,
+        StatusClass::Fatal => return Outcome::Fatal(Error::Status { status }),
+        StatusClass::Retry => {
+            return Outcome::Lost {
+                cause: Some(Error::Status { status }),
+                retry_after: header("retry-after")
+                    .and_then(|v| parse_retry_after(&v, js_sys::Date::now())),
+                healthy: false,
+            };
+        }
+    }
+    if request.framing == Framing::Sse {
+        let content_type = header("content-type").unwrap_or_default();
+        if !is_event_stream(&content_type) {
+            return Outcome::Fatal(Error::ContentType { content_type });
+        }
+    }
+    shared.borrow_mut().push_state(ConnectionState::Open);
+    let opened_at = js_sys::Date::now();
+    let healthy =
+        || js_sys::Date::now() - opened_at >= request.reconnect.reset_after.as_secs_f64() * 1000.0;
+    let mut emit = |item: Result<crate::Message, Error>| {
+        shared.borrow_mut().push(item.map(Item::Message));
+    };
+
+    let Some(body) = response.body() else {
+        decoder.finish(&mut emit);
+        return Outcome::Lost {
+            cause: None,
+            retry_after: None,
+            healthy: healthy(),
+        };
+    };
+    let reader = match ReaderGuard::new(&body) {
+        Ok(r) => r,
+        Err(e) => return Outcome::Fatal(e),
+    };
+    loop {
+        let chunk = match race(reader.read(), idle, visibility).await {
+            Race::Done(Ok(result)) => result,
+            Race::Done(Err(e)) => {
+                decoder.finish(&mut emit);
+                return Outcome::Lost {
+                    cause: Some(Error::Network {
+                        message: js_message(&e),
+                    }),
+                    retry_after: None,
+                    healthy: healthy(),
+                };
+            }
+            Race::Idle => {
+                decoder.finish(&mut emit);
+                return idle_lost(healthy());
+            }
+            Race::Hidden => {
+                decoder.finish(&mut emit);
+                return Outcome::Hidden;
+            }
+            Race::Failed(e) => return Outcome::Fatal(e),
+        };
+        let done = Reflect::get(&chunk, &JsValue::from_str("done"))
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        if done {
+            decoder.finish(&mut emit);
+            // A clean end of body: the spec's EventSource reconnects.
+            return Outcome::Lost {
+                cause: None,
+                retry_after: None,
+                healthy: healthy(),
+            };
+        }
+        let value = Reflect::get(&chunk, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
+        match value.dyn_into::<Uint8Array>() {
+            // The one copy from JS memory into wasm memory.
+            Ok(bytes) => decoder.feed(&bytes.to_vec(), &mut emit),
+            Err(value) => {
+                return Outcome::Fatal(Error::Js {
+                    message: format!("body chunk is not a Uint8Array: {value:?}"),
+                });
+            }
+        }
+    }
+}
+
+/// The `Request` for one connect.
+fn build_request(
+    request: &SseRequest,
+    last_event_id: &str,
+    signal: &AbortSignal,
+) -> Result<Request, Error> {
+    let init = RequestInit::new();
+    init.set_method(&request.method);
+    init.set_cache(RequestCache::NoStore);
+    init.set_signal(Some(signal));
+    if let Some(credentials) = request.credentials {
+        init.set_credentials(match credentials {
+            Credentials::Omit => RequestCredentials::Omit,
+            Credentials::SameOrigin => RequestCredentials::SameOrigin,
+            Credentials::Include => RequestCredentials::Include,
+        });
+    }
+    let headers = Headers::new().map_err(js_error)?;
+    for (name, value) in request.connect_headers(last_event_id) {
+        headers.append(&name, &value).map_err(js_error)?;
+    }
+    init.set_headers(&headers);
+    match &request.body {
+        Some(Body::Text(text)) => init.set_body(&JsValue::from_str(text)),
+        Some(Body::Bytes(bytes)) => init.set_body(&Uint8Array::from(bytes.as_slice())),
+        None => {}
+    }
+    Request::new_with_str_and_init(&request.url, &init).map_err(js_error)
+}
