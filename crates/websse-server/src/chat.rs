@@ -84,6 +84,11 @@ impl Answer {
         });
     }
 
+    /// How many tokens were produced so far.
+    pub(crate) fn produced(&self) -> usize {
+        self.state.borrow().tokens.len()
+    }
+
     /// Nobody has been reading for a while: stop generating.
     pub(crate) fn abandoned(&self) -> bool {
         let s = self.state.borrow();
@@ -311,9 +316,13 @@ pub(crate) async fn get_chat(
         return resume(&state, sid, Some(seq));
     }
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let prompt = query
-        .prompt
-        .ok_or_else(|| ApiError::bad_request("missing query parameter \"prompt\""))?;
+    let prompt = match (query.prompt, query.bench_tokens) {
+        (Some(prompt), _) => prompt,
+        (None, Some(_)) => String::new(),
+        (None, None) => {
+            return Err(ApiError::bad_request("missing query parameter \"prompt\""));
+        }
+    };
     let messages = vec![Message {
         role: "user".to_owned(),
         content: prompt,

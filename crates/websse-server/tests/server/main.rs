@@ -1,0 +1,10 @@
+//! Integration tests: a real listener on 127.0.0.1:0, a real HTTP client (reqwest), streams
+//! parsed with websse-core.
+
+mod support;
+
+mod chat;
+mod examples;
+mod limits;
+mod testing;
+mod upstream;
