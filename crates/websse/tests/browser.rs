@@ -1,0 +1,797 @@
+//! Browser tests: headless Chromium against a real websse-server with `--test-endpoints`.
+//!
+//! Build with `WEBSSE_TEST_SERVER=http://127.0.0.1:PORT` in the environment (`cargo xtask test`
+//! does this). Each test scripts its own scenario key, so tests do not interfere.
+#![cfg(target_arch = "wasm32")]
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::future::{Either, select};
+use serde_json::{Value, json};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+use websse::{
+    ConnectionState, Error, EventStream, Framing, Item, ReconnectPolicy, SseRequest, Transport,
+};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const SERVER: &str = match option_env!("WEBSSE_TEST_SERVER") {
+    Some(url) => url,
+    None => panic!(
+        "WEBSSE_TEST_SERVER is not set: build these tests with \
+         WEBSSE_TEST_SERVER=http://127.0.0.1:PORT (a websse-server --test-endpoints), \
+         or run `cargo xtask test`"
+    ),
+};
+
+/// A scenario key unique to this test and this run.
+fn key(name: &str) -> String {
+    format!("{name}-{}", (js_sys::Math::random() * 1e12) as u64)
+}
+
+fn sse_url(key: &str) -> String {
+    format!("{SERVER}/test/sse/{key}")
+}
+
+async fn sleep(ms: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32)
+            .unwrap();
+    });
+    JsFuture::from(promise).await.unwrap();
+}
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+/// A plain fetch for the test endpoints (not under test).
+async fn http(method: &str, url: &str, body: Option<String>) -> Value {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    if let Some(body) = body {
+        init.set_body(&body.into());
+        let headers = web_sys::Headers::new().unwrap();
+        headers.append("content-type", "application/json").unwrap();
+        init.set_headers(&headers);
+    }
+    let request = web_sys::Request::new_with_str_and_init(url, &init).unwrap();
+    let window = web_sys::window().unwrap();
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .unwrap()
+        .unchecked_into();
+    let text = JsFuture::from(response.text().unwrap()).await.unwrap();
+    let text = text.as_string().unwrap();
+    assert!(
+        response.ok(),
+        "{method} {url}: {} {text}",
+        response.status()
+    );
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+async fn script(key: &str, responses: Value) {
+    let body = json!({ "responses": responses }).to_string();
+    http("POST", &format!("{SERVER}/test/script/{key}"), Some(body)).await;
+}
+
+async fn log(key: &str) -> Vec<Value> {
+    let log = http("GET", &format!("{SERVER}/test/log/{key}"), None).await;
+    log["connections"].as_array().cloned().unwrap_or_default()
+}
+
+/// The next item, or a panic after `ms`.
+async fn next_within(stream: &mut EventStream, ms: u32) -> Option<Result<Item, Error>> {
+    let next = stream.next();
+    let timeout = Box::pin(sleep(ms));
+    match select(next, timeout).await {
+        Either::Left((item, _)) => item,
+        Either::Right(_) => panic!("no item within {ms} ms (state {:?})", stream.state()),
+    }
+}
+
+/// The next message (skipping states), or a panic on error or timeout.
+async fn next_message(stream: &mut EventStream) -> websse::Message {
+    loop {
+        match next_within(stream, 5000).await {
+            Some(Ok(Item::Message(m))) => return m,
+            Some(Ok(Item::State(_))) => {}
+            Some(Err(e)) => panic!("error instead of a message: {e}"),
+            None => panic!("stream ended instead of a message"),
+        }
+    }
+}
+
+/// Every item until the end of the stream.
+async fn drain(stream: &mut EventStream) -> Vec<Result<Item, Error>> {
+    let mut items = Vec::new();
+    while let Some(item) = next_within(stream, 5000).await {
+        items.push(item);
+        assert!(items.len() < 100, "stream does not end: {items:?}");
+    }
+    items
+}
+
+fn fast_policy() -> ReconnectPolicy {
+    ReconnectPolicy {
+        initial_delay: Duration::from_millis(50),
+        jitter: 0.0,
+        ..ReconnectPolicy::default()
+    }
+}
+
+fn open(request: SseRequest) -> EventStream {
+    request.open().expect("open")
+}
+
+fn es(key: &str) -> SseRequest {
+    SseRequest::get(sse_url(key)).transport(Transport::EventSource)
+}
+
+fn fetch(key: &str) -> SseRequest {
+    SseRequest::get(sse_url(key)).reconnect(fast_policy())
+}
+
+fn text_chunk(text: &str) -> Value {
+    json!({ "text": text, "delay_ms": 0 })
+}
+
+const NAMED_AND_DEFAULT: &str = "data: line one\ndata: line two\n\nevent: tick\nid: 5\ndata: t\n\n";
+
+async fn check_named_and_default(mut stream: EventStream) {
+    let first = next_message(&mut stream).await;
+    assert_eq!(first.event_type(), "message");
+    assert_eq!(first.data(), "line one\nline two");
+    assert_eq!(first.last_event_id(), "");
+    let second = next_message(&mut stream).await;
+    assert_eq!(second.event_type(), "tick");
+    assert_eq!(second.data(), "t");
+    assert_eq!(second.last_event_id(), "5");
+}
+
+#[wasm_bindgen_test]
+async fn fetch_named_default_and_multiline_events() {
+    let k = key("fetch-named");
+    script(
+        &k,
+        json!([{ "chunks": [text_chunk(NAMED_AND_DEFAULT)], "end": "hold" }]),
+    )
+    .await;
+    check_named_and_default(open(fetch(&k))).await;
+}
+
+#[wasm_bindgen_test]
+async fn eventsource_named_default_and_multiline_events() {
+    let k = key("es-named");
+    script(
+        &k,
+        json!([{ "chunks": [text_chunk(NAMED_AND_DEFAULT)], "end": "hold" }]),
+    )
+    .await;
+    check_named_and_default(open(es(&k).events(["tick"]))).await;
+}
+
+#[wasm_bindgen_test]
+async fn fetch_states_connecting_then_open() {
+    let k = key("fetch-states");
+    script(
+        &k,
+        json!([{ "chunks": [text_chunk("data: x\n\n")], "end": "hold" }]),
+    )
+    .await;
+    let mut stream = open(fetch(&k));
+    assert_eq!(
+        next_within(&mut stream, 5000).await.unwrap().unwrap(),
+        Item::State(ConnectionState::Connecting)
+    );
+    assert_eq!(
+        next_within(&mut stream, 5000).await.unwrap().unwrap(),
+        Item::State(ConnectionState::Open)
+    );
+    assert_eq!(stream.state(), ConnectionState::Open);
+    stream.close();
+    assert!(stream.next().await.is_none());
+    assert_eq!(stream.state(), ConnectionState::Closed);
+}
+
+fn reconnect_script() -> Value {
+    json!([
+        { "chunks": [text_chunk("retry: 100\nid: x1\ndata: one\n\n")], "end": "close" },
+        { "chunks": [text_chunk("id: x2\ndata: two\n\n")], "end": "hold" }
+    ])
+}
+
+#[wasm_bindgen_test]
+async fn fetch_last_event_id_on_reconnect_and_headers_recomputed() {
+    let k = key("fetch-lastid");
+    script(&k, reconnect_script()).await;
+    let counter = std::rc::Rc::new(std::cell::Cell::new(0));
+    let c = counter.clone();
+    let mut stream = open(fetch(&k).headers_with(move || {
+        c.set(c.get() + 1);
+        vec![("X-Token".to_owned(), format!("t{}", c.get()))]
+    }));
+    assert_eq!(next_message(&mut stream).await.data(), "one");
+    let two = next_message(&mut stream).await;
+    assert_eq!((two.data(), two.last_event_id()), ("two", "x2"));
+    let log = log(&k).await;
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[0]["last_event_id"], Value::Null);
+    assert_eq!(log[1]["last_event_id"], "x1");
+    assert_eq!(log[0]["headers"]["x-token"], "t1");
+    assert_eq!(log[1]["headers"]["x-token"], "t2");
+    assert_eq!(log[0]["headers"]["accept"], "text/event-stream");
+    assert_eq!(counter.get(), 2);
+}
+
+#[wasm_bindgen_test]
+async fn eventsource_last_event_id_on_reconnect() {
+    let k = key("es-lastid");
+    script(&k, reconnect_script()).await;
+    let mut stream = open(es(&k));
+    assert_eq!(next_message(&mut stream).await.data(), "one");
+    assert_eq!(next_message(&mut stream).await.last_event_id(), "x2");
+    let log = log(&k).await;
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[0]["last_event_id"], Value::Null);
+    assert_eq!(log[1]["last_event_id"], "x1");
+}
+
+#[wasm_bindgen_test]
+async fn fetch_starting_last_event_id_is_sent() {
+    let k = key("fetch-resume");
+    script(
+        &k,
+        json!([{ "chunks": [text_chunk("data: a\n\n")], "end": "hold" }]),
+    )
+    .await;
+    let mut stream = open(fetch(&k).last_event_id("s:7"));
+    next_message(&mut stream).await;
+    assert_eq!(log(&k).await[0]["last_event_id"], "s:7");
+}
+
+#[wasm_bindgen_test]
+async fn fetch_retry_field_is_honoured() {
+    let k = key("fetch-retry");
+    script(
+        &k,
+        json!([
+            { "chunks": [text_chunk("retry: 400\ndata: one\n\n")], "end": "close" },
+            { "chunks": [text_chunk("data: two\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let mut stream = open(fetch(&k));
+    assert_eq!(next_message(&mut stream).await.data(), "one");
+    let start = now();
+    let mut reconnecting = None;
+    loop {
+        match next_within(&mut stream, 5000).await.unwrap().unwrap() {
+            Item::State(ConnectionState::Reconnecting { attempt, delay }) => {
+                reconnecting = Some((attempt, delay))
+            }
+            Item::State(_) => {}
+            Item::Message(m) => {
+                assert_eq!(m.data(), "two");
+                break;
+            }
+        }
+    }
+    assert_eq!(reconnecting, Some((1, Duration::from_millis(400))));
+    assert!(
+        now() - start >= 390.0,
+        "reconnected after {} ms",
+        now() - start
+    );
+}
+
+#[wasm_bindgen_test]
+async fn eventsource_retry_field_is_honoured() {
+    let k = key("es-retry");
+    script(
+        &k,
+        json!([
+            { "chunks": [text_chunk("retry: 600\ndata: one\n\n")], "end": "close" },
+            { "chunks": [text_chunk("data: two\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let mut stream = open(es(&k));
+    assert_eq!(next_message(&mut stream).await.data(), "one");
+    let start = now();
+    assert_eq!(next_message(&mut stream).await.data(), "two");
+    assert!(
+        now() - start >= 550.0,
+        "reconnected after {} ms",
+        now() - start
+    );
+}
+
+#[wasm_bindgen_test]
+async fn fetch_204_ends_cleanly_without_reconnect() {
+    let k = key("fetch-204");
+    script(&k, json!([{ "status": 204 }])).await;
+    let items = drain(&mut open(fetch(&k))).await;
+    assert_eq!(
+        items.into_iter().map(Result::unwrap).collect::<Vec<_>>(),
+        [
+            Item::State(ConnectionState::Connecting),
+            Item::State(ConnectionState::Closed)
+        ]
+    );
+    sleep(200).await;
+    assert_eq!(log(&k).await.len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn eventsource_204_stops() {
+    let k = key("es-204");
+    script(&k, json!([{ "status": 204 }])).await;
+    let items = drain(&mut open(es(&k))).await;
+    assert!(
+        matches!(items.last(), Some(Err(Error::EventSourceClosed))),
+        "{items:?}"
+    );
+    sleep(200).await;
+    assert_eq!(log(&k).await.len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn fetch_500_then_200_recovers_with_backoff() {
+    let k = key("fetch-500");
+    script(
+        &k,
+        json!([
+            { "status": 500, "headers": {"content-type": "text/plain"}, "chunks": [text_chunk("oops")] },
+            { "status": 500, "headers": {"content-type": "text/plain"}, "chunks": [text_chunk("oops")] },
+            { "chunks": [text_chunk("data: ok\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let mut stream = open(fetch(&k));
+    let mut delays = Vec::new();
+    loop {
+        match next_within(&mut stream, 5000).await.unwrap().unwrap() {
+            Item::State(ConnectionState::Reconnecting { attempt, delay }) => {
+                delays.push((attempt, delay))
+            }
+            Item::State(_) => {}
+            Item::Message(m) => {
+                assert_eq!(m.data(), "ok");
+                break;
+            }
+        }
+    }
+    // Exponential: 50 ms, then 100 ms.
+    assert_eq!(
+        delays,
+        [
+            (1, Duration::from_millis(50)),
+            (2, Duration::from_millis(100))
+        ]
+    );
+    assert_eq!(log(&k).await.len(), 3);
+}
+
+#[wasm_bindgen_test]
+async fn fetch_503_retry_after_is_honoured() {
+    let k = key("fetch-503");
+    script(
+        &k,
+        json!([
+            { "status": 503, "headers": {"content-type": "text/plain", "retry-after": "1"} },
+            { "chunks": [text_chunk("data: ok\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let mut stream = open(fetch(&k));
+    let start = now();
+    loop {
+        match next_within(&mut stream, 5000).await.unwrap().unwrap() {
+            Item::State(ConnectionState::Reconnecting { delay, .. }) => {
+                assert_eq!(delay, Duration::from_secs(1))
+            }
+            Item::State(_) => {}
+            Item::Message(_) => break,
+        }
+    }
+    assert!(now() - start >= 950.0);
+}
+
+#[wasm_bindgen_test]
+async fn fetch_max_attempts_gives_up_with_the_status() {
+    let k = key("fetch-giveup");
+    script(
+        &k,
+        json!([{ "status": 502, "headers": {"content-type": "text/plain"} }]),
+    )
+    .await;
+    let policy = ReconnectPolicy {
+        max_attempts: Some(2),
+        ..fast_policy()
+    };
+    let items = drain(&mut open(fetch(&k).reconnect(policy))).await;
+    assert!(
+        matches!(items.last(), Some(Err(Error::Status { status: 502 }))),
+        "{items:?}"
+    );
+    assert_eq!(log(&k).await.len(), 3);
+}
+
+#[wasm_bindgen_test]
+async fn fetch_404_is_fatal_with_the_status() {
+    let k = key("fetch-404");
+    script(
+        &k,
+        json!([{ "status": 404, "headers": {"content-type": "text/plain"} }]),
+    )
+    .await;
+    let items = drain(&mut open(fetch(&k))).await;
+    assert!(
+        matches!(items.last(), Some(Err(Error::Status { status: 404 }))),
+        "{items:?}"
+    );
+    assert_eq!(log(&k).await.len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn fetch_text_html_is_fatal_with_the_content_type() {
+    let k = key("fetch-html");
+    script(
+        &k,
+        json!([{ "headers": {"content-type": "text/html; charset=utf-8"}, "chunks": [text_chunk("<p>hi</p>")] }]),
+    )
+    .await;
+    let items = drain(&mut open(fetch(&k))).await;
+    match items.last() {
+        Some(Err(Error::ContentType { content_type })) => {
+            assert_eq!(content_type, "text/html; charset=utf-8")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(log(&k).await.len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn fetch_content_type_parameters_are_ignored() {
+    let k = key("fetch-ctparam");
+    script(
+        &k,
+        json!([{ "headers": {"content-type": "text/event-stream; charset=utf-8"}, "chunks": [text_chunk("data: ok\n\n")], "end": "hold" }]),
+    )
+    .await;
+    assert_eq!(next_message(&mut open(fetch(&k))).await.data(), "ok");
+}
+
+#[wasm_bindgen_test]
+async fn eventsource_404_and_html_are_fatal() {
+    for (name, response) in [
+        (
+            "es-404",
+            json!({ "status": 404, "headers": {"content-type": "text/plain"} }),
+        ),
+        (
+            "es-html",
+            json!({ "headers": {"content-type": "text/html"}, "chunks": [text_chunk("<p>")] }),
+        ),
+    ] {
+        let k = key(name);
+        script(&k, json!([response])).await;
+        let items = drain(&mut open(es(&k))).await;
+        assert!(
+            matches!(items.last(), Some(Err(Error::EventSourceClosed))),
+            "{name}: {items:?}"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+async fn eventsource_refuses_what_it_cannot_send() {
+    let err = SseRequest::post(format!("{SERVER}/test/echo"))
+        .transport(Transport::EventSource)
+        .open()
+        .unwrap_err();
+    assert!(matches!(err, Error::EventSourceUnsupported(_)), "{err}");
+}
+
+#[wasm_bindgen_test]
+async fn fetch_post_json_and_custom_headers_arrive() {
+    let body = json!({"messages": [{"role": "user", "content": "héllo"}]});
+    let mut stream = open(
+        SseRequest::post(format!("{SERVER}/test/echo"))
+            .json(&body)
+            .unwrap()
+            .header("X-Custom", "42")
+            .reconnect(ReconnectPolicy::never()),
+    );
+    let echo = next_message(&mut stream).await;
+    assert_eq!(echo.event_type(), "echo");
+    let echo: Value = echo.json().unwrap();
+    assert_eq!(echo["method"], "POST");
+    assert_eq!(echo["headers"]["x-custom"], "42");
+    assert_eq!(echo["headers"]["content-type"], "application/json");
+    assert_eq!(echo["headers"]["accept"], "text/event-stream");
+    assert_eq!(
+        serde_json::from_str::<Value>(echo["body"].as_str().unwrap()).unwrap(),
+        body
+    );
+    // The body ends and the policy allows no reconnect: a clean end.
+    let rest = drain(&mut stream).await;
+    assert!(
+        matches!(rest.last(), Some(Ok(Item::State(ConnectionState::Closed)))),
+        "{rest:?}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn fetch_put_bytes_body_arrives() {
+    let mut stream = open(
+        SseRequest::new("PUT", format!("{SERVER}/test/echo"))
+            .body_bytes("bytes ✓".as_bytes().to_vec())
+            .reconnect(ReconnectPolicy::never()),
+    );
+    let echo: Value = next_message(&mut stream).await.json().unwrap();
+    assert_eq!(echo["method"], "PUT");
+    assert_eq!(echo["body"], "bytes ✓");
+}
+
+async fn check_drop_aborts(k: &str, stream: EventStream) {
+    let mut stream = stream;
+    next_message(&mut stream).await;
+    assert_eq!(log(k).await[0]["outcome"], "open");
+    drop(stream);
+    let mut outcome = Value::Null;
+    for _ in 0..40 {
+        sleep(50).await;
+        outcome = log(k).await[0]["outcome"].clone();
+        if outcome != "open" {
+            break;
+        }
+    }
+    assert_eq!(outcome, "client_disconnected");
+    sleep(300).await;
+    assert_eq!(log(k).await.len(), 1, "no reconnect after drop");
+}
+
+#[wasm_bindgen_test]
+async fn fetch_drop_aborts_the_request() {
+    let k = key("fetch-drop");
+    script(
+        &k,
+        json!([{ "chunks": [text_chunk("data: a\n\n")], "end": "hold" }]),
+    )
+    .await;
+    check_drop_aborts(&k, open(fetch(&k))).await;
+}
+
+#[wasm_bindgen_test]
+async fn eventsource_drop_closes_it() {
+    let k = key("es-drop");
+    script(
+        &k,
+        json!([{ "chunks": [text_chunk("data: a\n\n")], "end": "hold" }]),
+    )
+    .await;
+    check_drop_aborts(&k, open(es(&k))).await;
+}
+
+#[wasm_bindgen_test]
+async fn fetch_idle_timeout_reconnects() {
+    let k = key("fetch-idle");
+    script(
+        &k,
+        json!([
+            { "chunks": [text_chunk("id: i1\ndata: one\n\n")], "end": "hold" },
+            { "chunks": [text_chunk("data: two\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let mut stream = open(fetch(&k).idle_timeout(Duration::from_millis(300)));
+    assert_eq!(next_message(&mut stream).await.data(), "one");
+    assert_eq!(next_message(&mut stream).await.data(), "two");
+    sleep(100).await;
+    let log = log(&k).await;
+    assert_eq!(log[0]["outcome"], "client_disconnected", "{log:?}");
+    assert_eq!(log[1]["last_event_id"], "i1");
+}
+
+#[wasm_bindgen_test]
+async fn fetch_comments_keep_an_idle_connection_alive() {
+    let k = key("fetch-keepalive");
+    let beat = |ms: u64| json!({ "text": ": keep-alive\n", "delay_ms": ms });
+    script(
+        &k,
+        json!([{ "chunks": [text_chunk("data: one\n\n"), beat(150), beat(150), beat(150), beat(150),
+                 { "text": "data: two\n\n", "delay_ms": 150 }], "end": "hold" }]),
+    )
+    .await;
+    let mut stream = open(fetch(&k).idle_timeout(Duration::from_millis(400)));
+    assert_eq!(next_message(&mut stream).await.data(), "one");
+    assert_eq!(next_message(&mut stream).await.data(), "two");
+    assert_eq!(log(&k).await.len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn fetch_oversize_event_is_a_typed_error_and_the_stream_continues() {
+    let k = key("fetch-oversize");
+    let big = format!("data: {}\n\n", "x".repeat(100));
+    script(
+        &k,
+        json!([{ "chunks": [text_chunk(&big), text_chunk("data: small\n\n")], "end": "hold" }]),
+    )
+    .await;
+    let mut stream = open(fetch(&k).max_event_size(Some(32)));
+    let mut saw_error = false;
+    loop {
+        match next_within(&mut stream, 5000).await.unwrap() {
+            Err(Error::EventTooLarge { limit }) => {
+                assert_eq!(limit, 32);
+                saw_error = true;
+            }
+            Err(e) => panic!("{e}"),
+            Ok(Item::Message(m)) => {
+                assert_eq!(m.data(), "small");
+                break;
+            }
+            Ok(Item::State(_)) => {}
+        }
+    }
+    assert!(saw_error);
+}
+
+#[wasm_bindgen_test]
+async fn fetch_ndjson_framing() {
+    let k = key("fetch-ndjson");
+    script(
+        &k,
+        json!([{
+            "headers": {"content-type": "application/x-ndjson"},
+            "chunks": [text_chunk("{\"a\":1}\n{\"b\""), { "text": ":2}\r\n\n{\"c\":3}", "delay_ms": 30 }],
+            "end": "close"
+        }]),
+    )
+    .await;
+    let mut stream = open(
+        fetch(&k)
+            .framing(Framing::Ndjson)
+            .reconnect(ReconnectPolicy::never()),
+    );
+    let items = drain(&mut stream).await;
+    let lines: Vec<Value> = items
+        .iter()
+        .filter_map(|i| match i {
+            Ok(Item::Message(m)) => Some(m.json().unwrap()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lines, [json!({"a": 1}), json!({"b": 2}), json!({"c": 3})]);
+}
+
+#[wasm_bindgen_test]
+async fn fetch_raw_framing_carries_utf8_across_chunks() {
+    let k = key("fetch-raw");
+    let euro = "€".as_bytes(); // E2 82 AC
+    script(
+        &k,
+        json!([{
+            "headers": {"content-type": "text/plain"},
+            "chunks": [
+                { "text": "price: 5", "delay_ms": 0 },
+                { "bytes": [euro[0], euro[1]], "delay_ms": 30 },
+                { "bytes": [euro[2]], "delay_ms": 30 },
+                { "text": " ok", "delay_ms": 30 }
+            ],
+            "end": "close"
+        }]),
+    )
+    .await;
+    let mut stream = open(
+        fetch(&k)
+            .framing(Framing::Raw)
+            .reconnect(ReconnectPolicy::never()),
+    );
+    let items = drain(&mut stream).await;
+    let chunks: Vec<String> = items
+        .into_iter()
+        .filter_map(|i| match i.unwrap() {
+            Item::Message(m) => Some(m.into_data()),
+            Item::State(_) => None,
+        })
+        .collect();
+    assert_eq!(chunks.concat(), "price: 5€ ok");
+    assert!(chunks.len() >= 2, "{chunks:?}");
+    assert!(!chunks.iter().any(|c| c.contains('\u{FFFD}')), "{chunks:?}");
+}
+
+fn split_char_script() -> Value {
+    let bytes = "data: 5€ and 😀\n\n".as_bytes();
+    let euro_at = "data: 5".len() + 1; // inside €
+    let emoji_at = "data: 5€ and ".len() + 2; // inside 😀
+    json!([{
+        "chunks": [
+            { "bytes": bytes[..euro_at], "delay_ms": 0 },
+            { "bytes": bytes[euro_at..emoji_at], "delay_ms": 30 },
+            { "bytes": bytes[emoji_at..], "delay_ms": 30 }
+        ],
+        "end": "hold"
+    }])
+}
+
+#[wasm_bindgen_test]
+async fn fetch_chunk_boundary_inside_a_multibyte_character() {
+    let k = key("fetch-utf8");
+    script(&k, split_char_script()).await;
+    assert_eq!(next_message(&mut open(fetch(&k))).await.data(), "5€ and 😀");
+}
+
+#[wasm_bindgen_test]
+async fn eventsource_chunk_boundary_inside_a_multibyte_character() {
+    let k = key("es-utf8");
+    script(&k, split_char_script()).await;
+    assert_eq!(next_message(&mut open(es(&k))).await.data(), "5€ and 😀");
+}
+
+#[wasm_bindgen_test]
+async fn fetch_done_sentinel_ends_the_stream() {
+    let k = key("fetch-done");
+    script(
+        &k,
+        json!([{ "chunks": [text_chunk("data: a\n\ndata: [DONE]\n\ndata: after\n\n")], "end": "hold" }]),
+    )
+    .await;
+    let mut stream = open(fetch(&k).done_on_data("[DONE]"));
+    let items: Vec<Item> = drain(&mut stream)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let messages: Vec<_> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Message(m) => Some(m.data()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(messages, ["a"]);
+    assert_eq!(items.last(), Some(&Item::State(ConnectionState::Closed)));
+    assert!(futures::stream::FusedStream::is_terminated(&stream));
+}
+
+#[wasm_bindgen_test]
+async fn fetch_network_error_reconnects() {
+    let k = key("fetch-abort");
+    script(
+        &k,
+        json!([
+            { "chunks": [text_chunk("id: n1\ndata: one\n\n")], "end": "abort" },
+            { "chunks": [text_chunk("data: two\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let mut stream = open(fetch(&k));
+    assert_eq!(next_message(&mut stream).await.data(), "one");
+    assert_eq!(next_message(&mut stream).await.data(), "two");
+    assert_eq!(log(&k).await[1]["last_event_id"], "n1");
+}
+
+#[wasm_bindgen_test]
+async fn messages_adaptor_skips_states() {
+    let k = key("fetch-messages");
+    script(
+        &k,
+        json!([{ "chunks": [text_chunk("data: a\n\ndata: b\n\n")], "end": "close" }]),
+    )
+    .await;
+    let messages: Vec<String> = open(fetch(&k).reconnect(ReconnectPolicy::never()))
+        .messages()
+        .map(|m| m.unwrap().into_data())
+        .collect()
+        .await;
+    assert_eq!(messages, ["a", "b"]);
+}
