@@ -82,8 +82,11 @@ fn find_line_end(haystack: &[u8]) -> Option<usize> {
     fn zero_bytes(word: u64) -> u64 {
         word.wrapping_sub(ONES) & !word & HIGHS
     }
-    if haystack.len() >= 32 {
-        return memchr2(b'\r', b'\n', haystack);
+    match haystack.first() {
+        // A blank line right after a line end (the end of every event) needs no search.
+        Some(b'\r' | b'\n') => return Some(0),
+        _ if haystack.len() >= 32 => return memchr2(b'\r', b'\n', haystack),
+        _ => {}
     }
     let mut words = haystack.chunks_exact(8);
     let mut at = 0;
@@ -101,6 +104,18 @@ fn find_line_end(haystack: &[u8]) -> Option<usize> {
     tail.iter()
         .position(|&byte| byte == b'\r' || byte == b'\n')
         .map(|i| at + i)
+}
+
+/// The first colon of a line: field names are short, so look at a few bytes before calling
+/// `memchr`.
+#[inline]
+fn find_colon(line: &[u8]) -> Option<usize> {
+    const NEAR: usize = 8;
+    match line.iter().take(NEAR).position(|&byte| byte == b':') {
+        Some(colon) => Some(colon),
+        None if line.len() > NEAR => memchr(b':', &line[NEAR..]).map(|i| i + NEAR),
+        None => None,
+    }
 }
 
 /// A shared string, `None` when empty.
@@ -148,14 +163,63 @@ impl fmt::Display for Error {
 
 impl core::error::Error for Error {}
 
+/// An event type: `message`, a short name stored inline (no allocation, no reference count), or
+/// a longer one shared between the events that carry it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum EventType {
+    Message,
+    Inline { len: u8, bytes: [u8; INLINE_TYPE] },
+    Shared(Arc<str>),
+}
+
+/// Event type names up to this many bytes are stored inline.
+const INLINE_TYPE: usize = 22;
+
+impl EventType {
+    fn new(name: &str) -> Self {
+        match name.len() {
+            _ if name == "message" => EventType::Message,
+            len @ 0..=INLINE_TYPE => {
+                let mut bytes = [0; INLINE_TYPE];
+                bytes[..len].copy_from_slice(name.as_bytes());
+                EventType::Inline {
+                    len: len as u8,
+                    bytes,
+                }
+            }
+            _ => EventType::Shared(Arc::from(name)),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            EventType::Message => "message",
+            // Always valid: copied from a `&str` in `new`.
+            EventType::Inline { len, bytes } => {
+                core::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            EventType::Shared(name) => name,
+        }
+    }
+}
+
 /// One dispatched server-sent event.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Event {
-    /// `None` for `message`; named types and ids are shared between events, not copied.
-    event_type: Option<Arc<str>>,
+    event_type: EventType,
     data: String,
     /// `None` for the empty string (no atomic reference counting for streams without ids).
     last_event_id: Option<Arc<str>>,
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("event_type", &self.event_type())
+            .field("data", &self.data)
+            .field("last_event_id", &self.last_event_id())
+            .finish()
+    }
 }
 
 impl Event {
@@ -165,9 +229,8 @@ impl Event {
         data: impl Into<String>,
         last_event_id: impl Into<String>,
     ) -> Self {
-        let event_type = event_type.into();
         Event {
-            event_type: (event_type != "message").then(|| Arc::from(event_type)),
+            event_type: EventType::new(&event_type.into()),
             data: data.into(),
             last_event_id: shared(last_event_id.into()),
         }
@@ -176,7 +239,7 @@ impl Event {
     /// The event type: the value of the block's last `event` field, or `message` when it had
     /// none (or an empty one).
     pub fn event_type(&self) -> &str {
-        self.event_type.as_deref().unwrap_or("message")
+        self.event_type.as_str()
     }
 
     /// The data: the values of the block's `data` fields joined with LF (U+000A).
@@ -226,7 +289,7 @@ pub struct Parser {
     max_event_size: Option<usize>,
     /// The event source's last event ID string (what `Last-Event-ID` should carry).
     last_event_id: Option<Arc<str>>,
-    /// The type of the last named event dispatched, shared with the next one of the same type.
+    /// The type of the last long-named event dispatched, shared with the next one of that type.
     last_type: Option<Arc<str>>,
     /// The latest valid `retry` value.
     retry: Option<Duration>,
@@ -629,7 +692,7 @@ impl Parser {
         // If the line contains a colon: the field name is what precedes the first colon, the
         // value what follows it, less one leading space if there is one. Otherwise the whole line
         // is the field name and the value is empty.
-        let (name, value) = match memchr(b':', line) {
+        let (name, value) = match find_colon(line) {
             Some(colon) => {
                 let value = &line[colon + 1..];
                 (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
@@ -720,13 +783,14 @@ impl Parser {
         };
         // The type is `message` unless the event type buffer holds something else.
         let event_type = match self.event_type.as_slice() {
-            b"" | b"message" => None,
+            b"" => EventType::Message,
+            name if name.len() <= INLINE_TYPE => EventType::new(&decode(name)),
             name => match &self.last_type {
-                Some(last) if last.as_bytes() == name => Some(Arc::clone(last)),
+                Some(last) if last.as_bytes() == name => EventType::Shared(Arc::clone(last)),
                 _ => {
                     let name: Arc<str> = Arc::from(decode(name).as_ref());
                     self.last_type = Some(Arc::clone(&name));
-                    Some(name)
+                    EventType::Shared(name)
                 }
             },
         };

@@ -409,3 +409,49 @@ fn error_is_small_copy_and_displays() {
     );
     let _: &dyn std::error::Error = &error;
 }
+
+#[test]
+fn event_types_short_long_and_explicit_message() {
+    let long = "t".repeat(100);
+    let input = format!(
+        "event: {long}\ndata: 1\n\nevent: {long}\ndata: 2\n\nevent: message\ndata: 3\n\nevent: short\ndata: 4\n\nevent: \u{20AC}\u{20AC}\u{20AC}\u{20AC}\u{20AC}\u{20AC}\u{20AC}\u{20AC}\ndata: 5\n\n"
+    );
+    let mut input = input.into_bytes();
+    // 22 invalid bytes: the decoded name (22 x U+FFFD) is longer than the bytes were.
+    input.extend_from_slice(b"event: ");
+    input.extend_from_slice(&[0xFF; 22]);
+    input.extend_from_slice(b"\ndata: 6\n\n");
+    let euros = "\u{20AC}".repeat(8);
+    let bad = "\u{FFFD}".repeat(22);
+    assert_events(
+        &input,
+        &[
+            (&long, "1", ""),
+            (&long, "2", ""),
+            ("message", "3", ""),
+            ("short", "4", ""),
+            (&euros, "5", ""),
+            (&bad, "6", ""),
+        ],
+    );
+}
+
+#[test]
+fn parsed_event_equals_constructed_and_debugs_as_text() {
+    let mut parser = Parser::new();
+    let events: Vec<_> = parser
+        .feed(b"event: short\nid: 1\ndata: d\n\ndata: m\n\n")
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        events,
+        [
+            websse_core::Event::new("short", "d", "1"),
+            websse_core::Event::new("message", "m", "1")
+        ]
+    );
+    assert_eq!(
+        format!("{:?}", events[0]),
+        r#"Event { event_type: "short", data: "d", last_event_id: "1" }"#
+    );
+}
