@@ -152,9 +152,8 @@ impl EventStream {
 
     fn release(&mut self) {
         self.terminated = true;
-        // Take first, drop after: dropping runs JS (close, abort) that must not see a borrow.
-        let inner = self.inner.take();
-        drop(inner);
+        // Release the transport before borrowing `shared`: dropping runs JS (close, abort).
+        self.inner = None;
         let mut shared = self.shared.borrow_mut();
         shared.state = ConnectionState::Closed;
         shared.queue.clear();
@@ -171,7 +170,10 @@ impl EventStream {
 impl Stream for EventStream {
     type Item = Result<Item, Error>;
 
-    #[cfg_attr(not(target_arch = "wasm32"), allow(unused_variables))]
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        allow(unused_variables, clippy::never_loop)
+    )]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {

@@ -80,7 +80,7 @@ impl Drop for ReaderGuard {
         let promise = self.reader.cancel();
         let ignore = js_sys::Function::new_no_args("");
         if let Ok(catch) = Reflect::get(&promise, &JsValue::from_str("catch"))
-            .and_then(|f| f.dyn_into::<js_sys::Function>().map_err(JsValue::from))
+            .and_then(|f| f.dyn_into::<js_sys::Function>())
         {
             let _ = catch.call1(&promise, &ignore);
         }
