@@ -268,3 +268,28 @@ fn markup_in_the_answer_is_shown_as_text() {
         Ok(())
     });
 }
+
+#[test]
+fn shift_enter_adds_a_line_and_enter_sends() {
+    run(|c| async move {
+        open(&c, "/?speed=5000", "prompt").await?;
+        let input = c.find(Locator::Css(&tid("prompt"))).await?;
+        // Shift held (U+E008) for Enter, then released (U+E000).
+        input
+            .send_keys("first\u{E008}\u{E007}\u{E000}second")
+            .await?;
+        assert_eq!(input.prop("value").await?.as_deref(), Some("first\nsecond"));
+        assert_eq!(status(&c).await?, "idle", "Shift+Enter sent the question");
+        input.send_keys("\u{E007}").await?;
+        wait_status(&c, &["done"], Duration::from_secs(20)).await?;
+        assert_eq!(input.prop("value").await?.as_deref(), Some(""));
+        let bubble = js(
+            &c,
+            "return document.querySelector('.bubble.user').textContent;",
+            vec![],
+        )
+        .await?;
+        assert_eq!(bubble, json!("first\nsecond"));
+        Ok(())
+    });
+}
