@@ -27,6 +27,8 @@ use crate::{SharedState, model, upstream, util};
 pub(crate) const DEMO_MODEL: &str = "websse-demo";
 /// Largest `bench_tokens`.
 const MAX_BENCH_TOKENS: u64 = 100_000;
+/// Most tokens kept by all stored answers together (finished answers are evicted beyond it).
+const MAX_STORED_TOKENS: usize = 2_000_000;
 /// Largest pace, in characters or tokens per second.
 const MAX_SPEED: f64 = 1_000_000.0;
 /// Pause before breaking a connection on purpose, so what was written reaches the client.
@@ -123,20 +125,27 @@ impl AnswerStore {
                 .finished_at
                 .is_none_or(|at| at.elapsed() < ttl)
         });
-        if answers.len() >= self.max {
+        // Make room: at most `max` answers and `MAX_STORED_TOKENS` tokens in all; finished
+        // answers go first, oldest first.
+        let mut stored: usize = answers
+            .values()
+            .map(|a| a.state.borrow().tokens.len())
+            .sum();
+        while answers.len() >= self.max || stored > MAX_STORED_TOKENS {
             let oldest = answers
                 .iter()
                 .filter_map(|(sid, a)| a.state.borrow().finished_at.map(|at| (at, sid.clone())))
                 .min();
-            match oldest {
-                Some((_, sid)) => {
-                    answers.remove(&sid);
-                }
-                None => {
+            let Some((_, sid)) = oldest else {
+                if answers.len() >= self.max {
                     return Err(ApiError::busy(
                         "too many answers are being generated; try again shortly",
                     ));
                 }
+                break;
+            };
+            if let Some(gone) = answers.remove(&sid) {
+                stored = stored.saturating_sub(gone.state.borrow().tokens.len());
             }
         }
         let sid = util::new_stream_id();
@@ -705,4 +714,55 @@ async fn generate(
         answer.push(token);
     }
     answer.finish(DoneReason::Finished);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_is_bounded_and_evicts_finished_answers_first() {
+        let store = AnswerStore::new(2, Duration::from_secs(60));
+        let a = store.create("m".to_owned()).expect("a");
+        let _b = store.create("m".to_owned()).expect("b");
+        // Both still generating: no room.
+        assert!(store.create("m".to_owned()).is_err());
+        a.push("x");
+        a.finish(DoneReason::Finished);
+        let _c = store.create("m".to_owned()).expect("c evicts a");
+        assert!(store.get(&a.sid).is_none());
+    }
+
+    #[test]
+    fn finished_answers_expire() {
+        let store = AnswerStore::new(10, Duration::ZERO);
+        let a = store.create("m".to_owned()).expect("a");
+        assert!(
+            store.get(&a.sid).is_some(),
+            "generating answers never expire"
+        );
+        a.finish(DoneReason::Stopped);
+        assert!(store.get(&a.sid).is_none());
+    }
+
+    #[test]
+    fn event_ids_parse() {
+        assert_eq!(parse_event_id("abc:3").ok(), Some(("abc", 3)));
+        assert_eq!(parse_event_id("a:b:7").ok(), Some(("a:b", 7)));
+        for bad in ["abc", ":3", "abc:", "abc:-1", "abc:x"] {
+            assert!(parse_event_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn finish_counts_once_and_freezes_tokens() {
+        let store = AnswerStore::new(10, Duration::from_secs(60));
+        let a = store.create("m".to_owned()).expect("a");
+        a.push("one ");
+        a.finish(DoneReason::Stopped);
+        a.push("two ");
+        a.finish(DoneReason::Finished);
+        assert_eq!(a.produced(), 1);
+        assert_eq!(a.state.borrow().done, Some(DoneReason::Stopped));
+    }
 }
