@@ -269,7 +269,10 @@ impl ChatRequest {
         let pace = match (tps, speed) {
             (Some(tps), _) => Pace::TokensPerSecond(tps),
             (None, Some(speed)) => Pace::CharsPerSecond(speed),
-            (None, None) => Pace::CharsPerSecond(default_speed.clamp(1.0, MAX_SPEED)),
+            (None, None) if default_speed.is_finite() => {
+                Pace::CharsPerSecond(default_speed.clamp(1.0, MAX_SPEED))
+            }
+            (None, None) => Pace::CharsPerSecond(30.0),
         };
         if knobs.bench_tokens.is_some_and(|n| n > MAX_BENCH_TOKENS) {
             return Err(ApiError::bad_request(format!(

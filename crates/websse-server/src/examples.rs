@@ -182,6 +182,15 @@ fn resume_counter(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
         .transpose()
 }
 
+/// The first counter to send: 1, or the one after `Last-Event-ID`; `None` when no counter
+/// comes after it (answer 204).
+fn next_counter(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    Ok(match resume_counter(headers)? {
+        None => Some(1),
+        Some(last) => last.checked_add(1),
+    })
+}
+
 /// An SSE response with our headers, keep-alive comments, the stream permit and shutdown.
 fn sse_response<S>(state: &SharedState, stream: S, permit: OwnedSemaphorePermit) -> Response
 where
@@ -236,7 +245,9 @@ async fn events(
     let params = query(params)?;
     let count = params.count(5)?;
     let interval = params.interval(500)?;
-    let start = resume_counter(&headers)?.map_or(1, |last| last.saturating_add(1));
+    let Some(start) = next_counter(&headers)? else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
     if start > count + 1 {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
@@ -293,9 +304,11 @@ async fn ticker(
 ) -> Result<Response, ApiError> {
     let params = query(params)?;
     let interval = params.interval(1000)?.max(Duration::from_millis(10));
-    let start = resume_counter(&headers)?.map_or(1, |last| last.saturating_add(1));
+    let Some(start) = next_counter(&headers)? else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
     let permit = permit(&state)?;
-    let stream = paced(start.., interval, |n| {
+    let stream = paced(start..=u64::MAX, interval, |n| {
         Event::default()
             .id(n.to_string())
             .data(serde_json::json!({ "tick": n }).to_string())
@@ -322,7 +335,9 @@ async fn typewriter(
         )));
     }
     let total = chars.len() as u64;
-    let start = resume_counter(&headers)?.map_or(1, |last| last.saturating_add(1));
+    let Some(start) = next_counter(&headers)? else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
     if start > total + 1 {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }

@@ -104,8 +104,11 @@ struct Scripted {
 impl Scripted {
     fn from_spec(index: usize, spec: ResponseSpec) -> Result<Self, ApiError> {
         let bad = |what: String| ApiError::bad_request(format!("responses[{index}]: {what}"));
+        // Informational statuses (1xx) cannot end a response.
         let status = StatusCode::from_u16(spec.status)
-            .map_err(|_| bad(format!("invalid status {}", spec.status)))?;
+            .ok()
+            .filter(|s| (200..=599).contains(&s.as_u16()))
+            .ok_or_else(|| bad(format!("status {} is not within 200..=599", spec.status)))?;
         let mut headers = HeaderMap::new();
         for (name, value) in &spec.headers {
             let name = HeaderName::from_bytes(name.as_bytes())

@@ -204,3 +204,23 @@ async fn typewriter_sends_one_character_per_event() {
     assert_eq!(typed, text);
     assert_eq!(chars.len(), text.chars().count());
 }
+
+#[tokio::test]
+async fn counters_do_not_overflow_at_the_largest_id() {
+    let server = spawn().await;
+    let response = client()
+        .get(server.url("/api/examples/ticker?interval_ms=10"))
+        .header("Last-Event-ID", u64::MAX.to_string())
+        .send()
+        .await
+        .expect("request");
+    // Nothing comes after the largest id: 204, no panic.
+    assert_eq!(response.status(), 204);
+    let response = client()
+        .get(server.url("/api/examples/events?count=3"))
+        .header("Last-Event-ID", u64::MAX.to_string())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 204);
+}

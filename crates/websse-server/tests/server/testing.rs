@@ -263,6 +263,7 @@ async fn bad_scripts_and_unknown_keys_get_json_errors() {
     for bad in [
         json!({"responses": []}),
         json!({"responses": [{"status": 42}]}),
+        json!({"responses": [{"status": 101}]}),
         json!({"responses": [{"chunks": [{"text": "a", "bytes": [1]}]}]}),
         json!({"responses": [{"chunks": [{}]}]}),
         json!({"responses": [{"chunks": [{"text": "a", "delay_ms": 999999}]}]}),
