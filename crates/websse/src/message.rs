@@ -86,6 +86,9 @@ pub enum ConnectionState {
         /// How long until the next connect.
         delay: Duration,
     },
+    /// The page is hidden and [`pause_when_hidden`](crate::SseRequest::pause_when_hidden) is on:
+    /// disconnected until the page is visible again (then `Connecting`, with `Last-Event-ID`).
+    Paused,
     /// The stream is over.
     Closed,
 }

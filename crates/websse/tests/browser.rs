@@ -804,3 +804,52 @@ async fn messages_adaptor_skips_states() {
         .await;
     assert_eq!(messages, ["a", "b"]);
 }
+
+/// Makes `document.visibilityState` report `hidden` or `visible` and fires `visibilitychange`
+/// (headless Chromium is always visible; the property is overridden on this document only).
+fn set_page_hidden(hidden: bool) {
+    let window = web_sys::window().unwrap();
+    let document = window.document().unwrap();
+    js_sys::Reflect::set(&window, &"__websseHidden".into(), &hidden.into()).unwrap();
+    let descriptor = js_sys::Object::new();
+    let getter =
+        js_sys::Function::new_no_args("return window.__websseHidden ? 'hidden' : 'visible';");
+    js_sys::Reflect::set(&descriptor, &"get".into(), &getter).unwrap();
+    js_sys::Reflect::set(&descriptor, &"configurable".into(), &true.into()).unwrap();
+    js_sys::Object::define_property(&document, &"visibilityState".into(), &descriptor);
+    let event = web_sys::Event::new("visibilitychange").unwrap();
+    document.dispatch_event(&event).unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn fetch_pause_when_hidden_closes_and_resumes_with_last_event_id() {
+    let k = key("fetch-hidden");
+    script(
+        &k,
+        json!([
+            { "chunks": [text_chunk("id: h1\ndata: one\n\n")], "end": "hold" },
+            { "chunks": [text_chunk("data: two\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let mut stream = open(fetch(&k).pause_when_hidden(true));
+    assert_eq!(next_message(&mut stream).await.data(), "one");
+    set_page_hidden(true);
+    // Keep polling while hidden: the connection is closed, nothing but `Paused` arrives.
+    let mut while_hidden = Vec::new();
+    let deadline = now() + 400.0;
+    while now() < deadline {
+        match select(Box::pin(stream.next()), Box::pin(sleep(50))).await {
+            Either::Left((item, _)) => while_hidden.push(item.unwrap().unwrap()),
+            Either::Right(_) => {}
+        }
+    }
+    assert_eq!(while_hidden, [Item::State(ConnectionState::Paused)]);
+    let hidden_log = log(&k).await;
+    set_page_hidden(false);
+    assert_eq!(hidden_log.len(), 1, "{hidden_log:?}");
+    assert_eq!(hidden_log[0]["outcome"], "client_disconnected");
+    assert_eq!(next_message(&mut stream).await.data(), "two");
+    let log = log(&k).await;
+    assert_eq!(log[1]["last_event_id"], "h1");
+}

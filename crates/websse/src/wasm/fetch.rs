@@ -219,16 +219,15 @@ pub(crate) async fn run(request: SseRequest, shared: SharedRef) {
         if let Some(v) = &visibility
             && v.is_hidden()
         {
+            shared.borrow_mut().push_state(ConnectionState::Paused);
             v.until_visible().await;
+            shared.borrow_mut().push_state(ConnectionState::Connecting);
         }
         let (cause, retry_after) =
             match connect(&request, &mut decoder, &shared, visibility.as_ref()).await {
                 Outcome::NoContent => return shared.borrow_mut().close(),
                 Outcome::Fatal(e) => return shared.borrow_mut().fail(e),
-                Outcome::Hidden => {
-                    shared.borrow_mut().push_state(ConnectionState::Connecting);
-                    continue;
-                }
+                Outcome::Hidden => continue,
                 Outcome::Lost {
                     cause,
                     retry_after,
