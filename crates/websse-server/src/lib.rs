@@ -38,7 +38,7 @@ use tokio::sync::{Semaphore, watch};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::{ServeDir, ServeFile};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 /// Where the chat answers come from when an upstream model is configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,7 +154,12 @@ pub fn app(config: Config) -> Router {
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(axum::middleware::map_response(errors::json_error_bodies))
         .layer(cors)
-        .layer(TraceLayer::new_for_http())
+        // Failed responses are routine here (scripted 5xx, deliberate aborts), so they are
+        // logged at debug level like the rest; upstream failures are warned about separately.
+        .layer(
+            TraceLayer::new_for_http()
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
 }
 
 /// Response headers a cross-origin script may read.
