@@ -267,3 +267,99 @@ impl FusedStream for Messages {
         self.inner.is_terminated()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use futures::executor::block_on;
+
+    /// A stream whose transport already queued `items` and stopped (no JS involved).
+    fn scripted(items: Vec<Result<Item, Error>>, done_on_data: Option<&str>) -> EventStream {
+        let shared: SharedRef = Rc::default();
+        for item in items {
+            shared.borrow_mut().push(item);
+        }
+        EventStream {
+            shared,
+            inner: None,
+            done_on_data: done_on_data.map(str::to_owned),
+            terminated: false,
+        }
+    }
+
+    fn msg(data: &str) -> Result<Item, Error> {
+        Ok(Item::Message(Message::new("message", data, "")))
+    }
+
+    fn state(s: ConnectionState) -> Result<Item, Error> {
+        Ok(Item::State(s))
+    }
+
+    #[test]
+    fn done_sentinel_yields_closed_then_none_and_drops_the_rest() {
+        let mut s = scripted(vec![msg("a"), msg("[DONE]"), msg("after")], Some("[DONE]"));
+        let items: Vec<_> = block_on(s.by_ref().map(Result::unwrap).collect::<Vec<_>>());
+        assert_eq!(
+            items,
+            [msg("a").unwrap(), Item::State(ConnectionState::Closed)]
+        );
+        assert!(s.is_terminated());
+        assert_eq!(s.state(), ConnectionState::Closed);
+    }
+
+    #[test]
+    fn fatal_error_is_the_last_item() {
+        let mut s = scripted(
+            vec![msg("a"), Err(Error::Status { status: 404 }), msg("never")],
+            None,
+        );
+        let items: Vec<_> = block_on(s.by_ref().collect::<Vec<_>>());
+        assert_eq!(items.len(), 2);
+        assert!(matches!(items[1], Err(Error::Status { status: 404 })));
+        assert!(s.is_terminated());
+        assert!(block_on(s.next()).is_none(), "fused");
+    }
+
+    #[test]
+    fn oversize_error_is_not_fatal() {
+        let s = scripted(
+            vec![Err(Error::EventTooLarge { limit: 8 }), msg("next")],
+            None,
+        );
+        let items: Vec<_> = block_on(s.collect::<Vec<_>>());
+        assert!(matches!(items[0], Err(Error::EventTooLarge { limit: 8 })));
+        assert_eq!(items[1].as_ref().unwrap(), &msg("next").unwrap());
+    }
+
+    #[test]
+    fn messages_skip_states() {
+        let s = scripted(
+            vec![
+                state(ConnectionState::Connecting),
+                state(ConnectionState::Open),
+                msg("a"),
+                state(ConnectionState::Reconnecting {
+                    attempt: 1,
+                    delay: std::time::Duration::from_millis(5),
+                }),
+                msg("b"),
+            ],
+            None,
+        );
+        let data: Vec<_> = block_on(
+            s.messages()
+                .map(|m| m.unwrap().into_data())
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(data, ["a", "b"]);
+    }
+
+    #[test]
+    fn close_ends_at_once() {
+        let mut s = scripted(vec![msg("queued")], None);
+        s.close();
+        assert!(block_on(s.next()).is_none());
+        assert_eq!(s.state(), ConnectionState::Closed);
+    }
+}
