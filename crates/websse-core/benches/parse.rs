@@ -222,7 +222,7 @@ fn benches(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.sample_size(20);
         group.warm_up_time(Duration::from_secs(1));
-        group.measurement_time(Duration::from_secs(3));
+        group.measurement_time(Duration::from_secs(5));
         let small_chunks = split(&line512k, chunk);
         let small = if shape.starts_with("line8m") {
             // Few, flat samples for the 8 MiB shapes: one peer run can take seconds here.
