@@ -345,16 +345,24 @@ pub async fn server_answer(client: &Client, prompt: &str) -> Result<String> {
         .ok_or_else(|| format!("oracle request failed: {value}").into())
 }
 
-/// Saves a PNG screenshot of the page to `docs/NAME` in the repository.
+/// Saves a PNG screenshot of the page: always to `target/screenshots/NAME`, and also to
+/// `docs/NAME` (the README's pictures, which are committed) when `WEBSSE_UPDATE_SCREENSHOTS` is
+/// set, so that an ordinary test run leaves the work tree clean.
 ///
 /// # Errors
 /// When the screenshot or the write fails.
 pub async fn screenshot(client: &Client, name: &str) -> Result {
     let png = client.screenshot().await?;
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("docs")
-        .join(name);
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| repo.join("target"), PathBuf::from)
+        .join("screenshots");
+    std::fs::create_dir_all(&target)?;
+    std::fs::write(target.join(name), &png)?;
+    if std::env::var_os("WEBSSE_UPDATE_SCREENSHOTS").is_none() {
+        return Ok(());
+    }
+    let path = repo.join("docs").join(name);
     std::fs::write(&path, png)?;
     Ok(())
 }
