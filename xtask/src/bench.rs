@@ -125,6 +125,21 @@ fn print_table(table: &Table) {
     if let Some((w, g)) = worst {
         println!("\nsmallest lead over the faster peer: {w:.2}x ({g})");
     }
+    let speed = |g: &str| {
+        table
+            .get(g)
+            .and_then(|m| m.get(OURS))
+            .map_or("-".to_string(), |&(b, ns)| {
+                format!("{:.0} MB/s", mbps(b, ns))
+            })
+    };
+    println!(
+        "one line fed in 16 B chunks (linear time = the same speed at every size): \
+         1 MiB {}, 8 MiB {}, 32 MiB {}",
+        speed("line1m_16"),
+        speed("line8m_16"),
+        speed("line32m_16")
+    );
     let time = |g: &str| table.get(g).and_then(|m| m.get(OURS)).map(|&(_, ns)| ns);
     if let (Some(whole), Some(small)) = (time("line8m_whole"), time("line8m_16")) {
         println!(

@@ -235,6 +235,24 @@ fn benches(c: &mut Criterion) {
         bench_all(&mut group, &chunks, small);
         group.finish();
     }
+
+    // Linearity: the same 16 B feeding over one line of 1, 8 (above) and 32 MiB. Linear time
+    // means the same MB/s at every size; a quadratic parser loses a factor of the size ratio.
+    // websse-core only: the peers are quadratic here (see the skips above).
+    for (shape, size) in [("line1m_16", 1 << 20), ("line32m_16", 32 << 20)] {
+        let bytes = line(size);
+        let chunks = split(&bytes, Some(16));
+        let mut group = c.benchmark_group(shape);
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.sample_size(10);
+        group.sampling_mode(SamplingMode::Flat);
+        group.warm_up_time(Duration::from_secs(1));
+        group.measurement_time(Duration::from_secs(3));
+        group.bench_function("websse-core", |b| {
+            b.iter(|| websse_core(black_box(&chunks)))
+        });
+        group.finish();
+    }
 }
 
 criterion_group!(parse, benches);

@@ -351,6 +351,7 @@ async fn connect(
         Ok(r) => r,
         Err(e) => return Outcome::Fatal(e),
     };
+    let mut scratch = Vec::new();
     loop {
         let chunk = match race(reader.read(), idle, visibility).await {
             Race::Done(Ok(result)) => result,
@@ -389,8 +390,13 @@ async fn connect(
         }
         let value = Reflect::get(&chunk, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
         match value.dyn_into::<Uint8Array>() {
-            // The one copy from JS memory into wasm memory.
-            Ok(bytes) => decoder.feed(&bytes.to_vec(), &mut emit),
+            // The one copy from JS memory into wasm memory, into a buffer reused across chunks.
+            Ok(bytes) => {
+                scratch.clear();
+                scratch.resize(bytes.length() as usize, 0);
+                bytes.copy_to(&mut scratch);
+                decoder.feed(&scratch, &mut emit);
+            }
             Err(value) => {
                 return Outcome::Fatal(Error::Js {
                     message: format!("body chunk is not a Uint8Array: {value:?}"),
