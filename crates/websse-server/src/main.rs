@@ -27,7 +27,7 @@ struct Args {
     #[arg(long)]
     static_dir: Option<PathBuf>,
     /// OpenAI-compatible chat-completions URL to proxy chat requests to
-    /// (API key from the WEBSSE_UPSTREAM_API_KEY environment variable).
+    /// (http or https; API key from the WEBSSE_UPSTREAM_API_KEY environment variable).
     #[arg(long)]
     upstream: Option<String>,
     /// Model name sent to the upstream.
