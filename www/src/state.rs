@@ -441,6 +441,8 @@ pub enum Connection {
         /// Wait before it, in milliseconds.
         delay_ms: u64,
     },
+    /// Closed while the page is hidden; reconnects when it is visible again.
+    Paused,
     /// Ended cleanly or by the user.
     Closed,
     /// Failed with this message.
@@ -452,7 +454,7 @@ impl Connection {
     pub fn is_active(&self) -> bool {
         matches!(
             self,
-            Self::Connecting | Self::Open | Self::Reconnecting { .. }
+            Self::Connecting | Self::Open | Self::Reconnecting { .. } | Self::Paused
         )
     }
 
@@ -465,6 +467,7 @@ impl Connection {
             Self::Reconnecting { attempt, delay_ms } => {
                 crate::components::reconnecting(*attempt, *delay_ms)
             }
+            Self::Paused => "paused while the page is hidden".into(),
             Self::Closed => "closed".into(),
             Self::Failed(message) => format!("failed: {message}"),
         }

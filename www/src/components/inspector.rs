@@ -183,6 +183,8 @@ pub fn InspectorPage() -> Html {
                                 delay_ms: delay.as_millis().try_into().unwrap_or(u64::MAX),
                             }
                         }
+                        ConnectionState::Paused => Connection::Paused,
+                        // `Closed`, and whatever a later websse adds.
                         _ => Connection::Closed,
                     };
                     dispatch.dispatch(InspectorAction::State(connection, time));
