@@ -167,6 +167,55 @@ enum Outcome {
     },
 }
 
+/// The idle timeout of one connection: one JS timer for the whole connection, not one per read.
+///
+/// [`touch`](Idle::touch) only moves the deadline; when the timer fires before the deadline (there
+/// was activity since it was armed) it is re-armed for the rest, so a busy stream costs one timer
+/// per timeout period instead of a `setTimeout`/`clearTimeout` pair per chunk.
+struct Idle {
+    timeout: Duration,
+    /// `Date.now()` milliseconds after which the connection counts as dead.
+    deadline: f64,
+    timer: Option<Timer>,
+}
+
+impl Idle {
+    fn new(timeout: Duration) -> Idle {
+        let mut idle = Idle {
+            timeout,
+            deadline: 0.0,
+            timer: None,
+        };
+        idle.touch();
+        idle
+    }
+
+    /// Bytes arrived: the connection is alive for another `timeout`.
+    fn touch(&mut self) {
+        self.deadline = js_sys::Date::now() + self.timeout.as_secs_f64() * 1000.0;
+    }
+
+    /// Ready(Ok) once the deadline has passed; arms (or re-arms) the timer otherwise.
+    fn poll_expired(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), Error>> {
+        loop {
+            if let Some(timer) = &mut self.timer {
+                if Pin::new(timer).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                self.timer = None;
+            }
+            let left = self.deadline - js_sys::Date::now();
+            if left <= 0.0 {
+                return Poll::Ready(Ok(()));
+            }
+            match Timer::new(Duration::from_secs_f64(left / 1000.0)) {
+                Ok(timer) => self.timer = Some(timer),
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
 enum Race<T> {
     Done(T),
     Idle,
@@ -174,24 +223,22 @@ enum Race<T> {
     Failed(Error),
 }
 
-/// Waits for `fut`, unless `idle` passes first or the page gets hidden.
+/// Waits for `fut`, unless the idle deadline passes first or the page gets hidden.
 async fn race<F: Future + Unpin>(
     mut fut: F,
-    idle: Option<Duration>,
+    mut idle: Option<&mut Idle>,
     visibility: Option<&Visibility>,
 ) -> Race<F::Output> {
-    let mut timer = match idle.map(Timer::new).transpose() {
-        Ok(timer) => timer,
-        Err(e) => return Race::Failed(e),
-    };
     poll_fn(|cx| {
         if let Poll::Ready(v) = Pin::new(&mut fut).poll(cx) {
             return Poll::Ready(Race::Done(v));
         }
-        if let Some(t) = &mut timer
-            && Pin::new(t).poll(cx).is_ready()
-        {
-            return Poll::Ready(Race::Idle);
+        if let Some(idle) = idle.as_deref_mut() {
+            match idle.poll_expired(cx) {
+                Poll::Ready(Ok(())) => return Poll::Ready(Race::Idle),
+                Poll::Ready(Err(e)) => return Poll::Ready(Race::Failed(e)),
+                Poll::Pending => {}
+            }
         }
         if let Some(v) = visibility
             && v.poll_hidden(cx)
@@ -275,15 +322,17 @@ async fn connect(
         Ok(r) => r,
         Err(e) => return Outcome::Fatal(e),
     };
-    let idle = request.idle_timeout;
+    let mut idle = request.idle_timeout.map(Idle::new);
     let idle_lost = |healthy| Outcome::Lost {
-        cause: idle.map(|timeout| Error::IdleTimeout { timeout }),
+        cause: request
+            .idle_timeout
+            .map(|timeout| Error::IdleTimeout { timeout }),
         retry_after: None,
         healthy,
     };
     let response = match race(
         JsFuture::from(fetch_with_request(&js_request)),
-        idle,
+        idle.as_mut(),
         visibility,
     )
     .await
@@ -332,6 +381,9 @@ async fn connect(
         }
     }
     shared.borrow_mut().push_state(ConnectionState::Open);
+    if let Some(idle) = &mut idle {
+        idle.touch();
+    }
     let opened_at = js_sys::Date::now();
     let healthy =
         || js_sys::Date::now() - opened_at >= request.reconnect.reset_after.as_secs_f64() * 1000.0;
@@ -353,8 +405,13 @@ async fn connect(
     };
     let mut scratch = Vec::new();
     loop {
-        let chunk = match race(reader.read(), idle, visibility).await {
-            Race::Done(Ok(result)) => result,
+        let chunk = match race(reader.read(), idle.as_mut(), visibility).await {
+            Race::Done(Ok(result)) => {
+                if let Some(idle) = &mut idle {
+                    idle.touch();
+                }
+                result
+            }
             Race::Done(Err(e)) => {
                 decoder.finish(&mut emit);
                 return Outcome::Lost {
