@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, Locator};
 use serde_json::json;
 use websse_e2e::{
-    Result, answer, ask, choose_transport, js, open, run, screenshot, server_answer, status, tid,
-    wait_for, wait_status,
+    Result, answer, ask, choose_transport, js, open, run, screenshot, server_answer, status, text,
+    tid, wait_for, wait_status,
 };
 
 const WHAT: &str = "What is SSE?";
@@ -226,6 +226,18 @@ fn a_dropped_connection_resumes_without_repeats_or_gaps() {
             ask(&c, WHAT).await?;
             // The drop shows: the client waits the server's retry (1 s) before reconnecting.
             wait_status(&c, &["reconnecting"], Duration::from_secs(20)).await?;
+            if transport == "fetch" {
+                // fetch knows its delay, and the status line counts it down.
+                let shown = reconnect_countdown(&c).await?;
+                assert!(
+                    shown.len() >= 2,
+                    "{transport}: the reconnect countdown did not tick: {shown:?}"
+                );
+                assert!(
+                    shown.windows(2).all(|w| w[1] < w[0]),
+                    "{transport}: the countdown went up: {shown:?}"
+                );
+            }
             wait_status(&c, &["done", "failed", "stopped"], Duration::from_secs(40)).await?;
             assert_eq!(
                 status(&c).await?,
@@ -240,6 +252,27 @@ fn a_dropped_connection_resumes_without_repeats_or_gaps() {
         }
         Ok(())
     });
+}
+
+/// The distinct "next try in N s" values the status shows while it is reconnecting (bounded).
+async fn reconnect_countdown(c: &Client) -> Result<Vec<f64>> {
+    let mut shown: Vec<f64> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && status(c).await? == "reconnecting" {
+        let line = text(c, &tid("status")).await?.unwrap_or_default();
+        let seconds = line
+            .split("next try in ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse::<f64>().ok());
+        if let Some(s) = seconds
+            && shown.last() != Some(&s)
+        {
+            shown.push(s);
+        }
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    Ok(shown)
 }
 
 #[test]

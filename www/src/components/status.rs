@@ -2,9 +2,11 @@
 
 use yew::prelude::*;
 
+use crate::hooks::use_countdown;
 use crate::state::Phase;
 
 /// "reconnecting (attempt n, next try in s)"; EventSource does not tell its delay (0 here).
+/// The chat's status line counts `delay_ms` down; the inspector's log keeps the announced delay.
 pub fn reconnecting(attempt: u32, delay_ms: u64) -> String {
     if delay_ms == 0 {
         format!("reconnecting (attempt {attempt}, the browser picks when)")
@@ -29,6 +31,12 @@ pub struct StatusProps {
 /// a retry button.
 #[component]
 pub fn Status(props: &StatusProps) -> Html {
+    // The wait before the next attempt, counting down (EventSource does not say its delay: 0).
+    let wait = match &props.phase {
+        Some(Phase::Reconnecting { delay_ms, .. }) if *delay_ms > 0 => Some(*delay_ms),
+        _ => None,
+    };
+    let left = use_countdown(props.phase.clone(), wait);
     let (name, text) = match &props.phase {
         None => ("idle", "ready".to_owned()),
         Some(phase) => (
@@ -36,7 +44,10 @@ pub fn Status(props: &StatusProps) -> Html {
             match phase {
                 Phase::Connecting => "connecting…".to_owned(),
                 Phase::Streaming => "streaming…".to_owned(),
-                Phase::Reconnecting { attempt, delay_ms } => reconnecting(*attempt, *delay_ms),
+                Phase::Reconnecting { attempt, delay_ms } => match left {
+                    Some(0) => format!("reconnecting (attempt {attempt}, trying now…)"),
+                    _ => reconnecting(*attempt, left.unwrap_or(*delay_ms)),
+                },
                 Phase::Done { cut: false } => "done".to_owned(),
                 Phase::Done { cut: true } => "done (the server cut the answer short)".to_owned(),
                 Phase::Stopped => "stopped".to_owned(),
