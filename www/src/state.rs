@@ -584,6 +584,8 @@ pub enum InspectorAction {
     },
     /// The stream ended without an error.
     Ended(String),
+    /// A non-fatal error (message, time): logged, the connection stays as it is.
+    Warning(String, String),
 }
 
 impl InspectorState {
@@ -695,6 +697,9 @@ impl Reducible for InspectorState {
                         },
                     );
                 }
+            }
+            InspectorAction::Warning(message, time) => {
+                next.push(time, LogKind::State(format!("skipped: {message}")));
             }
             InspectorAction::Ended(time) => {
                 if next.connection.0.is_active() {

@@ -104,7 +104,10 @@ pub fn ChatPage() -> Html {
                 }
                 _ => {}
             },
-            SseSignal::Error(message) => dispatch.dispatch(ChatAction::Failed(message)),
+            // A skipped (oversize) event would leave a gap in the answer: that is a failure too.
+            SseSignal::Error(message) | SseSignal::Warning(message) => {
+                dispatch.dispatch(ChatAction::Failed(message))
+            }
             SseSignal::End => dispatch.dispatch(ChatAction::Ended),
         })
     };

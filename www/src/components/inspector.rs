@@ -200,6 +200,9 @@ pub fn InspectorPage() -> Html {
                 SseSignal::Error(message) => {
                     dispatch.dispatch(InspectorAction::State(Connection::Failed(message), time))
                 }
+                SseSignal::Warning(message) => {
+                    dispatch.dispatch(InspectorAction::Warning(message, time))
+                }
                 SseSignal::End => dispatch.dispatch(InspectorAction::Ended(time)),
             }
         })

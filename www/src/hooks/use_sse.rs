@@ -15,8 +15,10 @@ use crate::spec::StreamSpec;
 pub enum SseSignal {
     /// A message or a connection-state change.
     Item(websse::Item),
-    /// The request could not be opened, or the stream failed.
+    /// The request could not be opened, or the stream failed; nothing follows.
     Error(String),
+    /// A non-fatal error (an event over the size limit was skipped); the stream goes on.
+    Warning(String),
     /// The stream ended (`None`) without an error.
     End,
 }
@@ -71,6 +73,9 @@ pub fn use_sse(spec: Option<StreamSpec>, on_signal: Callback<SseSignal>) {
                                 return;
                             }
                             Some(Some(Ok(item))) => emit(SseSignal::Item(item)),
+                            Some(Some(Err(error))) if !error.is_fatal() => {
+                                emit(SseSignal::Warning(error.to_string()));
+                            }
                             Some(Some(Err(error))) => {
                                 emit(SseSignal::Error(error.to_string()));
                                 return;
