@@ -188,9 +188,9 @@ pub(crate) struct Message {
     pub(crate) content: String,
 }
 
-/// Knobs shared by the POST body and the GET query.
-#[derive(Debug, Default)]
-struct Knobs {
+/// Knobs shared by the POST body (flattened into it) and the GET query (its own `Query`).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Knobs {
     speed: Option<f64>,
     tokens_per_second: Option<f64>,
     bench_tokens: Option<u64>,
@@ -201,22 +201,16 @@ struct Knobs {
 #[derive(Debug, Deserialize)]
 struct ChatBody {
     messages: Vec<Message>,
-    speed: Option<f64>,
-    tokens_per_second: Option<f64>,
-    bench_tokens: Option<u64>,
-    drop_after: Option<u64>,
-    max_tokens: Option<u64>,
+    #[serde(flatten)]
+    knobs: Knobs,
 }
 
-/// The GET form; no `#[serde(flatten)]`, which loses number types in query strings.
+/// The GET form's prompt. Its knobs are read as a second `Query<Knobs>` from the same query
+/// string (unknown keys are ignored), not with `#[serde(flatten)]`, which loses number types in
+/// query strings.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ChatQuery {
     prompt: Option<String>,
-    speed: Option<f64>,
-    tokens_per_second: Option<f64>,
-    bench_tokens: Option<u64>,
-    drop_after: Option<u64>,
-    max_tokens: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -322,13 +316,15 @@ pub(crate) async fn get_chat(
     State(state): State<SharedState>,
     headers: HeaderMap,
     query: Result<Query<ChatQuery>, axum::extract::rejection::QueryRejection>,
+    knobs: Result<Query<Knobs>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     if let Some(id) = util::last_event_id(&headers) {
         let (sid, seq) = parse_event_id(id)?;
         return resume(&state, sid, Some(seq));
     }
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let prompt = match (query.prompt, query.bench_tokens) {
+    let Query(knobs) = knobs.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let prompt = match (query.prompt, knobs.bench_tokens) {
         (Some(prompt), _) => prompt,
         (None, Some(_)) => String::new(),
         (None, None) => {
@@ -339,13 +335,6 @@ pub(crate) async fn get_chat(
         role: "user".to_owned(),
         content: prompt,
     }];
-    let knobs = Knobs {
-        speed: query.speed,
-        tokens_per_second: query.tokens_per_second,
-        bench_tokens: query.bench_tokens,
-        drop_after: query.drop_after,
-        max_tokens: query.max_tokens,
-    };
     let request = ChatRequest::new(messages, knobs, state.config.default_speed)?;
     start(&state, request)
 }
@@ -363,14 +352,7 @@ pub(crate) async fn post_chat(
     }
     let body: ChatBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid chat request body: {e}")))?;
-    let knobs = Knobs {
-        speed: body.speed,
-        tokens_per_second: body.tokens_per_second,
-        bench_tokens: body.bench_tokens,
-        drop_after: body.drop_after,
-        max_tokens: body.max_tokens,
-    };
-    let request = ChatRequest::new(body.messages, knobs, state.config.default_speed)?;
+    let request = ChatRequest::new(body.messages, body.knobs, state.config.default_speed)?;
     start(&state, request)
 }
 
