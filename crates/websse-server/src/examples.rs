@@ -371,14 +371,18 @@ fn raw_params(
         .map_err(|e| ApiError::bad_request(format!("invalid JSON parameters: {e}")))
 }
 
+/// A raw (unframed) stream of `count` JSON objects, each followed by `separator`.
 fn raw_response(
     state: &SharedState,
+    params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
     content_type: &'static str,
-    count: u64,
-    interval: Duration,
     separator: &'static str,
-    permit: OwnedSemaphorePermit,
-) -> Response {
+) -> Result<Response, ApiError> {
+    let params = raw_params(params, body)?;
+    let count = params.count(5)?;
+    let interval = params.interval(300)?;
+    let permit = permit(state)?;
     let stop = util::shutdown_signal(state.config.shutdown.clone());
     let stream = paced(1..=count, interval, move |n| {
         let object = serde_json::json!({
@@ -398,7 +402,7 @@ fn raw_response(
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     util::stream_headers(response.headers_mut());
-    response
+    Ok(response)
 }
 
 /// `POST /api/examples/json-stream`: JSON objects back to back, one per chunk, no framing.
@@ -407,18 +411,7 @@ async fn json_stream(
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let params = raw_params(params, body)?;
-    let count = params.count(5)?;
-    let interval = params.interval(300)?;
-    let permit = permit(&state)?;
-    Ok(raw_response(
-        &state,
-        "application/json",
-        count,
-        interval,
-        "",
-        permit,
-    ))
+    raw_response(&state, params, body, "application/json", "")
 }
 
 /// `GET|POST /api/examples/ndjson`: one JSON object per line.
@@ -427,16 +420,5 @@ async fn ndjson(
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let params = raw_params(params, body)?;
-    let count = params.count(5)?;
-    let interval = params.interval(300)?;
-    let permit = permit(&state)?;
-    Ok(raw_response(
-        &state,
-        "application/x-ndjson",
-        count,
-        interval,
-        "\n",
-        permit,
-    ))
+    raw_response(&state, params, body, "application/x-ndjson", "\n")
 }
