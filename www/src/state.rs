@@ -3,6 +3,7 @@
 //! The chat's growing answer text is *not* here: it streams straight into the DOM through the
 //! typewriter hook (see `hooks::use_typewriter`), so a token never causes a re-render.
 
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use serde_json::{Map, Number, Value, json};
@@ -513,8 +514,10 @@ pub struct InspectorState {
     pub connection: ConnectionState,
     /// The stream that should be open.
     pub active: Option<StreamSpec>,
-    /// Events and state changes, oldest first.
-    pub log: Vec<LogEntry>,
+    /// Events and state changes, oldest first, at most [`LOG_LIMIT`]. The reducer clones the
+    /// state per action (one per logged event), so entries are shared, not copied: a clone costs
+    /// pointer copies, and dropping the oldest entry is O(1).
+    pub log: VecDeque<Rc<LogEntry>>,
     generation: u64,
     next_seq: u64,
 }
@@ -598,16 +601,15 @@ impl InspectorState {
     }
 
     fn push(&mut self, time: String, kind: LogKind) {
-        self.log.push(LogEntry {
+        if self.log.len() == LOG_LIMIT {
+            self.log.pop_front();
+        }
+        self.log.push_back(Rc::new(LogEntry {
             seq: self.next_seq,
             time,
             kind,
-        });
+        }));
         self.next_seq += 1;
-        if self.log.len() > LOG_LIMIT {
-            let extra = self.log.len() - LOG_LIMIT;
-            self.log.drain(..extra);
-        }
     }
 
     fn set_connection(&mut self, connection: Connection, time: String) {

@@ -342,7 +342,7 @@ pub fn InspectorPage() -> Html {
                 <li class="head" aria-hidden="true">
                     <span>{ "time" }</span><span>{ "type" }</span><span>{ "id" }</span><span>{ "data" }</span>
                 </li>
-                { for state.log.iter().map(log_line) }
+                { for state.log.iter().map(|entry| log_line(entry)) }
             </ol>
         </section>
     }
