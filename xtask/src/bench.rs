@@ -9,6 +9,8 @@ use crate::{Result, tools};
 
 const OURS: &str = "websse-core";
 const PEERS: [&str; 2] = ["eventsource-stream", "sse-codec"];
+/// The no-parsing baseline in the `feed_line8m_*` groups.
+const FLOOR: &str = "copy-floor";
 
 pub fn run(root: &Path, args: &[String]) -> Result {
     let (mut parser, mut ui) = (true, true);
@@ -52,7 +54,7 @@ fn read_criterion(dir: &Path) -> Result<Table> {
         };
         for i in impls.filter_map(|e| e.ok()) {
             let name = i.file_name().to_string_lossy().into_owned();
-            if !(name == OURS || PEERS.contains(&name.as_str())) {
+            if !(name == OURS || name == FLOOR || PEERS.contains(&name.as_str())) {
                 continue;
             }
             let new = i.path().join("new");
@@ -97,7 +99,12 @@ fn print_table(table: &Table) {
         "shape", OURS, PEERS[0], PEERS[1], "ratio"
     );
     let mut worst: Option<(f64, &str)> = None;
-    for (group, impls) in table {
+    // Groups without peers (websse-core's linearity and feed-loop runs) are summed up after
+    // the table. A shape where every peer was skipped still has its row.
+    let shapes = table.iter().filter(|(g, _)| {
+        g.starts_with("openai") || g.starts_with("anthropic") || g.starts_with("line8m")
+    });
+    for (group, impls) in shapes {
         let cell = |name: &str| impls.get(name).map(|&(b, ns)| mbps(b, ns));
         let ours = cell(OURS);
         let best_peer = PEERS
@@ -133,19 +140,38 @@ fn print_table(table: &Table) {
                 format!("{:.0} MB/s", mbps(b, ns))
             })
     };
+    let time = |g: &str, name: &str| table.get(g).and_then(|m| m.get(name)).map(|&(_, ns)| ns);
     println!(
-        "one line fed in 16 B chunks (linear time = the same speed at every size): \
-         1 MiB {}, 8 MiB {}, 32 MiB {}",
-        speed("line1m_16"),
-        speed("line8m_16"),
-        speed("line32m_16")
+        "\none line fed in 16 B chunks vs whole (linear time = the same multiple at every size):"
     );
-    let time = |g: &str| table.get(g).and_then(|m| m.get(OURS)).map(|&(_, ns)| ns);
-    if let (Some(whole), Some(small)) = (time("line8m_whole"), time("line8m_16")) {
+    for (label, size) in [("1 MiB", "1m"), ("8 MiB", "8m"), ("32 MiB", "32m")] {
+        let (whole, small) = (format!("line{size}_whole"), format!("line{size}_16"));
+        let multiple = match (time(&whole, OURS), time(&small, OURS)) {
+            (Some(w), Some(s)) => format!("{:.2}x", s / w),
+            _ => "-".into(),
+        };
         println!(
-            "one 8 MiB line: fed in 16 B chunks costs {:.2}x feeding it whole",
+            "  {label:>6}: whole {}, 16 B chunks {}, 16 B costs {multiple} whole",
+            speed(&whole),
+            speed(&small)
+        );
+    }
+    if let (Some(whole), Some(small)) = (
+        time("feed_line8m_whole", OURS),
+        time("feed_line8m_16", OURS),
+    ) {
+        println!(
+            "one 8 MiB line, plain feed loop: fed in 16 B chunks costs {:.2}x feeding it whole",
             small / whole
         );
+        if let Some(floor) = time("feed_line8m_16", FLOOR) {
+            println!(
+                "  {FLOOR} (memchr2 + Vec append per chunk, no parsing) in 16 B chunks: {:.2}x \
+                 websse-core's whole; websse-core is {:.2}x faster than it",
+                floor / whole,
+                floor / small
+            );
+        }
     }
 }
 

@@ -5,6 +5,11 @@
 //! minimal reader that hands out one chunk per read). Each run counts the data bytes of the events
 //! it gets, so all of them do the same work. Group = shape, function id = implementation,
 //! throughput = input bytes (`cargo xtask bench` reads these names).
+//!
+//! The `feed_line8m_*` groups measure websse-core alone through its own API (a plain `feed`
+//! loop, as the websse fetch transport uses it), next to a floor that does no parsing at all:
+//! they show what 16 B chunks cost compared with one whole chunk, without the stream harness's
+//! own cost per chunk.
 
 use std::convert::Infallible;
 use std::hint::black_box;
@@ -236,12 +241,19 @@ fn benches(c: &mut Criterion) {
         group.finish();
     }
 
-    // Linearity: the same 16 B feeding over one line of 1, 8 (above) and 32 MiB. Linear time
-    // means the same MB/s at every size; a quadratic parser loses a factor of the size ratio.
+    // Linearity: the same 16 B feeding over one line of 1, 8 (above) and 32 MiB, each next to
+    // the same line whole. Linear time means 16 B chunks cost the same multiple of whole at every
+    // size; a quadratic parser's multiple grows with the size. (MB/s alone also falls once the
+    // buffers outgrow the caches and the allocator maps fresh pages, whole or chunked.)
     // websse-core only: the peers are quadratic here (see the skips above).
-    for (shape, size) in [("line1m_16", 1 << 20), ("line32m_16", 32 << 20)] {
+    for (shape, size, chunk) in [
+        ("line1m_whole", 1 << 20, None),
+        ("line1m_16", 1 << 20, Some(16)),
+        ("line32m_whole", 32 << 20, None),
+        ("line32m_16", 32 << 20, Some(16)),
+    ] {
         let bytes = line(size);
-        let chunks = split(&bytes, Some(16));
+        let chunks = split(&bytes, chunk);
         let mut group = c.benchmark_group(shape);
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.sample_size(10);
@@ -255,5 +267,56 @@ fn benches(c: &mut Criterion) {
     }
 }
 
-criterion_group!(parse, benches);
+/// websse-core through its own API, a plain loop over `feed` (how the websse fetch transport
+/// drives it), without the stream harness the peers need.
+fn websse_core_loop(chunks: &[&[u8]]) -> usize {
+    let mut parser = websse_core::Parser::new();
+    let mut total = 0;
+    for chunk in chunks {
+        for event in parser.feed(chunk) {
+            total += event.expect("within the default limit").data().len();
+        }
+    }
+    parser.finish();
+    total
+}
+
+/// A floor, not a parser: what the obvious code does with the bytes any SSE parser must handle
+/// for a long line, namely look for a line end in each chunk (`memchr2`) and append the chunk to
+/// a buffer, then hand the buffer over as text. No fields, no events.
+fn copy_floor(chunks: &[&[u8]]) -> usize {
+    let mut buffer = Vec::new();
+    let mut ends = 0;
+    for chunk in chunks {
+        if memchr::memchr2(b'\r', b'\n', chunk).is_some() {
+            ends += 1;
+        }
+        buffer.extend_from_slice(chunk);
+    }
+    let text = String::from_utf8(buffer).expect("ASCII");
+    black_box(ends);
+    text.len()
+}
+
+/// What feeding one line in 16 B chunks costs next to feeding it whole, through websse-core's
+/// plain `feed` loop, with the copy floor above for scale.
+fn feed_loop(c: &mut Criterion) {
+    let bytes = line(8 * 1024 * 1024);
+    for (shape, chunk) in [("feed_line8m_whole", None), ("feed_line8m_16", Some(16))] {
+        let chunks = split(&bytes, chunk);
+        let mut group = c.benchmark_group(shape);
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.sample_size(20);
+        group.warm_up_time(Duration::from_secs(1));
+        group.measurement_time(Duration::from_secs(4));
+        group.bench_function("websse-core", |b| {
+            b.iter(|| websse_core_loop(black_box(&chunks)))
+        });
+        assert_eq!(copy_floor(&chunks), bytes.len());
+        group.bench_function("copy-floor", |b| b.iter(|| copy_floor(black_box(&chunks))));
+        group.finish();
+    }
+}
+
+criterion_group!(parse, benches, feed_loop);
 criterion_main!(parse);

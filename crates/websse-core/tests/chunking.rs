@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::run_on;
+use common::{run_on, run_plain};
 use proptest::prelude::*;
 use websse_core::Parser;
 
@@ -30,17 +30,21 @@ fn line() -> impl Strategy<Value = Vec<u8>> {
                 b"x"
             ]),
             prop::sample::select(vec![&b":"[..], b": ", b":  ", b""]),
-            prop::collection::vec(
-                prop_oneof![
-                    4 => b'a'..=b'z',
-                    2 => b'0'..=b'9',
-                    1 => Just(b':'),
-                    1 => Just(b' '),
-                    1 => Just(0u8),
-                    1 => 0x80u8..=0xFF,
-                ],
-                0..12
-            ),
+            // Mostly short values; some long enough to span several 16-byte blocks, so that
+            // small chunks take the parser's fast path for long `data` values.
+            prop_oneof![3 => Just(0..12usize), 1 => Just(12..80usize)].prop_flat_map(|len| {
+                prop::collection::vec(
+                    prop_oneof![
+                        4 => b'a'..=b'z',
+                        2 => b'0'..=b'9',
+                        1 => Just(b':'),
+                        1 => Just(b' '),
+                        1 => Just(0u8),
+                        1 => 0x80u8..=0xFF,
+                    ],
+                    len,
+                )
+            }),
         )
             .prop_map(|(name, sep, value)| [name, sep, &value].concat()),
     ]
@@ -94,7 +98,7 @@ proptest! {
     fn any_chunking_equals_whole(
         input in stream(),
         cuts in prop::collection::vec(any::<usize>(), 0..16),
-        limit in prop::option::of(0usize..40),
+        limit in prop::option::of(0usize..120),
     ) {
         let make = || Parser::with_max_event_size(limit);
         let whole = run_on(&mut make(), [&input[..]]);
@@ -102,6 +106,24 @@ proptest! {
         prop_assert_eq!(&chunked, &whole);
         let bytewise = run_on(&mut make(), input.chunks(1));
         prop_assert_eq!(&bytewise, &whole);
+    }
+
+    #[test]
+    fn equal_small_chunks_equal_whole(
+        input in stream(),
+        size in 1usize..70,
+        limit in prop::option::of(0usize..120),
+    ) {
+        // Chunks of one size around the fast path's block (16 B) and threshold (64 B), through
+        // both `feed` and `feed_with_comments`.
+        let make = || Parser::with_max_event_size(limit);
+        let whole = run_on(&mut make(), [&input[..]]);
+        let chunked = run_on(&mut make(), input.chunks(size));
+        prop_assert_eq!(&chunked, &whole);
+        let plain = run_plain(&mut make(), input.chunks(size));
+        prop_assert_eq!(&plain.items, &whole.items);
+        prop_assert_eq!(plain.retry, whole.retry);
+        prop_assert_eq!(&plain.last_event_id, &whole.last_event_id);
     }
 
     #[test]

@@ -370,6 +370,27 @@ fn limit_error_for_unterminated_huge_line_once() {
 }
 
 #[test]
+fn limit_error_comes_with_the_chunk_that_crosses_it() {
+    // Memory stays bounded only if the overflow is caught as it happens, not at the line's end:
+    // the error must come out of the very chunk that takes the event past the limit, for every
+    // chunk size (small ones take the fast path for long `data` values).
+    let mut input = b"data: ".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 400));
+    for size in 1..=80 {
+        let mut parser = Parser::with_max_event_size(Some(100));
+        let mut errors = Vec::new();
+        for (index, chunk) in input.chunks(size).enumerate() {
+            for item in parser.feed(chunk) {
+                assert_eq!(item, Err(Error::EventTooLarge { limit: 100 }));
+                errors.push(index);
+            }
+        }
+        // Byte 101 of the line (index 100) is the first one over the limit.
+        assert_eq!(errors, [100 / size], "chunk size {size}");
+    }
+}
+
+#[test]
 fn limit_applies_to_long_comment_and_unknown_lines_alike() {
     let input = b": 0123456789012345678901234\n\nfoo: 0123456789012345678901234\n\ndata: ok\n\n";
     let out = check_with(|| Parser::with_max_event_size(Some(20)), input);

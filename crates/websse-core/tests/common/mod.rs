@@ -50,6 +50,29 @@ pub fn run_on<'c>(parser: &mut Parser, chunks: impl IntoIterator<Item = &'c [u8]
     }
 }
 
+/// Like [`run_on`], through plain `feed` (comments are not observed).
+pub fn run_plain<'c>(parser: &mut Parser, chunks: impl IntoIterator<Item = &'c [u8]>) -> Outcome {
+    let mut items = Vec::new();
+    for chunk in chunks {
+        for item in parser.feed(chunk) {
+            items.push(item.map(|e| {
+                (
+                    e.event_type().to_owned(),
+                    e.data().to_owned(),
+                    e.last_event_id().to_owned(),
+                )
+            }));
+        }
+    }
+    parser.finish();
+    Outcome {
+        items,
+        comments: Vec::new(),
+        retry: parser.retry(),
+        last_event_id: parser.last_event_id().to_owned(),
+    }
+}
+
 /// Every chunking the tests try: whole, split at every point, at every pair of points (short
 /// inputs), one byte at a time, and one byte at a time with empty chunks in between.
 pub fn chunkings(input: &[u8]) -> Vec<Vec<&[u8]>> {
