@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use websse_core::{Error, Parser};
+use websse_core::{Error, Event, Parser};
 
 /// An event as a plain tuple: (type, data, last event id).
 pub type Ev = (String, String, String);
@@ -28,46 +28,40 @@ impl Outcome {
 
 /// Feeds `chunks` to `parser` (with a comment callback), then `finish`es the body.
 pub fn run_on<'c>(parser: &mut Parser, chunks: impl IntoIterator<Item = &'c [u8]>) -> Outcome {
+    run(parser, chunks, true)
+}
+
+/// Like [`run_on`], through plain `feed` (comments are not observed).
+pub fn run_plain<'c>(parser: &mut Parser, chunks: impl IntoIterator<Item = &'c [u8]>) -> Outcome {
+    run(parser, chunks, false)
+}
+
+fn run<'c>(
+    parser: &mut Parser,
+    chunks: impl IntoIterator<Item = &'c [u8]>,
+    observe_comments: bool,
+) -> Outcome {
+    fn ev(event: Event) -> Ev {
+        (
+            event.event_type().to_owned(),
+            event.data().to_owned(),
+            event.last_event_id().to_owned(),
+        )
+    }
     let mut items = Vec::new();
     let mut comments = Vec::new();
     for chunk in chunks {
-        for item in parser.feed_with_comments(chunk, |c| comments.push(c.to_owned())) {
-            items.push(item.map(|e| {
-                (
-                    e.event_type().to_owned(),
-                    e.data().to_owned(),
-                    e.last_event_id().to_owned(),
-                )
-            }));
+        if observe_comments {
+            let feed = parser.feed_with_comments(chunk, |c| comments.push(c.to_owned()));
+            items.extend(feed.map(|item| item.map(ev)));
+        } else {
+            items.extend(parser.feed(chunk).map(|item| item.map(ev)));
         }
     }
     parser.finish();
     Outcome {
         items,
         comments,
-        retry: parser.retry(),
-        last_event_id: parser.last_event_id().to_owned(),
-    }
-}
-
-/// Like [`run_on`], through plain `feed` (comments are not observed).
-pub fn run_plain<'c>(parser: &mut Parser, chunks: impl IntoIterator<Item = &'c [u8]>) -> Outcome {
-    let mut items = Vec::new();
-    for chunk in chunks {
-        for item in parser.feed(chunk) {
-            items.push(item.map(|e| {
-                (
-                    e.event_type().to_owned(),
-                    e.data().to_owned(),
-                    e.last_event_id().to_owned(),
-                )
-            }));
-        }
-    }
-    parser.finish();
-    Outcome {
-        items,
-        comments: Vec::new(),
         retry: parser.retry(),
         last_event_id: parser.last_event_id().to_owned(),
     }
