@@ -306,8 +306,7 @@ enum Pending {
 /// the end of each response body; the last event ID and the reconnection time survive it.
 #[derive(Debug)]
 pub struct Parser {
-    max_event_size: Option<usize>,
-    /// `max_event_size`, with no limit as `usize::MAX` (no size can exceed it).
+    /// The maximum event size; no limit is `usize::MAX`, which no event can exceed.
     limit: usize,
     /// The event source's last event ID string (what `Last-Event-ID` should carry).
     last_event_id: Option<Arc<str>>,
@@ -362,7 +361,6 @@ impl Parser {
     /// the `event` and `id` fields fill are each bounded by the same limit, since each is one line.
     pub fn with_max_event_size(max_event_size: Option<usize>) -> Self {
         Parser {
-            max_event_size,
             limit: max_event_size.unwrap_or(usize::MAX),
             last_event_id: None,
             last_type: None,
@@ -382,9 +380,10 @@ impl Parser {
         }
     }
 
-    /// The maximum event size in force (`None`: no limit).
+    /// The maximum event size in force (`None`: no limit; a limit of `usize::MAX` is the same
+    /// thing and reads back as `None`).
     pub fn max_event_size(&self) -> Option<usize> {
-        self.max_event_size
+        (self.limit != usize::MAX).then_some(self.limit)
     }
 
     /// Feeds the next bytes of the response body and returns the events they complete.
@@ -591,9 +590,7 @@ impl Parser {
         self.data = Vec::new();
         self.has_data = false;
         self.event_type.clear();
-        Error::EventTooLarge {
-            limit: self.max_event_size.unwrap_or(usize::MAX),
-        }
+        Error::EventTooLarge { limit: self.limit }
     }
 
     /// Takes `bytes` (non-empty, no CR or LF) as the continuation of a line whose end is not here
