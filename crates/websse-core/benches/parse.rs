@@ -320,7 +320,9 @@ fn block_floor(chunks: &[&[u8]]) -> usize {
             }
             buffer.extend_from_slice(block);
         }
-        buffer.extend_from_slice(rest);
+        if !rest.is_empty() {
+            buffer.extend_from_slice(rest);
+        }
     }
     String::from_utf8(buffer).expect("ASCII").len()
 }
