@@ -77,9 +77,23 @@ fn parse_examples(value: &Value) -> Vec<Example> {
         .collect()
 }
 
+/// Owns the AbortController of one request and aborts it when dropped: dropping the future that
+/// holds it (the page went away first) cancels the request itself, not just the wait for it.
+/// Aborting a request that already finished does nothing.
+struct AbortOnDrop(web_sys::AbortController);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 async fn fetch_examples() -> Option<Vec<Example>> {
     let window = web_sys::window()?;
-    let response = JsFuture::from(window.fetch_with_str("/api/examples"))
+    let abort = AbortOnDrop(web_sys::AbortController::new().ok()?);
+    let init = web_sys::RequestInit::new();
+    init.set_signal(Some(&abort.0.signal()));
+    let response = JsFuture::from(window.fetch_with_str_and_init("/api/examples", &init))
         .await
         .ok()?
         .dyn_into::<web_sys::Response>()
