@@ -411,8 +411,10 @@ impl Parser {
     /// The fast path for a small chunk in the middle of a `data` value (a long line arriving in
     /// small pieces): whole 16-byte blocks without a line end go straight into the data buffer,
     /// each with one block compare and one fixed-size copy instead of a search and a `memcpy`
-    /// call. Returns what is left for the general parser: everything from the first block that
-    /// holds a line end, and the tail shorter than a block.
+    /// call. In the block that holds the line end, the bytes before it are taken too. Returns
+    /// what is left for the general parser: the input from that line end on (so the parser goes
+    /// on from there and searches none of the taken bytes again), or the tail shorter than a
+    /// block.
     #[inline(always)]
     fn stream_data<'c>(&mut self, chunk: &'c [u8]) -> &'c [u8] {
         if chunk.len() >= SMALL_CHUNK || self.pending != (Pending::Data { strip_space: false }) {
@@ -428,6 +430,12 @@ impl Parser {
         let mut taken = 0;
         for block in blocks {
             if has_line_end(block) {
+                let end = block
+                    .iter()
+                    .position(|&byte| byte == b'\r' || byte == b'\n')
+                    .unwrap_or(BLOCK);
+                self.data.extend_from_slice(&block[..end]);
+                taken += end;
                 break;
             }
             self.data.extend_from_slice(block);
