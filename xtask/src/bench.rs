@@ -151,7 +151,7 @@ fn print_table(table: &Table) {
     };
     let time = |g: &str, name: &str| table.get(g).and_then(|m| m.get(name)).map(|&(_, ns)| ns);
     println!(
-        "\none line fed in 16 B chunks vs whole (linear time = the same multiple at every size):"
+        "\none line fed in 16 B chunks vs whole (linear time: the multiple does not grow with the size):"
     );
     for (label, size) in [("1 MiB", "1m"), ("8 MiB", "8m"), ("32 MiB", "32m")] {
         let (whole, small) = (format!("line{size}_whole"), format!("line{size}_16"));
