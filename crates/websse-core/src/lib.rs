@@ -430,10 +430,7 @@ impl Parser {
         let mut taken = 0;
         for block in blocks {
             if has_line_end(block) {
-                let end = block
-                    .iter()
-                    .position(|&byte| byte == b'\r' || byte == b'\n')
-                    .unwrap_or(BLOCK);
+                let end = find_line_end(block).unwrap_or(BLOCK);
                 self.data.extend_from_slice(&block[..end]);
                 taken += end;
                 break;
