@@ -1,0 +1,682 @@
+//! The parser: the WHATWG "interpret an event stream" state machine, fed chunk by chunk, and
+//! [`Feed`], the iterator over the events one chunk completes.
+
+use alloc::borrow::Cow;
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::iter::FusedIterator;
+use core::mem;
+use core::time::Duration;
+
+use memchr::memchr;
+
+use crate::error::Error;
+use crate::event::{Event, EventType, INLINE_TYPE, shared};
+use crate::scan::{BLOCK, SMALL_CHUNK, find_colon, find_line_end, has_line_end};
+
+/// The default maximum event size: 64 MiB.
+///
+/// Generous on purpose: real streams carry base64 images in a single `data:` line, and a cap of
+/// 8 MiB has broken such events in other clients. Use [`Parser::with_max_event_size`] to choose
+/// another bound, or none.
+pub const DEFAULT_MAX_EVENT_SIZE: usize = 64 * 1024 * 1024;
+
+/// The UTF-8 byte order mark; the UTF-8 decoder strips one at the start of a stream.
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+/// `Parser::bom_matched` once the start of the body is behind us.
+const BOM_DONE: u8 = 3;
+/// A line buffer that grew beyond this is freed rather than kept for reuse.
+const KEEP_CAPACITY: usize = 64 * 1024;
+
+/// Bytes to text as the WHATWG UTF-8 decoder does (without BOM handling): maximal invalid
+/// subparts become U+FFFD, like `String::from_utf8_lossy`, which is only used when `from_utf8`'s
+/// faster validation fails.
+fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    match core::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
+/// What the parser holds of a line whose end has not been fed yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    /// Nothing: the next byte starts a line.
+    Start,
+    /// The start of a field name (no colon yet) is in `Parser::line`.
+    Name,
+    /// The whole line so far is in `Parser::line` (`event`, `id`, `retry`, or a comment that a
+    /// callback wants).
+    Value,
+    /// The value of a `data` field is being appended straight to `Parser::data`;
+    /// `strip_space`: no value byte came yet, so a leading space must still be removed.
+    Data { strip_space: bool },
+    /// A line whose content nobody needs (unknown field, unobserved comment); only its length
+    /// counts.
+    Ignore,
+    /// An oversized event is being skipped up to its blank line; `in_line`: the current line has
+    /// at least one byte (so its end is not a blank line).
+    Skip { in_line: bool },
+}
+
+/// An incremental Server-Sent Events parser: feed it bytes, take events out.
+///
+/// One parser follows one event source across reconnections: call [`finish`](Parser::finish) at
+/// the end of each response body; the last event ID and the reconnection time survive it.
+#[derive(Debug)]
+pub struct Parser {
+    /// The maximum event size; no limit is `usize::MAX`, which no event can exceed.
+    limit: usize,
+    /// The event source's last event ID string (what `Last-Event-ID` should carry).
+    last_event_id: Option<Arc<str>>,
+    /// The type of the last long-named event dispatched, shared with the next one of that type.
+    last_type: Option<Arc<str>>,
+    /// The latest valid `retry` value.
+    retry: Option<Duration>,
+
+    /// The previous byte was a CR: an LF that comes next is part of the same line end.
+    skip_lf: bool,
+    /// How many bytes of a BOM have been seen at the start of the body, or `BOM_DONE`.
+    bom_matched: u8,
+    pending: Pending,
+    /// The carried start of the current line (see `Pending`).
+    line: Vec<u8>,
+    /// Bytes of the current line fed so far (when `pending != Start`).
+    line_len: usize,
+    /// `data.len()` when the current line started.
+    data_mark: usize,
+
+    /// The data buffer, without the trailing LF the spec appends after each line (`has_data`
+    /// records that there was at least one `data` line; an LF is added before each later one).
+    data: Vec<u8>,
+    has_data: bool,
+    /// The event type buffer.
+    event_type: Vec<u8>,
+    /// The last event ID buffer; only meaningful when `id_pending`.
+    id_buffer: String,
+    /// An `id` field was seen since the last blank line.
+    id_pending: bool,
+
+    /// Items parsed by the `Drop` of a `Feed` that was not drained; yielded first next time.
+    queue: VecDeque<Result<Event, Error>>,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Parser::new()
+    }
+}
+
+impl Parser {
+    /// A parser with the default maximum event size ([`DEFAULT_MAX_EVENT_SIZE`]).
+    pub fn new() -> Self {
+        Parser::with_max_event_size(Some(DEFAULT_MAX_EVENT_SIZE))
+    }
+
+    /// A parser whose events may hold at most `max_event_size` bytes (`None`: no limit).
+    ///
+    /// The size counted is that of the data buffer (the `data` values joined with LF) plus the
+    /// line being read, both in bytes; it does not depend on how the input is chunked. Buffers
+    /// the `event` and `id` fields fill are each bounded by the same limit, since each is one line.
+    pub fn with_max_event_size(max_event_size: Option<usize>) -> Self {
+        Parser {
+            limit: max_event_size.unwrap_or(usize::MAX),
+            last_event_id: None,
+            last_type: None,
+            retry: None,
+            skip_lf: false,
+            bom_matched: 0,
+            pending: Pending::Start,
+            line: Vec::new(),
+            line_len: 0,
+            data_mark: 0,
+            data: Vec::new(),
+            has_data: false,
+            event_type: Vec::new(),
+            id_buffer: String::new(),
+            id_pending: false,
+            queue: VecDeque::new(),
+        }
+    }
+
+    /// The maximum event size in force (`None`: no limit; a limit of `usize::MAX` is the same
+    /// thing and reads back as `None`).
+    pub fn max_event_size(&self) -> Option<usize> {
+        (self.limit != usize::MAX).then_some(self.limit)
+    }
+
+    /// Feeds the next bytes of the response body and returns the events they complete.
+    ///
+    /// The returned iterator parses lazily, as it is pulled. Dropping it before it is exhausted
+    /// loses nothing: the rest of `chunk` is parsed in its `Drop`, and the items it yields are
+    /// kept in the parser and come first out of the next call (`feed(&[])` fetches them).
+    ///
+    /// Comment lines are skipped without being buffered; see
+    /// [`feed_with_comments`](Parser::feed_with_comments) to observe them.
+    ///
+    /// # Errors
+    /// An item is `Err(`[`Error::EventTooLarge`]`)` when an event exceeds the maximum event size;
+    /// that event is discarded and the items after it are parsed as usual.
+    #[inline]
+    pub fn feed<'a>(&'a mut self, chunk: &'a [u8]) -> Feed<'a> {
+        let input = self.stream_data(chunk);
+        Feed {
+            parser: self,
+            input,
+            on_comment: None,
+        }
+    }
+
+    /// The fast path for a small chunk in the middle of a `data` value (a long line arriving in
+    /// small pieces): whole 16-byte blocks without a line end go straight into the data buffer,
+    /// each with one block compare and one fixed-size copy instead of a search and a `memcpy`
+    /// call. In the block that holds the line end, the bytes before it are taken too. Returns
+    /// what is left for the general parser: the input from that line end on (so the parser goes
+    /// on from there and searches none of the taken bytes again), or the tail shorter than a
+    /// block.
+    #[inline(always)]
+    fn stream_data<'c>(&mut self, chunk: &'c [u8]) -> &'c [u8] {
+        if chunk.len() >= SMALL_CHUNK || self.pending != (Pending::Data { strip_space: false }) {
+            return chunk;
+        }
+        let (blocks, _) = chunk.as_chunks::<BLOCK>();
+        // The event size with the whole chunk in: if that is over the limit, let the general
+        // parser find the exact point of overflow.
+        let size = self.data_mark + self.line_len + chunk.len();
+        if self.exceeds(size) {
+            return chunk;
+        }
+        let mut taken = 0;
+        for block in blocks {
+            if has_line_end(block) {
+                let end = find_line_end(block).unwrap_or(BLOCK);
+                self.data.extend_from_slice(&block[..end]);
+                taken += end;
+                break;
+            }
+            self.data.extend_from_slice(block);
+            taken += BLOCK;
+        }
+        self.line_len += taken;
+        &chunk[taken..]
+    }
+
+    /// Like [`feed`](Parser::feed), and calls `on_comment` with the text after the colon of each
+    /// comment line (a line that starts with `:`) that ends within `chunk`, in stream order with
+    /// the events.
+    ///
+    /// The text is decoded like everything else (invalid UTF-8 becomes U+FFFD) and is passed
+    /// without allocating when it is valid UTF-8 and not split across chunks. A comment that
+    /// starts in a chunk fed with plain [`feed`](Parser::feed) is not buffered and so is not
+    /// reported: to see every comment, feed every chunk of the body through this method. Comments
+    /// inside an event being skipped for its size are not reported.
+    ///
+    /// # Errors
+    /// As for [`feed`](Parser::feed).
+    #[inline]
+    pub fn feed_with_comments<'a, F: FnMut(&str)>(
+        &'a mut self,
+        chunk: &'a [u8],
+        on_comment: F,
+    ) -> Feed<'a, F> {
+        // The fast path takes no line ends, so it never passes over a comment.
+        let input = self.stream_data(chunk);
+        Feed {
+            parser: self,
+            input,
+            on_comment: Some(on_comment),
+        }
+    }
+
+    /// Ends the current response body.
+    ///
+    /// Per the spec, an incomplete event at the end of the stream is discarded: the partial line,
+    /// the pending data and event type buffers and an `id` not yet followed by a blank line are
+    /// dropped. The last event ID, the reconnection time and the maximum event size are kept, and
+    /// the next bytes fed are the start of a new body (a byte order mark there is stripped again).
+    /// Items parsed but not yet taken (see [`feed`](Parser::feed)) are kept.
+    pub fn finish(&mut self) {
+        self.skip_lf = false;
+        self.bom_matched = 0;
+        self.pending = Pending::Start;
+        self.line_len = 0;
+        self.data_mark = 0;
+        self.line.clear();
+        if self.line.capacity() > KEEP_CAPACITY {
+            self.line = Vec::new();
+        }
+        self.data = Vec::new();
+        self.has_data = false;
+        self.event_type.clear();
+        self.id_pending = false;
+    }
+
+    /// The reconnection time set by the latest valid `retry` field, if any.
+    ///
+    /// A `retry` value counts only if it is one or more ASCII digits (milliseconds); larger
+    /// values than `u64::MAX` saturate to `u64::MAX` milliseconds.
+    pub fn retry(&self) -> Option<Duration> {
+        self.retry
+    }
+
+    /// The last event ID string: set when a blank line ends a block that had an `id` field
+    /// (whether or not the block had data), reset by an empty `id`. It persists across events
+    /// and across [`finish`](Parser::finish); send it as `Last-Event-ID` when reconnecting.
+    pub fn last_event_id(&self) -> &str {
+        self.last_event_id.as_deref().unwrap_or("")
+    }
+
+    /// Sets the last event ID string, e.g. to resume a stream from a stored position.
+    pub fn set_last_event_id(&mut self, id: impl Into<String>) {
+        self.last_event_id = shared(id.into());
+    }
+
+    /// Parses `input` until it yields one item or `input` is used up.
+    fn parse<F: FnMut(&str)>(
+        &mut self,
+        input: &mut &[u8],
+        on_comment: &mut Option<F>,
+    ) -> Option<Result<Event, Error>> {
+        if self.bom_matched < BOM_DONE
+            && let Some(error) = self.strip_bom(input, on_comment.is_some())
+        {
+            return Some(Err(error));
+        }
+        loop {
+            let chunk: &[u8] = input;
+            if self.skip_lf {
+                // A CR ended the previous line; an LF right after it belongs to that line end.
+                match chunk.split_first() {
+                    None => return None,
+                    Some((b'\n', rest)) => {
+                        self.skip_lf = false;
+                        *input = rest;
+                        continue;
+                    }
+                    Some(_) => self.skip_lf = false,
+                }
+            }
+            // Spec: lines end with CRLF, a lone LF or a lone CR.
+            let Some(end) = find_line_end(chunk) else {
+                if chunk.is_empty() {
+                    return None;
+                }
+                *input = &[];
+                return self.carry(chunk, on_comment.is_some()).map(Err);
+            };
+            self.skip_lf = chunk[end] == b'\r';
+            *input = &chunk[end + 1..];
+            if let Some(item) = self.end_line(&chunk[..end], on_comment) {
+                return Some(item);
+            }
+        }
+    }
+
+    /// Parses what an undrained `Feed` left and queues the items.
+    #[cold]
+    fn keep_rest<F: FnMut(&str)>(&mut self, input: &mut &[u8], on_comment: &mut Option<F>) {
+        while let Some(item) = self.parse(input, on_comment) {
+            self.queue.push_back(item);
+        }
+    }
+
+    /// The UTF-8 decode step: one leading U+FEFF BYTE ORDER MARK is ignored, at the start of the
+    /// body only. The BOM may arrive split across chunks; bytes that turn out not to be one are
+    /// ordinary line content.
+    #[cold]
+    fn strip_bom(&mut self, input: &mut &[u8], keep_comments: bool) -> Option<Error> {
+        while self.bom_matched < BOM_DONE {
+            let (&byte, rest) = input.split_first()?;
+            if byte == BOM[usize::from(self.bom_matched)] {
+                *input = rest;
+                self.bom_matched += 1;
+            } else {
+                let matched = usize::from(self.bom_matched);
+                self.bom_matched = BOM_DONE;
+                if matched > 0 {
+                    return self.carry(&BOM[..matched], keep_comments);
+                }
+            }
+        }
+        None
+    }
+
+    fn exceeds(&self, size: usize) -> bool {
+        size > self.limit
+    }
+
+    /// The current event is too large: drop it and skip to its blank line.
+    #[cold]
+    fn overflow(&mut self, in_line: bool) -> Error {
+        self.pending = Pending::Skip { in_line };
+        self.line = Vec::new();
+        self.line_len = 0;
+        self.data = Vec::new();
+        self.has_data = false;
+        self.event_type.clear();
+        Error::EventTooLarge { limit: self.limit }
+    }
+
+    /// Takes `bytes` (non-empty, no CR or LF) as the continuation of a line whose end is not here
+    /// yet. Keeps only what the line's end will need.
+    #[inline]
+    fn carry(&mut self, bytes: &[u8], keep_comments: bool) -> Option<Error> {
+        match self.pending {
+            Pending::Skip { .. } => {
+                self.pending = Pending::Skip { in_line: true };
+                return None;
+            }
+            Pending::Start => {
+                self.data_mark = self.data.len();
+                self.line_len = 0;
+            }
+            _ => {}
+        }
+        self.line_len += bytes.len();
+        if self.exceeds(self.data_mark + self.line_len) {
+            return Some(self.overflow(true));
+        }
+        match self.pending {
+            Pending::Start if bytes[0] == b':' => {
+                if keep_comments {
+                    self.line.extend_from_slice(bytes);
+                    self.pending = Pending::Value;
+                } else {
+                    self.pending = Pending::Ignore;
+                }
+            }
+            Pending::Start | Pending::Name => match memchr(b':', bytes) {
+                None => {
+                    self.line.extend_from_slice(bytes);
+                    self.pending = Pending::Name;
+                }
+                Some(colon) => {
+                    self.line.extend_from_slice(&bytes[..colon]);
+                    match self.line.as_slice() {
+                        b"data" => {
+                            self.line.clear();
+                            self.begin_data_line();
+                            let value = &bytes[colon + 1..];
+                            self.pending = match value.split_first() {
+                                None => Pending::Data { strip_space: true },
+                                Some((b' ', rest)) => {
+                                    self.data.extend_from_slice(rest);
+                                    Pending::Data { strip_space: false }
+                                }
+                                Some(_) => {
+                                    self.data.extend_from_slice(value);
+                                    Pending::Data { strip_space: false }
+                                }
+                            };
+                        }
+                        b"event" | b"id" | b"retry" => {
+                            self.line.extend_from_slice(&bytes[colon..]);
+                            self.pending = Pending::Value;
+                        }
+                        _ => {
+                            self.line.clear();
+                            self.pending = Pending::Ignore;
+                        }
+                    }
+                }
+            },
+            Pending::Value => self.line.extend_from_slice(bytes),
+            Pending::Data { strip_space } => {
+                let value = match (strip_space, bytes.split_first()) {
+                    (true, Some((b' ', rest))) => rest,
+                    _ => bytes,
+                };
+                self.data.extend_from_slice(value);
+                self.pending = Pending::Data { strip_space: false };
+            }
+            Pending::Ignore | Pending::Skip { .. } => {}
+        }
+        None
+    }
+
+    /// `part` (no CR or LF) is the last piece of a line whose end was just found.
+    fn end_line<F: FnMut(&str)>(
+        &mut self,
+        part: &[u8],
+        on_comment: &mut Option<F>,
+    ) -> Option<Result<Event, Error>> {
+        match self.pending {
+            Pending::Start => {
+                if self.exceeds(self.data.len() + part.len()) {
+                    return Some(Err(self.overflow(false)));
+                }
+                self.process_line(part, on_comment).map(Ok)
+            }
+            pending => {
+                self.pending = Pending::Start;
+                if let Pending::Skip { in_line } = pending {
+                    if in_line || !part.is_empty() {
+                        self.pending = Pending::Skip { in_line: false };
+                    } else {
+                        // The blank line that ends the discarded event. Nothing is dispatched,
+                        // but like any blank line it commits an `id` seen before the overflow.
+                        self.commit_id();
+                    }
+                    return None;
+                }
+                if self.exceeds(self.data_mark + self.line_len + part.len()) {
+                    return Some(Err(self.overflow(false)));
+                }
+                match pending {
+                    Pending::Name | Pending::Value => {
+                        let mut line = mem::take(&mut self.line);
+                        line.extend_from_slice(part);
+                        let event = self.process_line(&line, on_comment);
+                        line.clear();
+                        if line.capacity() <= KEEP_CAPACITY {
+                            self.line = line;
+                        }
+                        event.map(Ok)
+                    }
+                    Pending::Data { strip_space } => {
+                        let value = match (strip_space, part.split_first()) {
+                            (true, Some((b' ', rest))) => rest,
+                            _ => part,
+                        };
+                        self.data.extend_from_slice(value);
+                        None
+                    }
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// Spec, "interpret an event stream", for one complete line.
+    fn process_line<F: FnMut(&str)>(
+        &mut self,
+        line: &[u8],
+        on_comment: &mut Option<F>,
+    ) -> Option<Event> {
+        // If the line is empty (a blank line): dispatch the event.
+        let Some((&first, rest)) = line.split_first() else {
+            return self.dispatch();
+        };
+        // If the line starts with a colon: ignore the line (it is a comment).
+        if first == b':' {
+            if let Some(on_comment) = on_comment {
+                on_comment(&decode(rest));
+            }
+            return None;
+        }
+        // If the line contains a colon: the field name is what precedes the first colon, the
+        // value what follows it, less one leading space if there is one. Otherwise the whole line
+        // is the field name and the value is empty.
+        let (name, value) = match find_colon(line) {
+            Some(colon) => {
+                let value = &line[colon + 1..];
+                (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
+            }
+            None => (line, &[][..]),
+        };
+        self.process_field(name, value);
+        None
+    }
+
+    /// Spec, "process the field". Names compare case-sensitively; comparing bytes is exact, since
+    /// the four names are ASCII and invalid UTF-8 decodes to U+FFFD, never to ASCII.
+    fn process_field(&mut self, name: &[u8], value: &[u8]) {
+        match name {
+            // Append the value and then an LF to the data buffer (here: an LF before every value
+            // but the first, which is the same once the trailing LF is removed at dispatch).
+            b"data" => {
+                self.begin_data_line();
+                self.data.extend_from_slice(value);
+            }
+            // Set the event type buffer to the value.
+            b"event" => {
+                self.event_type.clear();
+                self.event_type.extend_from_slice(value);
+            }
+            // Unless the value contains U+0000 NULL, set the last event ID buffer to it (an empty
+            // value resets it).
+            b"id" if memchr(0, value).is_none() => {
+                self.id_buffer.clear();
+                self.id_buffer.push_str(&decode(value));
+                self.id_pending = true;
+            }
+            // If the value is only ASCII digits, set the reconnection time to it (milliseconds).
+            // An empty value is not a number and is ignored.
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                let millis = value.iter().fold(0u64, |acc, digit| {
+                    acc.saturating_mul(10)
+                        .saturating_add(u64::from(digit - b'0'))
+                });
+                self.retry = Some(Duration::from_millis(millis));
+            }
+            // Any other field is ignored.
+            _ => {}
+        }
+    }
+
+    fn begin_data_line(&mut self) {
+        if self.has_data {
+            self.data.push(b'\n');
+        }
+        self.has_data = true;
+    }
+
+    /// Spec, dispatch step 1: set the last event ID string to the last event ID buffer.
+    fn commit_id(&mut self) {
+        if self.id_pending {
+            if self.last_event_id() != self.id_buffer {
+                self.last_event_id = shared(self.id_buffer.as_str());
+            }
+            self.id_pending = false;
+        }
+    }
+
+    /// Spec, "dispatch the event".
+    fn dispatch(&mut self) -> Option<Event> {
+        self.commit_id();
+        // If the data buffer is empty, reset the event type buffer and dispatch nothing.
+        if !self.has_data {
+            self.event_type.clear();
+            return None;
+        }
+        self.has_data = false;
+        // The data is the buffer without its trailing LF (never stored here); bytes that are not
+        // UTF-8 decode to U+FFFD exactly like the WHATWG decoder. Decoding the whole buffer equals
+        // decoding line by line: the LF between lines is ASCII, which always ends a bad sequence.
+        let data = if self.data.len() <= KEEP_CAPACITY {
+            // Small: copy out exactly and keep the buffer's capacity for the next event, so a data
+            // line that arrives in many small chunks does not regrow it every time.
+            let data = decode(&self.data).into_owned();
+            self.data.clear();
+            data
+        } else {
+            // Large: hand the buffer itself over rather than copy it.
+            match String::from_utf8(mem::take(&mut self.data)) {
+                Ok(data) => data,
+                Err(error) => decode(error.as_bytes()).into_owned(),
+            }
+        };
+        // The type is `message` unless the event type buffer holds something else.
+        let event_type = match self.event_type.as_slice() {
+            b"" => EventType::Message,
+            name if name.len() <= INLINE_TYPE => EventType::new(&decode(name)),
+            name => match &self.last_type {
+                Some(last) if last.as_bytes() == name => EventType::Shared(Arc::clone(last)),
+                _ => {
+                    let name: Arc<str> = Arc::from(decode(name).as_ref());
+                    self.last_type = Some(Arc::clone(&name));
+                    EventType::Shared(name)
+                }
+            },
+        };
+        self.event_type.clear();
+        Some(Event {
+            event_type,
+            data,
+            last_event_id: self.last_event_id.clone(),
+        })
+    }
+}
+
+/// The events completed by one chunk: the iterator returned by [`Parser::feed`] and
+/// [`Parser::feed_with_comments`].
+///
+/// It parses as it is pulled. When dropped early it parses the rest of its chunk and keeps the
+/// items in the parser for the next call, so nothing is lost.
+#[must_use = "the chunk is parsed as the iterator is pulled; events not taken wait in the parser"]
+pub struct Feed<'a, F: FnMut(&str) = fn(&str)> {
+    parser: &'a mut Parser,
+    input: &'a [u8],
+    on_comment: Option<F>,
+}
+
+impl<F: FnMut(&str)> fmt::Debug for Feed<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Feed")
+            .field("parser", &self.parser)
+            .field("unparsed", &self.input.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F: FnMut(&str)> Iterator for Feed<'_, F> {
+    type Item = Result<Event, Error>;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Self::Item> {
+        // Inlined into the caller's loop: the common end of a chunk (nothing left, nothing
+        // queued) costs two compares, not a call.
+        if self.input.is_empty() && self.parser.queue.is_empty() {
+            return None;
+        }
+        self.pull()
+    }
+}
+
+impl<F: FnMut(&str)> Feed<'_, F> {
+    /// The next item: a queued one first, then one parsed from the input.
+    fn pull(&mut self) -> Option<Result<Event, Error>> {
+        if !self.parser.queue.is_empty() {
+            return self.parser.queue.pop_front();
+        }
+        // Only bytes complete items: nothing left, nothing to do.
+        if self.input.is_empty() {
+            return None;
+        }
+        self.parser.parse(&mut self.input, &mut self.on_comment)
+    }
+}
+
+impl<F: FnMut(&str)> FusedIterator for Feed<'_, F> {}
+
+impl<F: FnMut(&str)> Drop for Feed<'_, F> {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.input.is_empty() {
+            self.parser.keep_rest(&mut self.input, &mut self.on_comment);
+        }
+    }
+}
