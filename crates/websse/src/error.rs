@@ -1,10 +1,14 @@
 //! The error type of websse.
 
+use std::fmt;
+use std::sync::Arc;
+
 /// Why a request could not be opened, or why a stream failed.
 ///
-/// Every variant is fatal (it is the last item before `None`) except
-/// [`Error::EventTooLarge`], after which the stream carries on; see [`Error::is_fatal`].
-#[derive(Debug, thiserror::Error)]
+/// On a stream an error is always the last item before `None`: what lets the stream carry on
+/// (an oversize event skipped, messages dropped) is an [`Item::Skipped`](crate::Item::Skipped),
+/// not an error. `Clone`, so it can sit in a signal or in component state.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The server answered with a status that does not open a stream (and that the reconnect
@@ -50,37 +54,54 @@ pub enum Error {
     /// GET, headers, a body, another framing than SSE); use [`Transport::Fetch`](crate::Transport::Fetch).
     #[error("the EventSource transport does not support {0}")]
     EventSourceUnsupported(&'static str),
-    /// One event (or NDJSON line) was larger than the maximum event size; it was skipped and the
-    /// stream continues.
-    #[error("event larger than the maximum of {limit} bytes")]
-    EventTooLarge {
-        /// The maximum event size in force, in bytes.
-        limit: usize,
-    },
     /// Serializing a JSON body or deserializing a message's data failed.
     #[error("JSON error: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(#[from] JsonError),
     /// Connections can only be opened in a browser (`wasm32`); this target has no `fetch`.
     #[error("websse can only open connections on wasm32 in a browser or worker")]
     UnsupportedTarget,
 }
 
-impl Error {
-    /// Whether the stream ends after this error (everything but [`Error::EventTooLarge`]).
-    pub fn is_fatal(&self) -> bool {
-        !matches!(self, Error::EventTooLarge { .. })
+impl From<serde_json::Error> for Error {
+    fn from(error: serde_json::Error) -> Self {
+        Error::Json(JsonError(Arc::new(error)))
     }
 }
 
-impl From<websse_core::Error> for Error {
-    fn from(error: websse_core::Error) -> Self {
-        match error {
-            websse_core::Error::EventTooLarge { limit } => Error::EventTooLarge { limit },
-            // websse-core's error is non-exhaustive; a future variant is reported by its text.
-            #[allow(unreachable_patterns)]
-            other => Error::Js {
-                message: other.to_string(),
-            },
-        }
+/// A JSON body that could not be serialized, or message data that did not deserialize.
+///
+/// Cheap to clone (shared). Its `Display` says what was wrong and where.
+#[derive(Clone)]
+pub struct JsonError(Arc<serde_json::Error>);
+
+impl JsonError {
+    /// The 1-based line of the data where the error was found (0 when not about a position).
+    pub fn line(&self) -> usize {
+        self.0.line()
+    }
+
+    /// The 1-based column where the error was found (0 when not about a position).
+    pub fn column(&self) -> usize {
+        self.0.column()
+    }
+
+    /// Whether the data was valid JSON of another shape than the type asked for (as opposed to
+    /// invalid or truncated JSON).
+    pub fn is_data(&self) -> bool {
+        self.0.is_data()
     }
 }
+
+impl fmt::Debug for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl std::error::Error for JsonError {}

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::{Error, Framing, Message};
+use crate::{Framing, Item, Message, Skipped};
 
 /// Decodes one event source's body bytes (across reconnections) into messages.
 #[derive(Debug)]
@@ -27,11 +27,14 @@ impl Decoder {
     }
 
     /// Feeds the next chunk of a body; `out` gets each message (or size error) it completes.
-    pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut impl FnMut(Result<Message, Error>)) {
+    pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut impl FnMut(Item)) {
         match self {
             Decoder::Sse(parser) => {
                 for item in parser.feed(chunk) {
-                    out(item.map(Message::from).map_err(Error::from));
+                    out(match item {
+                        Ok(event) => Item::Message(Message::from(event)),
+                        Err(error) => Item::Skipped(skipped(error)),
+                    });
                 }
             }
             Decoder::Ndjson(n) => n.feed(chunk, out),
@@ -39,7 +42,7 @@ impl Decoder {
                 let mut text = String::new();
                 utf8.decode(chunk, &mut text);
                 if !text.is_empty() {
-                    out(Ok(Message::new("message", text, "")));
+                    out(Item::Message(Message::new("message", text, "")));
                 }
             }
         }
@@ -47,7 +50,7 @@ impl Decoder {
 
     /// The body ended (cleanly or not). SSE drops the incomplete event (per spec); NDJSON yields a
     /// last line without newline; raw text yields U+FFFD for a truncated character.
-    pub(crate) fn finish(&mut self, out: &mut impl FnMut(Result<Message, Error>)) {
+    pub(crate) fn finish(&mut self, out: &mut impl FnMut(Item)) {
         match self {
             Decoder::Sse(parser) => parser.finish(),
             Decoder::Ndjson(n) => {
@@ -61,7 +64,7 @@ impl Decoder {
                 let mut text = String::new();
                 utf8.finish(&mut text);
                 if !text.is_empty() {
-                    out(Ok(Message::new("message", text, "")));
+                    out(Item::Message(Message::new("message", text, "")));
                 }
             }
         }
@@ -91,6 +94,16 @@ impl Decoder {
     }
 }
 
+/// What a websse-core error means for the stream: every one of them skips an event.
+fn skipped(error: websse_core::Error) -> Skipped {
+    match error {
+        websse_core::Error::EventTooLarge { limit } => Skipped::TooLarge { limit },
+        // websse-core's error is non-exhaustive; what it may add later also skips one event.
+        #[allow(unreachable_patterns)]
+        _ => Skipped::TooLarge { limit: 0 },
+    }
+}
+
 /// Newline-delimited JSON: each non-empty line (LF or CRLF terminated) is one message.
 #[derive(Debug)]
 pub(crate) struct Ndjson {
@@ -102,7 +115,7 @@ pub(crate) struct Ndjson {
 }
 
 impl Ndjson {
-    fn feed(&mut self, chunk: &[u8], out: &mut impl FnMut(Result<Message, Error>)) {
+    fn feed(&mut self, chunk: &[u8], out: &mut impl FnMut(Item)) {
         let mut rest = chunk;
         while !rest.is_empty() {
             let (part, found) = match memchr_lf(rest) {
@@ -128,21 +141,21 @@ impl Ndjson {
         }
     }
 
-    fn check_size(&mut self, out: &mut impl FnMut(Result<Message, Error>)) {
+    fn check_size(&mut self, out: &mut impl FnMut(Item)) {
         if let Some(limit) = self.max
             && self.line.len() > limit
         {
             self.line = String::new();
             self.skipping = true;
-            out(Err(Error::EventTooLarge { limit }));
+            out(Item::Skipped(Skipped::TooLarge { limit }));
         }
     }
 
-    fn emit_line(&mut self, out: &mut impl FnMut(Result<Message, Error>)) {
+    fn emit_line(&mut self, out: &mut impl FnMut(Item)) {
         let line = std::mem::take(&mut self.line);
         let line = line.strip_suffix('\r').map(str::to_owned).unwrap_or(line);
         if !line.trim().is_empty() {
-            out(Ok(Message::new("message", line, "")));
+            out(Item::Message(Message::new("message", line, "")));
         }
     }
 }
@@ -216,11 +229,11 @@ mod tests {
     fn run(framing: Framing, max: Option<usize>, chunks: &[&[u8]]) -> Vec<Result<String, usize>> {
         let mut d = Decoder::new(framing, max);
         let mut got = Vec::new();
-        let mut out = |r: Result<Message, Error>| {
-            got.push(match r {
-                Ok(m) => Ok(m.data().to_owned()),
-                Err(Error::EventTooLarge { limit }) => Err(limit),
-                Err(e) => panic!("{e}"),
+        let mut out = |item: Item| {
+            got.push(match item {
+                Item::Message(m) => Ok(m.data().to_owned()),
+                Item::Skipped(Skipped::TooLarge { limit }) => Err(limit),
+                other => panic!("{other:?}"),
             })
         };
         for c in chunks {
@@ -322,7 +335,10 @@ mod tests {
         let mut got = Vec::new();
         d.feed(
             b"retry: 250\nid: 7\nevent: delta\ndata: a\ndata: b\n\n",
-            &mut |r| got.push(r.unwrap()),
+            &mut |item| match item {
+                Item::Message(m) => got.push(m),
+                other => panic!("{other:?}"),
+            },
         );
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].event_type(), "delta");

@@ -5,7 +5,8 @@
 //!
 //! Describe the request with [`SseRequest`], [`open`](SseRequest::open) it into an
 //! [`EventStream`], and poll it. Both transports yield the same [`Item`]s: a [`Message`] (type,
-//! data, last event id; parsed by [`websse_core`]) or a [`ConnectionState`] change.
+//! data, last event id; parsed by [`websse_core`]), a [`ConnectionState`] change, or a
+//! [`Skipped`] notice when messages were lost and the stream carries on.
 //!
 //! ```no_run
 //! use futures::StreamExt;
@@ -27,16 +28,17 @@
 //!         .open()?;
 //!     let mut answer = String::new();
 //!     while let Some(item) = stream.next().await {
+//!         // An `Err` is fatal and the last item, so `?` is right here.
 //!         match item? {
 //!             Item::Message(msg) if msg.event_type() == "delta" => {
 //!                 answer.push_str(&msg.json::<Delta>()?.text);
 //!             }
 //!             Item::Message(msg) if msg.event_type() == "done" => break,
-//!             Item::Message(_) => {}
-//!             Item::State(ConnectionState::Reconnecting { attempt, delay }) => {
-//!                 web_sys_log(&format!("reconnect #{attempt} in {delay:?}"));
+//!             Item::State(ConnectionState::Reconnecting { attempt, delay, cause, .. }) => {
+//!                 log(&format!("reconnect #{attempt} in {delay:?}: {cause}"));
 //!             }
-//!             Item::State(_) => {}
+//!             Item::Skipped(skipped) => log(&skipped.to_string()),
+//!             _ => {}
 //!         }
 //!     }
 //!     Ok(answer)
@@ -52,24 +54,56 @@
 //!         .messages(); // skip state items
 //!     while let Some(msg) = messages.next().await {
 //!         let msg = msg?;
-//!         web_sys_log(&format!("{} {}: {}", msg.last_event_id(), msg.event_type(), msg.data()));
+//!         log(&format!("{} {}: {}", msg.last_event_id(), msg.event_type(), msg.data()));
 //!     }
 //!     Ok(())
 //! }
-//! # fn web_sys_log(_: &str) {}
+//! # fn log(_: &str) {}
 //! ```
 //!
 //! # The stream contract
-//! - It ends with `None` after a clean close: `204 No Content`, the [done
-//!   sentinel](SseRequest::done_on_data), or a lost connection when the [`ReconnectPolicy`]
-//!   allows no more attempts. A [`ConnectionState::Closed`] item comes just before.
-//! - It ends with one fatal [`Error`] item followed by `None` after a failure (a 404, a
-//!   `text/html` answer, an EventSource the browser closed, ...). [`Error::EventTooLarge`] is the
-//!   one non-fatal error: the oversize event is skipped and the stream carries on.
-//! - It is a [`FusedStream`](futures_core::FusedStream); [`EventStream::close`] ends it at once.
+//! - [`SseRequest::open`] starts connecting at once, on both transports, whether or not the
+//!   stream is polled yet.
+//! - It ends with `None` after a clean close: the [done sentinel](SseRequest::done_on_data),
+//!   [`EventStream::close`] or a [`CloseHandle`], a lost connection when the [`ReconnectPolicy`]
+//!   allows no more attempts, or (fetch transport) `204 No Content`. A
+//!   [`ConnectionState::Closed`] item comes just before, except after a close you asked for.
+//! - It ends with one [`Error`] item followed by `None` after a failure (a 404, a `text/html`
+//!   answer, an EventSource the browser closed, ...). Every `Err` is fatal, so `item?` is right.
+//! - What lets it carry on is an item: [`Item::Skipped`] when an event over the
+//!   [maximum size](SseRequest::max_event_size) was skipped or, on the EventSource transport, a
+//!   consumer that fell behind lost messages ([`SseRequest::max_buffered`]);
+//!   [`ConnectionState::Reconnecting`] with the [`Disconnect`] cause when a connection ended or
+//!   never opened (a server that is down, or whose CORS headers refuse the page, shows up there
+//!   at once instead of retrying silently).
+//! - It is a [`FusedStream`](futures_core::FusedStream).
 //! - Dropping it releases everything: the fetch is aborted through its `AbortController`, the
 //!   body reader is cancelled, the EventSource is closed, every listener is removed and every
-//!   timer cleared. No closure is ever leaked with `Closure::forget`.
+//!   timer cleared. No closure is ever leaked with `Closure::forget`, and nothing evaluates code,
+//!   so it works under a strict Content-Security-Policy (`script-src 'self' 'wasm-unsafe-eval'`).
+//!
+//! # Tying a stream to a component
+//! The stream is `!Send` (it holds JS objects); its [`CloseHandle`] is `Clone + Send + Sync`.
+//! Poll the stream in the framework's local task and close it when the component goes:
+//! - **Leptos**: `let handle = stream.close_handle(); on_cleanup(move || handle.close());` and
+//!   poll it in `leptos::task::spawn_local`. Without the `on_cleanup`, the task (and the
+//!   connection) outlive the component.
+//! - **Dioxus**: poll it in `use_future` (cancelled with the component), or keep the handle and
+//!   call `close` from `use_drop`.
+//! - **Yew**: open it in `use_effect_with` and close (or drop) it in the effect's cleanup.
+//! - **Plain wasm-bindgen**: keep the stream (or its handle) in the object that owns the UI;
+//!   dropping or closing it ends everything.
+//!
+//! # The two transports
+//! | | fetch (default) | EventSource |
+//! |---|---|---|
+//! | method, headers, body | any | GET only, none |
+//! | reconnects | websse, with [`ReconnectPolicy`] | the browser, its own delay |
+//! | `Reconnecting` says | attempt, delay, [`Disconnect`] cause | attempt; delay zero, cause [`Disconnect::Unreported`] |
+//! | `204 No Content` | clean end (`Closed`, then `None`) | the browser reports a failure: [`Error::EventSourceClosed`] |
+//! | other status, wrong content type | typed [`Error::Status`] / [`Error::ContentType`] | [`Error::EventSourceClosed`] (the browser does not say which) |
+//! | slow consumer | the body is read as fast as the stream is polled (TCP backpressure) | bounded queue, [`Skipped::Lagged`] |
+//! | event types | all | `message` and the ones named in [`SseRequest::events`] |
 //!
 //! # The fetch transport
 //! Behaves like the spec's EventSource where the spec speaks: `Accept: text/event-stream`, cache
@@ -77,7 +111,8 @@
 //! status 200 with `text/event-stream` (parameters ignored) opens; a network error or the end of
 //! the body reconnects after the server's `retry` time, sending `Last-Event-ID` when the last event
 //! id is not empty. Beyond the spec: 204 ends cleanly; 408, 429 and 5xx are retried (honouring
-//! `Retry-After`) while other statuses are fatal; exponential backoff with jitter and a cap;
+//! `Retry-After`, bounded) while other statuses are fatal; exponential backoff with jitter and a
+//! cap, from a floor after the first attempt so that `retry: 0` cannot cause a tight loop;
 //! headers recomputed before each connect; an idle timeout; NDJSON and raw text [`Framing`]s; a
 //! pause while the page is hidden.
 //!
@@ -91,18 +126,21 @@ mod error;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod framing;
 mod message;
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod policy;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod queue;
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod request;
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod response;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod stream;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
-pub use error::Error;
-pub use message::{ConnectionState, Item, Message};
+pub use error::{Error, JsonError};
+pub use message::{ConnectionState, Disconnect, Item, Message, Skipped};
 pub use policy::ReconnectPolicy;
 pub use request::{Credentials, Framing, SseRequest, Transport};
-pub use stream::{EventStream, Messages};
+pub use stream::{CloseHandle, EventStream, Messages};
 pub use websse_core;

@@ -1,5 +1,6 @@
 //! The items a stream yields.
 
+use std::fmt;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -76,15 +77,19 @@ pub enum ConnectionState {
     Connecting,
     /// The server answered and events may arrive.
     Open,
-    /// The connection was lost; the next connect happens after `delay`.
+    /// The connection was lost, or never opened; the next connect happens after `delay`.
     ///
     /// With [`Transport::EventSource`](crate::Transport::EventSource) the browser picks the delay
-    /// and does not reveal it: `delay` is zero there.
+    /// and does not reveal it: `delay` is zero there, and `cause` is
+    /// [`Disconnect::Unreported`].
+    #[non_exhaustive]
     Reconnecting {
         /// 1 for the first reconnect after a healthy connection, then 2, 3...
         attempt: u32,
         /// How long until the next connect.
         delay: Duration,
+        /// Why the last connection ended (or never opened).
+        cause: Disconnect,
     },
     /// The page is hidden and [`pause_when_hidden`](crate::SseRequest::pause_when_hidden) is on:
     /// disconnected until the page is visible again (then `Connecting`, with `Last-Event-ID`).
@@ -93,13 +98,91 @@ pub enum ConnectionState {
     Closed,
 }
 
+/// Why a connection ended or never opened, carried by [`ConnectionState::Reconnecting`] so that a
+/// stream that keeps retrying says why.
+///
+/// Its `Display` is a sentence fit for a status line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Disconnect {
+    /// The server ended the response body. Normal for SSE: the client reconnects and resumes
+    /// with `Last-Event-ID`.
+    EndOfBody,
+    /// The request failed before any response, or the body broke off: the server is
+    /// unreachable, refused or reset the connection, or its CORS headers do not allow this page.
+    /// Browsers do not tell scripts which (the developer console does).
+    Network,
+    /// The server answered with a status that asks to try again later (408, 429, 5xx).
+    Status(u16),
+    /// No bytes arrived for the [idle timeout](crate::SseRequest::idle_timeout).
+    IdleTimeout,
+    /// The browser's `EventSource` lost the connection and reconnects by itself; it does not
+    /// say why.
+    Unreported,
+}
+
+impl fmt::Display for Disconnect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Disconnect::EndOfBody => f.write_str("the server ended the stream"),
+            Disconnect::Network => f.write_str(
+                "the request failed: server unreachable, connection refused or reset, or CORS \
+                 not allowed (the browser console has the details)",
+            ),
+            Disconnect::Status(status) => write!(f, "the server answered HTTP {status}"),
+            Disconnect::IdleTimeout => f.write_str("no data within the idle timeout"),
+            Disconnect::Unreported => f.write_str("the EventSource lost the connection"),
+        }
+    }
+}
+
+/// Messages that were lost while the stream carries on; see [`Item::Skipped`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Skipped {
+    /// One event (or NDJSON line) was larger than the
+    /// [maximum event size](crate::SseRequest::max_event_size): it was skipped.
+    TooLarge {
+        /// The maximum event size in force, in bytes.
+        limit: usize,
+    },
+    /// The consumer fell behind an [`EventSource`](crate::Transport::EventSource), which cannot
+    /// be slowed down: its queue reached [`max_buffered`](crate::SseRequest::max_buffered) bytes
+    /// and `count` messages that arrived meanwhile were dropped, here, in their place.
+    Lagged {
+        /// How many messages were dropped.
+        count: u64,
+    },
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Skipped::TooLarge { limit } => {
+                write!(f, "an event larger than {limit} bytes was skipped")
+            }
+            Skipped::Lagged { count } => write!(
+                f,
+                "{count} message(s) dropped: the consumer fell behind the EventSource"
+            ),
+        }
+    }
+}
+
 /// What an [`EventStream`](crate::EventStream) yields.
+///
+/// A fatal failure is an `Err` (the last item); everything that lets the stream carry on is an
+/// `Item`, so `item?` in a loop is correct.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Item {
     /// A message from the server.
     Message(Message),
     /// The connection state changed.
     State(ConnectionState),
+    /// Messages were lost and the stream carries on (an oversize event, or a consumer too slow
+    /// for the EventSource transport).
+    Skipped(Skipped),
 }
 
 #[cfg(test)]

@@ -1,32 +1,46 @@
-//! Reconnection: the backoff policy, and the rules that decide what a response means.
+//! Reconnection: the backoff policy of the fetch transport.
 
 use std::time::Duration;
 
 /// How the fetch transport reconnects.
 ///
-/// The delay before reconnect attempt *n* (1-based) is
-/// `min(base × multiplier^(n-1), max(max_delay, base))`, reduced by up to `jitter` (a fraction)
-/// at random, where `base` is the server's `retry` field if it sent one and `initial_delay`
-/// otherwise. A `Retry-After` header on a 408/429/5xx answer replaces the computed delay.
+/// The delay before reconnect attempt *n* (1-based, counting consecutive failures) is
+/// `min(b × multiplier^(n-1), max(max_delay, base))`, shortened by up to `jitter` (a fraction) at
+/// random, where `base` is the server's `retry` field if it sent one and `initial_delay`
+/// otherwise, and `b` is `base` for the first attempt and `max(base, min_delay)` after that. So
+/// the first reconnect honours the server's `retry` exactly, as the spec's EventSource does, even
+/// `retry: 0`, but a server that keeps failing is retried with a growing delay, never in a tight
+/// loop.
+///
+/// A `Retry-After` header on a 408/429/5xx answer replaces the computed delay. Whatever the
+/// server asks for (`retry` or `Retry-After`) is bounded by `max_server_delay`.
 /// The attempt count goes back to zero once a connection has stayed open for `reset_after`.
 ///
 /// The native [`EventSource`](crate::Transport::EventSource) reconnects by itself; there the
 /// policy is not used.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReconnectPolicy {
-    /// The delay used as base when the server sent no `retry` field.
+    /// The delay used as base when the server sent no `retry` field (default 1 s).
     pub initial_delay: Duration,
-    /// The factor the delay grows by with each further attempt.
+    /// The floor of the base from the second consecutive attempt on (default 100 ms), so that
+    /// `retry: 0` does not retry a failing server in a tight loop.
+    pub min_delay: Duration,
+    /// The factor the delay grows by with each further attempt (default 2).
     pub multiplier: f64,
-    /// The largest computed delay (a server `retry` larger than this is still honoured).
+    /// The largest computed delay (default 30 s; a larger server `retry` is still honoured, up
+    /// to `max_server_delay`).
     pub max_delay: Duration,
+    /// The longest wait a server can ask for, with its `retry` field or a `Retry-After` header
+    /// (default 5 minutes): a larger value, or a far-future date, is cut to this.
+    pub max_server_delay: Duration,
     /// The fraction (0.0 to 1.0) by which a delay may be shortened at random, so that many
-    /// clients dropped at once do not come back at once.
+    /// clients dropped at once do not come back at once (default 0.2).
     pub jitter: f64,
-    /// A connection that stayed open this long was healthy: the attempt count is reset.
+    /// A connection that stayed open this long was healthy: the attempt count is reset
+    /// (default 10 s).
     pub reset_after: Duration,
-    /// Give up after this many consecutive reconnect attempts (`None`: never give up;
-    /// `Some(0)`: never reconnect).
+    /// Give up after this many consecutive reconnect attempts (`None`, the default: never give
+    /// up; `Some(0)`: never reconnect).
     pub max_attempts: Option<u32>,
 }
 
@@ -34,8 +48,10 @@ impl Default for ReconnectPolicy {
     fn default() -> Self {
         ReconnectPolicy {
             initial_delay: Duration::from_secs(1),
+            min_delay: Duration::from_millis(100),
             multiplier: 2.0,
             max_delay: Duration::from_secs(30),
+            max_server_delay: Duration::from_secs(300),
             jitter: 0.2,
             reset_after: Duration::from_secs(10),
             max_attempts: None,
@@ -55,10 +71,14 @@ impl ReconnectPolicy {
     /// The delay before reconnect attempt `attempt` (1-based), given the server's `retry` value
     /// and a random number in `[0, 1)` (out-of-range or NaN values are clamped).
     pub fn delay(&self, attempt: u32, server_retry: Option<Duration>, random: f64) -> Duration {
-        let base = server_retry.unwrap_or(self.initial_delay);
+        let base = server_retry.map_or(self.initial_delay, |retry| self.server_delay(retry));
         let cap = self.max_delay.max(base).as_secs_f64();
-        let exponent = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
-        let grown = base.as_secs_f64() * self.multiplier.max(1.0).powi(exponent);
+        let grown = if attempt <= 1 {
+            base.as_secs_f64()
+        } else {
+            let exponent = i32::try_from(attempt - 1).unwrap_or(i32::MAX);
+            base.max(self.min_delay).as_secs_f64() * self.multiplier.max(1.0).powi(exponent)
+        };
         let capped = if grown.is_finite() {
             grown.min(cap)
         } else {
@@ -66,6 +86,12 @@ impl ReconnectPolicy {
         };
         let jitter = clamp_unit(self.jitter) * clamp_unit(random);
         Duration::try_from_secs_f64(capped * (1.0 - jitter)).unwrap_or(Duration::from_secs_f64(cap))
+    }
+
+    /// A wait the server asked for (`retry` field or `Retry-After`), bounded by
+    /// [`max_server_delay`](ReconnectPolicy::max_server_delay).
+    pub fn server_delay(&self, requested: Duration) -> Duration {
+        requested.min(self.max_server_delay)
     }
 
     /// Whether attempt number `attempt` (1-based) is still allowed.
@@ -76,98 +102,6 @@ impl ReconnectPolicy {
 
 fn clamp_unit(x: f64) -> f64 {
     if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) }
-}
-
-/// What a response status means for an event stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StatusClass {
-    /// 200: the stream opens (if the content type is right).
-    Open,
-    /// 204: the server wants the client to stop; end cleanly, no reconnect.
-    NoContent,
-    /// 408, 429, 5xx: transient; the reconnect policy decides.
-    Retry,
-    /// Anything else (other 4xx, 1xx, other 2xx, 3xx that fetch did not follow): fatal.
-    Fatal,
-}
-
-/// Classifies a response status. The spec's EventSource fails on anything but 200; websse adds
-/// 204 as a clean end (what EventSource servers send to stop a client) and retries the statuses
-/// that say "try again later".
-pub(crate) fn classify_status(status: u16) -> StatusClass {
-    match status {
-        200 => StatusClass::Open,
-        204 => StatusClass::NoContent,
-        408 | 429 | 500..=599 => StatusClass::Retry,
-        _ => StatusClass::Fatal,
-    }
-}
-
-/// Whether a `Content-Type` value is `text/event-stream`, ignoring parameters and case (the
-/// spec's EventSource checks the MIME type essence).
-pub(crate) fn is_event_stream(content_type: &str) -> bool {
-    content_type
-        .split(';')
-        .next()
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("text/event-stream"))
-}
-
-/// Parses a `Retry-After` value: delta-seconds, or an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37
-/// GMT`) compared with `now_unix_ms`. A date in the past means "now" (zero). Anything else: `None`.
-pub(crate) fn parse_retry_after(value: &str, now_unix_ms: f64) -> Option<Duration> {
-    let value = value.trim();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
-    }
-    let at = parse_imf_fixdate(value)?;
-    let at_ms = at as f64 * 1000.0;
-    let wait = (at_ms - now_unix_ms).max(0.0) / 1000.0;
-    Duration::try_from_secs_f64(wait).ok()
-}
-
-/// `Sun, 06 Nov 1994 08:49:37 GMT` -> seconds since the Unix epoch.
-fn parse_imf_fixdate(value: &str) -> Option<i64> {
-    let (_weekday, rest) = value.split_once(", ")?;
-    let mut parts = rest.split(' ');
-    let day: i64 = parts.next()?.parse().ok()?;
-    let month = match parts.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let year: i64 = parts.next()?.parse().ok()?;
-    let mut hms = parts.next()?.split(':');
-    let h: i64 = hms.next()?.parse().ok()?;
-    let m: i64 = hms.next()?.parse().ok()?;
-    let s: i64 = hms.next()?.parse().ok()?;
-    if parts.next()? != "GMT" || parts.next().is_some() || hms.next().is_some() {
-        return None;
-    }
-    if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
@@ -249,66 +183,24 @@ mod tests {
     }
 
     #[test]
-    fn status_200_opens_204_ends() {
-        assert_eq!(classify_status(200), StatusClass::Open);
-        assert_eq!(classify_status(204), StatusClass::NoContent);
+    fn retry_zero_is_honoured_once_then_backs_off_from_the_floor() {
+        let p = no_jitter();
+        let zero = Some(Duration::ZERO);
+        assert_eq!(p.delay(1, zero, 0.0), Duration::ZERO);
+        assert_eq!(p.delay(2, zero, 0.0), ms(200));
+        assert_eq!(p.delay(3, zero, 0.0), ms(400));
+        assert_eq!(p.delay(20, zero, 0.0), Duration::from_secs(30));
+        // No attempt after the first is ever zero, whatever the server says.
+        assert!((2..100).all(|n| p.delay(n, zero, 0.0) >= p.min_delay));
     }
 
     #[test]
-    fn status_5xx_408_429_retry() {
-        for s in [500, 502, 503, 504, 599, 408, 429] {
-            assert_eq!(classify_status(s), StatusClass::Retry, "{s}");
-        }
-    }
-
-    #[test]
-    fn status_other_4xx_and_odd_2xx_are_fatal() {
-        for s in [400, 401, 403, 404, 410, 201, 206, 301, 304, 100] {
-            assert_eq!(classify_status(s), StatusClass::Fatal, "{s}");
-        }
-    }
-
-    #[test]
-    fn content_type_parameters_and_case_are_ignored() {
-        assert!(is_event_stream("text/event-stream"));
-        assert!(is_event_stream("text/event-stream; charset=utf-8"));
-        assert!(is_event_stream("Text/Event-Stream ;charset=utf-8"));
-        assert!(!is_event_stream("text/html"));
-        assert!(!is_event_stream("text/event-streams"));
-        assert!(!is_event_stream(""));
-    }
-
-    #[test]
-    fn retry_after_delta_seconds() {
-        assert_eq!(parse_retry_after("3", 0.0), Some(Duration::from_secs(3)));
-        assert_eq!(parse_retry_after(" 0 ", 0.0), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("-1", 0.0), None);
-        assert_eq!(parse_retry_after("1.5", 0.0), None);
-        assert_eq!(parse_retry_after("", 0.0), None);
-    }
-
-    #[test]
-    fn retry_after_http_date() {
-        // 1994-11-06T08:49:37Z = 784111777
-        let now = 784_111_777_000.0 - 5_000.0;
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
-            Some(Duration::from_secs(5))
-        );
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now + 60_000.0),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 UTC", now),
-            None
-        );
-        assert_eq!(parse_retry_after("tomorrow", now), None);
-    }
-
-    #[test]
-    fn civil_days() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+    fn server_delays_are_bounded() {
+        let p = no_jitter();
+        let week = Duration::from_secs(7 * 24 * 3600);
+        assert_eq!(p.server_delay(week), Duration::from_secs(300));
+        assert_eq!(p.server_delay(ms(1500)), ms(1500));
+        assert_eq!(p.delay(1, Some(week), 0.0), Duration::from_secs(300));
+        assert_eq!(p.delay(9, Some(week), 0.0), Duration::from_secs(300));
     }
 }

@@ -59,7 +59,9 @@ pub(crate) type HeadersFn = Rc<dyn Fn() -> Vec<(String, String)>>;
 /// A description of an event stream to open: URL, transport, method, headers, body, credentials,
 /// reconnect policy, limits, and the event types of interest.
 ///
-/// A consuming builder; [`open`](SseRequest::open) turns it into an [`EventStream`].
+/// A consuming builder; [`open`](SseRequest::open) turns it into an [`EventStream`]. `Clone` is
+/// cheap (the [`headers_with`](SseRequest::headers_with) callback is shared), so one description
+/// can open several streams.
 ///
 /// By default a fetch request sends `Accept: text/event-stream` with the cache mode `no-store`
 /// and nothing else, so that a cross-origin GET stays a
@@ -67,6 +69,7 @@ pub(crate) type HeadersFn = Rc<dyn Fn() -> Vec<(String, String)>>;
 /// (no preflight). Custom headers, a JSON body and `Last-Event-ID` are the caller's or the
 /// server's choice and may need one.
 #[must_use = "a request does nothing until it is opened"]
+#[derive(Clone)]
 pub struct SseRequest {
     pub(crate) method: String,
     pub(crate) url: String,
@@ -78,6 +81,7 @@ pub struct SseRequest {
     pub(crate) reconnect: ReconnectPolicy,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) max_event_size: Option<usize>,
+    pub(crate) max_buffered: usize,
     pub(crate) framing: Framing,
     pub(crate) last_event_id: String,
     pub(crate) done_on_data: Option<String>,
@@ -98,6 +102,7 @@ impl fmt::Debug for SseRequest {
             .field("reconnect", &self.reconnect)
             .field("idle_timeout", &self.idle_timeout)
             .field("max_event_size", &self.max_event_size)
+            .field("max_buffered", &self.max_buffered)
             .field("framing", &self.framing)
             .field("last_event_id", &self.last_event_id)
             .field("done_on_data", &self.done_on_data)
@@ -108,6 +113,9 @@ impl fmt::Debug for SseRequest {
 }
 
 impl SseRequest {
+    /// The default of [`max_buffered`](SseRequest::max_buffered): 16 MiB.
+    pub const DEFAULT_MAX_BUFFERED: usize = 16 * 1024 * 1024;
+
     /// A request with the given method (`GET`, `POST`, ...) to `url` (absolute, or relative to
     /// the page).
     pub fn new(method: impl Into<String>, url: impl Into<String>) -> Self {
@@ -122,6 +130,7 @@ impl SseRequest {
             reconnect: ReconnectPolicy::default(),
             idle_timeout: None,
             max_event_size: Some(websse_core::DEFAULT_MAX_EVENT_SIZE),
+            max_buffered: SseRequest::DEFAULT_MAX_BUFFERED,
             framing: Framing::default(),
             last_event_id: String::new(),
             done_on_data: None,
@@ -206,10 +215,25 @@ impl SseRequest {
     }
 
     /// Bounds the size of one event or NDJSON line (default
-    /// [`websse_core::DEFAULT_MAX_EVENT_SIZE`]; `None`: no bound). A larger one yields
-    /// [`Error::EventTooLarge`] and is skipped; the stream continues (fetch transport).
+    /// [`websse_core::DEFAULT_MAX_EVENT_SIZE`]; `None`: no bound). A larger one is skipped and
+    /// stands in the stream as an [`Item::Skipped`](crate::Item::Skipped)
+    /// ([`Skipped::TooLarge`](crate::Skipped::TooLarge)); the stream continues (fetch transport;
+    /// the browser's EventSource has no such bound).
     pub fn max_event_size(mut self, max: Option<usize>) -> Self {
         self.max_event_size = max;
+        self
+    }
+
+    /// Bounds the messages waiting for the consumer, in bytes (default
+    /// [`DEFAULT_MAX_BUFFERED`](SseRequest::DEFAULT_MAX_BUFFERED); EventSource transport).
+    ///
+    /// The fetch transport reads the body only as fast as the stream is polled, so the server is
+    /// slowed down by TCP. The browser's EventSource cannot be slowed down: when the consumer
+    /// falls behind and the waiting messages reach this bound, the messages that arrive are
+    /// dropped until it catches up, and one [`Skipped::Lagged`](crate::Skipped::Lagged) item
+    /// says how many, in their place.
+    pub fn max_buffered(mut self, bytes: usize) -> Self {
+        self.max_buffered = bytes;
         self
     }
 
@@ -241,7 +265,11 @@ impl SseRequest {
     }
 
     /// The named event types of interest. The EventSource transport listens to `message` and to
-    /// exactly these; the fetch transport yields every event whatever its type.
+    /// exactly these (`open` and `error` included: a server event of that name is a message,
+    /// while the connection's own open and error events become [`ConnectionState`]s); the fetch
+    /// transport yields every event whatever its type.
+    ///
+    /// [`ConnectionState`]: crate::ConnectionState
     pub fn events<I, S>(mut self, types: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -273,7 +301,9 @@ impl SseRequest {
         Ok(())
     }
 
-    /// Opens the stream: starts connecting at once and returns the stream of its items.
+    /// Opens the stream: starts connecting at once (both transports: the request is on its way
+    /// when this returns, whether or not the stream is polled yet) and returns the stream of its
+    /// items.
     ///
     /// # Errors
     /// - [`Error::EventSourceUnsupported`] when the EventSource transport cannot carry the request;
@@ -443,5 +473,8 @@ mod tests {
         assert_eq!(r.body, Some(Body::Bytes(vec![1, 2])));
         assert_eq!(r.reconnect.max_attempts, Some(0));
         assert!(format!("{r:?}").contains("PUT"));
+        let copy = r.clone().max_buffered(64);
+        assert_eq!((copy.max_buffered, copy.method.as_str()), (64, "PUT"));
+        assert_eq!(r.max_buffered, SseRequest::DEFAULT_MAX_BUFFERED);
     }
 }

@@ -1,62 +1,20 @@
-//! The stream layer: one [`Stream`] over whichever transport the request chose.
+//! The stream layer: one [`Stream`] over whichever transport the request chose, and the
+//! [`CloseHandle`] that ends it from anywhere.
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use futures_core::{FusedStream, Stream};
 
+use crate::queue::QueueRef;
 use crate::{ConnectionState, Error, Item, Message, SseRequest};
-
-/// What a transport hands to the stream: queued items, the current state, whether it is over.
-#[derive(Debug, Default)]
-pub(crate) struct Shared {
-    queue: VecDeque<Result<Item, Error>>,
-    waker: Option<Waker>,
-    finished: bool,
-    state: ConnectionState,
-}
-
-pub(crate) type SharedRef = Rc<RefCell<Shared>>;
-
-impl Shared {
-    pub(crate) fn push(&mut self, item: Result<Item, Error>) {
-        self.queue.push_back(item);
-        if let Some(w) = self.waker.take() {
-            w.wake();
-        }
-    }
-
-    pub(crate) fn push_state(&mut self, state: ConnectionState) {
-        self.state = state;
-        self.push(Ok(Item::State(state)));
-    }
-
-    /// The stream ends cleanly: a `Closed` state item, then `None`.
-    pub(crate) fn close(&mut self) {
-        self.push_state(ConnectionState::Closed);
-        self.finished = true;
-    }
-
-    /// The stream ends with `error`, then `None`.
-    pub(crate) fn fail(&mut self, error: Error) {
-        self.state = ConnectionState::Closed;
-        self.push(Err(error));
-        self.finished = true;
-    }
-
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn set_waker(&mut self, waker: &Waker) {
-        self.waker = Some(waker.clone());
-    }
-}
 
 /// The transport a stream runs on. Dropping it releases every JS resource it holds.
 enum Inner {
-    /// The EventSource subscription (callbacks layer) fills the shared queue.
+    /// The EventSource subscription (callbacks layer) fills the queue.
     #[cfg(target_arch = "wasm32")]
     EventSource(#[allow(dead_code)] crate::wasm::event_source::Subscription),
     /// The fetch driver, polled by the stream itself (no `spawn_local`): dropping it drops the
@@ -65,11 +23,66 @@ enum Inner {
     Fetch(Pin<Box<dyn std::future::Future<Output = ()>>>),
 }
 
+/// What a [`CloseHandle`] shares with its stream.
+#[derive(Debug, Default)]
+struct CloseState {
+    closed: AtomicBool,
+    /// The task that last polled the stream, woken by [`CloseHandle::close`].
+    waker: Mutex<Option<Waker>>,
+}
+
+impl CloseState {
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    fn register(&self, waker: &Waker) {
+        let mut slot = self.waker.lock().unwrap_or_else(PoisonError::into_inner);
+        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *slot = Some(waker.clone());
+        }
+    }
+}
+
+/// Ends an [`EventStream`] from anywhere: `Clone + Send + Sync`, so it fits a Leptos
+/// `on_cleanup`, a Dioxus `use_drop`, a Yew effect's cleanup or another thread.
+///
+/// [`close`](CloseHandle::close) marks the stream closed and wakes the task that polls it; on
+/// that poll the stream releases its connection (the fetch is aborted, the EventSource closed)
+/// and yields `None`. A stream that nobody polls releases its connection when it is polled or
+/// dropped. Dropping the handle does nothing.
+#[derive(Debug, Clone)]
+pub struct CloseHandle {
+    state: Arc<CloseState>,
+}
+
+impl CloseHandle {
+    /// Closes the stream: its next poll releases the connection and yields `None`.
+    pub fn close(&self) {
+        self.state.closed.store(true, Ordering::Release);
+        let waker = self
+            .state
+            .waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Whether [`close`](CloseHandle::close) was called (on this handle or a clone).
+    pub fn is_closed(&self) -> bool {
+        self.state.is_closed()
+    }
+}
+
 /// A stream of [`Item`]s from one event source, over either transport.
 ///
-/// Created by [`SseRequest::open`]. Ends with `None` after a clean close (a `204`, the done
-/// sentinel, a server end with reconnection turned off), or after one fatal [`Error`] item.
-/// [`Error::EventTooLarge`] items are not fatal.
+/// Created by [`SseRequest::open`], which starts connecting at once. Ends with `None` after a
+/// clean close (a `204` on the fetch transport, the done sentinel, a server end with reconnection
+/// turned off, [`close`](EventStream::close) or a [`CloseHandle`]), or after one fatal [`Error`]
+/// item.
 ///
 /// Not `Clone`: it owns the connection. Dropping it aborts the fetch (through its
 /// [`AbortController`](https://developer.mozilla.org/en-US/docs/Web/API/AbortController)),
@@ -77,8 +90,9 @@ enum Inner {
 /// timer.
 #[must_use = "dropping it closes the connection"]
 pub struct EventStream {
-    shared: SharedRef,
+    queue: QueueRef,
     inner: Option<Inner>,
+    close: Arc<CloseState>,
     done_on_data: Option<String>,
     terminated: bool,
 }
@@ -105,24 +119,40 @@ impl fmt::Debug for EventStream {
 impl EventStream {
     #[cfg(target_arch = "wasm32")]
     pub(crate) fn open(request: SseRequest) -> Result<EventStream, Error> {
-        let shared: SharedRef = Rc::default();
-        shared.borrow_mut().push_state(ConnectionState::Connecting);
+        let queue: QueueRef = std::rc::Rc::new(std::cell::RefCell::new(match request.transport {
+            crate::Transport::EventSource => crate::queue::Queue::bounded(request.max_buffered),
+            crate::Transport::Fetch => crate::queue::Queue::default(),
+        }));
+        queue.borrow_mut().push_state(ConnectionState::Connecting);
         let done_on_data = request.done_on_data.clone();
         let inner = match request.transport {
-            crate::Transport::EventSource => Inner::EventSource(
-                crate::wasm::event_source::Subscription::open(&request, Rc::clone(&shared))?,
-            ),
-            crate::Transport::Fetch => Inner::Fetch(Box::pin(crate::wasm::fetch::run(
-                request,
-                Rc::clone(&shared),
-            ))),
+            crate::Transport::EventSource => {
+                Inner::EventSource(crate::wasm::event_source::Subscription::open(
+                    &request,
+                    std::rc::Rc::clone(&queue),
+                )?)
+            }
+            crate::Transport::Fetch => {
+                let mut driver: Pin<Box<dyn std::future::Future<Output = ()>>> =
+                    Box::pin(crate::wasm::fetch::run(request, std::rc::Rc::clone(&queue)));
+                // Start connecting now, as the EventSource transport does: the driver runs up to
+                // its first await (the `fetch` call). The first poll of the stream registers the
+                // real waker.
+                if driver
+                    .as_mut()
+                    .poll(&mut Context::from_waker(Waker::noop()))
+                    .is_ready()
+                {
+                    queue.borrow_mut().set_finished();
+                }
+                Inner::Fetch(driver)
+            }
         };
-        Ok(EventStream {
-            shared,
-            inner: Some(inner),
+        Ok(EventStream::with_transport(
+            queue,
+            Some(inner),
             done_on_data,
-            terminated: false,
-        })
+        ))
     }
 
     #[cfg(not(target_arch = "wasm32"))]
@@ -130,13 +160,27 @@ impl EventStream {
         Err(Error::UnsupportedTarget)
     }
 
+    fn with_transport(
+        queue: QueueRef,
+        inner: Option<Inner>,
+        done_on_data: Option<String>,
+    ) -> EventStream {
+        EventStream {
+            queue,
+            inner,
+            close: Arc::default(),
+            done_on_data,
+            terminated: false,
+        }
+    }
+
     /// The current connection state (as last reported by the transport; the matching
     /// [`Item::State`] may still be queued).
     pub fn state(&self) -> ConnectionState {
-        if self.terminated {
+        if self.terminated || self.close.is_closed() {
             ConnectionState::Closed
         } else {
-            self.shared.borrow().state
+            self.queue.borrow().state()
         }
     }
 
@@ -145,19 +189,32 @@ impl EventStream {
         self.release();
     }
 
-    /// A stream of the messages only (state items skipped; errors kept).
+    /// A handle that closes this stream from anywhere (`Clone + Send + Sync`); see
+    /// [`CloseHandle`].
+    pub fn close_handle(&self) -> CloseHandle {
+        CloseHandle {
+            state: Arc::clone(&self.close),
+        }
+    }
+
+    /// A stream of the messages only (state items and skip notices left out; errors kept).
     pub fn messages(self) -> Messages {
-        Messages { inner: self }
+        Messages {
+            inner: self,
+            skipped: 0,
+        }
     }
 
     fn release(&mut self) {
         self.terminated = true;
-        // Release the transport before borrowing `shared`: dropping runs JS (close, abort).
+        // Release the transport before borrowing the queue: dropping runs JS (close, abort).
         self.inner = None;
-        let mut shared = self.shared.borrow_mut();
-        shared.state = ConnectionState::Closed;
-        shared.queue.clear();
-        shared.waker = None;
+        self.queue.borrow_mut().clear();
+        *self
+            .close
+            .waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     fn is_sentinel(&self, message: &Message) -> bool {
@@ -180,19 +237,23 @@ impl Stream for EventStream {
             if this.terminated {
                 return Poll::Ready(None);
             }
-            let next = this.shared.borrow_mut().queue.pop_front();
+            if this.close.is_closed() {
+                this.release();
+                return Poll::Ready(None);
+            }
+            let next = this.queue.borrow_mut().pop();
             if let Some(item) = next {
                 match &item {
                     Ok(Item::Message(m)) if this.is_sentinel(m) => {
                         this.release();
                         return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed))));
                     }
-                    Err(e) if e.is_fatal() => this.release(),
+                    Err(_) => this.release(),
                     _ => {}
                 }
                 return Poll::Ready(Some(item));
             }
-            if this.shared.borrow().finished {
+            if this.queue.borrow().is_finished() {
                 this.release();
                 return Poll::Ready(None);
             }
@@ -204,14 +265,16 @@ impl Stream for EventStream {
                 #[cfg(target_arch = "wasm32")]
                 Some(Inner::Fetch(driver)) => {
                     if driver.as_mut().poll(cx).is_ready() {
-                        this.shared.borrow_mut().finished = true;
-                    } else if this.shared.borrow().queue.is_empty() {
+                        this.queue.borrow_mut().set_finished();
+                    } else if this.queue.borrow().is_empty() {
+                        this.close.register(cx.waker());
                         return Poll::Pending;
                     }
                 }
                 #[cfg(target_arch = "wasm32")]
                 Some(Inner::EventSource(_)) => {
-                    this.shared.borrow_mut().set_waker(cx.waker());
+                    this.queue.borrow_mut().set_waker(cx.waker());
+                    this.close.register(cx.waker());
                     return Poll::Pending;
                 }
                 #[cfg(not(target_arch = "wasm32"))]
@@ -228,10 +291,14 @@ impl FusedStream for EventStream {
 }
 
 /// The messages of an [`EventStream`], without the state items; see [`EventStream::messages`].
+///
+/// Skip notices ([`Item::Skipped`]) are left out too; [`skipped`](Messages::skipped) counts the
+/// messages they stood for.
 #[derive(Debug)]
 #[must_use = "dropping it closes the connection"]
 pub struct Messages {
     inner: EventStream,
+    skipped: u64,
 }
 
 impl Messages {
@@ -244,6 +311,17 @@ impl Messages {
     pub fn close(&mut self) {
         self.inner.close();
     }
+
+    /// A handle that closes this stream from anywhere; see [`CloseHandle`].
+    pub fn close_handle(&self) -> CloseHandle {
+        self.inner.close_handle()
+    }
+
+    /// How many messages were lost so far (oversize events skipped, messages dropped because
+    /// the consumer fell behind an EventSource).
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
 }
 
 impl Stream for Messages {
@@ -252,8 +330,14 @@ impl Stream for Messages {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
             match Pin::new(&mut self.inner).poll_next(cx) {
-                Poll::Ready(Some(Ok(Item::State(_)))) => continue,
                 Poll::Ready(Some(Ok(Item::Message(m)))) => return Poll::Ready(Some(Ok(m))),
+                Poll::Ready(Some(Ok(Item::Skipped(skipped)))) => {
+                    self.skipped = self.skipped.saturating_add(match skipped {
+                        crate::Skipped::Lagged { count } => count,
+                        _ => 1,
+                    });
+                }
+                Poll::Ready(Some(Ok(_))) => {}
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,
@@ -271,21 +355,20 @@ impl FusedStream for Messages {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Skipped;
     use futures::StreamExt;
     use futures::executor::block_on;
 
     /// A stream whose transport already queued `items` and stopped (no JS involved).
     fn scripted(items: Vec<Result<Item, Error>>, done_on_data: Option<&str>) -> EventStream {
-        let shared: SharedRef = Rc::default();
+        let queue = QueueRef::default();
         for item in items {
-            shared.borrow_mut().push(item);
+            match item {
+                Ok(item) => queue.borrow_mut().push_item(item),
+                Err(e) => queue.borrow_mut().fail(e),
+            }
         }
-        EventStream {
-            shared,
-            inner: None,
-            done_on_data: done_on_data.map(str::to_owned),
-            terminated: false,
-        }
+        EventStream::with_transport(queue, None, done_on_data.map(str::to_owned))
     }
 
     fn msg(data: &str) -> Result<Item, Error> {
@@ -322,14 +405,69 @@ mod tests {
     }
 
     #[test]
-    fn oversize_error_is_not_fatal() {
+    fn a_skip_notice_is_an_item_and_the_stream_carries_on() {
         let s = scripted(
-            vec![Err(Error::EventTooLarge { limit: 8 }), msg("next")],
+            vec![
+                Ok(Item::Skipped(Skipped::TooLarge { limit: 8 })),
+                msg("next"),
+            ],
             None,
         );
         let items: Vec<_> = block_on(s.collect::<Vec<_>>());
-        assert!(matches!(items[0], Err(Error::EventTooLarge { limit: 8 })));
+        assert_eq!(
+            items[0].as_ref().unwrap(),
+            &Item::Skipped(Skipped::TooLarge { limit: 8 })
+        );
         assert_eq!(items[1].as_ref().unwrap(), &msg("next").unwrap());
+    }
+
+    #[test]
+    fn messages_count_what_was_skipped() {
+        let mut s = scripted(
+            vec![
+                Ok(Item::Skipped(Skipped::TooLarge { limit: 8 })),
+                msg("a"),
+                Ok(Item::Skipped(Skipped::Lagged { count: 5 })),
+                msg("b"),
+            ],
+            None,
+        )
+        .messages();
+        assert_eq!(block_on(s.next()).unwrap().unwrap().data(), "a");
+        assert_eq!(s.skipped(), 1);
+        assert_eq!(block_on(s.next()).unwrap().unwrap().data(), "b");
+        assert_eq!(s.skipped(), 6);
+    }
+
+    #[test]
+    fn close_handle_is_send_sync_and_ends_the_stream() {
+        fn send_sync<T: Send + Sync + Clone + 'static>(_: &T) {}
+        let mut s = scripted(vec![msg("queued")], None);
+        let handle = s.close_handle();
+        send_sync(&handle);
+        let other = handle.clone();
+        assert!(!handle.is_closed());
+        std::thread::spawn(move || other.close()).join().unwrap();
+        assert!(handle.is_closed());
+        assert_eq!(s.state(), ConnectionState::Closed);
+        assert!(block_on(s.next()).is_none(), "queued items are dropped");
+        assert!(s.is_terminated());
+    }
+
+    #[test]
+    fn close_handle_wakes_the_polling_task() {
+        use std::sync::atomic::AtomicUsize;
+        struct Count(AtomicUsize);
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let s = scripted(vec![], None);
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        s.close.register(&Waker::from(Arc::clone(&count)));
+        s.close_handle().close();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
     }
 
     #[test]
@@ -342,6 +480,7 @@ mod tests {
                 state(ConnectionState::Reconnecting {
                     attempt: 1,
                     delay: std::time::Duration::from_millis(5),
+                    cause: crate::Disconnect::EndOfBody,
                 }),
                 msg("b"),
             ],

@@ -13,7 +13,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 use websse::{
-    ConnectionState, Error, EventStream, Framing, Item, ReconnectPolicy, SseRequest, Transport,
+    ConnectionState, Disconnect, Error, EventStream, Framing, Item, ReconnectPolicy, Skipped,
+    SseRequest, Transport,
 };
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -111,6 +112,7 @@ async fn next_message(stream: &mut EventStream) -> websse::Message {
         match next_within(stream, 5000).await {
             Some(Ok(Item::Message(m))) => return m,
             Some(Ok(Item::State(_))) => {}
+            Some(Ok(other)) => panic!("{other:?} instead of a message"),
             Some(Err(e)) => panic!("error instead of a message: {e}"),
             None => panic!("stream ended instead of a message"),
         }
@@ -130,6 +132,7 @@ async fn drain(stream: &mut EventStream) -> Vec<Result<Item, Error>> {
 fn fast_policy() -> ReconnectPolicy {
     ReconnectPolicy {
         initial_delay: Duration::from_millis(50),
+        min_delay: Duration::from_millis(50),
         jitter: 0.0,
         ..ReconnectPolicy::default()
     }
@@ -251,18 +254,24 @@ async fn eventsource_last_event_id_on_reconnect() {
         match next_within(&mut stream, 5000).await.unwrap().unwrap() {
             Item::State(state) => states.push(state),
             Item::Message(m) => break m,
+            other => panic!("{other:?}"),
         }
     };
     assert_eq!(two.last_event_id(), "x2");
-    assert_eq!(
-        states,
-        [
-            ConnectionState::Reconnecting {
-                attempt: 1,
-                delay: Duration::ZERO
-            },
-            ConnectionState::Open
-        ]
+    assert!(
+        matches!(
+            states[..],
+            [
+                ConnectionState::Reconnecting {
+                    attempt: 1,
+                    delay: Duration::ZERO,
+                    cause: Disconnect::Unreported,
+                    ..
+                },
+                ConnectionState::Open
+            ]
+        ),
+        "{states:?}"
     );
     let log = log(&k).await;
     assert_eq!(log.len(), 2, "{log:?}");
@@ -300,7 +309,7 @@ async fn fetch_retry_field_is_honoured() {
     let mut reconnecting = None;
     loop {
         match next_within(&mut stream, 5000).await.unwrap().unwrap() {
-            Item::State(ConnectionState::Reconnecting { attempt, delay }) => {
+            Item::State(ConnectionState::Reconnecting { attempt, delay, .. }) => {
                 reconnecting = Some((attempt, delay))
             }
             Item::State(_) => {}
@@ -308,6 +317,7 @@ async fn fetch_retry_field_is_honoured() {
                 assert_eq!(m.data(), "two");
                 break;
             }
+            other => panic!("{other:?}"),
         }
     }
     assert_eq!(reconnecting, Some((1, Duration::from_millis(400))));
@@ -385,7 +395,7 @@ async fn fetch_500_then_200_recovers_with_backoff() {
     let mut delays = Vec::new();
     loop {
         match next_within(&mut stream, 5000).await.unwrap().unwrap() {
-            Item::State(ConnectionState::Reconnecting { attempt, delay }) => {
+            Item::State(ConnectionState::Reconnecting { attempt, delay, .. }) => {
                 delays.push((attempt, delay))
             }
             Item::State(_) => {}
@@ -393,6 +403,7 @@ async fn fetch_500_then_200_recovers_with_backoff() {
                 assert_eq!(m.data(), "ok");
                 break;
             }
+            other => panic!("{other:?}"),
         }
     }
     // Exponential: 50 ms, then 100 ms.
@@ -426,6 +437,7 @@ async fn fetch_503_retry_after_is_honoured() {
             }
             Item::State(_) => {}
             Item::Message(_) => break,
+            other => panic!("{other:?}"),
         }
     }
     assert!(now() - start >= 950.0);
@@ -645,7 +657,7 @@ async fn fetch_comments_keep_an_idle_connection_alive() {
 }
 
 #[wasm_bindgen_test]
-async fn fetch_oversize_event_is_a_typed_error_and_the_stream_continues() {
+async fn fetch_oversize_event_is_skipped_with_a_notice_and_the_stream_continues() {
     let k = key("fetch-oversize");
     let big = format!("data: {}\n\n", "x".repeat(100));
     script(
@@ -657,7 +669,7 @@ async fn fetch_oversize_event_is_a_typed_error_and_the_stream_continues() {
     let mut saw_error = false;
     loop {
         match next_within(&mut stream, 5000).await.unwrap() {
-            Err(Error::EventTooLarge { limit }) => {
+            Ok(Item::Skipped(Skipped::TooLarge { limit })) => {
                 assert_eq!(limit, 32);
                 saw_error = true;
             }
@@ -666,7 +678,7 @@ async fn fetch_oversize_event_is_a_typed_error_and_the_stream_continues() {
                 assert_eq!(m.data(), "small");
                 break;
             }
-            Ok(Item::State(_)) => {}
+            Ok(_) => {}
         }
     }
     assert!(saw_error);
@@ -728,7 +740,7 @@ async fn fetch_raw_framing_carries_utf8_across_chunks() {
         .into_iter()
         .filter_map(|i| match i.unwrap() {
             Item::Message(m) => Some(m.into_data()),
-            Item::State(_) => None,
+            _ => None,
         })
         .collect();
     assert_eq!(chunks.concat(), "price: 5€ ok");
@@ -870,4 +882,290 @@ async fn fetch_pause_when_hidden_closes_and_resumes_with_last_event_id() {
     assert_eq!(next_message(&mut stream).await.data(), "two");
     let log = log(&k).await;
     assert_eq!(log[1]["last_event_id"], "h1");
+}
+
+// --- issue 10: hardening -------------------------------------------------------------------
+
+/// The states of `stream` until its first message (which is returned too).
+async fn states_until_message(stream: &mut EventStream) -> (Vec<ConnectionState>, websse::Message) {
+    let mut states = Vec::new();
+    loop {
+        match next_within(stream, 8000).await {
+            Some(Ok(Item::State(state))) => states.push(state),
+            Some(Ok(Item::Message(m))) => return (states, m),
+            other => panic!("{other:?} after {states:?}"),
+        }
+    }
+}
+
+fn reconnects(states: &[ConnectionState]) -> Vec<(u32, Duration, Disconnect)> {
+    states
+        .iter()
+        .filter_map(|s| match *s {
+            ConnectionState::Reconnecting {
+                attempt,
+                delay,
+                cause,
+                ..
+            } => Some((attempt, delay, cause)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn fetch_retry_zero_is_honoured_once_then_backs_off() {
+    let k = key("fetch-retry0");
+    let drop_at_once = json!({ "chunks": [text_chunk("retry: 0\n\n")], "end": "close" });
+    script(
+        &k,
+        json!([
+            drop_at_once, drop_at_once, drop_at_once, drop_at_once,
+            { "chunks": [text_chunk("data: finally\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let policy = ReconnectPolicy {
+        jitter: 0.0,
+        ..ReconnectPolicy::default()
+    };
+    let mut stream = open(SseRequest::get(sse_url(&k)).reconnect(policy.clone()));
+    let (states, m) = states_until_message(&mut stream).await;
+    assert_eq!(m.data(), "finally");
+    let delays: Vec<Duration> = reconnects(&states).iter().map(|r| r.1).collect();
+    // The first reconnect honours `retry: 0`; then the delay grows from the floor.
+    assert_eq!(
+        delays,
+        [
+            Duration::ZERO,
+            policy.min_delay * 2,
+            policy.min_delay * 4,
+            policy.min_delay * 8
+        ]
+    );
+    assert!(
+        reconnects(&states)
+            .iter()
+            .all(|r| r.2 == Disconnect::EndOfBody)
+    );
+    assert_eq!(log(&k).await.len(), 5);
+}
+
+#[wasm_bindgen_test]
+async fn fetch_retry_after_is_capped_by_max_server_delay() {
+    let k = key("fetch-retry-after-cap");
+    script(
+        &k,
+        json!([
+            { "status": 503, "headers": {"content-type": "text/plain", "retry-after": "99999999"} },
+            { "status": 429, "headers": {"content-type": "text/plain", "retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"} },
+            { "chunks": [text_chunk("data: ok\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let cap = Duration::from_millis(300);
+    let mut stream = open(fetch(&k).reconnect(ReconnectPolicy {
+        max_server_delay: cap,
+        ..fast_policy()
+    }));
+    let start = now();
+    let (states, m) = states_until_message(&mut stream).await;
+    assert_eq!(m.data(), "ok");
+    assert_eq!(
+        reconnects(&states),
+        [
+            (1, cap, Disconnect::Status(503)),
+            (2, cap, Disconnect::Status(429))
+        ]
+    );
+    let took = now() - start;
+    assert!((590.0..5000.0).contains(&took), "took {took} ms");
+}
+
+#[wasm_bindgen_test]
+async fn eventsource_server_events_named_open_and_error_are_messages() {
+    let k = key("es-open-error");
+    script(
+        &k,
+        json!([{
+            "chunks": [text_chunk("event: open\ndata: o\n\nevent: error\ndata: e\n\ndata: m\n\n")],
+            "end": "hold"
+        }]),
+    )
+    .await;
+    let mut stream = open(es(&k).events(["open", "error"]));
+    let mut items = Vec::new();
+    while items.len() < 5 {
+        items.push(next_within(&mut stream, 5000).await.unwrap().unwrap());
+    }
+    let msg = |t: &str, d: &str| Item::Message(websse::Message::new(t, d, ""));
+    assert_eq!(
+        items,
+        [
+            Item::State(ConnectionState::Connecting),
+            Item::State(ConnectionState::Open),
+            msg("open", "o"),
+            msg("error", "e"),
+            msg("message", "m"),
+        ]
+    );
+    assert_eq!(stream.state(), ConnectionState::Open);
+}
+
+#[wasm_bindgen_test]
+async fn eventsource_open_and_error_events_not_asked_for_are_not_states() {
+    let k = key("es-open-unasked");
+    script(
+        &k,
+        json!([{
+            "chunks": [text_chunk("event: open\ndata: o\n\nevent: error\ndata: e\n\ndata: m\n\n")],
+            "end": "hold"
+        }]),
+    )
+    .await;
+    let mut stream = open(es(&k));
+    let (states, m) = states_until_message(&mut stream).await;
+    assert_eq!(m.data(), "m");
+    assert_eq!(states, [ConnectionState::Connecting, ConnectionState::Open]);
+}
+
+#[wasm_bindgen_test]
+async fn fetch_a_connection_that_never_opens_says_why() {
+    // Nothing listens on port 9 of this machine: connection refused, forever. (A server whose
+    // CORS headers refuse this page fails the same way: fetch rejects with a bare TypeError.)
+    let mut stream = open(
+        SseRequest::get("http://127.0.0.1:9/never").reconnect(ReconnectPolicy {
+            max_attempts: Some(2),
+            ..fast_policy()
+        }),
+    );
+    let items = drain(&mut stream).await;
+    let states: Vec<ConnectionState> = items
+        .iter()
+        .filter_map(|i| match i {
+            Ok(Item::State(s)) => Some(*s),
+            _ => None,
+        })
+        .collect();
+    let causes: Vec<Disconnect> = reconnects(&states).iter().map(|r| r.2).collect();
+    assert_eq!(causes, [Disconnect::Network, Disconnect::Network]);
+    assert!(
+        Disconnect::Network.to_string().contains("CORS"),
+        "the text names the likely causes"
+    );
+    assert!(
+        matches!(items.last(), Some(Err(Error::Network { .. }))),
+        "{items:?}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn open_starts_connecting_before_the_first_poll() {
+    for (name, request) in [
+        ("fetch-eager", fetch as fn(&str) -> SseRequest),
+        ("es-eager", es),
+    ] {
+        let k = key(name);
+        script(
+            &k,
+            json!([{ "chunks": [text_chunk("data: a\n\n")], "end": "hold" }]),
+        )
+        .await;
+        let stream = open(request(&k));
+        // Not polled at all: the request must be on its way anyway.
+        let deadline = now() + 3000.0;
+        while log(&k).await.is_empty() {
+            assert!(
+                now() < deadline,
+                "{name}: no connection before the first poll"
+            );
+            sleep(50).await;
+        }
+        drop(stream);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn eventsource_queue_is_bounded_and_says_what_it_dropped() {
+    let k = key("es-lagged");
+    let events: String = (0..200).map(|i| format!("data: {i:04}\n\n")).collect();
+    script(
+        &k,
+        json!([{ "chunks": [text_chunk(&events)], "end": "hold" }]),
+    )
+    .await;
+    // Room for a handful of messages only; the consumer does not poll while they arrive.
+    let mut stream = open(es(&k).max_buffered(1024));
+    let deadline = now() + 5000.0;
+    while log(&k).await.is_empty() {
+        assert!(now() < deadline, "no connection");
+        sleep(50).await;
+    }
+    sleep(500).await;
+    let mut received = Vec::new();
+    let mut dropped = 0;
+    while received.len() as u64 + dropped < 200 {
+        match next_within(&mut stream, 5000).await {
+            Some(Ok(Item::Message(m))) => received.push(m.into_data()),
+            Some(Ok(Item::Skipped(Skipped::Lagged { count }))) => dropped += count,
+            Some(Ok(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        dropped > 0,
+        "nothing was dropped: {} received",
+        received.len()
+    );
+    assert!(received.len() < 200);
+    // What arrived is in order and starts at the beginning.
+    assert_eq!(received[0], "0000");
+    assert!(received.windows(2).all(|w| w[0] < w[1]), "{received:?}");
+}
+
+#[wasm_bindgen_test]
+async fn close_handle_from_another_task_releases_the_connection() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    for (name, request) in [
+        ("fetch-handle", fetch as fn(&str) -> SseRequest),
+        ("es-handle", es),
+    ] {
+        let k = key(name);
+        script(
+            &k,
+            json!([{ "chunks": [text_chunk("data: a\n\n")], "end": "hold" }]),
+        )
+        .await;
+        let stream = open(request(&k));
+        let handle = stream.close_handle();
+        let ended = Rc::new(RefCell::new(false));
+        let task_ended = Rc::clone(&ended);
+        // The consumer task owns the stream, as in a framework's spawn_local.
+        wasm_bindgen_futures::spawn_local(async move {
+            let mut messages = stream.messages();
+            while messages.next().await.is_some() {}
+            *task_ended.borrow_mut() = true;
+        });
+        let deadline = now() + 5000.0;
+        while log(&k).await.first().is_none_or(|c| c["outcome"] != "open") {
+            assert!(now() < deadline, "{name}: never connected");
+            sleep(50).await;
+        }
+        handle.close();
+        let closed_at = now();
+        loop {
+            let log = log(&k).await;
+            if log[0]["outcome"] == "client_disconnected" {
+                break;
+            }
+            assert!(
+                now() - closed_at < 1000.0,
+                "{name}: still connected 1 s after close: {log:?}"
+            );
+            sleep(50).await;
+        }
+        assert!(*ended.borrow(), "{name}: the consumer's loop ended");
+        assert_eq!(log(&k).await.len(), 1, "{name}: no reconnect after close");
+    }
 }

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 use web_sys::{Element, HtmlSelectElement, HtmlTextAreaElement, KeyboardEvent};
-use websse::{ConnectionState, Item};
+use websse::ConnectionState;
 use yew::prelude::*;
 
 use super::status::Status;
@@ -70,10 +70,10 @@ pub fn ChatPage() -> Html {
         let dispatch = state.dispatcher();
         let typewriter = typewriter.clone();
         Callback::from(move |signal: SseSignal| match signal {
-            SseSignal::Item(Item::State(connection)) => match connection {
+            SseSignal::State(connection) => match connection {
                 ConnectionState::Connecting => dispatch.dispatch(ChatAction::Connecting),
                 ConnectionState::Open => dispatch.dispatch(ChatAction::Open),
-                ConnectionState::Reconnecting { attempt, delay } => {
+                ConnectionState::Reconnecting { attempt, delay, .. } => {
                     dispatch.dispatch(ChatAction::Reconnecting {
                         attempt,
                         delay_ms: delay.as_millis().try_into().unwrap_or(u64::MAX),
@@ -81,7 +81,7 @@ pub fn ChatPage() -> Html {
                 }
                 _ => {}
             },
-            SseSignal::Item(Item::Message(message)) => match message.event_type() {
+            SseSignal::Message(message) => match message.event_type() {
                 "delta" => {
                     if let Some((sid, seq)) = parse_id(message.last_event_id()) {
                         let mut last = last_id.borrow_mut();

@@ -5,7 +5,7 @@ use serde_json::Value;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
-use websse::{ConnectionState, Item};
+use websse::ConnectionState;
 use yew::prelude::*;
 
 use crate::hooks::{SseSignal, use_sse};
@@ -187,11 +187,11 @@ pub fn InspectorPage() -> Html {
         Callback::from(move |signal: SseSignal| {
             let time = page::now();
             match signal {
-                SseSignal::Item(Item::State(connection)) => {
+                SseSignal::State(connection) => {
                     let connection = match connection {
                         ConnectionState::Connecting => Connection::Connecting,
                         ConnectionState::Open => Connection::Open,
-                        ConnectionState::Reconnecting { attempt, delay } => {
+                        ConnectionState::Reconnecting { attempt, delay, .. } => {
                             Connection::Reconnecting {
                                 attempt,
                                 delay_ms: delay.as_millis().try_into().unwrap_or(u64::MAX),
@@ -203,14 +203,12 @@ pub fn InspectorPage() -> Html {
                     };
                     dispatch.dispatch(InspectorAction::State(connection, time));
                 }
-                SseSignal::Item(Item::Message(message)) => {
-                    dispatch.dispatch(InspectorAction::Event {
-                        event_type: message.event_type().to_owned(),
-                        id: message.last_event_id().to_owned(),
-                        data: message.data().to_owned(),
-                        time,
-                    })
-                }
+                SseSignal::Message(message) => dispatch.dispatch(InspectorAction::Event {
+                    event_type: message.event_type().to_owned(),
+                    id: message.last_event_id().to_owned(),
+                    data: message.data().to_owned(),
+                    time,
+                }),
                 SseSignal::Error(message) => {
                     dispatch.dispatch(InspectorAction::State(Connection::Failed(message), time))
                 }

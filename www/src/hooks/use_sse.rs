@@ -13,11 +13,13 @@ use crate::spec::StreamSpec;
 /// What the stream reports to the component.
 #[derive(Debug)]
 pub enum SseSignal {
-    /// A message or a connection-state change.
-    Item(websse::Item),
+    /// A message.
+    Message(websse::Message),
+    /// A connection-state change.
+    State(websse::ConnectionState),
     /// The request could not be opened, or the stream failed; nothing follows.
     Error(String),
-    /// A non-fatal error (an event over the size limit was skipped); the stream goes on.
+    /// Messages were lost (an event over the size limit was skipped); the stream goes on.
     Warning(String),
     /// The stream ended (`None`) without an error.
     End,
@@ -72,10 +74,17 @@ pub fn use_sse(spec: Option<StreamSpec>, on_signal: Callback<SseSignal>) {
                                 emit(SseSignal::End);
                                 return;
                             }
-                            Some(Some(Ok(item))) => emit(SseSignal::Item(item)),
-                            Some(Some(Err(error))) if !error.is_fatal() => {
-                                emit(SseSignal::Warning(error.to_string()));
+                            Some(Some(Ok(websse::Item::Message(message)))) => {
+                                emit(SseSignal::Message(message));
                             }
+                            Some(Some(Ok(websse::Item::State(state)))) => {
+                                emit(SseSignal::State(state));
+                            }
+                            Some(Some(Ok(websse::Item::Skipped(skipped)))) => {
+                                emit(SseSignal::Warning(skipped.to_string()));
+                            }
+                            // What a later websse may add is not for this app.
+                            Some(Some(Ok(_))) => {}
                             Some(Some(Err(error))) => {
                                 emit(SseSignal::Error(error.to_string()));
                                 return;

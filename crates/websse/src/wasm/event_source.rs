@@ -5,21 +5,19 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use gloo_events::EventListener;
 use wasm_bindgen::JsCast;
-use wasm_bindgen::prelude::*;
 use web_sys::{EventSource, EventSourceInit, MessageEvent};
 
-use crate::stream::SharedRef;
-use crate::{ConnectionState, Credentials, Error, Item, Message, SseRequest};
+use crate::queue::QueueRef;
+use crate::{ConnectionState, Credentials, Disconnect, Error, Message, SseRequest};
 
-type Listener = Closure<dyn FnMut(web_sys::Event)>;
-
-/// An open EventSource and the listeners websse added to it. Dropping it removes every listener
-/// and closes the EventSource.
+/// An open EventSource and the listeners websse added to it. Dropping it closes the EventSource
+/// and removes every listener.
 #[must_use = "dropping it closes the connection"]
 pub(crate) struct Subscription {
     source: EventSource,
-    listeners: Vec<(String, Listener)>,
+    listeners: Vec<EventListener>,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -28,7 +26,11 @@ impl std::fmt::Debug for Subscription {
             .field("url", &self.source.url())
             .field(
                 "types",
-                &self.listeners.iter().map(|(t, _)| t).collect::<Vec<_>>(),
+                &self
+                    .listeners
+                    .iter()
+                    .map(EventListener::event_type)
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -36,23 +38,20 @@ impl std::fmt::Debug for Subscription {
 
 impl Subscription {
     /// Creates the EventSource for `request` and listens to `open`, `error`, `message` and each
-    /// named type of interest; items go to `shared`.
-    pub(crate) fn open(request: &SseRequest, shared: SharedRef) -> Result<Subscription, Error> {
+    /// named type of interest; items go to `queue`.
+    ///
+    /// A server event named `open` or `error` reaches the `open`/`error` listeners as a
+    /// `MessageEvent`; the connection's own open and error events are plain `Event`s. The first
+    /// kind is a message (when the type is of interest), the second a state change.
+    pub(crate) fn open(request: &SseRequest, queue: QueueRef) -> Result<Subscription, Error> {
         let init = EventSourceInit::new();
         init.set_with_credentials(request.credentials == Some(Credentials::Include));
         let source = EventSource::new_with_event_source_init_dict(&request.url, &init)
             .map_err(crate::wasm::js_error)?;
-        let mut subscription = Subscription {
-            source,
-            listeners: Vec::new(),
-        };
+        let wants = |t: &str| request.events.iter().any(|e| e == t);
+        let (wants_open, wants_error) = (wants("open"), wants("error"));
+        let mut listeners = Vec::new();
 
-        let attempt = Rc::new(Cell::new(0u32));
-
-        let on_message = {
-            let shared = Rc::clone(&shared);
-            move |event: web_sys::Event| deliver(&shared, &event)
-        };
         let mut types: Vec<&str> = vec!["message"];
         for t in &request.events {
             if !types.contains(&t.as_str()) && t != "open" && t != "error" {
@@ -60,77 +59,68 @@ impl Subscription {
             }
         }
         for t in types {
-            subscription.listen(t, on_message.clone())?;
+            let queue = Rc::clone(&queue);
+            listeners.push(EventListener::new(&source, t.to_owned(), move |event| {
+                if let Some(event) = event.dyn_ref::<MessageEvent>() {
+                    deliver(&queue, event);
+                }
+            }));
         }
 
-        let on_open = {
-            let shared = Rc::clone(&shared);
+        let attempt = Rc::new(Cell::new(0u32));
+        listeners.push(EventListener::new(&source, "open", {
+            let queue = Rc::clone(&queue);
             let attempt = Rc::clone(&attempt);
-            move |_event: web_sys::Event| {
-                attempt.set(0);
-                shared.borrow_mut().push_state(ConnectionState::Open);
-            }
-        };
-        subscription.listen("open", on_open)?;
-
-        let on_error = {
-            let source = subscription.source.clone();
-            move |event: web_sys::Event| {
-                // A server event named "error" arrives as a MessageEvent: it is a message.
-                if event.dyn_ref::<MessageEvent>().is_some() {
-                    return deliver(&shared, &event);
+            move |event| match event.dyn_ref::<MessageEvent>() {
+                Some(message) if wants_open => deliver(&queue, message),
+                Some(_) => {}
+                None => {
+                    attempt.set(0);
+                    queue.borrow_mut().push_state(ConnectionState::Open);
                 }
-                if source.ready_state() == EventSource::CLOSED {
-                    // The browser gave up (status, content type, 204, network failure at start).
-                    shared.borrow_mut().fail(Error::EventSourceClosed);
-                } else {
+            }
+        }));
+
+        listeners.push(EventListener::new(&source, "error", {
+            let source = source.clone();
+            move |event| match event.dyn_ref::<MessageEvent>() {
+                Some(message) if wants_error => deliver(&queue, message),
+                Some(_) => {}
+                None if source.ready_state() == EventSource::CLOSED => {
+                    // The browser gave up (a status other than 200, a wrong content type, a 204,
+                    // a network failure on the first connect): it does not say which.
+                    queue.borrow_mut().fail(Error::EventSourceClosed);
+                }
+                None => {
                     // The browser reconnects by itself after its reconnection time.
                     attempt.set(attempt.get().saturating_add(1));
-                    shared
+                    queue
                         .borrow_mut()
                         .push_state(ConnectionState::Reconnecting {
                             attempt: attempt.get(),
                             delay: Duration::ZERO,
+                            cause: Disconnect::Unreported,
                         });
                 }
             }
-        };
-        subscription.listen("error", on_error)?;
-        Ok(subscription)
-    }
-
-    fn listen(
-        &mut self,
-        event_type: &str,
-        handler: impl FnMut(web_sys::Event) + 'static,
-    ) -> Result<(), Error> {
-        let closure: Listener = Closure::new(handler);
-        self.source
-            .add_event_listener_with_callback(event_type, closure.as_ref().unchecked_ref())
-            .map_err(crate::wasm::js_error)?;
-        self.listeners.push((event_type.to_owned(), closure));
-        Ok(())
+        }));
+        Ok(Subscription { source, listeners })
     }
 }
 
-/// Turns a `MessageEvent` into a [`Message`] (anything else is ignored; a non-string `data`,
-/// which EventSource never produces, becomes empty).
-fn deliver(shared: &SharedRef, event: &web_sys::Event) {
-    let Some(event) = event.dyn_ref::<MessageEvent>() else {
-        return;
-    };
+/// Turns a `MessageEvent` into a [`Message`] (a non-string `data`, which EventSource never
+/// produces, becomes empty).
+fn deliver(queue: &QueueRef, event: &MessageEvent) {
     let data = event.data().as_string().unwrap_or_default();
     let message = Message::new(event.type_(), data, event.last_event_id());
-    shared.borrow_mut().push(Ok(Item::Message(message)));
+    queue.borrow_mut().push_message(message);
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        for (event_type, closure) in &self.listeners {
-            let _ = self
-                .source
-                .remove_event_listener_with_callback(event_type, closure.as_ref().unchecked_ref());
-        }
+        // Close first so that nothing is dispatched while the listeners go (their own drop
+        // removes them).
         self.source.close();
+        self.listeners.clear();
     }
 }

@@ -20,12 +20,15 @@ use web_sys::{
     RequestCache, RequestCredentials, RequestInit, Response,
 };
 
-use super::{Timer, fetch_with_request, js_error, js_message};
+use gloo_events::EventListener;
+use gloo_timers::future::TimeoutFuture;
+
+use super::{fetch_with_request, js_error, js_message, sleep};
 use crate::framing::Decoder;
-use crate::policy::{StatusClass, classify_status, is_event_stream, parse_retry_after};
+use crate::queue::QueueRef;
 use crate::request::Body;
-use crate::stream::SharedRef;
-use crate::{ConnectionState, Credentials, Error, Framing, Item, SseRequest};
+use crate::response::{StatusClass, classify_status, is_event_stream, parse_retry_after};
+use crate::{ConnectionState, Credentials, Disconnect, Error, Framing, Item, SseRequest};
 
 /// Aborts the fetch when dropped (the request, the response body, a pending read).
 #[must_use = "dropping it aborts the request"]
@@ -75,23 +78,19 @@ impl ReaderGuard {
 
 impl Drop for ReaderGuard {
     fn drop(&mut self) {
-        // `cancel` rejects if the stream already errored (e.g. aborted); that is expected, so
-        // a plain JS no-op handles the rejection (no Rust closure to leak or keep alive).
-        let promise = self.reader.cancel();
-        let ignore = js_sys::Function::new_no_args("");
-        if let Ok(catch) = Reflect::get(&promise, &JsValue::from_str("catch"))
-            .and_then(|f| f.dyn_into::<js_sys::Function>())
-        {
-            let _ = catch.call1(&promise, &ignore);
-        }
+        // `cancel` rejects if the stream already errored (e.g. aborted); that is expected. A
+        // `JsFuture` attaches the rejection handler and owns its callbacks until the promise
+        // settles, so dropping it at once neither leaks them nor leaves the rejection unhandled
+        // (and needs no JS function built from source, which a strict CSP forbids as eval).
+        drop(JsFuture::from(self.reader.cancel()));
     }
 }
 
-/// Watches `document.visibilityState`; the listener is removed on drop.
+/// Watches `document.visibilityState` (the listener is removed on drop).
 struct Visibility {
     document: web_sys::Document,
     waker: Rc<RefCell<Option<Waker>>>,
-    closure: Closure<dyn FnMut()>,
+    _listener: EventListener,
 }
 
 impl Visibility {
@@ -99,19 +98,16 @@ impl Visibility {
         let document = web_sys::window()?.document()?;
         let waker: Rc<RefCell<Option<Waker>>> = Rc::default();
         let wake = Rc::clone(&waker);
-        let closure = Closure::<dyn FnMut()>::new(move || {
+        let listener = EventListener::new(&document, "visibilitychange", move |_| {
             let w = wake.borrow_mut().take();
             if let Some(w) = w {
                 w.wake();
             }
         });
-        document
-            .add_event_listener_with_callback("visibilitychange", closure.as_ref().unchecked_ref())
-            .ok()?;
         Some(Visibility {
             document,
             waker,
-            closure,
+            _listener: listener,
         })
     }
 
@@ -141,15 +137,6 @@ impl Visibility {
     }
 }
 
-impl Drop for Visibility {
-    fn drop(&mut self) {
-        let _ = self.document.remove_event_listener_with_callback(
-            "visibilitychange",
-            self.closure.as_ref().unchecked_ref(),
-        );
-    }
-}
-
 /// How one connection ended.
 enum Outcome {
     /// 204: stop, cleanly.
@@ -158,9 +145,10 @@ enum Outcome {
     Fatal(Error),
     /// The page was hidden (pause_when_hidden): reconnect when visible, no backoff.
     Hidden,
-    /// Reconnect per policy. `cause` is what to report if the policy gives up (`None`: a clean
-    /// end of body, reported as a clean close).
+    /// Reconnect per policy. `why` goes into the `Reconnecting` state; `cause` is what to report
+    /// if the policy gives up (`None`: a clean end of body, reported as a clean close).
     Lost {
+        why: Disconnect,
         cause: Option<Error>,
         retry_after: Option<Duration>,
         healthy: bool,
@@ -176,7 +164,7 @@ struct Idle {
     timeout: Duration,
     /// `Date.now()` milliseconds after which the connection counts as dead.
     deadline: f64,
-    timer: Option<Timer>,
+    timer: Option<TimeoutFuture>,
 }
 
 impl Idle {
@@ -195,8 +183,8 @@ impl Idle {
         self.deadline = js_sys::Date::now() + self.timeout.as_secs_f64() * 1000.0;
     }
 
-    /// Ready(Ok) once the deadline has passed; arms (or re-arms) the timer otherwise.
-    fn poll_expired(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), Error>> {
+    /// Ready once the deadline has passed; arms (or re-arms) the timer otherwise.
+    fn poll_expired(&mut self, cx: &mut std::task::Context<'_>) -> Poll<()> {
         loop {
             if let Some(timer) = &mut self.timer {
                 if Pin::new(timer).poll(cx).is_pending() {
@@ -206,12 +194,9 @@ impl Idle {
             }
             let left = self.deadline - js_sys::Date::now();
             if left <= 0.0 {
-                return Poll::Ready(Ok(()));
+                return Poll::Ready(());
             }
-            match Timer::new(Duration::from_secs_f64(left / 1000.0)) {
-                Ok(timer) => self.timer = Some(timer),
-                Err(e) => return Poll::Ready(Err(e)),
-            }
+            self.timer = Some(sleep(Duration::from_secs_f64(left / 1000.0)));
         }
     }
 }
@@ -220,7 +205,6 @@ enum Race<T> {
     Done(T),
     Idle,
     Hidden,
-    Failed(Error),
 }
 
 /// Waits for `fut`, unless the idle deadline passes first or the page gets hidden.
@@ -233,12 +217,10 @@ async fn race<F: Future + Unpin>(
         if let Poll::Ready(v) = Pin::new(&mut fut).poll(cx) {
             return Poll::Ready(Race::Done(v));
         }
-        if let Some(idle) = idle.as_deref_mut() {
-            match idle.poll_expired(cx) {
-                Poll::Ready(Ok(())) => return Poll::Ready(Race::Idle),
-                Poll::Ready(Err(e)) => return Poll::Ready(Race::Failed(e)),
-                Poll::Pending => {}
-            }
+        if let Some(idle) = idle.as_deref_mut()
+            && idle.poll_expired(cx).is_ready()
+        {
+            return Poll::Ready(Race::Idle);
         }
         if let Some(v) = visibility
             && v.poll_hidden(cx)
@@ -252,7 +234,7 @@ async fn race<F: Future + Unpin>(
 
 /// The fetch driver: connects, reads, reconnects, until the stream is over. Polled by the
 /// [`EventStream`](crate::EventStream) that owns it; dropping it releases the connection.
-pub(crate) async fn run(request: SseRequest, shared: SharedRef) {
+pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
     let mut decoder = Decoder::new(request.framing, request.max_event_size);
     decoder.set_last_event_id(&request.last_event_id);
     let visibility = if request.pause_when_hidden {
@@ -266,16 +248,17 @@ pub(crate) async fn run(request: SseRequest, shared: SharedRef) {
         if let Some(v) = &visibility
             && v.is_hidden()
         {
-            shared.borrow_mut().push_state(ConnectionState::Paused);
+            queue.borrow_mut().push_state(ConnectionState::Paused);
             v.until_visible().await;
-            shared.borrow_mut().push_state(ConnectionState::Connecting);
+            queue.borrow_mut().push_state(ConnectionState::Connecting);
         }
-        let (cause, retry_after) =
-            match connect(&request, &mut decoder, &shared, visibility.as_ref()).await {
-                Outcome::NoContent => return shared.borrow_mut().close(),
-                Outcome::Fatal(e) => return shared.borrow_mut().fail(e),
+        let (why, cause, retry_after) =
+            match connect(&request, &mut decoder, &queue, visibility.as_ref()).await {
+                Outcome::NoContent => return queue.borrow_mut().close(),
+                Outcome::Fatal(e) => return queue.borrow_mut().fail(e),
                 Outcome::Hidden => continue,
                 Outcome::Lost {
+                    why,
                     cause,
                     retry_after,
                     healthy,
@@ -283,27 +266,30 @@ pub(crate) async fn run(request: SseRequest, shared: SharedRef) {
                     if healthy {
                         attempt = 0;
                     }
-                    (cause, retry_after)
+                    (why, cause, retry_after)
                 }
             };
         attempt = attempt.saturating_add(1);
         if !policy.allows(attempt) {
-            let mut shared = shared.borrow_mut();
+            let mut queue = queue.borrow_mut();
             return match cause {
-                Some(e) => shared.fail(e),
-                None => shared.close(),
+                Some(e) => queue.fail(e),
+                None => queue.close(),
             };
         }
-        let delay = retry_after
-            .unwrap_or_else(|| policy.delay(attempt, decoder.retry(), js_sys::Math::random()));
-        shared
+        let delay = match retry_after {
+            Some(wait) => policy.server_delay(wait),
+            None => policy.delay(attempt, decoder.retry(), js_sys::Math::random()),
+        };
+        queue
             .borrow_mut()
-            .push_state(ConnectionState::Reconnecting { attempt, delay });
-        match Timer::new(delay) {
-            Ok(timer) => timer.await,
-            Err(e) => return shared.borrow_mut().fail(e),
-        }
-        shared.borrow_mut().push_state(ConnectionState::Connecting);
+            .push_state(ConnectionState::Reconnecting {
+                attempt,
+                delay,
+                cause: why,
+            });
+        sleep(delay).await;
+        queue.borrow_mut().push_state(ConnectionState::Connecting);
     }
 }
 
@@ -311,7 +297,7 @@ pub(crate) async fn run(request: SseRequest, shared: SharedRef) {
 async fn connect(
     request: &SseRequest,
     decoder: &mut Decoder,
-    shared: &SharedRef,
+    queue: &QueueRef,
     visibility: Option<&Visibility>,
 ) -> Outcome {
     let abort = match AbortGuard::new() {
@@ -324,6 +310,7 @@ async fn connect(
     };
     let mut idle = request.idle_timeout.map(Idle::new);
     let idle_lost = |healthy| Outcome::Lost {
+        why: Disconnect::IdleTimeout,
         cause: request
             .idle_timeout
             .map(|timeout| Error::IdleTimeout { timeout }),
@@ -340,6 +327,7 @@ async fn connect(
         Race::Done(Ok(value)) => value,
         Race::Done(Err(e)) => {
             return Outcome::Lost {
+                why: Disconnect::Network,
                 cause: Some(Error::Network {
                     message: js_message(&e),
                 }),
@@ -349,7 +337,6 @@ async fn connect(
         }
         Race::Idle => return idle_lost(false),
         Race::Hidden => return Outcome::Hidden,
-        Race::Failed(e) => return Outcome::Fatal(e),
     };
     let response: Response = match response.dyn_into() {
         Ok(r) => r,
@@ -367,6 +354,7 @@ async fn connect(
         StatusClass::Fatal => return Outcome::Fatal(Error::Status { status }),
         StatusClass::Retry => {
             return Outcome::Lost {
+                why: Disconnect::Status(status),
                 cause: Some(Error::Status { status }),
                 retry_after: header("retry-after")
                     .and_then(|v| parse_retry_after(&v, js_sys::Date::now())),
@@ -380,20 +368,19 @@ async fn connect(
             return Outcome::Fatal(Error::ContentType { content_type });
         }
     }
-    shared.borrow_mut().push_state(ConnectionState::Open);
+    queue.borrow_mut().push_state(ConnectionState::Open);
     if let Some(idle) = &mut idle {
         idle.touch();
     }
     let opened_at = js_sys::Date::now();
     let healthy =
         || js_sys::Date::now() - opened_at >= request.reconnect.reset_after.as_secs_f64() * 1000.0;
-    let mut emit = |item: Result<crate::Message, Error>| {
-        shared.borrow_mut().push(item.map(Item::Message));
-    };
+    let mut emit = |item: Item| queue.borrow_mut().push_item(item);
 
     let Some(body) = response.body() else {
         decoder.finish(&mut emit);
         return Outcome::Lost {
+            why: Disconnect::EndOfBody,
             cause: None,
             retry_after: None,
             healthy: healthy(),
@@ -415,6 +402,7 @@ async fn connect(
             Race::Done(Err(e)) => {
                 decoder.finish(&mut emit);
                 return Outcome::Lost {
+                    why: Disconnect::Network,
                     cause: Some(Error::Network {
                         message: js_message(&e),
                     }),
@@ -430,7 +418,6 @@ async fn connect(
                 decoder.finish(&mut emit);
                 return Outcome::Hidden;
             }
-            Race::Failed(e) => return Outcome::Fatal(e),
         };
         let done = Reflect::get(&chunk, &JsValue::from_str("done"))
             .ok()
@@ -440,6 +427,7 @@ async fn connect(
             decoder.finish(&mut emit);
             // A clean end of body: the spec's EventSource reconnects.
             return Outcome::Lost {
+                why: Disconnect::EndOfBody,
                 cause: None,
                 retry_after: None,
                 healthy: healthy(),

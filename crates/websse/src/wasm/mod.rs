@@ -1,15 +1,15 @@
-//! The browser layers: JS bindings, timers, the EventSource subscription, the fetch driver.
+//! The browser layers: JS bindings, the EventSource subscription, the fetch driver.
+//!
+//! Timers and listeners come from gloo (`gloo_timers::future::TimeoutFuture`,
+//! `gloo_events::EventListener`), each the one owner of its JS resource; what is written here is
+//! the SSE-specific part.
 
 pub(crate) mod event_source;
 pub(crate) mod fetch;
 
-use std::cell::RefCell;
-use std::future::Future;
-use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -17,13 +17,7 @@ use crate::Error;
 
 #[wasm_bindgen]
 extern "C" {
-    /// The global `setTimeout` (window or worker).
-    #[wasm_bindgen(js_name = setTimeout, catch)]
-    fn set_timeout(handler: &js_sys::Function, ms: i32) -> Result<JsValue, JsValue>;
-    /// The global `clearTimeout`.
-    #[wasm_bindgen(js_name = clearTimeout)]
-    fn clear_timeout(id: &JsValue);
-    /// The global `fetch` (window or worker).
+    /// The global `fetch` (window or worker; `web_sys::Window::fetch_with_request` needs a window).
     #[wasm_bindgen(js_name = fetch)]
     fn fetch_with_request(request: &web_sys::Request) -> js_sys::Promise;
 }
@@ -45,67 +39,10 @@ pub(crate) fn js_error(value: JsValue) -> Error {
     }
 }
 
-#[derive(Debug, Default)]
-struct TimerState {
-    fired: bool,
-    waker: Option<Waker>,
-}
-
-/// A [`setTimeout`](https://developer.mozilla.org/en-US/docs/Web/API/Window/setTimeout) as a
-/// future. Owns its closure; dropping it clears the timeout.
-#[must_use = "dropping it clears the timeout"]
-pub(crate) struct Timer {
-    id: JsValue,
-    state: Rc<RefCell<TimerState>>,
-    _closure: Closure<dyn FnMut()>,
-}
-
-impl std::fmt::Debug for Timer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Timer").field("id", &self.id).finish()
-    }
-}
-
-impl Timer {
-    pub(crate) fn new(delay: Duration) -> Result<Timer, Error> {
-        let state: Rc<RefCell<TimerState>> = Rc::default();
-        let fired = Rc::clone(&state);
-        let closure = Closure::<dyn FnMut()>::new(move || {
-            let waker = {
-                let mut s = fired.borrow_mut();
-                s.fired = true;
-                s.waker.take()
-            };
-            if let Some(w) = waker {
-                w.wake();
-            }
-        });
-        let ms = i32::try_from(delay.as_millis()).unwrap_or(i32::MAX);
-        let id = set_timeout(closure.as_ref().unchecked_ref(), ms).map_err(js_error)?;
-        Ok(Timer {
-            id,
-            state,
-            _closure: closure,
-        })
-    }
-}
-
-impl Future for Timer {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut s = self.state.borrow_mut();
-        if s.fired {
-            Poll::Ready(())
-        } else {
-            s.waker = Some(cx.waker().clone());
-            Poll::Pending
-        }
-    }
-}
-
-impl Drop for Timer {
-    fn drop(&mut self) {
-        clear_timeout(&self.id);
-    }
+/// A `setTimeout` future for `delay` (cleared on drop). Delays beyond `setTimeout`'s range
+/// (2^31 - 1 ms, about 24.8 days), which the browser would run at once, are cut to it.
+pub(crate) fn sleep(delay: Duration) -> TimeoutFuture {
+    const MAX_MS: u128 = i32::MAX as u128;
+    let ms = delay.as_millis().min(MAX_MS);
+    TimeoutFuture::new(u32::try_from(ms).unwrap_or(i32::MAX as u32))
 }

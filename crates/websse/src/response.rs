@@ -1,0 +1,166 @@
+//! The response rules: what a status means, which content type opens a stream, and how long a
+//! `Retry-After` header asks to wait.
+
+use std::time::Duration;
+
+/// What a response status means for an event stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StatusClass {
+    /// 200: the stream opens (if the content type is right).
+    Open,
+    /// 204: the server wants the client to stop; end cleanly, no reconnect.
+    NoContent,
+    /// 408, 429, 5xx: transient; the reconnect policy decides.
+    Retry,
+    /// Anything else (other 4xx, 1xx, other 2xx, 3xx that fetch did not follow): fatal.
+    Fatal,
+}
+
+/// Classifies a response status. The spec's EventSource fails on anything but 200; websse adds
+/// 204 as a clean end (what EventSource servers send to stop a client) and retries the statuses
+/// that say "try again later".
+pub(crate) fn classify_status(status: u16) -> StatusClass {
+    match status {
+        200 => StatusClass::Open,
+        204 => StatusClass::NoContent,
+        408 | 429 | 500..=599 => StatusClass::Retry,
+        _ => StatusClass::Fatal,
+    }
+}
+
+/// Whether a `Content-Type` value is `text/event-stream`, ignoring parameters and case (the
+/// spec's EventSource checks the MIME type essence).
+pub(crate) fn is_event_stream(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("text/event-stream"))
+}
+
+/// Parses a `Retry-After` value: delta-seconds, or an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37
+/// GMT`) compared with `now_unix_ms`. A date in the past means "now" (zero). Anything else: `None`.
+pub(crate) fn parse_retry_after(value: &str, now_unix_ms: f64) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let at = parse_imf_fixdate(value)?;
+    let at_ms = at as f64 * 1000.0;
+    let wait = (at_ms - now_unix_ms).max(0.0) / 1000.0;
+    Duration::try_from_secs_f64(wait).ok()
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT` -> seconds since the Unix epoch.
+fn parse_imf_fixdate(value: &str) -> Option<i64> {
+    let (_weekday, rest) = value.split_once(", ")?;
+    let mut parts = rest.split(' ');
+    let day: i64 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':');
+    let h: i64 = hms.next()?.parse().ok()?;
+    let m: i64 = hms.next()?.parse().ok()?;
+    let s: i64 = hms.next()?.parse().ok()?;
+    if parts.next()? != "GMT" || parts.next().is_some() || hms.next().is_some() {
+        return None;
+    }
+    if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn status_200_opens_204_ends() {
+        assert_eq!(classify_status(200), StatusClass::Open);
+        assert_eq!(classify_status(204), StatusClass::NoContent);
+    }
+
+    #[test]
+    fn status_5xx_408_429_retry() {
+        for s in [500, 502, 503, 504, 599, 408, 429] {
+            assert_eq!(classify_status(s), StatusClass::Retry, "{s}");
+        }
+    }
+
+    #[test]
+    fn status_other_4xx_and_odd_2xx_are_fatal() {
+        for s in [400, 401, 403, 404, 410, 201, 206, 301, 304, 100] {
+            assert_eq!(classify_status(s), StatusClass::Fatal, "{s}");
+        }
+    }
+
+    #[test]
+    fn content_type_parameters_and_case_are_ignored() {
+        assert!(is_event_stream("text/event-stream"));
+        assert!(is_event_stream("text/event-stream; charset=utf-8"));
+        assert!(is_event_stream("Text/Event-Stream ;charset=utf-8"));
+        assert!(!is_event_stream("text/html"));
+        assert!(!is_event_stream("text/event-streams"));
+        assert!(!is_event_stream(""));
+    }
+
+    #[test]
+    fn retry_after_delta_seconds() {
+        assert_eq!(parse_retry_after("3", 0.0), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after(" 0 ", 0.0), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("-1", 0.0), None);
+        assert_eq!(parse_retry_after("1.5", 0.0), None);
+        assert_eq!(parse_retry_after("", 0.0), None);
+    }
+
+    #[test]
+    fn retry_after_http_date() {
+        // 1994-11-06T08:49:37Z = 784111777
+        let now = 784_111_777_000.0 - 5_000.0;
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now + 60_000.0),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 UTC", now),
+            None
+        );
+        assert_eq!(parse_retry_after("tomorrow", now), None);
+    }
+
+    #[test]
+    fn civil_days() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+    }
+}
