@@ -1,14 +1,15 @@
 //! The chat API: `GET|POST /api/chat` start an answer, `GET /api/chat/{sid}` (or any of them with
 //! `Last-Event-ID: <sid>:<seq>`) resumes one.
 //!
-//! An answer is generated once, by a background task, into an [`Answer`] kept in the
-//! [`AnswerStore`]; every connection is only a reader with a cursor into it. That is what makes
+//! An answer is generated once, by a background task (the embedded model below, or
+//! [`upstream`]), into an [`Answer`] kept in the [`AnswerStore`](crate::answer::AnswerStore);
+//! every connection is only a reader with a cursor into it. That is what makes
 //! resume exact: a reconnecting client gets the stored tokens after its cursor, then the live ones
 //! as they are produced, and nothing twice.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -20,6 +21,7 @@ use futures::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
+use crate::answer::{Answer, AnswerState, DoneReason, Message};
 use crate::errors::ApiError;
 use crate::{SharedState, model, upstream, util};
 
@@ -27,166 +29,10 @@ use crate::{SharedState, model, upstream, util};
 pub(crate) const DEMO_MODEL: &str = "websse-demo";
 /// Largest `bench_tokens`.
 const MAX_BENCH_TOKENS: u64 = 100_000;
-/// Most tokens kept by all stored answers together (finished answers are evicted beyond it).
-const MAX_STORED_TOKENS: usize = 2_000_000;
 /// Largest pace, in characters or tokens per second.
 const MAX_SPEED: f64 = 1_000_000.0;
 /// Pause before breaking a connection on purpose, so what was written reaches the client.
 pub(crate) const FLUSH_PAUSE: Duration = Duration::from_millis(20);
-/// An answer nobody has read for this long stops being generated.
-const ABANDONED_AFTER: Duration = Duration::from_secs(60);
-
-/// Why an answer ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum DoneReason {
-    /// The whole answer was produced.
-    Finished,
-    /// Cut short: `max_tokens`, shutdown, or nobody listening any more.
-    Stopped,
-    /// The upstream model failed; the message says how.
-    Error(String),
-}
-
-/// What the generator has produced so far; readers watch it.
-#[derive(Debug)]
-pub(crate) struct AnswerState {
-    tokens: Vec<Arc<str>>,
-    done: Option<DoneReason>,
-    finished_at: Option<Instant>,
-    readers: usize,
-    unread_since: Instant,
-}
-
-/// One answer, shared by its generator and its readers.
-#[derive(Debug)]
-pub(crate) struct Answer {
-    sid: String,
-    model: String,
-    state: watch::Sender<AnswerState>,
-}
-
-impl Answer {
-    /// Append one token and wake the readers.
-    pub(crate) fn push(&self, token: impl Into<Arc<str>>) {
-        let token = token.into();
-        self.state.send_modify(|s| {
-            if s.done.is_none() {
-                s.tokens.push(token);
-            }
-        });
-    }
-
-    /// Mark the answer complete (only the first call counts) and wake the readers.
-    pub(crate) fn finish(&self, reason: DoneReason) {
-        self.state.send_modify(|s| {
-            if s.done.is_none() {
-                s.done = Some(reason);
-                s.finished_at = Some(Instant::now());
-            }
-        });
-    }
-
-    /// How many tokens were produced so far.
-    pub(crate) fn produced(&self) -> usize {
-        self.state.borrow().tokens.len()
-    }
-
-    /// Nobody has been reading for a while: stop generating.
-    pub(crate) fn abandoned(&self) -> bool {
-        let s = self.state.borrow();
-        s.readers == 0 && s.unread_since.elapsed() >= ABANDONED_AFTER
-    }
-}
-
-/// All answers that can still be resumed, bounded in count and age.
-#[derive(Debug)]
-pub(crate) struct AnswerStore {
-    answers: Mutex<HashMap<String, Arc<Answer>>>,
-    max: usize,
-    ttl: Duration,
-}
-
-impl AnswerStore {
-    pub(crate) fn new(max: usize, ttl: Duration) -> Self {
-        Self {
-            answers: Mutex::new(HashMap::new()),
-            max,
-            ttl,
-        }
-    }
-
-    /// A new, empty answer; when the store is full the oldest finished answer makes room.
-    fn create(&self, model: String) -> Result<Arc<Answer>, ApiError> {
-        let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
-        let ttl = self.ttl;
-        answers.retain(|_, a| {
-            a.state
-                .borrow()
-                .finished_at
-                .is_none_or(|at| at.elapsed() < ttl)
-        });
-        // Make room: at most `max` answers and `MAX_STORED_TOKENS` tokens in all; finished
-        // answers go first, oldest first.
-        let mut stored: usize = answers
-            .values()
-            .map(|a| a.state.borrow().tokens.len())
-            .sum();
-        while answers.len() >= self.max || stored > MAX_STORED_TOKENS {
-            let oldest = answers
-                .iter()
-                .filter_map(|(sid, a)| a.state.borrow().finished_at.map(|at| (at, sid.clone())))
-                .min();
-            let Some((_, sid)) = oldest else {
-                if answers.len() >= self.max {
-                    return Err(ApiError::busy(
-                        "too many answers are being generated; try again shortly",
-                    ));
-                }
-                break;
-            };
-            if let Some(gone) = answers.remove(&sid) {
-                stored = stored.saturating_sub(gone.state.borrow().tokens.len());
-            }
-        }
-        let sid = util::new_stream_id();
-        let answer = Arc::new(Answer {
-            sid: sid.clone(),
-            model,
-            state: watch::Sender::new(AnswerState {
-                tokens: Vec::new(),
-                done: None,
-                finished_at: None,
-                readers: 0,
-                unread_since: Instant::now(),
-            }),
-        });
-        answers.insert(sid, Arc::clone(&answer));
-        Ok(answer)
-    }
-
-    /// The answer with this id, unless it is unknown or expired.
-    fn get(&self, sid: &str) -> Option<Arc<Answer>> {
-        let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
-        let expired = answers
-            .get(sid)?
-            .state
-            .borrow()
-            .finished_at
-            .is_some_and(|at| at.elapsed() >= self.ttl);
-        if expired {
-            answers.remove(sid);
-            return None;
-        }
-        answers.get(sid).cloned()
-    }
-}
-
-/// One chat message of the request.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub(crate) struct Message {
-    pub(crate) role: String,
-    pub(crate) content: String,
-}
 
 /// Knobs shared by the POST body (flattened into it) and the GET query (its own `Query`).
 #[derive(Debug, Default, Deserialize)]
@@ -439,7 +285,7 @@ fn resume(state: &SharedState, sid: &str, after: Option<u64>) -> Result<Response
     let next = match after {
         None => 0,
         Some(seq) => {
-            let s = answer.state.borrow();
+            let s = answer.state();
             let done_seq = s.tokens.len() as u64 + 1;
             if s.done.is_some() && seq >= done_seq {
                 // Everything, `done` included, was delivered: tell EventSource to stop.
@@ -536,11 +382,7 @@ impl Reader {
         drop_after: Option<u64>,
         permit: OwnedSemaphorePermit,
     ) -> Self {
-        answer.state.send_if_modified(|s| {
-            s.readers += 1;
-            false
-        });
-        let rx = answer.state.subscribe();
+        let rx = answer.subscribe();
         Self {
             answer,
             rx,
@@ -646,13 +488,7 @@ impl Reader {
 
 impl Drop for Reader {
     fn drop(&mut self) {
-        self.answer.state.send_if_modified(|s| {
-            s.readers = s.readers.saturating_sub(1);
-            if s.readers == 0 {
-                s.unread_since = Instant::now();
-            }
-            false
-        });
+        self.answer.unsubscribe();
     }
 }
 
@@ -706,48 +542,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn store_is_bounded_and_evicts_finished_answers_first() {
-        let store = AnswerStore::new(2, Duration::from_secs(60));
-        let a = store.create("m".to_owned()).expect("a");
-        let _b = store.create("m".to_owned()).expect("b");
-        // Both still generating: no room.
-        assert!(store.create("m".to_owned()).is_err());
-        a.push("x");
-        a.finish(DoneReason::Finished);
-        let _c = store.create("m".to_owned()).expect("c evicts a");
-        assert!(store.get(&a.sid).is_none());
-    }
-
-    #[test]
-    fn finished_answers_expire() {
-        let store = AnswerStore::new(10, Duration::ZERO);
-        let a = store.create("m".to_owned()).expect("a");
-        assert!(
-            store.get(&a.sid).is_some(),
-            "generating answers never expire"
-        );
-        a.finish(DoneReason::Stopped);
-        assert!(store.get(&a.sid).is_none());
-    }
-
-    #[test]
     fn event_ids_parse() {
         assert_eq!(parse_event_id("abc:3").ok(), Some(("abc", 3)));
         assert_eq!(parse_event_id("a:b:7").ok(), Some(("a:b", 7)));
         for bad in ["abc", ":3", "abc:", "abc:-1", "abc:x"] {
             assert!(parse_event_id(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn finish_counts_once_and_freezes_tokens() {
-        let store = AnswerStore::new(10, Duration::from_secs(60));
-        let a = store.create("m".to_owned()).expect("a");
-        a.push("one ");
-        a.finish(DoneReason::Stopped);
-        a.push("two ");
-        a.finish(DoneReason::Finished);
-        assert_eq!(a.produced(), 1);
-        assert_eq!(a.state.borrow().done, Some(DoneReason::Stopped));
     }
 }

@@ -19,6 +19,7 @@
 //! limits) is described in `docs/design.md`, section 3.
 #![deny(missing_docs)]
 
+mod answer;
 mod chat;
 mod errors;
 mod examples;
@@ -112,7 +113,7 @@ impl Default for Config {
 pub(crate) struct AppState {
     pub(crate) config: Config,
     pub(crate) streams: Arc<Semaphore>,
-    pub(crate) answers: chat::AnswerStore,
+    pub(crate) answers: answer::AnswerStore,
     pub(crate) tests: testing::TestStore,
     pub(crate) http: reqwest::Client,
 }
@@ -125,7 +126,7 @@ pub fn app(config: Config) -> Router {
     let max_streams = config.max_streams.max(1);
     let state = Arc::new(AppState {
         streams: Arc::new(Semaphore::new(max_streams)),
-        answers: chat::AnswerStore::new(config.max_answers.max(1), config.answer_ttl),
+        answers: answer::AnswerStore::new(config.max_answers.max(1), config.answer_ttl),
         tests: testing::TestStore::default(),
         http: reqwest::Client::new(),
         config,

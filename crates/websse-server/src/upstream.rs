@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::UpstreamConfig;
-use crate::chat::{Answer, DoneReason, Message};
+use crate::answer::{Answer, DoneReason, Message};
 use crate::util;
 
 /// Longest wait for the upstream's response head.
