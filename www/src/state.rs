@@ -27,6 +27,8 @@ pub enum Phase {
         attempt: u32,
         /// Wait before this attempt, in milliseconds.
         delay_ms: u64,
+        /// Why the connection was lost (websse's `Disconnect`, as text).
+        cause: String,
     },
     /// The server sent `done`. `cut` when its reason was "stopped" (max_tokens, shutdown).
     Done {
@@ -106,6 +108,8 @@ pub enum ChatAction {
         attempt: u32,
         /// Wait before it, in milliseconds.
         delay_ms: u64,
+        /// Why the connection was lost (websse's `Disconnect`, as text).
+        cause: String,
     },
     /// `done` arrived; `cut` when its reason was not "finished".
     Done {
@@ -256,9 +260,15 @@ impl Reducible for ChatState {
                 }
             }
             ChatAction::Open => next.set_active_phase(Phase::Streaming),
-            ChatAction::Reconnecting { attempt, delay_ms } => {
-                next.set_active_phase(Phase::Reconnecting { attempt, delay_ms })
-            }
+            ChatAction::Reconnecting {
+                attempt,
+                delay_ms,
+                cause,
+            } => next.set_active_phase(Phase::Reconnecting {
+                attempt,
+                delay_ms,
+                cause,
+            }),
             ChatAction::Done { cut } => next.set_active_phase(Phase::Done { cut }),
             ChatAction::Failed(message) => next.set_active_phase(Phase::Failed(message)),
             ChatAction::Ended => next.set_active_phase(Phase::Failed(
@@ -441,6 +451,8 @@ pub enum Connection {
         attempt: u32,
         /// Wait before it, in milliseconds.
         delay_ms: u64,
+        /// Why the connection was lost (websse's `Disconnect`, as text).
+        cause: String,
     },
     /// Closed while the page is hidden; reconnects when it is visible again.
     Paused,
@@ -465,9 +477,14 @@ impl Connection {
             Self::Idle => "idle".into(),
             Self::Connecting => "connecting".into(),
             Self::Open => "open".into(),
-            Self::Reconnecting { attempt, delay_ms } => {
+            Self::Reconnecting {
+                attempt,
+                delay_ms,
+                cause,
+            } => format!(
+                "{}: {cause}",
                 crate::components::reconnecting(*attempt, *delay_ms)
-            }
+            ),
             Self::Paused => "paused while the page is hidden".into(),
             Self::Closed => "closed".into(),
             Self::Failed(message) => format!("failed: {message}"),

@@ -73,12 +73,16 @@ pub fn ChatPage() -> Html {
             SseSignal::State(connection) => match connection {
                 ConnectionState::Connecting => dispatch.dispatch(ChatAction::Connecting),
                 ConnectionState::Open => dispatch.dispatch(ChatAction::Open),
-                ConnectionState::Reconnecting { attempt, delay, .. } => {
-                    dispatch.dispatch(ChatAction::Reconnecting {
-                        attempt,
-                        delay_ms: delay.as_millis().try_into().unwrap_or(u64::MAX),
-                    })
-                }
+                ConnectionState::Reconnecting {
+                    attempt,
+                    delay,
+                    cause,
+                    ..
+                } => dispatch.dispatch(ChatAction::Reconnecting {
+                    attempt,
+                    delay_ms: delay.as_millis().try_into().unwrap_or(u64::MAX),
+                    cause: cause.to_string(),
+                }),
                 _ => {}
             },
             SseSignal::Message(message) => match message.event_type() {

@@ -191,12 +191,16 @@ pub fn InspectorPage() -> Html {
                     let connection = match connection {
                         ConnectionState::Connecting => Connection::Connecting,
                         ConnectionState::Open => Connection::Open,
-                        ConnectionState::Reconnecting { attempt, delay, .. } => {
-                            Connection::Reconnecting {
-                                attempt,
-                                delay_ms: delay.as_millis().try_into().unwrap_or(u64::MAX),
-                            }
-                        }
+                        ConnectionState::Reconnecting {
+                            attempt,
+                            delay,
+                            cause,
+                            ..
+                        } => Connection::Reconnecting {
+                            attempt,
+                            delay_ms: delay.as_millis().try_into().unwrap_or(u64::MAX),
+                            cause: cause.to_string(),
+                        },
                         ConnectionState::Paused => Connection::Paused,
                         // `Closed`, and whatever a later websse adds.
                         _ => Connection::Closed,

@@ -44,9 +44,16 @@ pub fn Status(props: &StatusProps) -> Html {
             match phase {
                 Phase::Connecting => "connecting…".to_owned(),
                 Phase::Streaming => "streaming…".to_owned(),
-                Phase::Reconnecting { attempt, delay_ms } => match left {
-                    Some(0) => format!("reconnecting (attempt {attempt}, trying now…)"),
-                    _ => reconnecting(*attempt, left.unwrap_or(*delay_ms)),
+                Phase::Reconnecting {
+                    attempt,
+                    delay_ms,
+                    cause,
+                } => match left {
+                    Some(0) => format!("reconnecting (attempt {attempt}, trying now…): {cause}"),
+                    _ => format!(
+                        "{}: {cause}",
+                        reconnecting(*attempt, left.unwrap_or(*delay_ms))
+                    ),
                 },
                 Phase::Done { cut: false } => "done".to_owned(),
                 Phase::Done { cut: true } => "done (the server cut the answer short)".to_owned(),
