@@ -12,6 +12,7 @@
 //! (see [`tools`]), so a fresh machine with only rustup and cargo works unaided.
 
 mod bench;
+mod modgraph;
 mod proc;
 mod tools;
 
@@ -239,6 +240,10 @@ fn test_steps() -> Vec<Step> {
                     .envs(ctx.tools.child_env())
                     .run("cargo fmt --all --check")
             }),
+        },
+        Step {
+            name: "module graph (no cycles)",
+            run: Box::new(|ctx| modgraph::check(&ctx.root)),
         },
         Step {
             name: "lints (clippy, host and wasm32)",
