@@ -2,6 +2,8 @@
 //!
 //! - `cargo xtask demo [--addr ADDR]`: build the app with Trunk (release) and serve it, with the API,
 //!   from websse-server.
+//! - `cargo xtask examples [--addr ADDR]`: build the example apps in `examples/` (Leptos, Dioxus,
+//!   plain wasm-bindgen) and serve them, with the API, from websse-server.
 //! - `cargo xtask test [--keep-going]`: the whole suite (format, lints, native tests, browser tests,
 //!   app build, end-to-end tests), each step named, timed and summarised.
 //! - `cargo xtask bench [--parser-only | --ui-only]`: the parser benches against the Rust peers, and the
@@ -12,7 +14,7 @@
 //! (see [`tools`]), so a fresh machine with only rustup and cargo works unaided.
 
 mod bench;
-mod modgraph;
+mod examples;
 mod proc;
 mod tools;
 
@@ -30,6 +32,7 @@ usage: cargo xtask <command>
 
 commands:
   demo [--addr ADDR]          build the app (release) and serve it with the API (default 127.0.0.1:8080)
+  examples [--addr ADDR]      build the Leptos, Dioxus and wasm-bindgen examples and serve them
   test [--keep-going]         format, lints, native tests, browser tests, app build, end-to-end tests
   bench [--parser-only|--ui-only]
                               parser benches against the Rust peers, and the UI bench in Chromium
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
     }
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(&root, &args[1..]),
+        Some("examples") => examples::serve(&root, &args[1..]),
         Some("test") => test(&root, &args[1..]),
         Some("bench") => bench::run(&root, &args[1..]),
         Some("fuzz") => fuzz(&root, &args[1..]),
@@ -242,10 +246,6 @@ fn test_steps() -> Vec<Step> {
             }),
         },
         Step {
-            name: "module graph (no cycles)",
-            run: Box::new(|ctx| modgraph::check(&ctx.root)),
-        },
-        Step {
             name: "lints (clippy, host and wasm32)",
             run: Box::new(|ctx| {
                 Cmd::new("cargo")
@@ -330,6 +330,10 @@ fn test_steps() -> Vec<Step> {
                     .env("WEBSSE_E2E_URL", server.url());
                 ctx.run_tests(cmd, "cargo test -p websse-e2e")
             }),
+        },
+        Step {
+            name: "examples (leptos, dioxus, vanilla): build + end-to-end",
+            run: Box::new(examples::test),
         },
     ]
 }

@@ -1,0 +1,281 @@
+//! websse without a framework: plain `wasm-bindgen` and `web-sys`.
+//!
+//! The page streams a chat answer (`POST /api/chat` over fetch) and a ticker
+//! (`GET /api/examples/ticker` over the browser's `EventSource`). The Unmount button closes both
+//! streams through their [`CloseHandle`]s and removes their part of the page; Mount opens them
+//! again.
+//!
+//! Query parameters: `ticker` (the ticker's URL), `chat` (the chat endpoint), `prompt`, and
+//! `speed` (characters per second of the answer).
+
+use futures::StreamExt;
+use futures::channel::oneshot;
+use futures::future::join3;
+use wasm_bindgen::prelude::*;
+use web_sys::{Document, Element, EventTarget, UrlSearchParams};
+use websse::{CloseHandle, ConnectionState, EventStream, Item, SseRequest, Transport};
+
+fn main() {
+    // The page's one task: it lives as long as the page.
+    wasm_bindgen_futures::spawn_local(async {
+        if let Err(error) = app().await {
+            web_sys::console::error_1(&error);
+        }
+    });
+}
+
+/// What the page streams from, read from the query string.
+struct Config {
+    ticker: String,
+    chat: String,
+    prompt: String,
+    speed: Option<f64>,
+}
+
+impl Config {
+    fn from_query(query: &str) -> Config {
+        let params = UrlSearchParams::new_with_str(query).ok();
+        let get = |name: &str| params.as_ref().and_then(|p| p.get(name));
+        Config {
+            ticker: get("ticker").unwrap_or_else(|| "/api/examples/ticker?interval_ms=500".into()),
+            chat: get("chat").unwrap_or_else(|| "/api/chat".into()),
+            prompt: get("prompt").unwrap_or_else(|| "What is SSE?".into()),
+            speed: get("speed").and_then(|s| s.parse().ok()),
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Tick {
+    tick: u64,
+}
+
+#[derive(serde::Deserialize)]
+struct Delta {
+    text: String,
+}
+
+async fn app() -> Result<(), JsValue> {
+    let window = web_sys::window().ok_or("no window")?;
+    let document = window.document().ok_or("no document")?;
+    let body = document.body().ok_or("no body")?;
+    let config = Config::from_query(&window.location().search()?);
+
+    let title = element(&document, "h1", "", "websse with plain wasm-bindgen")?;
+    body.append_child(&title)?;
+    let toggle = element(&document, "button", "toggle", "Unmount")?;
+    body.append_child(&toggle)?;
+    loop {
+        // Mounted: the streams run until both end by themselves or the button closes them.
+        let section = element(&document, "section", "streams", "")?;
+        body.append_child(&section)?;
+        let ticker = TickerView::new(&document, &section)?;
+        let chat = ChatView::new(&document, &section)?;
+        let ticker_stream = ticker.open(&config);
+        let chat_stream = chat.open(&config);
+        let handles: Vec<CloseHandle> = [&ticker_stream, &chat_stream]
+            .into_iter()
+            .flatten()
+            .map(EventStream::close_handle)
+            .collect();
+        let unmount = async {
+            clicked(&toggle).await?;
+            handles.iter().for_each(CloseHandle::close);
+            Ok::<_, JsValue>(())
+        };
+        let ((), (), unmounted) =
+            join3(ticker.run(ticker_stream), chat.run(chat_stream), unmount).await;
+        unmounted?;
+        // Both streams have ended and were dropped: their connections are closed.
+        section.remove();
+
+        toggle.set_text_content(Some("Mount"));
+        clicked(&toggle).await?;
+        toggle.set_text_content(Some("Unmount"));
+    }
+}
+
+/// The ticker's part of the page.
+struct TickerView {
+    tick: Element,
+    state: Element,
+}
+
+impl TickerView {
+    fn new(document: &Document, parent: &Element) -> Result<TickerView, JsValue> {
+        let block = element(document, "p", "ticker", "tick ")?;
+        let tick = element(document, "strong", "tick", "-")?;
+        let state = element(document, "span", "ticker-state", "")?;
+        block.append_child(&tick)?;
+        block.append_with_str_1(" ")?;
+        block.append_child(&state)?;
+        parent.append_child(&block)?;
+        Ok(TickerView { tick, state })
+    }
+
+    /// The browser's own `EventSource`: GET only, it reconnects by itself.
+    fn open(&self, config: &Config) -> Option<EventStream> {
+        let opened = SseRequest::get(&config.ticker)
+            .transport(Transport::EventSource)
+            .open();
+        opened.map_err(|error| self.show(&error.to_string())).ok()
+    }
+
+    async fn run(&self, stream: Option<EventStream>) {
+        let Some(mut stream) = stream else { return };
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(Item::Message(msg)) => match msg.json::<Tick>() {
+                    Ok(t) => self.tick.set_text_content(Some(&t.tick.to_string())),
+                    Err(error) => self.show(&error.to_string()),
+                },
+                Ok(Item::State(state)) => self.show(state_name(state)),
+                Ok(_) => {}
+                // A fatal error is the stream's last item.
+                Err(error) => self.show(&error.to_string()),
+            }
+        }
+    }
+
+    fn show(&self, state: &str) {
+        let _ = self.state.set_attribute("data-state", state);
+        self.state.set_text_content(Some(state));
+    }
+}
+
+fn state_name(state: ConnectionState) -> &'static str {
+    match state {
+        ConnectionState::Connecting => "connecting",
+        ConnectionState::Open => "open",
+        ConnectionState::Reconnecting { .. } => "reconnecting",
+        ConnectionState::Paused => "paused",
+        ConnectionState::Closed => "closed",
+        _ => "other",
+    }
+}
+
+/// The chat's part of the page.
+struct ChatView {
+    status: Element,
+    answer: Element,
+}
+
+impl ChatView {
+    fn new(document: &Document, parent: &Element) -> Result<ChatView, JsValue> {
+        let status = element(document, "p", "chat-state", "")?;
+        let answer = element(document, "p", "answer", "")?;
+        parent.append_child(&status)?;
+        parent.append_child(&answer)?;
+        let view = ChatView { status, answer };
+        view.show("connecting", "");
+        Ok(view)
+    }
+
+    /// fetch: a POST with a JSON body, which `EventSource` cannot send.
+    fn open(&self, config: &Config) -> Option<EventStream> {
+        let mut body = serde_json::json!({
+            "messages": [{ "role": "user", "content": config.prompt }],
+        });
+        if let Some(speed) = config.speed {
+            body["speed"] = speed.into();
+        }
+        let opened = SseRequest::post(&config.chat)
+            .json(&body)
+            .and_then(|request| request.events(["start", "delta", "done"]).open());
+        opened
+            .map_err(|error| self.show("failed", &error.to_string()))
+            .ok()
+    }
+
+    async fn run(&self, stream: Option<EventStream>) {
+        let Some(stream) = stream else { return };
+        let mut messages = stream.messages();
+        while let Some(msg) = messages.next().await {
+            let msg = match msg {
+                Ok(msg) => msg,
+                Err(error) => return self.show("failed", &error.to_string()),
+            };
+            match msg.event_type() {
+                "start" => self.show("streaming", ""),
+                // One text node per delta: the answer grows without re-rendering what is there.
+                "delta" => match msg.json::<Delta>() {
+                    Ok(delta) => {
+                        let _ = self.answer.append_with_str_1(&delta.text);
+                    }
+                    Err(error) => return self.show("failed", &error.to_string()),
+                },
+                // The answer is complete: stop here rather than let fetch reconnect.
+                "done" => return self.show("done", ""),
+                _ => {}
+            }
+        }
+    }
+
+    fn show(&self, state: &str, detail: &str) {
+        let _ = self.status.set_attribute("data-state", state);
+        let text = if detail.is_empty() {
+            state.to_owned()
+        } else {
+            format!("{state}: {detail}")
+        };
+        self.status.set_text_content(Some(&text));
+    }
+}
+
+/// A new element with a `data-testid` (when not empty) and text.
+fn element(document: &Document, tag: &str, test_id: &str, text: &str) -> Result<Element, JsValue> {
+    let element = document.create_element(tag)?;
+    if !test_id.is_empty() {
+        element.set_attribute("data-testid", test_id)?;
+    }
+    if !text.is_empty() {
+        element.set_text_content(Some(text));
+    }
+    Ok(element)
+}
+
+/// Resolves at the next click on `target`. The listener and its closure live only as long as
+/// this future: both are gone when it completes or is dropped.
+async fn clicked(target: &EventTarget) -> Result<(), JsValue> {
+    let (sender, receiver) = oneshot::channel();
+    let mut sender = Some(sender);
+    let listener = Listener::add(target, "click", move || {
+        if let Some(sender) = sender.take() {
+            let _ = sender.send(());
+        }
+    })?;
+    let _ = receiver.await;
+    drop(listener);
+    Ok(())
+}
+
+/// An event listener, removed when dropped (the closure is owned here, never leaked).
+struct Listener {
+    target: EventTarget,
+    kind: &'static str,
+    callback: Closure<dyn FnMut()>,
+}
+
+impl Listener {
+    fn add(
+        target: &EventTarget,
+        kind: &'static str,
+        callback: impl FnMut() + 'static,
+    ) -> Result<Listener, JsValue> {
+        let callback = Closure::<dyn FnMut()>::new(callback);
+        target.add_event_listener_with_callback(kind, callback.as_ref().unchecked_ref())?;
+        Ok(Listener {
+            target: target.clone(),
+            kind,
+            callback,
+        })
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self
+            .target
+            .remove_event_listener_with_callback(self.kind, self.callback.as_ref().unchecked_ref());
+    }
+}
