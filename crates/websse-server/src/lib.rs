@@ -21,6 +21,7 @@
 
 mod answer;
 mod chat;
+mod csp;
 mod errors;
 mod examples;
 mod model;
@@ -61,7 +62,16 @@ pub struct UpstreamConfig {
 pub struct Config {
     /// Serve this directory (the Trunk build of the app) for paths that no API route matches,
     /// with `index.html` as the fallback for unknown paths (single-page app routing).
+    ///
+    /// These responses carry a strict `Content-Security-Policy`: scripts from this origin plus the
+    /// page's own inline scripts by SHA-256 hash, `'wasm-unsafe-eval'` (no `'unsafe-eval'`, no
+    /// `'unsafe-inline'`), styles from this origin, `connect-src 'self'` plus
+    /// [`csp_connect_src`](Config::csp_connect_src).
     pub static_dir: Option<PathBuf>,
+    /// More `connect-src` sources for the app's pages (e.g. `https://stream.example`), so the
+    /// inspector can reach streams on other origins; by default it reaches only this one.
+    /// Entries that are not a single CSP source expression are ignored with a warning.
+    pub csp_connect_src: Vec<String>,
     /// Proxy chat requests to an OpenAI-compatible upstream instead of the embedded model.
     pub upstream: Option<UpstreamConfig>,
     /// Origins allowed by CORS (`*` allows any). Ignored when `test_endpoints` is on: the test
@@ -93,6 +103,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             static_dir: None,
+            csp_connect_src: Vec::new(),
             upstream: None,
             allow_origins: Vec::new(),
             test_endpoints: false,
@@ -143,8 +154,15 @@ pub fn app(config: Config) -> Router {
     router = router.route("/test/{*rest}", any(errors::api_not_found));
 
     let router = match &state.config.static_dir {
-        Some(dir) => router
-            .fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
+        Some(dir) => {
+            let csp = Arc::new(csp::Csp::new(&state.config.csp_connect_src));
+            let files = Router::new()
+                .fallback_service(
+                    ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html"))),
+                )
+                .layer(axum::middleware::from_fn_with_state(csp, csp::add_policy));
+            router.fallback_service(files)
+        }
         None => router.fallback(errors::api_not_found),
     };
 

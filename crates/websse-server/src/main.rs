@@ -39,6 +39,10 @@ struct Args {
     /// Serve the /test/... endpoints and open CORS to every origin.
     #[arg(long)]
     test_endpoints: bool,
+    /// A source the app's pages may connect to besides their own origin, e.g.
+    /// https://stream.example (repeatable; it goes into the CSP's connect-src).
+    #[arg(long = "connect-src")]
+    connect_src: Vec<String>,
 }
 
 #[tokio::main]
@@ -55,6 +59,7 @@ async fn main() -> std::io::Result<()> {
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let config = Config {
         static_dir: args.static_dir,
+        csp_connect_src: args.connect_src,
         upstream: args.upstream.map(|url| UpstreamConfig {
             url,
             api_key: std::env::var(API_KEY_ENV).ok().filter(|k| !k.is_empty()),

@@ -4,6 +4,7 @@
 mod support;
 
 mod chat;
+mod csp;
 mod examples;
 mod limits;
 mod testing;
