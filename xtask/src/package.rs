@@ -22,6 +22,26 @@ pub fn dry_run(ctx: &mut Ctx) -> Result {
         .run("cargo package (websse-core, websse)")
 }
 
+/// websse with each transport alone, and with neither, builds without a warning on wasm32 (the
+/// features are for apps that want less code; each subset must stay usable).
+pub fn feature_subsets(ctx: &mut Ctx) -> Result {
+    for features in ["fetch", "event-source", "fetch,json", ""] {
+        Cmd::new("cargo")
+            .args([
+                "clippy",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "websse",
+            ])
+            .args(["--no-default-features", "--features", features])
+            .args(["--", "-D", "warnings"])
+            .envs(ctx.tools.child_env())
+            .run(&format!("clippy websse --features {features:?} (wasm32)"))?;
+    }
+    Ok(())
+}
+
 /// `cargo doc` of both libraries with every rustdoc warning an error, on the host and on
 /// wasm32 (where websse's transports exist, and what docs.rs builds for it).
 pub fn docs(ctx: &mut Ctx) -> Result {

@@ -1,6 +1,8 @@
 //! The error type of websse.
 
+#[cfg(feature = "json")]
 use std::fmt;
+#[cfg(feature = "json")]
 use std::sync::Arc;
 
 /// Why a request could not be opened, or why a stream failed.
@@ -55,25 +57,33 @@ pub enum Error {
     #[error("the EventSource transport does not support {0}")]
     EventSourceUnsupported(&'static str),
     /// Serializing a JSON body or deserializing a message's data failed.
+    #[cfg(feature = "json")]
     #[error("JSON error: {0}")]
     Json(#[from] JsonError),
+    /// The request chose a transport whose cargo feature (`fetch` or `event-source`) is not
+    /// enabled.
+    #[error("the {0} transport is not compiled in (enable the websse feature \"{0}\")")]
+    TransportNotEnabled(&'static str),
     /// Connections can only be opened in a browser (`wasm32`); this target has no `fetch`.
     #[error("websse can only open connections on wasm32 in a browser or worker")]
     UnsupportedTarget,
 }
 
+#[cfg(feature = "json")]
 impl From<serde_json::Error> for Error {
     fn from(error: serde_json::Error) -> Self {
         Error::Json(JsonError(Arc::new(error)))
     }
 }
 
+#[cfg(feature = "json")]
 /// A JSON body that could not be serialized, or message data that did not deserialize.
 ///
 /// Cheap to clone (shared). Its `Display` says what was wrong and where.
 #[derive(Clone)]
 pub struct JsonError(Arc<serde_json::Error>);
 
+#[cfg(feature = "json")]
 impl JsonError {
     /// The 1-based line of the data where the error was found (0 when not about a position).
     pub fn line(&self) -> usize {
@@ -92,16 +102,19 @@ impl JsonError {
     }
 }
 
+#[cfg(feature = "json")]
 impl fmt::Debug for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&*self.0, f)
     }
 }
 
+#[cfg(feature = "json")]
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&*self.0, f)
     }
 }
 
+#[cfg(feature = "json")]
 impl std::error::Error for JsonError {}

@@ -116,14 +116,28 @@
 //! headers recomputed before each connect; an idle timeout; NDJSON and raw text [`Framing`]s; a
 //! pause while the page is hidden.
 //!
+//! # Cargo features
+//! All on by default; turn off what an app does not use to keep its wasm small.
+//! - `fetch`: the fetch + `ReadableStream` transport ([`Transport::Fetch`]).
+//! - `event-source`: the native `EventSource` transport ([`Transport::EventSource`]).
+//! - `json`: [`SseRequest::json`], [`Message::json`] and [`Error::Json`] (serde, serde_json).
+//!
+//! A request for a transport that is not compiled in fails at [`SseRequest::open`] with
+//! [`Error::TransportNotEnabled`].
+//!
 //! On targets other than `wasm32` the types compile (so shared code and unit tests build) but
 //! [`SseRequest::open`] returns [`Error::UnsupportedTarget`].
 #![deny(missing_docs)]
+// With a transport left out (cargo features), the code only the other one uses is dead there.
+#![cfg_attr(
+    not(all(feature = "fetch", feature = "event-source")),
+    allow(dead_code, unused_variables, unreachable_code, clippy::never_loop)
+)]
 
 mod error;
-// The framers and the response rules are used by the wasm fetch transport; natively they are
-// compiled for their unit tests only.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+// The framers and the response rules are used by the wasm fetch transport; natively (or without
+// the `fetch` feature) they are compiled for their unit tests only.
+#[cfg_attr(not(all(target_arch = "wasm32", feature = "fetch")), allow(dead_code))]
 mod framing;
 mod message;
 mod policy;
@@ -131,14 +145,16 @@ mod policy;
 mod queue;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod request;
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+#[cfg_attr(not(all(target_arch = "wasm32", feature = "fetch")), allow(dead_code))]
 mod response;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod stream;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
-pub use error::{Error, JsonError};
+pub use error::Error;
+#[cfg(feature = "json")]
+pub use error::JsonError;
 pub use message::{ConnectionState, Disconnect, Item, Message, Skipped};
 pub use policy::ReconnectPolicy;
 pub use request::{Credentials, Framing, SseRequest, Transport};

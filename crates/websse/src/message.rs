@@ -3,10 +3,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
-
-use crate::Error;
-
 /// One message: a server-sent event, an NDJSON line or a raw text chunk.
 ///
 /// For [`Framing::Ndjson`](crate::Framing::Ndjson) and [`Framing::Raw`](crate::Framing::Raw) the
@@ -43,11 +39,12 @@ impl Message {
         self.event.last_event_id()
     }
 
-    /// Deserializes the data as JSON.
+    /// Deserializes the data as JSON (cargo feature `json`, on by default).
     ///
     /// # Errors
     /// [`Error::Json`] when the data is not valid JSON for `T`.
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, crate::Error> {
         Ok(serde_json::from_str(self.data())?)
     }
 
@@ -185,9 +182,10 @@ pub enum Item {
     Skipped(Skipped),
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "json"))]
 mod tests {
     use super::*;
+    use crate::Error;
 
     #[derive(serde::Deserialize, Debug, PartialEq)]
     struct Delta {

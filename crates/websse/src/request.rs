@@ -4,8 +4,6 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::{Error, EventStream, ReconnectPolicy};
 
 /// Which browser API carries the stream.
@@ -20,6 +18,24 @@ pub enum Transport {
     /// The native [`EventSource`](https://developer.mozilla.org/en-US/docs/Web/API/EventSource):
     /// GET only, no custom headers; the browser reconnects by itself.
     EventSource,
+}
+
+impl Transport {
+    /// The cargo feature that compiles this transport in.
+    pub(crate) fn feature(self) -> &'static str {
+        match self {
+            Transport::Fetch => "fetch",
+            Transport::EventSource => "event-source",
+        }
+    }
+
+    /// Whether this transport was compiled in.
+    pub(crate) fn is_enabled(self) -> bool {
+        match self {
+            Transport::Fetch => cfg!(feature = "fetch"),
+            Transport::EventSource => cfg!(feature = "event-source"),
+        }
+    }
 }
 
 /// The request's [credentials mode](https://developer.mozilla.org/en-US/docs/Web/API/Request/credentials).
@@ -175,11 +191,13 @@ impl SseRequest {
         self
     }
 
-    /// Sends `value` serialized as JSON, with `Content-Type: application/json`.
+    /// Sends `value` serialized as JSON, with `Content-Type: application/json` (cargo feature
+    /// `json`, on by default).
     ///
     /// # Errors
     /// [`Error::Json`] when `value` cannot be serialized.
-    pub fn json<T: Serialize + ?Sized>(mut self, value: &T) -> Result<Self, Error> {
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Result<Self, Error> {
         self.body = Some(Body::Text(serde_json::to_string(value)?));
         self.headers
             .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
@@ -281,6 +299,9 @@ impl SseRequest {
 
     /// Checks that the transport can carry this request.
     pub(crate) fn validate(&self) -> Result<(), Error> {
+        if !self.transport.is_enabled() {
+            return Err(Error::TransportNotEnabled(self.transport.feature()));
+        }
         if self.transport == Transport::EventSource {
             if !self.method.eq_ignore_ascii_case("GET") {
                 return Err(Error::EventSourceUnsupported("methods other than GET"));
@@ -392,6 +413,7 @@ mod tests {
         assert_eq!(n.get(), 2);
     }
 
+    #[cfg(feature = "json")]
     #[test]
     fn json_body_sets_content_type_once() {
         let r = SseRequest::post("/c")
@@ -410,6 +432,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "event-source")]
     #[test]
     fn event_source_rejects_what_it_cannot_carry() {
         let es = |r: SseRequest| r.transport(Transport::EventSource).validate();
@@ -439,7 +462,18 @@ mod tests {
         );
     }
 
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(not(feature = "event-source"))]
+    #[test]
+    fn a_transport_left_out_is_a_typed_error() {
+        assert!(matches!(
+            SseRequest::get("/s")
+                .transport(Transport::EventSource)
+                .open(),
+            Err(Error::TransportNotEnabled("event-source"))
+        ));
+    }
+
+    #[cfg(all(not(target_arch = "wasm32"), feature = "fetch"))]
     #[test]
     fn open_outside_wasm_is_a_typed_error() {
         assert!(matches!(

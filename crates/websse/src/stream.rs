@@ -14,12 +14,16 @@ use crate::{ConnectionState, Error, Item, Message, SseRequest};
 
 /// The transport a stream runs on. Dropping it releases every JS resource it holds.
 enum Inner {
+    /// Never built: keeps the enum inhabited-in-name whatever the features, so matches on it
+    /// always have one arm to fall back on.
+    #[allow(dead_code)]
+    Never(std::convert::Infallible),
     /// The EventSource subscription (callbacks layer) fills the queue.
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", feature = "event-source"))]
     EventSource(#[allow(dead_code)] crate::wasm::event_source::Subscription),
     /// The fetch driver, polled by the stream itself (no `spawn_local`): dropping it drops the
     /// in-flight request's abort guard, reader guard and timers.
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", feature = "fetch"))]
     Fetch(Pin<Box<dyn std::future::Future<Output = ()>>>),
 }
 
@@ -101,12 +105,11 @@ impl fmt::Debug for EventStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let transport = match &self.inner {
             None => "none",
-            #[cfg(target_arch = "wasm32")]
+            #[cfg(all(target_arch = "wasm32", feature = "event-source"))]
             Some(Inner::EventSource(_)) => "EventSource",
-            #[cfg(target_arch = "wasm32")]
+            #[cfg(all(target_arch = "wasm32", feature = "fetch"))]
             Some(Inner::Fetch(_)) => "fetch",
-            #[cfg(not(target_arch = "wasm32"))]
-            Some(inner) => match *inner {},
+            Some(Inner::Never(never)) => match *never {},
         };
         f.debug_struct("EventStream")
             .field("transport", &transport)
@@ -126,12 +129,14 @@ impl EventStream {
         queue.borrow_mut().push_state(ConnectionState::Connecting);
         let done_on_data = request.done_on_data.clone();
         let inner = match request.transport {
+            #[cfg(feature = "event-source")]
             crate::Transport::EventSource => {
                 Inner::EventSource(crate::wasm::event_source::Subscription::open(
                     &request,
                     std::rc::Rc::clone(&queue),
                 )?)
             }
+            #[cfg(feature = "fetch")]
             crate::Transport::Fetch => {
                 let mut driver: Pin<Box<dyn std::future::Future<Output = ()>>> =
                     Box::pin(crate::wasm::fetch::run(request, std::rc::Rc::clone(&queue)));
@@ -147,6 +152,8 @@ impl EventStream {
                 }
                 Inner::Fetch(driver)
             }
+            #[allow(unreachable_patterns)]
+            other => return Err(Error::TransportNotEnabled(other.feature())),
         };
         Ok(EventStream::with_transport(
             queue,
@@ -228,7 +235,10 @@ impl Stream for EventStream {
     type Item = Result<Item, Error>;
 
     #[cfg_attr(
-        not(target_arch = "wasm32"),
+        not(all(
+            target_arch = "wasm32",
+            any(feature = "fetch", feature = "event-source")
+        )),
         allow(unused_variables, clippy::never_loop)
     )]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -262,7 +272,7 @@ impl Stream for EventStream {
                     this.release();
                     return Poll::Ready(None);
                 }
-                #[cfg(target_arch = "wasm32")]
+                #[cfg(all(target_arch = "wasm32", feature = "fetch"))]
                 Some(Inner::Fetch(driver)) => {
                     if driver.as_mut().poll(cx).is_ready() {
                         this.queue.borrow_mut().set_finished();
@@ -271,14 +281,13 @@ impl Stream for EventStream {
                         return Poll::Pending;
                     }
                 }
-                #[cfg(target_arch = "wasm32")]
+                #[cfg(all(target_arch = "wasm32", feature = "event-source"))]
                 Some(Inner::EventSource(_)) => {
                     this.queue.borrow_mut().set_waker(cx.waker());
                     this.close.register(cx.waker());
                     return Poll::Pending;
                 }
-                #[cfg(not(target_arch = "wasm32"))]
-                Some(inner) => match *inner {},
+                Some(Inner::Never(never)) => match *never {},
             }
         }
     }

@@ -4,7 +4,9 @@
 //! `gloo_events::EventListener`), each the one owner of its JS resource; what is written here is
 //! the SSE-specific part.
 
+#[cfg(feature = "event-source")]
 pub(crate) mod event_source;
+#[cfg(feature = "fetch")]
 pub(crate) mod fetch;
 
 use std::time::Duration;
