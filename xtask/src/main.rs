@@ -1,7 +1,8 @@
 //! `cargo xtask`: the project's own automation.
 //!
-//! - `cargo xtask demo [--addr ADDR]`: build the app with Trunk (release) and serve it, with the API,
-//!   from websse-server.
+//! - `cargo xtask demo [--addr ADDR] [--allow-origin ORIGIN]...`: build the app with Trunk (release)
+//!   and serve it, with the API, from websse-server; `--allow-origin` opens the API to a front end
+//!   served elsewhere (e.g. `trunk serve` or an example app on another port).
 //! - `cargo xtask examples [--addr ADDR]`: build the example apps in `examples/` (Leptos, Dioxus,
 //!   plain wasm-bindgen) and serve them, with the API, from websse-server.
 //! - `cargo xtask test [--keep-going]`: the whole suite (format, lints, native tests, browser tests,
@@ -15,6 +16,8 @@
 
 mod bench;
 mod examples;
+mod modgraph;
+mod package;
 mod proc;
 mod tools;
 
@@ -31,12 +34,15 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  demo [--addr ADDR]          build the app (release) and serve it with the API (default 127.0.0.1:8080)
+  demo [--addr ADDR] [--allow-origin ORIGIN]...
+                              build the app (release) and serve it with the API (default 127.0.0.1:8080);
+                              --allow-origin lets a front end on another origin (or *) call the API
   examples [--addr ADDR]      build the Leptos, Dioxus and wasm-bindgen examples and serve them
   test [--keep-going]         format, lints, native tests, browser tests, app build, end-to-end tests
   bench [--parser-only|--ui-only]
                               parser benches against the Rust peers, and the UI bench in Chromium
   fuzz [SECONDS]              run the websse-core differential fuzz target (default 60 s)
+  modgraph                    check that no crate's modules import each other in a cycle
   setup                       only check and install the prerequisites
 ";
 
@@ -53,6 +59,7 @@ fn main() -> ExitCode {
         Some("test") => test(&root, &args[1..]),
         Some("bench") => bench::run(&root, &args[1..]),
         Some("fuzz") => fuzz(&root, &args[1..]),
+        Some("modgraph") => modgraph::check(&root),
         Some("setup") => tools::Tools::ensure(&root, tools::Need::all()).map(|_| ()),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
@@ -80,6 +87,7 @@ fn workspace_root() -> PathBuf {
 /// `cargo xtask demo`.
 fn demo(root: &Path, args: &[String]) -> Result {
     let mut addr = "127.0.0.1:8080".to_string();
+    let mut origins: Vec<String> = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -89,6 +97,11 @@ fn demo(root: &Path, args: &[String]) -> Result {
                     .ok_or("--addr needs a value such as 127.0.0.1:8080")?
                     .clone()
             }
+            "--allow-origin" => origins.push(
+                it.next()
+                    .ok_or("--allow-origin needs an origin such as http://127.0.0.1:3000, or *")?
+                    .clone(),
+            ),
             other => return Err(format!("demo: unknown argument {other:?}\n\n{USAGE}")),
         }
     }
@@ -96,8 +109,18 @@ fn demo(root: &Path, args: &[String]) -> Result {
     build_app(root, &tools)?;
     let server = build_server(root, &tools)?;
     println!("==> starting websse-server on {addr}");
-    let mut srv = Server::start(&tools, &server, &["--static-dir", "dist", "--addr", &addr])?;
+    let mut server_args = vec!["--static-dir", "dist", "--addr", &addr];
+    for origin in &origins {
+        server_args.extend(["--allow-origin", origin.as_str()]);
+    }
+    let mut srv = Server::start(&tools, &server, &server_args)?;
     println!("\n    websse demo: {}/\n    (Ctrl-C stops it)\n", srv.url());
+    if !origins.is_empty() {
+        println!(
+            "    the API answers CORS requests from: {}\n",
+            origins.join(", ")
+        );
+    }
     srv.wait()
 }
 
@@ -246,6 +269,10 @@ fn test_steps() -> Vec<Step> {
             }),
         },
         Step {
+            name: "module graph (no cycles)",
+            run: Box::new(|ctx| modgraph::check(&ctx.root)),
+        },
+        Step {
             name: "lints (clippy, host and wasm32)",
             run: Box::new(|ctx| {
                 Cmd::new("cargo")
@@ -274,6 +301,17 @@ fn test_steps() -> Vec<Step> {
                     .env("WEBSSE_TEST_SERVER", "http://127.0.0.1:9")
                     .run("clippy (wasm32, websse + app)")
             }),
+        },
+        Step {
+            name: "library docs (cargo doc -D warnings, host and wasm32) and feature subsets",
+            run: Box::new(|ctx| {
+                package::docs(ctx)?;
+                package::feature_subsets(ctx)
+            }),
+        },
+        Step {
+            name: "publishing dry run (cargo package websse-core websse)",
+            run: Box::new(package::dry_run),
         },
         Step {
             name: "native tests (cargo test)",

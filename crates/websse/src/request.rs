@@ -1,10 +1,10 @@
-//! The request description: a consuming builder that opens into an [`EventStream`].
+//! The request description: a consuming builder that opens into an [`EventStream`](crate::EventStream).
 
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::{Error, EventStream, ReconnectPolicy};
+use crate::{Error, ReconnectPolicy};
 
 /// Which browser API carries the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,7 +75,8 @@ pub(crate) type HeadersFn = Rc<dyn Fn() -> Vec<(String, String)>>;
 /// A description of an event stream to open: URL, transport, method, headers, body, credentials,
 /// reconnect policy, limits, and the event types of interest.
 ///
-/// A consuming builder; [`open`](SseRequest::open) turns it into an [`EventStream`]. `Clone` is
+/// A consuming builder; [`open`](SseRequest::open) turns it into an
+/// [`EventStream`](crate::EventStream). `Clone` is
 /// cheap (the [`headers_with`](SseRequest::headers_with) callback is shared), so one description
 /// can open several streams.
 ///
@@ -320,19 +321,6 @@ impl SseRequest {
             }
         }
         Ok(())
-    }
-
-    /// Opens the stream: starts connecting at once (both transports: the request is on its way
-    /// when this returns, whether or not the stream is polled yet) and returns the stream of its
-    /// items.
-    ///
-    /// # Errors
-    /// - [`Error::EventSourceUnsupported`] when the EventSource transport cannot carry the request;
-    /// - [`Error::Js`] when the browser refuses it (for example an invalid URL for EventSource);
-    /// - [`Error::UnsupportedTarget`] when not compiled for `wasm32`.
-    pub fn open(self) -> Result<EventStream, Error> {
-        self.validate()?;
-        EventStream::open(self)
     }
 
     /// The headers of one connect: `Accept` (unless given), the fixed ones, the computed ones,

@@ -81,6 +81,23 @@ impl CloseHandle {
     }
 }
 
+// `open` lives here, next to what it returns, so that the request module does not depend on the
+// stream module (which depends on it).
+impl SseRequest {
+    /// Opens the stream: starts connecting at once (both transports: the request is on its way
+    /// when this returns, whether or not the stream is polled yet) and returns the stream of its
+    /// items.
+    ///
+    /// # Errors
+    /// - [`Error::EventSourceUnsupported`] when the EventSource transport cannot carry the request;
+    /// - [`Error::Js`] when the browser refuses it (for example an invalid URL for EventSource);
+    /// - [`Error::UnsupportedTarget`] when not compiled for `wasm32`.
+    pub fn open(self) -> Result<EventStream, Error> {
+        self.validate()?;
+        EventStream::open(self)
+    }
+}
+
 /// A stream of [`Item`]s from one event source, over either transport.
 ///
 /// Created by [`SseRequest::open`], which starts connecting at once. Ends with `None` after a
