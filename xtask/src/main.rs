@@ -109,7 +109,18 @@ fn demo(root: &Path, args: &[String]) -> Result {
     build_app(root, &tools)?;
     let server = build_server(root, &tools)?;
     println!("==> starting websse-server on {addr}");
-    let mut server_args = vec!["--static-dir", "dist", "--addr", &addr];
+    // The inspector is for any SSE URL: the demo's CSP lets its pages connect to any http(s)
+    // origin (scripts stay strict). The server's own default is `connect-src 'self'`.
+    let mut server_args = vec![
+        "--static-dir",
+        "dist",
+        "--addr",
+        &addr,
+        "--connect-src",
+        "https:",
+        "--connect-src",
+        "http:",
+    ];
     for origin in &origins {
         server_args.extend(["--allow-origin", origin.as_str()]);
     }
