@@ -88,30 +88,7 @@ async fn streams_answer_and_ticks(c: Client, example: &str) -> Result {
 /// `client_disconnected` within a second), nothing reconnects, and a remount opens exactly one
 /// new connection per stream, which the next unmount closes again.
 async fn unmount_closes_connections(c: Client, example: &str) -> Result {
-    let ticker = format!("examples-{example}-ticker-{}", std::process::id());
-    let chat = format!("examples-{example}-chat-{}", std::process::id());
-    // `retry: 200`: a stream left behind would reconnect quickly, within the test's watch.
-    script(
-        &ticker,
-        &[
-            ("retry: 200\ndata: {\"tick\":1}\n\n", 0),
-            ("data: {\"tick\":2}\n\n", 50),
-            ("data: {\"tick\":3}\n\n", 50),
-        ],
-    )
-    .await?;
-    script(
-        &chat,
-        &[
-            (
-                "retry: 200\nevent: start\ndata: {\"stream_id\":\"s\",\"model\":\"script\"}\n\n",
-                0,
-            ),
-            ("event: delta\ndata: {\"text\":\"Hello\"}\n\n", 50),
-            ("event: delta\ndata: {\"text\":\", wor\"}\n\n", 50),
-        ],
-    )
-    .await?;
+    let (ticker, chat) = script_held_streams(example).await?;
     let path = format!("/{example}/?ticker=%2Ftest%2Fsse%2F{ticker}&chat=%2Ftest%2Fsse%2F{chat}");
     open(&c, &path, "toggle").await?;
 
@@ -191,6 +168,89 @@ async fn unmount_closes_connections(c: Client, example: &str) -> Result {
         }
     }
     no_csp_violations(&c).await
+}
+
+/// Scripts a ticker and a chat answer that send a little and then hold their connections, and
+/// returns their keys (ticker, chat).
+async fn script_held_streams(example: &str) -> Result<(String, String)> {
+    let ticker = format!("examples-{example}-ticker-{}", std::process::id());
+    let chat = format!("examples-{example}-chat-{}", std::process::id());
+    // `retry: 200`: a stream left behind would reconnect quickly, within the test's watch.
+    script(
+        &ticker,
+        &[
+            ("retry: 200\ndata: {\"tick\":1}\n\n", 0),
+            ("data: {\"tick\":2}\n\n", 50),
+            ("data: {\"tick\":3}\n\n", 50),
+        ],
+    )
+    .await?;
+    script(
+        &chat,
+        &[
+            (
+                "retry: 200\nevent: start\ndata: {\"stream_id\":\"s\",\"model\":\"script\"}\n\n",
+                0,
+            ),
+            ("event: delta\ndata: {\"text\":\"Hello\"}\n\n", 50),
+            ("event: delta\ndata: {\"text\":\", wor\"}\n\n", 50),
+        ],
+    )
+    .await?;
+    Ok((ticker, chat))
+}
+
+/// Dioxus only: the Ticker's Stop button closes its stream through a `CloseHandle` kept in a
+/// signal, while the component (and the chat beside it) stays.
+#[test]
+#[ignore = "needs the built examples: run by `cargo xtask test` (examples step)"]
+fn dioxus_stop_button_closes_the_ticker_and_leaves_the_chat() {
+    websse_e2e::run(|c| async move {
+        let (ticker, chat) = script_held_streams("dioxus-stop").await?;
+        let path = format!("/dioxus/?ticker=%2Ftest%2Fsse%2F{ticker}&chat=%2Ftest%2Fsse%2F{chat}");
+        open(&c, &path, "toggle").await?;
+        wait_tick(&c, 3).await?;
+        c.find(Locator::Css(&tid("stop-ticker")))
+            .await?
+            .click()
+            .await?;
+        let clicked = Instant::now();
+        wait_for(
+            Duration::from_secs(1),
+            "the ticker's disconnect",
+            || async { Ok((outcomes(&ticker).await? == ["client_disconnected"]).then_some(())) },
+        )
+        .await?;
+        println!(
+            "dioxus: Stop closed the ticker {:?} after the click",
+            clicked.elapsed()
+        );
+        wait_for(
+            Duration::from_secs(2),
+            "the ticker to show closed",
+            || async {
+                let state = attr(&c, &tid("ticker-state"), "data-state").await?;
+                Ok((state.as_deref() == Some("closed")).then_some(()))
+            },
+        )
+        .await?;
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(
+            outcomes(&ticker).await?,
+            ["client_disconnected"],
+            "the ticker reconnected"
+        );
+        assert_eq!(
+            outcomes(&chat).await?,
+            ["open"],
+            "the chat must stay connected"
+        );
+        assert_eq!(
+            text(&c, &tid("answer")).await?.as_deref(),
+            Some("Hello, wor")
+        );
+        Ok(())
+    });
 }
 
 /// Waits until the ticker shows at least `at_least`, and returns what it shows.

@@ -100,6 +100,11 @@ fn Ticker(url: String) -> Element {
                     Err(error) => state.set(Err(error)),
                 }
             }
+            // Over: a close (the Stop button) ends the stream without a `Closed` item.
+            if state.peek().is_ok() {
+                state.set(Ok(ConnectionState::Closed));
+            }
+            stop.set(None);
         }
     });
     let name = match &*state.read() {
