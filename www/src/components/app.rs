@@ -1,7 +1,6 @@
 //! The shell: top bar and a hash switch between the chat and the inspector.
 
-use wasm_bindgen::JsCast;
-use wasm_bindgen::closure::Closure;
+use gloo_events::EventListener;
 use yew::prelude::*;
 
 use super::chat::ChatPage;
@@ -33,30 +32,17 @@ impl Route {
     }
 }
 
-/// Follows `hashchange` while mounted.
+/// Follows `hashchange` while mounted (a [`gloo_events::EventListener`], removed on unmount).
 #[hook]
 fn use_route() -> Route {
     let route = use_state(Route::current);
     {
         let route = route.clone();
         use_effect_with((), move |_| {
-            let listener = Closure::<dyn FnMut()>::new(move || route.set(Route::current()));
-            let window = web_sys::window();
-            if let Some(window) = &window {
-                let _ = window.add_event_listener_with_callback(
-                    "hashchange",
-                    listener.as_ref().unchecked_ref(),
-                );
-            }
-            move || {
-                if let Some(window) = window {
-                    let _ = window.remove_event_listener_with_callback(
-                        "hashchange",
-                        listener.as_ref().unchecked_ref(),
-                    );
-                }
-                drop(listener);
-            }
+            let listener = web_sys::window().map(|window| {
+                EventListener::new(&window, "hashchange", move |_| route.set(Route::current()))
+            });
+            move || drop(listener)
         });
     }
     *route

@@ -17,8 +17,7 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use wasm_bindgen::JsCast;
-use wasm_bindgen::closure::Closure;
+use gloo_render::{AnimationFrame, request_animation_frame};
 use web_sys::{Element, Text};
 use yew::prelude::*;
 
@@ -33,10 +32,8 @@ struct Inner {
     node: Option<(Element, Text, usize)>,
     /// Text received since the last frame.
     pending: String,
-    /// The scheduled frame, if any.
-    frame: Option<i32>,
-    /// The frame callback; one closure for the hook's lifetime, dropped on unmount.
-    on_frame: Option<Closure<dyn FnMut(f64)>>,
+    /// The scheduled frame, if any; dropping it cancels the frame and frees its callback.
+    frame: Option<AnimationFrame>,
 }
 
 impl Inner {
@@ -91,11 +88,24 @@ impl Inner {
     }
 
     fn cancel_frame(&mut self) {
-        if let Some(id) = self.frame.take()
-            && let Some(window) = web_sys::window()
-        {
-            let _ = window.cancel_animation_frame(id);
+        self.frame = None;
+    }
+
+    /// Schedules a frame that flushes `this`, unless one is scheduled already. The callback holds
+    /// only a weak reference, so a frame never keeps the typewriter alive.
+    fn schedule(this: &Rc<RefCell<Inner>>, inner: &mut Inner) {
+        if inner.frame.is_some() {
+            return;
         }
+        let weak: Weak<RefCell<Inner>> = Rc::downgrade(this);
+        inner.frame = Some(request_animation_frame(move |_time| {
+            if let Some(inner) = weak.upgrade() {
+                let mut inner = inner.borrow_mut();
+                // The frame has run; dropping its handle now cancels nothing.
+                inner.frame = None;
+                inner.flush();
+            }
+        }));
     }
 }
 
@@ -125,12 +135,7 @@ impl Typewriter {
             return;
         }
         inner.pending.push_str(text);
-        if inner.frame.is_none()
-            && let (Some(window), Some(on_frame)) = (web_sys::window(), &inner.on_frame)
-            && let Ok(id) = window.request_animation_frame(on_frame.as_ref().unchecked_ref())
-        {
-            inner.frame = Some(id);
-        }
+        Inner::schedule(&self.inner, &mut inner);
     }
 
     /// Writes into `target` from now on, starting from an empty element.
@@ -153,26 +158,14 @@ impl Typewriter {
     }
 }
 
-/// A [`Typewriter`] whose frame callback lives as long as the component.
+/// A [`Typewriter`] that stops writing when the component goes away.
 ///
-/// The hook owns the `requestAnimationFrame` closure; unmounting cancels a scheduled frame and
-/// drops it.
+/// Each frame is a [`gloo_render::request_animation_frame`] handle owned by the typewriter;
+/// unmounting drops it, which cancels a scheduled frame and frees its callback.
 #[hook]
 pub fn use_typewriter() -> Typewriter {
-    let inner: Rc<RefCell<Inner>> = (*use_memo((), |_| {
-        let inner = Rc::new(RefCell::new(Inner::default()));
-        let weak: Weak<RefCell<Inner>> = Rc::downgrade(&inner);
-        let on_frame = Closure::<dyn FnMut(f64)>::new(move |_time: f64| {
-            if let Some(inner) = weak.upgrade() {
-                let mut inner = inner.borrow_mut();
-                inner.frame = None;
-                inner.flush();
-            }
-        });
-        inner.borrow_mut().on_frame = Some(on_frame);
-        inner
-    }))
-    .clone();
+    let inner: Rc<RefCell<Inner>> =
+        (*use_memo((), |_| Rc::new(RefCell::new(Inner::default())))).clone();
     {
         let inner = Rc::clone(&inner);
         use_effect_with((), move |_| {
@@ -180,7 +173,6 @@ pub fn use_typewriter() -> Typewriter {
                 let mut inner = inner.borrow_mut();
                 inner.cancel_frame();
                 inner.target = None;
-                inner.on_frame = None;
             }
         });
     }
