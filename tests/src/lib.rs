@@ -366,3 +366,4 @@ pub async fn screenshot(client: &Client, name: &str) -> Result {
     std::fs::write(&path, png)?;
     Ok(())
 }
+pub mod cdp;
