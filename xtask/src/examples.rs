@@ -102,6 +102,12 @@ fn build(
     let lock = dir.join("Cargo.lock");
     let lock_before = std::fs::read_to_string(&lock).ok();
     println!("==> example {name}");
+    // Not members of the main workspace, so `cargo fmt --all` does not see them.
+    Cmd::new("cargo")
+        .args(["fmt", "--check"])
+        .current_dir(&dir)
+        .envs(tools.child_env())
+        .run(&format!("cargo fmt --check (examples/{name})"))?;
     Cmd::new("cargo")
         .args(["build", "--release", "--target", "wasm32-unknown-unknown"])
         .current_dir(&dir)
