@@ -10,6 +10,8 @@
 //! - `cargo xtask bench [--parser-only | --ui-only]`: the parser benches against the Rust peers, and the
 //!   UI bench in headless Chromium.
 //! - `cargo xtask fuzz [SECONDS]`: the differential fuzz target of websse-core.
+//! - `cargo xtask leaks [CYCLES]`: the leak probe (`tests/tests/leaks.rs`) with CYCLES connect/close
+//!   cycles per transport (default 1000), its table printed.
 //!
 //! Every command first makes sure the tools it needs are present and installs what is missing
 //! (see [`tools`]), so a fresh machine with only rustup and cargo works unaided.
@@ -42,6 +44,7 @@ commands:
   bench [--parser-only|--ui-only]
                               parser benches against the Rust peers, and the UI bench in Chromium
   fuzz [SECONDS]              run the websse-core differential fuzz target (default 60 s)
+  leaks [CYCLES]              leak probe: CYCLES connect/close cycles per transport (default 1000)
   modgraph                    check that no crate's modules import each other in a cycle
   setup                       only check and install the prerequisites
 ";
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Some("test") => test(&root, &args[1..]),
         Some("bench") => bench::run(&root, &args[1..]),
         Some("fuzz") => fuzz(&root, &args[1..]),
+        Some("leaks") => leaks(&root, &args[1..]),
         Some("modgraph") => modgraph::check(&root),
         Some("setup") => tools::Tools::ensure(&root, tools::Need::all()).map(|_| ()),
         Some("-h" | "--help" | "help") => {
@@ -385,6 +389,41 @@ fn test_steps() -> Vec<Step> {
             run: Box::new(examples::test),
         },
     ]
+}
+
+/// `cargo xtask leaks [CYCLES]`: the e2e leak probe against the release app, with its table shown.
+fn leaks(root: &Path, args: &[String]) -> Result {
+    let cycles: u64 = match args.first() {
+        None => 1000,
+        Some(n) => n
+            .parse()
+            .map_err(|_| format!("leaks: {n:?} is not a cycle count\n\n{USAGE}"))?,
+    };
+    let tools = tools::Tools::ensure(root, tools::Need::all())?;
+    build_app(root, &tools)?;
+    let bin = build_server(root, &tools)?;
+    let args = [
+        "--static-dir",
+        "dist",
+        "--test-endpoints",
+        "--addr",
+        "127.0.0.1:0",
+    ];
+    let server = Server::start(&tools, &bin, &args)?;
+    Cmd::new("cargo")
+        .args([
+            "test",
+            "-p",
+            "websse-e2e",
+            "--test",
+            "leaks",
+            "--",
+            "--nocapture",
+        ])
+        .envs(tools.child_env())
+        .env("WEBSSE_E2E_URL", server.url())
+        .env("WEBSSE_LEAK_CYCLES", cycles.to_string())
+        .run("cargo test -p websse-e2e --test leaks")
 }
 
 /// `cargo xtask fuzz [SECONDS]`.
