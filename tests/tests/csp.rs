@@ -212,7 +212,11 @@ async fn inspector_paths(c: &Client, transport: &str, url: &str) -> Result {
 fn stop_close_and_drop_paths_raise_no_page_error_under_the_servers_csp() {
     run(|c| async move {
         cdp::before_page_scripts(&c, RECORDER).await?;
-        open(&c, "/?speed=40", "prompt").await?;
+        if let Err(e) = open(&c, "/?speed=40", "prompt").await {
+            // A policy that blocks the app's start shows up here, named.
+            let recorded = errors(&c).await.unwrap_or_default();
+            return Err(format!("the app did not start: {e}; page errors: {recorded:?}").into());
+        }
         // The recorder must be in place (and, as the brief of this test asks, installing it
         // again after load through WebDriver must not reset it).
         js(&c, RECORDER, vec![]).await?;
