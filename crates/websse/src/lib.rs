@@ -21,7 +21,7 @@
 //!     // fetch + ReadableStream: POST with a JSON body and headers; reconnects with
 //!     // Last-Event-ID and backoff; dropping `stream` aborts the request.
 //!     let mut stream = SseRequest::post("/api/chat")
-//!         .json(&serde_json::json!({"messages": [{"role": "user", "content": "What is SSE?"}]}))?
+//!         .json(&serde_json::json!({"messages": [{"role": "user", "content": "What is SSE?"}]}))
 //!         .headers_with(move || vec![("Authorization".into(), format!("Bearer {token}"))])
 //!         .reconnect(ReconnectPolicy { max_attempts: Some(5), ..ReconnectPolicy::default() })
 //!         .idle_timeout(std::time::Duration::from_secs(30))
@@ -65,9 +65,9 @@
 //! - [`SseRequest::open`] starts connecting at once, on both transports, whether or not the
 //!   stream is polled yet.
 //! - It ends with `None` after a clean close: the [done sentinel](SseRequest::done_on_data),
-//!   [`EventStream::close`] or a [`CloseHandle`], a lost connection when the [`ReconnectPolicy`]
-//!   allows no more attempts, or (fetch transport) `204 No Content`. A
-//!   [`ConnectionState::Closed`] item comes just before, except after a close you asked for.
+//!   a [`CloseHandle`], a lost connection when the [`ReconnectPolicy`] allows no more attempts,
+//!   or (fetch transport) `204 No Content`: a [`ConnectionState::Closed`] item, then `None`.
+//!   [`EventStream::close`] (you hold the stream, so you know) goes straight to `None`.
 //! - It ends with one [`Error`] item followed by `None` after a failure (a 404, a `text/html`
 //!   answer, an EventSource the browser closed, ...). Every `Err` is fatal, so `item?` is right.
 //! - What lets it carry on is an item: [`Item::Skipped`] when an event over the

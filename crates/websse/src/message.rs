@@ -95,6 +95,20 @@ pub enum ConnectionState {
     Closed,
 }
 
+impl ConnectionState {
+    /// A lower-case name for the state: `connecting`, `open`, `reconnecting`, `paused`, `closed`
+    /// (for a status line, a CSS class or a log).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Open => "open",
+            ConnectionState::Reconnecting { .. } => "reconnecting",
+            ConnectionState::Paused => "paused",
+            ConnectionState::Closed => "closed",
+        }
+    }
+}
+
 /// Why a connection ended or never opened, carried by [`ConnectionState::Reconnecting`] so that a
 /// stream that keeps retrying says why.
 ///
@@ -190,6 +204,17 @@ mod tests {
     #[derive(serde::Deserialize, Debug, PartialEq)]
     struct Delta {
         text: String,
+    }
+
+    #[test]
+    fn states_have_names() {
+        assert_eq!(ConnectionState::Connecting.as_str(), "connecting");
+        let r = ConnectionState::Reconnecting {
+            attempt: 1,
+            delay: Duration::ZERO,
+            cause: Disconnect::Network,
+        };
+        assert_eq!(r.as_str(), "reconnecting");
     }
 
     #[test]

@@ -104,6 +104,8 @@ pub struct SseRequest {
     pub(crate) done_on_data: Option<String>,
     pub(crate) pause_when_hidden: bool,
     pub(crate) events: Vec<String>,
+    /// A builder step that failed (a body that did not serialize); `open` returns it.
+    pub(crate) error: Option<Error>,
 }
 
 impl fmt::Debug for SseRequest {
@@ -125,6 +127,7 @@ impl fmt::Debug for SseRequest {
             .field("done_on_data", &self.done_on_data)
             .field("pause_when_hidden", &self.pause_when_hidden)
             .field("events", &self.events)
+            .field("error", &self.error)
             .finish()
     }
 }
@@ -153,6 +156,7 @@ impl SseRequest {
             done_on_data: None,
             pause_when_hidden: false,
             events: Vec::new(),
+            error: None,
         }
     }
 
@@ -195,16 +199,21 @@ impl SseRequest {
     /// Sends `value` serialized as JSON, with `Content-Type: application/json` (cargo feature
     /// `json`, on by default).
     ///
-    /// # Errors
-    /// [`Error::Json`] when `value` cannot be serialized.
+    /// The chain stays flat: when `value` cannot be serialized, [`open`](SseRequest::open)
+    /// returns that [`Error::Json`].
     #[cfg(feature = "json")]
-    pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Result<Self, Error> {
-        self.body = Some(Body::Text(serde_json::to_string(value)?));
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
+        match serde_json::to_string(value) {
+            Ok(text) => self.body = Some(Body::Text(text)),
+            Err(error) => {
+                self.error.get_or_insert(error.into());
+            }
+        }
         self.headers
             .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
         self.headers
             .push(("Content-Type".to_owned(), "application/json".to_owned()));
-        Ok(self)
+        self
     }
 
     /// Adds a request header (sent on every connect). An `Accept` header replaces the default.
@@ -300,6 +309,9 @@ impl SseRequest {
 
     /// Checks that the transport can carry this request.
     pub(crate) fn validate(&self) -> Result<(), Error> {
+        if let Some(error) = &self.error {
+            return Err(error.clone());
+        }
         if !self.transport.is_enabled() {
             return Err(Error::TransportNotEnabled(self.transport.feature()));
         }
@@ -403,11 +415,20 @@ mod tests {
 
     #[cfg(feature = "json")]
     #[test]
+    fn a_body_that_does_not_serialize_is_the_error_of_open() {
+        // A map with non-string keys has no JSON form.
+        let map = std::collections::BTreeMap::from([((1, 2), "x")]);
+        let r = SseRequest::post("/c").json(&map).header("X", "1");
+        assert!(matches!(r.open(), Err(Error::Json(_))));
+    }
+
+    #[cfg(feature = "json")]
+    #[test]
     fn json_body_sets_content_type_once() {
         let r = SseRequest::post("/c")
             .header("Content-Type", "text/plain")
-            .json(&serde_json::json!({"a": 1}))
-            .unwrap();
+            .json(&serde_json::json!({"a": 1}));
+        assert!(r.validate().is_ok());
         assert_eq!(r.body, Some(Body::Text("{\"a\":1}".to_owned())));
         let ct: Vec<_> = r
             .headers

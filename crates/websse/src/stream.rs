@@ -53,7 +53,7 @@ impl CloseState {
 ///
 /// [`close`](CloseHandle::close) marks the stream closed and wakes the task that polls it; on
 /// that poll the stream releases its connection (the fetch is aborted, the EventSource closed)
-/// and yields `None`. A stream that nobody polls releases its connection when it is polled or
+/// and yields a [`ConnectionState::Closed`] item, then `None`. A stream that nobody polls releases its connection when it is polled or
 /// dropped. Dropping the handle does nothing.
 #[derive(Debug, Clone)]
 pub struct CloseHandle {
@@ -61,7 +61,8 @@ pub struct CloseHandle {
 }
 
 impl CloseHandle {
-    /// Closes the stream: its next poll releases the connection and yields `None`.
+    /// Closes the stream: its next poll releases the connection and yields
+    /// `Item::State(Closed)`, then `None`.
     pub fn close(&self) {
         self.state.closed.store(true, Ordering::Release);
         let waker = self
@@ -265,8 +266,9 @@ impl Stream for EventStream {
                 return Poll::Ready(None);
             }
             if this.close.is_closed() {
+                // Closed from a handle: the consumer did not ask here, so say it, then `None`.
                 this.release();
-                return Poll::Ready(None);
+                return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed))));
             }
             let next = this.queue.borrow_mut().pop();
             if let Some(item) = next {
@@ -476,7 +478,12 @@ mod tests {
         std::thread::spawn(move || other.close()).join().unwrap();
         assert!(handle.is_closed());
         assert_eq!(s.state(), ConnectionState::Closed);
-        assert!(block_on(s.next()).is_none(), "queued items are dropped");
+        assert_eq!(
+            block_on(s.next()).unwrap().unwrap(),
+            Item::State(ConnectionState::Closed),
+            "queued items are dropped; the close is said"
+        );
+        assert!(block_on(s.next()).is_none());
         assert!(s.is_terminated());
     }
 

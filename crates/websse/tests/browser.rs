@@ -545,7 +545,6 @@ async fn fetch_post_json_and_custom_headers_arrive() {
     let mut stream = open(
         SseRequest::post(format!("{}/test/echo", server()))
             .json(&body)
-            .unwrap()
             .header("X-Custom", "42")
             .reconnect(ReconnectPolicy::never()),
     );

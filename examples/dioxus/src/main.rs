@@ -108,7 +108,7 @@ fn Ticker(url: String) -> Element {
         }
     });
     let name = match &*state.read() {
-        Ok(now) => state_name(*now),
+        Ok(now) => now.as_str(),
         Err(_) => "failed",
     };
     let shown = match &*state.read() {
@@ -136,17 +136,6 @@ fn Ticker(url: String) -> Element {
                 "Stop"
             }
         }
-    }
-}
-
-fn state_name(state: ConnectionState) -> &'static str {
-    match state {
-        ConnectionState::Connecting => "connecting",
-        ConnectionState::Open => "open",
-        ConnectionState::Reconnecting { .. } => "reconnecting",
-        ConnectionState::Paused => "paused",
-        ConnectionState::Closed => "closed",
-        _ => "other",
     }
 }
 
@@ -189,7 +178,8 @@ fn Chat(url: String, prompt: String, speed: Option<f64>) -> Element {
         }
         let opened = SseRequest::post(url.clone())
             .json(&body)
-            .and_then(|request| request.events(["start", "delta", "done"]).open());
+            .events(["start", "delta", "done"])
+            .open();
         async move {
             let mut messages = match opened {
                 Ok(stream) => stream.messages(),

@@ -110,7 +110,7 @@ fn Ticker(url: String) -> impl IntoView {
         }
         Err(error) => set_state.set(Err(error)),
     }
-    let state_name = move || state.with(|s| s.as_ref().map_or("failed", |s| state_name(*s)));
+    let state_name = move || state.with(|s| s.as_ref().map_or("failed", |s| s.as_str()));
     view! {
         <p data-testid="ticker">
             "tick "
@@ -125,17 +125,6 @@ fn Ticker(url: String) -> impl IntoView {
                 })}
             </span>
         </p>
-    }
-}
-
-fn state_name(state: ConnectionState) -> &'static str {
-    match state {
-        ConnectionState::Connecting => "connecting",
-        ConnectionState::Open => "open",
-        ConnectionState::Reconnecting { .. } => "reconnecting",
-        ConnectionState::Paused => "paused",
-        ConnectionState::Closed => "closed",
-        _ => "other",
     }
 }
 
@@ -177,7 +166,8 @@ fn Chat(url: String, prompt: String, speed: Option<f64>) -> impl IntoView {
     }
     let opened = SseRequest::post(url)
         .json(&body)
-        .and_then(|request| request.events(["start", "delta", "done"]).open());
+        .events(["start", "delta", "done"])
+        .open();
     match opened {
         Ok(stream) => {
             let close = stream.close_handle();

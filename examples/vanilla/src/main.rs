@@ -13,7 +13,7 @@ use futures::channel::oneshot;
 use futures::future::join3;
 use wasm_bindgen::prelude::*;
 use web_sys::{Document, Element, EventTarget, UrlSearchParams};
-use websse::{CloseHandle, ConnectionState, EventStream, Item, SseRequest, Transport};
+use websse::{CloseHandle, EventStream, Item, SseRequest, Transport};
 
 fn main() {
     // The page's one task: it lives as long as the page.
@@ -129,7 +129,7 @@ impl TickerView {
                     Ok(t) => self.tick.set_text_content(Some(&t.tick.to_string())),
                     Err(error) => self.show(&error.to_string()),
                 },
-                Ok(Item::State(state)) => self.show(state_name(state)),
+                Ok(Item::State(state)) => self.show(state.as_str()),
                 Ok(_) => {}
                 // A fatal error is the stream's last item.
                 Err(error) => self.show(&error.to_string()),
@@ -140,17 +140,6 @@ impl TickerView {
     fn show(&self, state: &str) {
         let _ = self.state.set_attribute("data-state", state);
         self.state.set_text_content(Some(state));
-    }
-}
-
-fn state_name(state: ConnectionState) -> &'static str {
-    match state {
-        ConnectionState::Connecting => "connecting",
-        ConnectionState::Open => "open",
-        ConnectionState::Reconnecting { .. } => "reconnecting",
-        ConnectionState::Paused => "paused",
-        ConnectionState::Closed => "closed",
-        _ => "other",
     }
 }
 
@@ -181,7 +170,8 @@ impl ChatView {
         }
         let opened = SseRequest::post(&config.chat)
             .json(&body)
-            .and_then(|request| request.events(["start", "delta", "done"]).open());
+            .events(["start", "delta", "done"])
+            .open();
         opened
             .map_err(|error| self.show("failed", &error.to_string()))
             .ok()
