@@ -42,7 +42,7 @@ impl Message {
     /// Deserializes the data as JSON (cargo feature `json`, on by default).
     ///
     /// # Errors
-    /// [`Error::Json`] when the data is not valid JSON for `T`.
+    /// [`Error::Json`](crate::Error::Json) when the data is not valid JSON for `T`.
     #[cfg(feature = "json")]
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, crate::Error> {
         Ok(serde_json::from_str(self.data())?)
