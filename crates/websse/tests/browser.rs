@@ -1058,6 +1058,28 @@ async fn fetch_a_connection_that_never_opens_says_why() {
     );
 }
 
+/// Polls `key`'s connection log until `done` holds, or panics with `what` after `ms`.
+async fn until_log(key: &str, ms: f64, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = now() + ms;
+    loop {
+        let log = log(key).await;
+        if done(&log) {
+            return log;
+        }
+        assert!(now() < deadline, "{what} within {ms} ms: {log:?}");
+        sleep(50).await;
+    }
+}
+
+/// Scripts `key` to send one event and hold the connection.
+async fn script_one_and_hold(key: &str) {
+    script(
+        key,
+        json!([{ "chunks": [text_chunk("data: a\n\n")], "end": "hold" }]),
+    )
+    .await;
+}
+
 #[wasm_bindgen_test]
 async fn open_starts_connecting_before_the_first_poll() {
     for (name, request) in [
@@ -1065,21 +1087,10 @@ async fn open_starts_connecting_before_the_first_poll() {
         ("es-eager", es),
     ] {
         let k = key(name);
-        script(
-            &k,
-            json!([{ "chunks": [text_chunk("data: a\n\n")], "end": "hold" }]),
-        )
-        .await;
+        script_one_and_hold(&k).await;
         let stream = open(request(&k));
         // Not polled at all: the request must be on its way anyway.
-        let deadline = now() + 3000.0;
-        while log(&k).await.is_empty() {
-            assert!(
-                now() < deadline,
-                "{name}: no connection before the first poll"
-            );
-            sleep(50).await;
-        }
+        until_log(&k, 3000.0, name, |log| !log.is_empty()).await;
         drop(stream);
     }
 }
@@ -1095,11 +1106,7 @@ async fn eventsource_queue_is_bounded_and_says_what_it_dropped() {
     .await;
     // Room for a handful of messages only; the consumer does not poll while they arrive.
     let mut stream = open(es(&k).max_buffered(1024));
-    let deadline = now() + 5000.0;
-    while log(&k).await.is_empty() {
-        assert!(now() < deadline, "no connection");
-        sleep(50).await;
-    }
+    until_log(&k, 5000.0, "a connection", |log| !log.is_empty()).await;
     sleep(500).await;
     let mut received = Vec::new();
     let mut dropped = 0;
@@ -1131,11 +1138,7 @@ async fn close_handle_from_another_task_releases_the_connection() {
         ("es-handle", es),
     ] {
         let k = key(name);
-        script(
-            &k,
-            json!([{ "chunks": [text_chunk("data: a\n\n")], "end": "hold" }]),
-        )
-        .await;
+        script_one_and_hold(&k).await;
         let stream = open(request(&k));
         let handle = stream.close_handle();
         let ended = Rc::new(RefCell::new(false));
@@ -1146,24 +1149,12 @@ async fn close_handle_from_another_task_releases_the_connection() {
             while messages.next().await.is_some() {}
             *task_ended.borrow_mut() = true;
         });
-        let deadline = now() + 5000.0;
-        while log(&k).await.first().is_none_or(|c| c["outcome"] != "open") {
-            assert!(now() < deadline, "{name}: never connected");
-            sleep(50).await;
-        }
+        let outcome = |want: &'static str| {
+            move |log: &[Value]| log.first().is_some_and(|c| c["outcome"] == want)
+        };
+        until_log(&k, 5000.0, name, outcome("open")).await;
         handle.close();
-        let closed_at = now();
-        loop {
-            let log = log(&k).await;
-            if log[0]["outcome"] == "client_disconnected" {
-                break;
-            }
-            assert!(
-                now() - closed_at < 1000.0,
-                "{name}: still connected 1 s after close: {log:?}"
-            );
-            sleep(50).await;
-        }
+        until_log(&k, 1000.0, name, outcome("client_disconnected")).await;
         assert!(*ended.borrow(), "{name}: the consumer's loop ended");
         assert_eq!(log(&k).await.len(), 1, "{name}: no reconnect after close");
     }
