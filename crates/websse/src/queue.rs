@@ -92,6 +92,14 @@ impl Queue {
         self.finished = true;
     }
 
+    /// The error the stream failed with, taken out, if it failed.
+    pub(crate) fn take_failure(&mut self) -> Option<Error> {
+        if !self.finished || !matches!(self.items.back(), Some(Err(_))) {
+            return None;
+        }
+        self.items.pop_back().and_then(Result::err)
+    }
+
     /// The next item, if any.
     pub(crate) fn pop(&mut self) -> Option<Result<Item, Error>> {
         let item = self.items.pop_front()?;

@@ -91,7 +91,7 @@ impl SseRequest {
     ///
     /// # Errors
     /// - [`Error::EventSourceUnsupported`] when the EventSource transport cannot carry the request;
-    /// - [`Error::Js`] when the browser refuses it (for example an invalid URL for EventSource);
+    /// - [`Error::Js`] when the browser refuses it (for example an invalid URL or header name);
     /// - [`Error::UnsupportedTarget`] when not compiled for `wasm32`.
     pub fn open(self) -> Result<EventStream, Error> {
         self.validate()?;
@@ -160,13 +160,18 @@ impl EventStream {
                     Box::pin(crate::wasm::fetch::run(request, std::rc::Rc::clone(&queue)));
                 // Start connecting now, as the EventSource transport does: the driver runs up to
                 // its first await (the `fetch` call). The first poll of the stream registers the
-                // real waker.
+                // real waker. A request the browser refuses outright (an invalid URL or header)
+                // fails here, so `open` returns that error, as it does for EventSource.
                 if driver
                     .as_mut()
                     .poll(&mut Context::from_waker(Waker::noop()))
                     .is_ready()
                 {
-                    queue.borrow_mut().set_finished();
+                    let mut queue = queue.borrow_mut();
+                    if let Some(error) = queue.take_failure() {
+                        return Err(error);
+                    }
+                    queue.set_finished();
                 }
                 Inner::Fetch(driver)
             }

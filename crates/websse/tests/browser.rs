@@ -1159,3 +1159,23 @@ async fn close_handle_from_another_task_releases_the_connection() {
         assert_eq!(log(&k).await.len(), 1, "{name}: no reconnect after close");
     }
 }
+
+#[wasm_bindgen_test]
+async fn open_returns_the_error_of_a_request_the_browser_refuses() {
+    for transport in [Transport::Fetch, Transport::EventSource] {
+        let refused = SseRequest::get("http://[not a host/")
+            .transport(transport)
+            .open();
+        assert!(
+            matches!(refused, Err(Error::Js { .. })),
+            "{transport:?}: {refused:?}"
+        );
+    }
+    let bad_header = SseRequest::get(sse_url("unused"))
+        .header("bad header name", "x")
+        .open();
+    assert!(
+        matches!(bad_header, Err(Error::Js { .. })),
+        "{bad_header:?}"
+    );
+}
