@@ -1,13 +1,15 @@
-//! Harness for the end-to-end tests: real headless Chromium (through chromedriver and
-//! fantoccini) against the release build of `www/` served by `websse-server`.
+//! Harness for the end-to-end tests: a real browser (through its W3C WebDriver and fantoccini)
+//! against the release build of `www/` served by `websse-server`.
 //!
 //! `cargo xtask test` builds the app, starts `websse-server --static-dir dist --test-endpoints`
-//! and runs `cargo test -p websse-e2e` with `WEBSSE_E2E_URL` set. Each test gets its own
-//! chromedriver and browser profile; tests take a process-wide lock so that only one browser runs
-//! at a time on a small machine.
+//! and runs `cargo test -p websse-e2e` with `WEBSSE_E2E_URL` set, once per engine with
+//! `WEBSSE_E2E_BROWSER` set to `chromium` (the default), `firefox` or `webkit` (see [`Engine`]).
+//! Each test gets its own driver and browser profile; tests take a process-wide lock so that only
+//! one browser runs at a time on a small machine (WebKitWebDriver serves one session anyway).
 
 use std::future::Future;
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -48,7 +50,121 @@ pub fn base_url() -> String {
     }
 }
 
-/// One browser session with its own chromedriver and profile directory.
+/// The browser engine the tests drive, from `WEBSSE_E2E_BROWSER`.
+///
+/// | value      | driver (env var, else default)                       | browser                        |
+/// |------------|------------------------------------------------------|--------------------------------|
+/// | `chromium` | `$CHROMEDRIVER`, else `/usr/bin/chromedriver`        | `$CHROME`, else `/usr/bin/chromium`, `--headless=new` |
+/// | `firefox`  | `$GECKODRIVER`, else `geckodriver` on `PATH`         | `$FIREFOX`, else `/usr/bin/firefox-esr`, `-headless` |
+/// | `webkit`   | `$WEBKIT_DRIVER`, else `/usr/bin/WebKitWebDriver`    | `$WEBKIT_BROWSER`, else WebKitGTK's `MiniBrowser --automation`, on `$DISPLAY` (Xvfb) |
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// Chromium through chromedriver.
+    Chromium,
+    /// Firefox (Gecko) through geckodriver.
+    Firefox,
+    /// WebKitGTK's MiniBrowser through WebKitWebDriver.
+    Webkit,
+}
+
+/// WebKitGTK's MiniBrowser on Debian/Ubuntu (package `webkit2gtk-driver` pulls it in).
+pub const MINIBROWSER: &str = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
+
+impl Engine {
+    /// The engine named by `WEBSSE_E2E_BROWSER` (default `chromium`).
+    ///
+    /// # Panics
+    /// On a value that names no engine.
+    pub fn current() -> Engine {
+        match std::env::var("WEBSSE_E2E_BROWSER")
+            .as_deref()
+            .map(str::trim)
+        {
+            Err(_) | Ok("" | "chromium" | "chrome") => Engine::Chromium,
+            Ok("firefox") => Engine::Firefox,
+            Ok("webkit") => Engine::Webkit,
+            Ok(other) => {
+                panic!("WEBSSE_E2E_BROWSER={other:?}: expected chromium, firefox or webkit")
+            }
+        }
+    }
+
+    /// The engine's name as `WEBSSE_E2E_BROWSER` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Chromium => "chromium",
+            Engine::Firefox => "firefox",
+            Engine::Webkit => "webkit",
+        }
+    }
+
+    /// Whether the Chrome DevTools Protocol ([`cdp`]) is there: Chromium only.
+    pub fn has_cdp(self) -> bool {
+        self == Engine::Chromium
+    }
+
+    fn driver_command(self, port: u16) -> Command {
+        let (var, default) = match self {
+            Engine::Chromium => ("CHROMEDRIVER", "/usr/bin/chromedriver"),
+            Engine::Firefox => ("GECKODRIVER", "geckodriver"),
+            Engine::Webkit => ("WEBKIT_DRIVER", "/usr/bin/WebKitWebDriver"),
+        };
+        let mut cmd = Command::new(std::env::var(var).unwrap_or_else(|_| default.into()));
+        // Its own process group, so that ending the driver ends the browser it started too
+        // (WebKitWebDriver can leave MiniBrowser running when its session ends).
+        cmd.process_group(0);
+        match self {
+            Engine::Chromium | Engine::Webkit => {
+                cmd.arg(format!("--port={port}"));
+            }
+            Engine::Firefox => {
+                cmd.args(["--port", &port.to_string(), "--log", "error"]);
+            }
+        }
+        cmd
+    }
+
+    fn capabilities(self, profile: &std::path::Path) -> serde_json::Map<String, Value> {
+        let mut caps = serde_json::Map::new();
+        match self {
+            Engine::Chromium => {
+                let mut args: Vec<String> = CHROME_FLAGS.iter().map(|s| (*s).to_owned()).collect();
+                args.push(format!("--user-data-dir={}", profile.display()));
+                let mut chrome_options = json!({ "args": args });
+                if let Ok(binary) = std::env::var("CHROME") {
+                    chrome_options["binary"] = json!(binary);
+                } else if std::path::Path::new("/usr/bin/chromium").exists() {
+                    chrome_options["binary"] = json!("/usr/bin/chromium");
+                }
+                caps.insert("browserName".into(), json!("chrome"));
+                caps.insert("goog:chromeOptions".into(), chrome_options);
+            }
+            Engine::Firefox => {
+                let mut options = json!({
+                    "args": ["-headless", "--width=1200", "--height=900"],
+                });
+                if let Ok(binary) = std::env::var("FIREFOX") {
+                    options["binary"] = json!(binary);
+                } else if std::path::Path::new("/usr/bin/firefox-esr").exists() {
+                    options["binary"] = json!("/usr/bin/firefox-esr");
+                }
+                caps.insert("browserName".into(), json!("firefox"));
+                caps.insert("moz:firefoxOptions".into(), options);
+            }
+            Engine::Webkit => {
+                let binary =
+                    std::env::var("WEBKIT_BROWSER").unwrap_or_else(|_| MINIBROWSER.to_owned());
+                caps.insert(
+                    "webkitgtk:browserOptions".into(),
+                    json!({ "binary": binary, "args": ["--automation"] }),
+                );
+            }
+        }
+        caps
+    }
+}
+
+/// One browser session with its own driver and profile directory.
 #[derive(Debug)]
 pub struct Browser {
     /// The WebDriver client.
@@ -62,37 +178,26 @@ fn free_port() -> Result<u16> {
 }
 
 impl Browser {
-    /// Starts chromedriver (`$CHROMEDRIVER` or `/usr/bin/chromedriver`) on a free port and opens
-    /// a headless Chromium session with the project's flags and a fresh `--user-data-dir`.
+    /// Starts the [`Engine::current`] engine's driver on a free port and opens a session: headless
+    /// Chromium with the project's flags and a fresh `--user-data-dir`, headless Firefox, or
+    /// WebKitGTK's MiniBrowser (headed, on the `$DISPLAY` that xtask's Xvfb provides).
     ///
     /// # Errors
-    /// If chromedriver does not start or the session cannot be created.
+    /// If the driver does not start or the session cannot be created.
     pub async fn start() -> Result<Self> {
-        let chromedriver =
-            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let engine = Engine::current();
         let port = free_port()?;
-        let driver = Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
+        let mut command = engine.driver_command(port);
+        let driver = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("cannot start {chromedriver}: {e}"))?;
+            .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
         let profile =
             std::env::temp_dir().join(format!("websse-e2e-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&profile)?;
         let mut browser_guard = DriverGuard(Some(driver));
-
-        let mut args: Vec<String> = CHROME_FLAGS.iter().map(|s| (*s).to_owned()).collect();
-        args.push(format!("--user-data-dir={}", profile.display()));
-        let mut chrome_options = json!({ "args": args });
-        if let Ok(binary) = std::env::var("CHROME") {
-            chrome_options["binary"] = json!(binary);
-        } else if std::path::Path::new("/usr/bin/chromium").exists() {
-            chrome_options["binary"] = json!("/usr/bin/chromium");
-        }
-        let mut caps = serde_json::Map::new();
-        caps.insert("browserName".into(), json!("chrome"));
-        caps.insert("goog:chromeOptions".into(), chrome_options);
+        let caps = engine.capabilities(&profile);
 
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -111,7 +216,7 @@ impl Browser {
                 Err(e) => return Err(format!("no WebDriver session at {url}: {e}").into()),
             }
         };
-        let driver = browser_guard.0.take().ok_or("chromedriver vanished")?;
+        let driver = browser_guard.0.take().ok_or("the driver vanished")?;
         Ok(Self {
             client,
             driver,
@@ -119,25 +224,34 @@ impl Browser {
         })
     }
 
-    /// Ends the session (Chromium quits), then chromedriver.
+    /// Ends the session (the browser quits), then the driver and anything left in its process
+    /// group.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        end_group(&mut self.driver);
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 
-/// Kills chromedriver if session creation fails.
+/// Kills the driver if session creation fails.
 struct DriverGuard(Option<Child>);
 
 impl Drop for DriverGuard {
     fn drop(&mut self) {
         if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            end_group(&mut child);
         }
     }
+}
+
+/// Kills a driver started with [`Engine::driver_command`] and its process group (the browser).
+fn end_group(driver: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", driver.id())])
+        .stderr(Stdio::null())
+        .status();
+    let _ = driver.kill();
+    let _ = driver.wait();
 }
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -173,7 +287,10 @@ where
         outcome
     });
     if let Err(error) = outcome {
-        panic!("end-to-end test failed against {base}: {error}");
+        panic!(
+            "end-to-end test failed in {} against {base}: {error}",
+            Engine::current().name()
+        );
     }
 }
 
@@ -244,11 +361,33 @@ pub fn tid(id: &str) -> String {
 /// # Errors
 /// When the page does not come up within 15 s.
 pub async fn open(client: &Client, path: &str, ready: &str) -> Result {
-    client.goto(&format!("{}{path}", base_url())).await?;
+    let url = format!("{}{path}", base_url());
+    // geckodriver can return from a navigation to a URL with a `#fragment` before the new
+    // document has replaced the old one, so that `ready` would be found in the old page: mark
+    // the old document and wait until it is gone (unless only the fragment changes, which keeps
+    // the document).
+    let old = js(
+        client,
+        "window.__websseOldDocument = true; return location.href;",
+        vec![],
+    )
+    .await?;
+    let old = old.as_str().unwrap_or_default();
+    let same_document = url.contains('#') && old.split('#').next() == url.split('#').next();
+    client.goto(&url).await?;
     let css = tid(ready);
     wait_for(Duration::from_secs(15), &format!("{css} to render"), || {
         let css = css.clone();
         async move {
+            let gone = js(
+                client,
+                "return window.__websseOldDocument !== true;",
+                vec![],
+            )
+            .await?;
+            if !same_document && gone != json!(true) {
+                return Ok(None);
+            }
             Ok(client
                 .find_all(Locator::Css(&css))
                 .await?

@@ -1,4 +1,4 @@
-//! The chat page in headless Chromium: typewriter, cursor, stop, transports, resume, escaping.
+//! The chat page in each browser engine (`WEBSSE_E2E_BROWSER`): typewriter, cursor, stop, transports, resume, escaping.
 
 use std::time::{Duration, Instant};
 
@@ -307,9 +307,11 @@ fn shift_enter_adds_a_line_and_enter_sends() {
     run(|c| async move {
         open(&c, "/?speed=5000", "prompt").await?;
         let input = c.find(Locator::Css(&tid("prompt"))).await?;
-        // Shift held (U+E008) for Enter, then released (U+E000).
+        // Shift pressed (U+E008) for Enter, then pressed again, which releases it: WebDriver's
+        // send-keys toggles a modifier on each press. (Not U+E000, the null key: WebKitWebDriver
+        // does not release modifiers on it, and "second" would arrive as "SECOND".)
         input
-            .send_keys("first\u{E008}\u{E007}\u{E000}second")
+            .send_keys("first\u{E008}\u{E007}\u{E008}second")
             .await?;
         assert_eq!(input.prop("value").await?.as_deref(), Some("first\nsecond"));
         assert_eq!(status(&c).await?, "idle", "Shift+Enter sent the question");

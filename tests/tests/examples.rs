@@ -1,5 +1,5 @@
-//! The example apps (`examples/leptos`, `examples/dioxus`, `examples/vanilla`) in headless
-//! Chromium: the chat answer and the ticks arrive, and unmounting the component that owns the
+//! The example apps (`examples/leptos`, `examples/dioxus`, `examples/vanilla`) in each browser
+//! engine (`WEBSSE_E2E_BROWSER`): the chat answer and the ticks arrive, and unmounting the component that owns the
 //! streams closes their connections, as the server sees it.
 //!
 //! `cargo xtask test` (step "examples") builds each example into `target/examples/site/NAME/`,

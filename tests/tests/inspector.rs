@@ -1,4 +1,4 @@
-//! The inspector page in headless Chromium: example streams, shared links, markup as text,
+//! The inspector page in each browser engine (`WEBSSE_E2E_BROWSER`): example streams, shared links, markup as text,
 //! disconnect seen from the server side.
 
 use std::time::Duration;

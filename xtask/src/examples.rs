@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::engines::{self, Engine};
 use crate::proc::{Cmd, Server};
 use crate::tools::{self, Tools};
 use crate::{Ctx, Result};
@@ -21,9 +22,10 @@ use crate::{Ctx, Result};
 /// The examples, each a directory under `examples/`.
 pub const EXAMPLES: [&str; 3] = ["leptos", "dioxus", "vanilla"];
 
-/// The `cargo xtask test` step: build the examples, serve them with the test endpoints on, and
-/// run the end-to-end tests (ignored in the main end-to-end step, which serves the app).
-pub fn test(ctx: &mut Ctx) -> Result {
+/// The `cargo xtask test` step, once per engine: build the examples (a no-op after the first
+/// engine's step), serve them with the test endpoints on, and run the end-to-end tests in
+/// `engine` (ignored in the main end-to-end step, which serves the app).
+pub fn test(ctx: &mut Ctx, engine: Engine) -> Result {
     let site = build_all(&ctx.root, &ctx.tools)?;
     let bin = crate::build_server(&ctx.root, &ctx.tools)?;
     let site_arg = site.to_string_lossy();
@@ -39,12 +41,20 @@ pub fn test(ctx: &mut Ctx) -> Result {
         ],
     )?;
     println!("    examples and API: {}", server.url());
+    let display = engines::start_display(ctx, engine)?;
     let cmd = Cmd::new("cargo")
         .args(["test", "-p", "websse-e2e", "--test", "examples"])
         .args(["--", "--ignored"])
         .envs(ctx.tools.child_env())
+        .envs(engines::env(ctx, engine, display.as_ref()))
         .env("WEBSSE_E2E_URL", server.url());
-    ctx.run_tests(cmd, "cargo test -p websse-e2e --test examples")
+    ctx.run_tests(
+        cmd,
+        &format!(
+            "cargo test -p websse-e2e --test examples ({})",
+            engine.name()
+        ),
+    )
 }
 
 /// `cargo xtask examples [--addr ADDR]`: build the examples and serve them with the demo API.

@@ -5,8 +5,9 @@
 //!   served elsewhere (e.g. `trunk serve` or an example app on another port).
 //! - `cargo xtask examples [--addr ADDR]`: build the example apps in `examples/` (Leptos, Dioxus,
 //!   plain wasm-bindgen) and serve them, with the API, from websse-server.
-//! - `cargo xtask test [--keep-going]`: the whole suite (format, lints, native tests, browser tests,
-//!   app build, end-to-end tests), each step named, timed and summarised.
+//! - `cargo xtask test [--keep-going] [--browsers chromium,firefox,webkit]`: the whole suite
+//!   (format, lints, native tests, browser tests, app build, end-to-end tests), each step named,
+//!   timed and summarised; every browser step runs once per engine (see [`engines`]).
 //! - `cargo xtask bench [--parser-only | --ui-only]`: the parser benches against the Rust peers, and the
 //!   UI bench in headless Chromium.
 //! - `cargo xtask fuzz [SECONDS]`: the differential fuzz target of websse-core.
@@ -17,6 +18,7 @@
 //! (see [`tools`]), so a fresh machine with only rustup and cargo works unaided.
 
 mod bench;
+mod engines;
 mod examples;
 mod modgraph;
 mod package;
@@ -40,7 +42,10 @@ commands:
                               build the app (release) and serve it with the API (default 127.0.0.1:8080);
                               --allow-origin lets a front end on another origin (or *) call the API
   examples [--addr ADDR]      build the Leptos, Dioxus and wasm-bindgen examples and serve them
-  test [--keep-going]         format, lints, native tests, browser tests, app build, end-to-end tests
+  test [--keep-going] [--browsers LIST]
+                              format, lints, native tests, browser tests, app build, end-to-end tests;
+                              the browser steps run in each engine of LIST (chromium,firefox,webkit
+                              or all; default all three)
   bench [--parser-only|--ui-only]
                               parser benches against the Rust peers, and the UI bench in Chromium
   fuzz [SECONDS]              run the websse-core differential fuzz target (default 60 s)
@@ -64,7 +69,10 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz(&root, &args[1..]),
         Some("leaks") => leaks(&root, &args[1..]),
         Some("modgraph") => modgraph::check(&root),
-        Some("setup") => tools::Tools::ensure(&root, tools::Need::all()).map(|_| ()),
+        Some("setup") => {
+            let need = tools::Need::all().with_engines(&engines::DEFAULT);
+            tools::Tools::ensure(&root, need).map(|_| ())
+        }
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
@@ -207,13 +215,22 @@ impl Ctx {
 
 /// `cargo xtask test`.
 fn test(root: &Path, args: &[String]) -> Result {
-    let keep_going = args.iter().any(|a| a == "--keep-going");
-    if let Some(a) = args.iter().find(|a| *a != "--keep-going") {
-        return Err(format!("test: unknown argument {a:?}\n\n{USAGE}"));
+    let mut keep_going = false;
+    let mut browsers = engines::DEFAULT.to_vec();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--keep-going" => keep_going = true,
+            "--browsers" => {
+                browsers = engines::parse_list(it.next().ok_or("--browsers needs a list")?)?
+            }
+            _ => return Err(format!("test: unknown argument {a:?}\n\n{USAGE}")),
+        }
     }
     let started = Instant::now();
     println!("==> [0] prerequisites");
-    let tools = tools::Tools::ensure(root, tools::Need::all())?;
+    let need = tools::Need::all().with_engines(&browsers);
+    let tools = tools::Tools::ensure(root, need)?;
     let mut ctx = Ctx {
         root: root.to_path_buf(),
         tools,
@@ -221,14 +238,25 @@ fn test(root: &Path, args: &[String]) -> Result {
         failed: 0,
         ignored: 0,
     };
-    let steps = test_steps();
+    let steps = test_steps(&browsers);
     let names: Vec<&str> = steps.iter().map(|s| s.name).collect();
     let total = steps.len();
-    let mut results: Vec<(&str, f64, Result)> = Vec::new();
+    let mut results: Vec<(&str, f64, Result, String)> = Vec::new();
     for (i, mut step) in steps.into_iter().enumerate() {
         println!("\n==> [{}/{total}] {}", i + 1, step.name);
         let t = Instant::now();
+        let before = (ctx.passed, ctx.failed, ctx.ignored);
         let r = (step.run)(&mut ctx);
+        let counts = if (ctx.passed, ctx.failed, ctx.ignored) == before {
+            String::new()
+        } else {
+            format!(
+                "  ({} passed, {} failed, {} skipped)",
+                ctx.passed - before.0,
+                ctx.failed - before.1,
+                ctx.ignored - before.2
+            )
+        };
         let secs = t.elapsed().as_secs_f64();
         match &r {
             Ok(()) => println!("<== [{}/{total}] {}: ok in {secs:.1}s", i + 1, step.name),
@@ -239,7 +267,7 @@ fn test(root: &Path, args: &[String]) -> Result {
             ),
         }
         let failed = r.is_err();
-        results.push((step.name, secs, r));
+        results.push((step.name, secs, r, counts));
         if failed && !keep_going {
             break;
         }
@@ -248,16 +276,16 @@ fn test(root: &Path, args: &[String]) -> Result {
         "\n==> summary ({:.1}s in all)",
         started.elapsed().as_secs_f64()
     );
-    for (name, secs, r) in &results {
+    for (name, secs, r, counts) in &results {
         let mark = if r.is_ok() { "ok    " } else { "FAILED" };
-        println!("    {mark} {secs:>7.1}s  {name}");
+        println!("    {mark} {secs:>7.1}s  {name}{counts}");
     }
     for name in names.iter().skip(results.len()) {
         println!("    not run           {name}");
     }
     let failed_steps: Vec<&str> = results
         .iter()
-        .filter(|(_, _, r)| r.is_err())
+        .filter(|(_, _, r, _)| r.is_err())
         .map(|(n, ..)| *n)
         .collect();
     println!(
@@ -271,9 +299,19 @@ fn test(root: &Path, args: &[String]) -> Result {
     }
 }
 
-/// The test pipeline, in order.
-fn test_steps() -> Vec<Step> {
-    vec![
+/// The test pipeline, in order; each browser step once per engine of `browsers`.
+fn test_steps(browsers: &[engines::Engine]) -> Vec<Step> {
+    let per_engine = |name: fn(engines::Engine) -> &'static str,
+                      run: fn(&mut Ctx, engines::Engine) -> Result| {
+        browsers
+            .iter()
+            .map(move |&e| Step {
+                name: name(e),
+                run: Box::new(move |ctx| run(ctx, e)),
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut steps = vec![
         Step {
             name: "format (cargo fmt --check)",
             run: Box::new(|ctx| {
@@ -338,59 +376,19 @@ fn test_steps() -> Vec<Step> {
                 ctx.run_tests(cmd, "cargo test")
             }),
         },
-        Step {
-            name: "browser tests of crates/websse (wasm-pack test --headless --chrome)",
-            run: Box::new(|ctx| {
-                let bin = build_server(&ctx.root, &ctx.tools)?;
-                let server = Server::start(
-                    &ctx.tools,
-                    &bin,
-                    &["--test-endpoints", "--addr", "127.0.0.1:0"],
-                )?;
-                println!("    test server: {}", server.url());
-                let cmd = Cmd::new(&ctx.tools.wasm_pack)
-                    .args(["test", "--headless", "--chrome", "--chromedriver"])
-                    .arg(&ctx.tools.chromedriver)
-                    .arg("crates/websse")
-                    .envs(ctx.tools.child_env())
-                    .env("WEBSSE_TEST_SERVER", server.url());
-                ctx.run_tests(cmd, "wasm-pack test")
-            }),
-        },
-        Step {
-            name: "app build (trunk build --release)",
-            run: Box::new(|ctx| build_app(&ctx.root, &ctx.tools)),
-        },
-        Step {
-            name: "end-to-end tests in headless Chromium (websse-e2e)",
-            run: Box::new(|ctx| {
-                let bin = build_server(&ctx.root, &ctx.tools)?;
-                let server = Server::start(
-                    &ctx.tools,
-                    &bin,
-                    &[
-                        "--static-dir",
-                        "dist",
-                        "--test-endpoints",
-                        "--addr",
-                        "127.0.0.1:0",
-                    ],
-                )?;
-                println!("    app and API: {}", server.url());
-                let cmd = Cmd::new("cargo")
-                    .args(["test", "-p", "websse-e2e"])
-                    .envs(ctx.tools.child_env())
-                    .env("WEBSSE_E2E_URL", server.url());
-                ctx.run_tests(cmd, "cargo test -p websse-e2e")
-            }),
-        },
-        Step {
-            name: "examples (leptos, dioxus, vanilla): build + end-to-end",
-            run: Box::new(examples::test),
-        },
-    ]
+    ];
+    steps.extend(per_engine(
+        engines::Engine::browser_step,
+        engines::browser_tests,
+    ));
+    steps.push(Step {
+        name: "app build (trunk build --release)",
+        run: Box::new(|ctx| build_app(&ctx.root, &ctx.tools)),
+    });
+    steps.extend(per_engine(engines::Engine::e2e_step, engines::e2e));
+    steps.extend(per_engine(engines::Engine::examples_step, examples::test));
+    steps
 }
-
 /// `cargo xtask leaks [CYCLES]`: the e2e leak probe against the release app, with its table shown.
 fn leaks(root: &Path, args: &[String]) -> Result {
     let cycles: u64 = match args.first() {

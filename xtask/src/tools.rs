@@ -3,17 +3,24 @@
 //! Cargo-installed tools go to cargo's install root (`$CARGO_INSTALL_ROOT`, else `$CARGO_HOME`, else
 //! `~/.cargo`) and are always run by absolute path, so a PATH without them still works. Versions are
 //! pinned: `wasm-bindgen-cli` to the `wasm-bindgen` in Cargo.lock (the CLI and the crate must
-//! match), `trunk` to 0.21.14 (0.22 needs a newer rustc than ours), and every install is `--locked`.
+//! match), `trunk` to 0.21.14 (0.22 needs a newer rustc than ours), `geckodriver` to 0.37.1, and
+//! every install is `--locked`. Browsers come from apt (as root): `chromium chromium-driver`,
+//! `firefox-esr`, and for WebKit `webkit2gtk-driver xvfb` (WebKitWebDriver, WebKitGTK's
+//! MiniBrowser, and the X server it runs on).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crate::Result;
+use crate::engines::Engine;
 use crate::proc::Cmd;
 
 const TRUNK_VERSION: &str = "0.21.14";
 const WASM_PACK_VERSION: &str = "0.15.1";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const GECKODRIVER_VERSION: &str = "0.37.1";
+/// WebKitGTK's MiniBrowser as Debian/Ubuntu's `webkit2gtk-driver` installs it.
+const MINIBROWSER: &str = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
 
 /// Which prerequisites a command needs.
 #[derive(Clone, Copy, Debug)]
@@ -22,6 +29,8 @@ pub struct Need {
     trunk: bool,
     wasm_pack: bool,
     browser: bool,
+    firefox: bool,
+    webkit: bool,
     fuzz: bool,
 }
 
@@ -33,7 +42,17 @@ impl Need {
             trunk: true,
             wasm_pack: true,
             browser: true,
+            firefox: false,
+            webkit: false,
             fuzz: false,
+        }
+    }
+    /// The same, plus the browsers and drivers of `engines` beyond Chromium.
+    pub fn with_engines(self, engines: &[Engine]) -> Need {
+        Need {
+            firefox: self.firefox || engines.contains(&Engine::Firefox),
+            webkit: self.webkit || engines.contains(&Engine::Webkit),
+            ..self
         }
     }
     /// What building and serving the app needs.
@@ -43,6 +62,8 @@ impl Need {
             trunk: true,
             wasm_pack: false,
             browser: false,
+            firefox: false,
+            webkit: false,
             fuzz: false,
         }
     }
@@ -53,6 +74,8 @@ impl Need {
             trunk: false,
             wasm_pack: false,
             browser: false,
+            firefox: false,
+            webkit: false,
             fuzz: false,
         }
     }
@@ -74,6 +97,11 @@ pub struct Tools {
     pub wasm_pack: PathBuf,
     pub chromedriver: PathBuf,
     pub chromium: PathBuf,
+    pub geckodriver: PathBuf,
+    pub firefox: PathBuf,
+    pub webkit_driver: PathBuf,
+    pub minibrowser: PathBuf,
+    pub xvfb: PathBuf,
 }
 
 impl Tools {
@@ -87,6 +115,11 @@ impl Tools {
             wasm_pack: PathBuf::new(),
             chromedriver: PathBuf::new(),
             chromium: PathBuf::new(),
+            geckodriver: PathBuf::new(),
+            firefox: PathBuf::new(),
+            webkit_driver: PathBuf::new(),
+            minibrowser: PathBuf::new(),
+            xvfb: PathBuf::new(),
         };
         if need.wasm {
             tools.ensure_wasm_target()?;
@@ -107,6 +140,12 @@ impl Tools {
         }
         if need.browser {
             tools.ensure_browser()?;
+        }
+        if need.firefox {
+            tools.ensure_firefox()?;
+        }
+        if need.webkit {
+            tools.ensure_webkit()?;
         }
         if need.fuzz {
             tools.ensure_fuzz()?;
@@ -222,6 +261,65 @@ impl Tools {
         }
     }
 
+    fn ensure_firefox(&mut self) -> Result {
+        let find = || {
+            std::env::var_os("FIREFOX")
+                .map(PathBuf::from)
+                .filter(|p| p.is_file())
+                .or_else(|| {
+                    ["firefox-esr", "firefox"]
+                        .iter()
+                        .find_map(|b| find_on_path(b))
+                })
+        };
+        let mut firefox = find();
+        if firefox.is_none() {
+            apt_install(&["firefox-esr"])?;
+            firefox = find();
+        }
+        self.firefox = firefox.ok_or(
+            "Firefox is needed for the Firefox steps; install it (Debian: `sudo apt-get install \
+             firefox-esr`), or leave firefox out of --browsers",
+        )?;
+        println!("    ok: {}", self.firefox.display());
+        self.geckodriver =
+            self.ensure_cargo_tool("geckodriver", "geckodriver", GECKODRIVER_VERSION)?;
+        Ok(())
+    }
+
+    fn ensure_webkit(&mut self) -> Result {
+        let find = || {
+            let driver = find_on_path("WebKitWebDriver");
+            let browser = Some(PathBuf::from(MINIBROWSER)).filter(|p| p.is_file());
+            let xvfb = find_on_path("Xvfb");
+            (driver, browser, xvfb)
+        };
+        let mut found = find();
+        if found.0.is_none() || found.1.is_none() || found.2.is_none() {
+            apt_install(&["webkit2gtk-driver", "xvfb"])?;
+            found = find();
+        }
+        match found {
+            (Some(d), Some(b), Some(x)) => {
+                println!(
+                    "    ok: {}, {} and {}",
+                    d.display(),
+                    b.display(),
+                    x.display()
+                );
+                self.webkit_driver = d;
+                self.minibrowser = b;
+                self.xvfb = x;
+                Ok(())
+            }
+            _ => Err(format!(
+                "WebKitWebDriver, MiniBrowser ({MINIBROWSER}) and Xvfb are needed for the WebKit \
+                 steps; install them (Debian: `sudo apt-get install webkit2gtk-driver xvfb`), or \
+                 leave webkit out of --browsers"
+            )),
+        }
+    }
+
     fn ensure_fuzz(&self) -> Result {
         let toolchains = Cmd::new(&self.rustup)
             .args(["toolchain", "list"])
@@ -245,6 +343,24 @@ impl Tools {
             .args(["install", "--locked", "cargo-fuzz"])
             .run("cargo install cargo-fuzz")
     }
+}
+
+/// `apt-get install -y PACKAGES` when we are root on a machine with apt; otherwise nothing (the
+/// caller then says what is missing).
+fn apt_install(packages: &[&str]) -> Result {
+    if find_on_path("apt-get").is_none() || !is_root() {
+        return Ok(());
+    }
+    let list = packages.join(" ");
+    println!("    installing: {list} (apt-get)");
+    Cmd::new("apt-get")
+        .args(["update", "-qq"])
+        .run("apt-get update")?;
+    Cmd::new("apt-get")
+        .args(["install", "-y", "-qq"])
+        .args(packages.iter().copied())
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run(&format!("apt-get install {list}"))
 }
 
 fn install_root() -> PathBuf {
