@@ -1,6 +1,6 @@
 //! Test endpoints (`--test-endpoints`): scripted responses with exact bytes, chunk boundaries and
-//! delays, a per-scenario log of connections, and an echo. Every scenario has its own `{key}`, so
-//! tests running side by side do not see each other.
+//! delays, a resumable ticker, a per-scenario log of connections, and an echo. Every scenario has
+//! its own `{key}`, so tests running side by side do not see each other.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -35,6 +35,10 @@ const MAX_TOTAL_DELAY_MS: u64 = 120_000;
 const MAX_LOG: usize = 256;
 /// Longest request body kept in the log (bytes).
 const MAX_LOGGED_BODY: usize = 16 * 1024;
+/// Most events of one ticker.
+const MAX_TICKS: u64 = 10_000;
+/// Shortest and longest interval between ticks.
+const TICK_INTERVAL_MS: std::ops::RangeInclusive<u64> = 10..=10_000;
 
 pub(crate) fn routes() -> Router<SharedState> {
     Router::new()
@@ -43,6 +47,7 @@ pub(crate) fn routes() -> Router<SharedState> {
             post(put_script).delete(delete_scenario),
         )
         .route("/test/sse/{key}", any(serve_script))
+        .route("/test/ticker/{key}", get(ticker))
         .route("/test/log/{key}", get(get_log))
         .route("/test/echo", any(echo))
 }
@@ -182,6 +187,13 @@ struct LogEntry {
     /// Which scripted response was served (0-based), if any.
     response: Option<usize>,
     outcome: Outcome,
+    /// When the request arrived, in milliseconds since the Unix epoch.
+    started_ms: u64,
+    /// When the outcome was settled (the body ended or the client went away), same clock.
+    ended_ms: Option<u64>,
+    /// Ticker connections: the id of the newest event handed to the connection so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_sent: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -231,15 +243,57 @@ impl TestStore {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn set_outcome(&self, key: &str, id: u64, outcome: Outcome) {
+    /// Changes the log entry `id` of `key`, if it is still kept.
+    fn update(&self, key: &str, id: u64, f: impl FnOnce(&mut LogEntry)) {
         let mut inner = self.lock();
         if let Some(entry) = inner
             .scenarios
             .get_mut(key)
-            .and_then(|s| s.log.iter_mut().find(|e| e.id == id))
+            .and_then(|s| s.log.iter_mut().rev().find(|e| e.id == id))
         {
-            entry.outcome = outcome;
+            f(entry);
         }
+    }
+
+    fn set_outcome(&self, key: &str, id: u64, outcome: Outcome) {
+        self.update(key, id, |entry| {
+            entry.outcome = outcome;
+            if outcome != Outcome::Open {
+                entry.ended_ms = Some(util::epoch_millis());
+            }
+        });
+    }
+
+    /// Logs a new connection of `key` as open (the newest entry of its log); returns the entry's
+    /// id.
+    fn log_connection(
+        inner: &mut StoreInner,
+        key: &str,
+        method: &Method,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> u64 {
+        inner.clock += 1;
+        let id = inner.clock;
+        let scenario = inner.scenario(key);
+        if scenario.log.len() >= MAX_LOG {
+            scenario.log.pop_front();
+        }
+        scenario.log.push_back(LogEntry {
+            id,
+            method: method.as_str().to_owned(),
+            headers: header_map_json(headers),
+            body: body_text(body, MAX_LOGGED_BODY),
+            last_event_id: headers
+                .get("last-event-id")
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            response: None,
+            outcome: Outcome::Open,
+            started_ms: util::epoch_millis(),
+            ended_ms: None,
+            last_sent: None,
+        });
+        id
     }
 }
 
@@ -359,31 +413,19 @@ async fn serve_script(
 
     let (id, scripted) = {
         let mut inner = state.tests.lock();
-        inner.clock += 1;
-        let id = inner.clock;
+        let id = TestStore::log_connection(&mut inner, &key, &method, &headers, &body);
         let scenario = inner.scenario(&key);
         let index = (!scenario.responses.is_empty())
             .then(|| scenario.served.min(scenario.responses.len() - 1));
         scenario.served = scenario.served.saturating_add(1);
         let scripted = index.and_then(|i| scenario.responses.get(i).cloned());
-        if scenario.log.len() >= MAX_LOG {
-            scenario.log.pop_front();
+        if let Some(entry) = scenario.log.back_mut() {
+            entry.response = index;
+            if index.is_none() {
+                entry.outcome = Outcome::Completed;
+                entry.ended_ms = Some(entry.started_ms);
+            }
         }
-        scenario.log.push_back(LogEntry {
-            id,
-            method: method.as_str().to_owned(),
-            headers: header_map_json(&headers),
-            body: body_text(&body, MAX_LOGGED_BODY),
-            last_event_id: headers
-                .get("last-event-id")
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
-            response: index,
-            outcome: if index.is_some() {
-                Outcome::Open
-            } else {
-                Outcome::Completed
-            },
-        });
         (id, scripted)
     };
     let Some(scripted) = scripted else {
@@ -509,6 +551,145 @@ impl ScriptBody {
                 None
             }
         }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TickerParams {
+    #[serde(default = "default_tick_interval")]
+    interval_ms: u64,
+    #[serde(default = "default_ticks")]
+    count: u64,
+}
+
+fn default_tick_interval() -> u64 {
+    100
+}
+
+fn default_ticks() -> u64 {
+    100
+}
+
+/// `GET /test/ticker/{key}?interval_ms=100&count=100`: events `id: n` + `data: {"n":n,"of":count}`
+/// for n = 1..=count, one every `interval_ms` on a steady clock (the first at once), then the
+/// body ends. A numeric `Last-Event-ID: k` resumes at k + 1 (204 when nothing is left); any other
+/// `Last-Event-ID` is a 400. Each connection is logged under `{key}` like `/test/sse/{key}`'s,
+/// with `last_sent`, the id of the newest event handed to it.
+async fn ticker(
+    State(state): State<SharedState>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    params: Result<Query<TickerParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    check_key(&key)?;
+    let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    if !TICK_INTERVAL_MS.contains(&params.interval_ms) {
+        return Err(ApiError::bad_request(format!(
+            "interval_ms must be within {}..={}",
+            TICK_INTERVAL_MS.start(),
+            TICK_INTERVAL_MS.end()
+        )));
+    }
+    if params.count > MAX_TICKS {
+        return Err(ApiError::bad_request(format!(
+            "count must be at most {MAX_TICKS}"
+        )));
+    }
+    let start = match util::last_event_id(&headers) {
+        None => 1,
+        Some(id) => id
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_add(1))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("Last-Event-ID {id:?} is not a tick number"))
+            })?,
+    };
+    let permit = Arc::clone(&state.streams)
+        .try_acquire_owned()
+        .map_err(|_| ApiError::busy("too many open streams; try again shortly"))?;
+    let id = {
+        let mut inner = state.tests.lock();
+        TestStore::log_connection(&mut inner, &key, &Method::GET, &headers, &[])
+    };
+    let mut guard = LogGuard {
+        state: Arc::clone(&state),
+        key: key.clone(),
+        id,
+        done: false,
+    };
+    if start > params.count {
+        guard.finish(Outcome::Completed);
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let body = TickerBody {
+        next: start,
+        count: params.count,
+        interval: Duration::from_millis(params.interval_ms),
+        due: tokio::time::Instant::now(),
+        guard,
+        shutdown: state.config.shutdown.clone(),
+        _permit: permit,
+    };
+    let mut response = Response::new(Body::from_stream(body.into_stream()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    util::stream_headers(response.headers_mut());
+    if let Ok(value) = HeaderValue::from_str(&key) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-test-key"), value);
+    }
+    Ok(response)
+}
+
+/// The body of one ticker connection: one event per tick until `count`, then the end.
+struct TickerBody {
+    next: u64,
+    count: u64,
+    interval: Duration,
+    /// When the next event is due: a steady cadence, whatever the time spent writing.
+    due: tokio::time::Instant,
+    guard: LogGuard,
+    shutdown: Option<watch::Receiver<bool>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl TickerBody {
+    fn into_stream(self) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
+        futures::stream::unfold(self, |mut body| async move {
+            let item = body.next_event().await?;
+            Some((Ok(item), body))
+        })
+    }
+
+    async fn next_event(&mut self) -> Option<Bytes> {
+        if self.next > self.count {
+            self.guard.finish(Outcome::Completed);
+            return None;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(self.due) => {}
+            () = util::shutdown_signal(self.shutdown.clone()) => {
+                self.guard.finish(Outcome::Completed);
+                return None;
+            }
+        }
+        let n = self.next;
+        self.next += 1;
+        self.due += self.interval;
+        let guard = &self.guard;
+        guard
+            .state
+            .tests
+            .update(&guard.key, guard.id, |entry| entry.last_sent = Some(n));
+        Some(Bytes::from(format!(
+            "id: {n}\ndata: {{\"n\":{n},\"of\":{}}}\n\n",
+            self.count
+        )))
     }
 }
 

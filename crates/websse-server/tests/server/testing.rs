@@ -311,3 +311,123 @@ async fn test_endpoints_are_off_by_default() {
     assert_eq!(response.status(), 404);
     json_error(response).await;
 }
+
+fn ids(body: &support::Body) -> Vec<u64> {
+    body.events()
+        .iter()
+        .map(|e| e.last_event_id().parse().expect("numeric id"))
+        .collect()
+}
+
+#[tokio::test]
+async fn ticker_sends_count_events_at_a_steady_pace_then_ends() {
+    let server = spawn().await;
+    let started = Instant::now();
+    let response = client()
+        .get(server.url("/test/ticker/tick?interval_ms=50&count=5"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "content-type"), Some("text/event-stream"));
+    assert_eq!(header(&response, "x-test-key"), Some("tick"));
+    let body = read_body(response).await;
+    // The first at once, then one per interval: four intervals.
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert!(!body.error);
+    assert!(
+        body.text()
+            .starts_with("id: 1\ndata: {\"n\":1,\"of\":5}\n\nid: 2\n"),
+        "{}",
+        body.text()
+    );
+    assert_eq!(ids(&body), [1, 2, 3, 4, 5]);
+
+    let log = eventually(|| async {
+        let log = log(&server, "tick").await;
+        (log.first()?["outcome"] == "completed").then_some(log)
+    })
+    .await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0]["last_sent"], 5);
+    assert_eq!(log[0]["last_event_id"], Value::Null);
+    let (start, end) = (&log[0]["started_ms"], &log[0]["ended_ms"]);
+    let (start, end) = (start.as_u64().expect("start"), end.as_u64().expect("end"));
+    assert!(end >= start + 200, "{start}..{end}");
+}
+
+#[tokio::test]
+async fn ticker_resumes_after_a_numeric_last_event_id() {
+    let server = spawn().await;
+    let http = client();
+    let get = |last: Option<&'static str>| {
+        let mut request = http.get(server.url("/test/ticker/resume?interval_ms=10&count=5"));
+        if let Some(last) = last {
+            request = request.header("Last-Event-ID", last);
+        }
+        request.send()
+    };
+    let resumed = get(Some("3")).await.expect("resume");
+    assert_eq!(resumed.status(), 200);
+    assert_eq!(ids(&read_body(resumed).await), [4, 5]);
+    // Nothing after the last tick: 204, so EventSource stops reconnecting.
+    let done = get(Some("5")).await.expect("done");
+    assert_eq!(done.status(), 204);
+    let bad = get(Some("x")).await.expect("bad");
+    assert_eq!(bad.status(), 400);
+    json_error(bad).await;
+
+    let log = eventually(|| async {
+        let log = log(&server, "resume").await;
+        (log.len() == 2 && log.iter().all(|c| c["outcome"] == "completed")).then_some(log)
+    })
+    .await;
+    // The refused request is not a connection of the stream.
+    let resumed: Vec<_> = log
+        .iter()
+        .map(|c| (c["last_event_id"].clone(), c["last_sent"].clone()))
+        .collect();
+    assert_eq!(resumed, [(json!("3"), json!(5)), (json!("5"), Value::Null)]);
+}
+
+#[tokio::test]
+async fn ticker_records_when_the_client_goes_away() {
+    let server = spawn().await;
+    let response = client()
+        .get(server.url("/test/ticker/gone?interval_ms=20&count=1000"))
+        .send()
+        .await
+        .expect("request");
+    let body = read_body_until(response, |b| support::count_events(b) >= 3).await;
+    assert_eq!(ids(&body)[..3], [1, 2, 3]);
+    let entry = eventually(|| async {
+        let log = log(&server, "gone").await;
+        let entry = log.first()?.clone();
+        (entry["outcome"] == "client_disconnected").then_some(entry)
+    })
+    .await;
+    let last = entry["last_sent"].as_u64().expect("last_sent");
+    assert!((3..100).contains(&last), "last_sent {last}");
+    assert!(entry["ended_ms"].as_u64() >= entry["started_ms"].as_u64());
+}
+
+#[tokio::test]
+async fn ticker_limits_are_bad_requests() {
+    let server = spawn().await;
+    for query in [
+        "interval_ms=5",
+        "interval_ms=10001",
+        "count=10001",
+        "count=-1",
+        "speed=3",
+    ] {
+        let response = client()
+            .get(server.url(&format!("/test/ticker/limits?{query}")))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 400, "{query}");
+        json_error(response).await;
+    }
+    assert!(log_is_empty(&server, "limits").await);
+}
