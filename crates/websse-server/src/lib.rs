@@ -24,6 +24,7 @@ mod chat;
 mod csp;
 mod errors;
 mod examples;
+mod flood;
 mod model;
 mod testing;
 mod upstream;
@@ -149,7 +150,7 @@ pub fn app(config: Config) -> Router {
         .merge(examples::routes())
         .route("/api/{*rest}", any(errors::api_not_found));
     if state.config.test_endpoints {
-        router = router.merge(testing::routes());
+        router = router.merge(testing::routes()).merge(flood::routes());
     }
     router = router.route("/test/{*rest}", any(errors::api_not_found));
 

@@ -6,6 +6,7 @@ mod support;
 mod chat;
 mod csp;
 mod examples;
+mod flood;
 mod limits;
 mod testing;
 mod upstream;
