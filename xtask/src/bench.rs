@@ -20,10 +20,17 @@ const FLOORS: [(&str, &str); 2] = [
 
 pub fn run(root: &Path, args: &[String]) -> Result {
     let (mut parser, mut ui) = (true, true);
+    // The size table runs with everything, or alone with --size-only (--twiggy adds profiles).
+    let mut twiggy = false;
+    let size = !args
+        .iter()
+        .any(|a| a.ends_with("-only") && a != "--size-only");
     for a in args {
         match a.as_str() {
             "--parser-only" => ui = false,
             "--ui-only" => parser = false,
+            "--size-only" => (parser, ui) = (false, false),
+            "--twiggy" => twiggy = true,
             other => return Err(format!("bench: unknown argument {other:?}")),
         }
     }
@@ -32,6 +39,9 @@ pub fn run(root: &Path, args: &[String]) -> Result {
     }
     if ui {
         ui_bench(root)?;
+    }
+    if size {
+        crate::size::run(root, twiggy)?;
     }
     Ok(())
 }

@@ -23,6 +23,7 @@ mod examples;
 mod modgraph;
 mod package;
 mod proc;
+mod size;
 mod tools;
 
 use std::path::{Path, PathBuf};

@@ -7,6 +7,12 @@
 //! every install is `--locked`. Browsers come from apt (as root): `chromium chromium-driver`,
 //! `firefox-esr`, and for WebKit `webkit2gtk-driver xvfb` (WebKitWebDriver, WebKitGTK's
 //! MiniBrowser, and the X server it runs on).
+//!
+//! `wasm-opt` is binaryen's, from the npm package `binaryen` (pinned, [`BINARYEN_VERSION`]): a
+//! build that runs on Node, installed by `npm` into `target/tools/` in seconds, where building
+//! binaryen from source (`cargo install wasm-opt`) takes many minutes on two cores and Debian's
+//! binaryen is too old for today's wasm. Trunk finds it on the children's PATH ([`Tools::child_env`])
+//! and `Trunk.toml` pins its version, so Trunk never downloads one.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -19,6 +25,10 @@ const TRUNK_VERSION: &str = "0.21.14";
 const WASM_PACK_VERSION: &str = "0.15.1";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const GECKODRIVER_VERSION: &str = "0.37.1";
+/// The npm `binaryen` package; its `wasm-opt --version` says `version 132`. `Trunk.toml`'s
+/// `[tools] wasm_opt = "version_132"` must name the same one.
+pub const BINARYEN_VERSION: &str = "132.0.0";
+const TWIGGY_VERSION: &str = "0.8.0";
 /// WebKitGTK's MiniBrowser as Debian/Ubuntu's `webkit2gtk-driver` installs it.
 const MINIBROWSER: &str = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
 
@@ -32,6 +42,8 @@ pub struct Need {
     firefox: bool,
     webkit: bool,
     fuzz: bool,
+    wasm_opt: bool,
+    twiggy: bool,
 }
 
 impl Need {
@@ -45,6 +57,8 @@ impl Need {
             firefox: false,
             webkit: false,
             fuzz: false,
+            wasm_opt: true,
+            twiggy: false,
         }
     }
     /// The same, plus the browsers and drivers of `engines` beyond Chromium.
@@ -65,6 +79,15 @@ impl Need {
             firefox: false,
             webkit: false,
             fuzz: false,
+            wasm_opt: true,
+            twiggy: false,
+        }
+    }
+    /// What the size bench needs: the app's tools, and twiggy when asked for a profile.
+    pub fn size(twiggy: bool) -> Need {
+        Need {
+            twiggy,
+            ..Need::app()
         }
     }
     /// What the parser benches need (no browser, no wasm).
@@ -77,6 +100,8 @@ impl Need {
             firefox: false,
             webkit: false,
             fuzz: false,
+            wasm_opt: false,
+            twiggy: false,
         }
     }
     /// What `cargo xtask fuzz` needs.
@@ -102,6 +127,9 @@ pub struct Tools {
     pub webkit_driver: PathBuf,
     pub minibrowser: PathBuf,
     pub xvfb: PathBuf,
+    /// binaryen's `wasm-opt` (a Node script); its directory goes first on the children's PATH.
+    pub wasm_opt: PathBuf,
+    pub twiggy: PathBuf,
 }
 
 impl Tools {
@@ -120,6 +148,8 @@ impl Tools {
             webkit_driver: PathBuf::new(),
             minibrowser: PathBuf::new(),
             xvfb: PathBuf::new(),
+            wasm_opt: PathBuf::new(),
+            twiggy: PathBuf::new(),
         };
         if need.wasm {
             tools.ensure_wasm_target()?;
@@ -133,6 +163,12 @@ impl Tools {
         }
         if need.trunk {
             tools.trunk = tools.ensure_cargo_tool("trunk", "trunk", TRUNK_VERSION)?;
+        }
+        if need.wasm_opt {
+            tools.wasm_opt = ensure_wasm_opt(root)?;
+        }
+        if need.twiggy {
+            tools.twiggy = tools.ensure_cargo_tool("twiggy", "twiggy", TWIGGY_VERSION)?;
         }
         if need.wasm_pack {
             tools.wasm_pack =
@@ -153,10 +189,17 @@ impl Tools {
         Ok(tools)
     }
 
-    /// Environment for children: our install root first on PATH (Trunk and wasm-pack look for
-    /// `wasm-bindgen` there instead of downloading one), and the driver's location.
+    /// Environment for children: binaryen's and our install root's bin directories first on PATH
+    /// (Trunk and wasm-pack look for `wasm-bindgen` and `wasm-opt` there instead of downloading
+    /// them), and the driver's location.
     pub fn child_env(&self) -> Vec<(OsString, OsString)> {
-        let mut paths = vec![self.bin_dir.clone()];
+        let mut paths: Vec<PathBuf> = self
+            .wasm_opt
+            .parent()
+            .map(Path::to_path_buf)
+            .into_iter()
+            .collect();
+        paths.push(self.bin_dir.clone());
         if let Some(p) = std::env::var_os("PATH") {
             paths.extend(std::env::split_paths(&p));
         }
@@ -342,6 +385,52 @@ impl Tools {
         Cmd::new("cargo")
             .args(["install", "--locked", "cargo-fuzz"])
             .run("cargo install cargo-fuzz")
+    }
+}
+
+/// binaryen's `wasm-opt` at [`BINARYEN_VERSION`] under `target/tools/`, `npm install`ed there
+/// when missing (Node and npm come from apt when absent and we are root).
+fn ensure_wasm_opt(root: &Path) -> Result<PathBuf> {
+    let dir = crate::target_dir(root)
+        .join("tools")
+        .join(format!("binaryen-{BINARYEN_VERSION}"));
+    let bin = dir.join("node_modules").join(".bin").join("wasm-opt");
+    let major = BINARYEN_VERSION
+        .split('.')
+        .next()
+        .unwrap_or(BINARYEN_VERSION);
+    if reports_version(&bin, major) {
+        println!("    ok: wasm-opt {major} ({})", bin.display());
+        return Ok(bin);
+    }
+    if find_on_path("npm").is_none() || find_on_path("node").is_none() {
+        apt_install(&["nodejs", "npm"])?;
+    }
+    if find_on_path("npm").is_none() {
+        return Err(
+            "wasm-opt comes from the npm package binaryen: install Node.js and npm \
+                    (Debian/Ubuntu: `sudo apt-get install nodejs npm`) and run again"
+                .into(),
+        );
+    }
+    println!(
+        "    installing: wasm-opt (npm binaryen@{BINARYEN_VERSION} into {})",
+        dir.display()
+    );
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Cmd::new("npm")
+        .args(["install", "--prefix"])
+        .arg(&dir)
+        .args(["--no-save", "--no-audit", "--no-fund", "--loglevel=error"])
+        .arg(format!("binaryen@{BINARYEN_VERSION}"))
+        .run("npm install binaryen")?;
+    if reports_version(&bin, major) {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "installed binaryen {BINARYEN_VERSION} but {} does not report version {major}",
+            bin.display()
+        ))
     }
 }
 
