@@ -2,7 +2,9 @@
 //!
 //! Every implementation is driven the same way: `futures::executor::block_on` over an in-memory
 //! `futures::stream::iter` of the pre-split chunks (sse-codec reads an `AsyncRead`, so it gets a
-//! minimal reader that hands out one chunk per read). Each run counts the data bytes of the events
+//! minimal reader that hands out one chunk per read; sseer gets each chunk as a `Bytes` for free,
+//! as from an HTTP client). The shapes are in `shapes/mod.rs`, shared with the V8 bench
+//! (`bench/v8`). Each run counts the data bytes of the events
 //! it gets, so all of them do the same work. Group = shape, function id = implementation,
 //! throughput = input bytes (`cargo xtask bench` reads these names).
 //!
@@ -26,7 +28,21 @@ use eventsource_stream::Eventsource;
 use futures::executor::block_on;
 use futures::{AsyncRead, StreamExt, stream};
 
-type Run = fn(&[&[u8]]) -> usize;
+mod shapes;
+use shapes::{Split, anthropic, line, openai};
+
+/// Chunks are `'static` (each input is leaked once, see [`leak`]) so that sseer can take them as
+/// `Bytes` without a copy, the way an HTTP client hands it its body.
+type Run = fn(&[&'static [u8]]) -> usize;
+
+/// The input of a shape, leaked so that its chunks are `'static` (a bench binary runs once).
+fn leak(bytes: Vec<u8>) -> &'static [u8] {
+    bytes.leak()
+}
+
+fn split(bytes: &'static [u8], how: Split) -> Vec<&'static [u8]> {
+    shapes::split(bytes, how)
+}
 
 fn websse_core(chunks: &[&[u8]]) -> usize {
     block_on(async {
@@ -97,91 +113,30 @@ fn sse_codec(chunks: &[&[u8]]) -> usize {
     })
 }
 
-const IMPLS: [(&str, Run); 3] = [
+/// sseer takes each chunk as a `Bytes` (free for a `&'static [u8]`) and slices its events'
+/// fields out of it without copying.
+fn sseer(chunks: &[&'static [u8]]) -> usize {
+    block_on(async {
+        let input = stream::iter(chunks.iter().map(|chunk| Ok::<_, Infallible>(*chunk)));
+        let mut events = sseer::EventStream::new(input);
+        let mut total = 0;
+        while let Some(event) = events.next().await {
+            total += event.expect("valid stream").data.len();
+        }
+        total
+    })
+}
+
+const IMPLS: [(&str, Run); 4] = [
     ("websse-core", websse_core),
     ("eventsource-stream", eventsource_stream),
     ("sse-codec", sse_codec),
+    ("sseer", sseer),
 ];
-
-/// OpenAI chat-completion chunks: one `data:` line of ~250 bytes of JSON per token.
-fn openai(events: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    let words = [
-        "Server",
-        "-sent",
-        " events",
-        " are",
-        " a",
-        " simple",
-        " protocol",
-        ".",
-        " \u{2026}",
-        "\\n",
-    ];
-    for i in 0..events {
-        let word = words[i % words.len()];
-        out.extend_from_slice(
-            format!(
-                "data: {{\"id\":\"chatcmpl-AqX7Zb3kLmN9pQrStUvWxYz01\",\"object\":\"chat.completion.chunk\",\"created\":1732147200,\"model\":\"gpt-4o-2024-08-06\",\"system_fingerprint\":\"fp_831e067d82\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{word}\"}},\"logprobs\":null,\"finish_reason\":null}}]}}\n\n"
-            )
-            .as_bytes(),
-        );
-    }
-    out.extend_from_slice(b"data: [DONE]\n\n");
-    out
-}
-
-/// Anthropic Messages stream: `event:` + `data:` per event, a few kinds, some hundred bytes each.
-fn anthropic(deltas: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_01XFDUDYJgAACzvnptvVoYEL\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-sonnet-4-20250514\",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n");
-    out.extend_from_slice(b"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
-    let words = [
-        "Hello",
-        " there",
-        ", how",
-        " can I",
-        " help you",
-        " today?",
-        " \u{1F600}",
-        " Server-sent events stream text as it is generated",
-    ];
-    for i in 0..deltas {
-        if i % 50 == 0 {
-            out.extend_from_slice(b"event: ping\ndata: {\"type\": \"ping\"}\n\n");
-        }
-        let word = words[i % words.len()];
-        out.extend_from_slice(
-            format!("event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"{word}\"}}}}\n\n").as_bytes(),
-        );
-    }
-    out.extend_from_slice(
-        b"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
-    );
-    out.extend_from_slice(b"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":15}}\n\n");
-    out.extend_from_slice(b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
-    out
-}
-
-/// One `data:` line of `len` payload bytes (base64-like, e.g. an image).
-fn line(len: usize) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = b"data: ".to_vec();
-    out.extend((0..len).map(|i: usize| ALPHABET[(i * 7 + i / 64) % 64]));
-    out.extend_from_slice(b"\n\n");
-    out
-}
-
-fn split(bytes: &[u8], chunk: Option<usize>) -> Vec<&[u8]> {
-    match chunk {
-        Some(size) => bytes.chunks(size).collect(),
-        None => vec![bytes],
-    }
-}
 
 /// Times one run of `run` on a 1/16 scale model of the shape and extrapolates quadratically
 /// (the worst case of the peers when one line arrives in many chunks).
-fn estimate(run: Run, small: &[&[u8]]) -> Duration {
+fn estimate(run: Run, small: &[&'static [u8]]) -> Duration {
     let start = Instant::now();
     black_box(run(small));
     start.elapsed() * 256
@@ -189,8 +144,8 @@ fn estimate(run: Run, small: &[&[u8]]) -> Duration {
 
 fn bench_all(
     group: &mut BenchmarkGroup<'_, WallTime>,
-    chunks: &[&[u8]],
-    small: Option<(&[&[u8]], Duration)>,
+    chunks: &[&'static [u8]],
+    small: Option<(&[&'static [u8]], Duration)>,
 ) {
     let expected = websse_core(chunks);
     for (name, run) in IMPLS {
@@ -209,26 +164,29 @@ fn bench_all(
 }
 
 fn benches(c: &mut Criterion) {
-    let openai = openai(4000);
-    let anthropic = anthropic(4000);
-    let line8m = line(8 * 1024 * 1024);
-    let line512k = line(512 * 1024);
-    let shapes: [(&str, &[u8], Option<usize>); 6] = [
-        ("openai_1460", &openai, Some(1460)),
-        ("openai_16", &openai, Some(16)),
-        ("anthropic_1460", &anthropic, Some(1460)),
-        ("line8m_whole", &line8m, None),
-        ("line8m_1460", &line8m, Some(1460)),
-        ("line8m_16", &line8m, Some(16)),
+    let openai = leak(openai(4000));
+    let anthropic_ids = leak(anthropic(4000, true));
+    let anthropic = leak(anthropic(4000, false));
+    let line8m = leak(line(8 * 1024 * 1024));
+    let line512k = leak(line(512 * 1024));
+    let shapes: [(&str, &'static [u8], Split); 8] = [
+        ("openai_1460", openai, Split::Every(1460)),
+        ("openai_16", openai, Split::Every(16)),
+        ("openai_events", openai, Split::Events),
+        ("anthropic_1460", anthropic, Split::Every(1460)),
+        ("anthropic_ids_1460", anthropic_ids, Split::Every(1460)),
+        ("line8m_whole", line8m, Split::Whole),
+        ("line8m_1460", line8m, Split::Every(1460)),
+        ("line8m_16", line8m, Split::Every(16)),
     ];
-    for (shape, bytes, chunk) in shapes {
-        let chunks = split(bytes, chunk);
+    for (shape, bytes, how) in shapes {
+        let chunks = split(bytes, how);
         let mut group = c.benchmark_group(shape);
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.sample_size(20);
         group.warm_up_time(Duration::from_secs(1));
-        group.measurement_time(Duration::from_secs(5));
-        let small_chunks = split(&line512k, chunk);
+        group.measurement_time(Duration::from_secs(4));
+        let small_chunks = split(line512k, how);
         let small = if shape.starts_with("line8m") {
             // Few, flat samples for the 8 MiB shapes: one peer run can take seconds here.
             group.sample_size(10);
@@ -246,14 +204,14 @@ fn benches(c: &mut Criterion) {
     // size; a quadratic parser's multiple grows with the size. (MB/s alone also falls once the
     // buffers outgrow the caches and the allocator maps fresh pages, whole or chunked.)
     // websse-core only: the peers are quadratic here (see the skips above).
-    for (shape, size, chunk) in [
-        ("line1m_whole", 1 << 20, None),
-        ("line1m_16", 1 << 20, Some(16)),
-        ("line32m_whole", 32 << 20, None),
-        ("line32m_16", 32 << 20, Some(16)),
+    for (shape, size, how) in [
+        ("line1m_whole", 1 << 20, Split::Whole),
+        ("line1m_16", 1 << 20, Split::Every(16)),
+        ("line32m_whole", 32 << 20, Split::Whole),
+        ("line32m_16", 32 << 20, Split::Every(16)),
     ] {
         let bytes = line(size);
-        let chunks = split(&bytes, chunk);
+        let chunks = shapes::split(&bytes, how);
         let mut group = c.benchmark_group(shape);
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.sample_size(10);
@@ -327,12 +285,16 @@ fn block_floor(chunks: &[&[u8]]) -> usize {
     String::from_utf8(buffer).expect("ASCII").len()
 }
 
-/// What feeding one line in 16 B chunks costs next to feeding it whole, through websse-core's
-/// plain `feed` loop, with the copy floor above for scale.
+/// What feeding one line whole, in 1460 B and in 16 B chunks costs through websse-core's plain
+/// `feed` loop, with the floors above for scale (the memory-speed floor of a long line).
 fn feed_loop(c: &mut Criterion) {
     let bytes = line(8 * 1024 * 1024);
-    for (shape, chunk) in [("feed_line8m_whole", None), ("feed_line8m_16", Some(16))] {
-        let chunks = split(&bytes, chunk);
+    for (shape, how) in [
+        ("feed_line8m_whole", Split::Whole),
+        ("feed_line8m_1460", Split::Every(1460)),
+        ("feed_line8m_16", Split::Every(16)),
+    ] {
+        let chunks = shapes::split(&bytes, how);
         let mut group = c.benchmark_group(shape);
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.sample_size(20);
@@ -342,7 +304,7 @@ fn feed_loop(c: &mut Criterion) {
             b.iter(|| websse_core_loop(black_box(&chunks)))
         });
         for (name, floor) in [
-            ("copy-floor", copy_floor as Run),
+            ("copy-floor", copy_floor as fn(&[&[u8]]) -> usize),
             ("block-floor", block_floor),
         ] {
             assert_eq!(floor(&chunks), bytes.len());

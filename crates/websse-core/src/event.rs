@@ -1,13 +1,9 @@
-//! A dispatched event, and its event type stored inline or shared.
+//! A dispatched event: its event type stored inline or shared, and its data and last event ID
+//! in one allocation.
 
 use alloc::string::String;
 use alloc::sync::Arc;
 use core::fmt;
-
-/// A shared string, `None` when empty.
-pub(crate) fn shared(text: impl AsRef<str> + Into<Arc<str>>) -> Option<Arc<str>> {
-    (!text.as_ref().is_empty()).then(|| text.into())
-}
 
 /// An event type: `message`, a short name stored inline (no allocation, no reference count), or
 /// a longer one shared between the events that carry it.
@@ -16,6 +12,12 @@ pub(crate) enum EventType {
     Message,
     Inline { len: u8, bytes: [u8; INLINE_TYPE] },
     Shared(Arc<str>),
+}
+
+impl fmt::Debug for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 /// Event type names up to this many bytes are stored inline.
@@ -37,7 +39,16 @@ impl EventType {
         }
     }
 
-    fn as_str(&self) -> &str {
+    /// The name's bytes, without the UTF-8 check that [`as_str`](EventType::as_str) makes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            EventType::Message => b"message",
+            EventType::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            EventType::Shared(name) => name.as_bytes(),
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             EventType::Message => "message",
             // Always valid: copied from a `&str` in `new`.
@@ -50,19 +61,23 @@ impl EventType {
 }
 
 /// One dispatched server-sent event.
+///
+/// Its data and its last event ID share one allocation (the ID right after the data), so an
+/// event costs one allocation whatever its ID; a short event type is stored inline.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Event {
     pub(crate) event_type: EventType,
-    pub(crate) data: String,
-    /// `None` for the empty string (no atomic reference counting for streams without ids).
-    pub(crate) last_event_id: Option<Arc<str>>,
+    /// The data, then the last event ID.
+    pub(crate) text: String,
+    /// Where the data ends in `text` (a char boundary).
+    pub(crate) data_len: usize,
 }
 
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Event")
             .field("event_type", &self.event_type())
-            .field("data", &self.data)
+            .field("data", &self.data())
             .field("last_event_id", &self.last_event_id())
             .finish()
     }
@@ -75,10 +90,13 @@ impl Event {
         data: impl Into<String>,
         last_event_id: impl Into<String>,
     ) -> Self {
+        let mut text = data.into();
+        let data_len = text.len();
+        text.push_str(&last_event_id.into());
         Event {
             event_type: EventType::new(&event_type.into()),
-            data: data.into(),
-            last_event_id: shared(last_event_id.into()),
+            text,
+            data_len,
         }
     }
 
@@ -90,17 +108,19 @@ impl Event {
 
     /// The data: the values of the block's `data` fields joined with LF (U+000A).
     pub fn data(&self) -> &str {
-        &self.data
+        self.text.get(..self.data_len).unwrap_or_default()
     }
 
     /// The last event ID in force when the event was dispatched (possibly set by an earlier
     /// event; empty when none was ever set or it was reset).
     pub fn last_event_id(&self) -> &str {
-        self.last_event_id.as_deref().unwrap_or("")
+        self.text.get(self.data_len..).unwrap_or_default()
     }
 
     /// Consumes the event and returns its data without copying it.
     pub fn into_data(self) -> String {
-        self.data
+        let mut text = self.text;
+        text.truncate(self.data_len);
+        text
     }
 }

@@ -4,7 +4,6 @@
 use alloc::borrow::Cow;
 use alloc::collections::VecDeque;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 use core::iter::FusedIterator;
@@ -14,7 +13,7 @@ use core::time::Duration;
 use memchr::memchr;
 
 use crate::error::Error;
-use crate::event::{Event, EventType, INLINE_TYPE, shared};
+use crate::event::{Event, EventType};
 use crate::scan::{BLOCK, SMALL_CHUNK, find_colon, find_line_end, has_line_end};
 
 /// The default maximum event size: 64 MiB.
@@ -40,6 +39,13 @@ fn decode(bytes: &[u8]) -> Cow<'_, str> {
         Err(_) => String::from_utf8_lossy(bytes),
     }
 }
+
+/// The comment callback of [`Parser::feed_with_comments`], if any. The parser's own functions take
+/// it as a trait object rather than a type parameter, so that they are not generic: they are
+/// compiled once, in this crate, with its optimisation level (an app built for size can give
+/// websse-core `opt-level = 3` through a per-package profile override, see the README), instead of
+/// being instantiated in each caller's crate.
+type Comments<'c> = Option<&'c mut dyn FnMut(&str)>;
 
 /// What the parser holds of a line whose end has not been fed yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,9 +77,10 @@ pub struct Parser {
     /// The maximum event size; no limit is `usize::MAX`, which no event can exceed.
     limit: usize,
     /// The event source's last event ID string (what `Last-Event-ID` should carry).
-    last_event_id: Option<Arc<str>>,
-    /// The type of the last long-named event dispatched, shared with the next one of that type.
-    last_type: Option<Arc<str>>,
+    last_event_id: String,
+    /// The type of the last event dispatched: the next one of that type reuses it (a copy of an
+    /// inline name, or a reference to a shared long one) without decoding its name again.
+    last_type: EventType,
     /// The latest valid `retry` value.
     retry: Option<Duration>,
 
@@ -124,8 +131,8 @@ impl Parser {
     pub fn with_max_event_size(max_event_size: Option<usize>) -> Self {
         Parser {
             limit: max_event_size.unwrap_or(usize::MAX),
-            last_event_id: None,
-            last_type: None,
+            last_event_id: String::new(),
+            last_type: EventType::Message,
             retry: None,
             skip_lf: false,
             bom_matched: 0,
@@ -160,7 +167,7 @@ impl Parser {
     /// # Errors
     /// An item is `Err(`[`Error::EventTooLarge`]`)` when an event exceeds the maximum event size;
     /// that event is discarded and the items after it are parsed as usual.
-    #[inline]
+    // Not `#[inline]`: compiled here, at websse-core's optimisation level (see `Comments`).
     pub fn feed<'a>(&'a mut self, chunk: &'a [u8]) -> Feed<'a> {
         let input = self.stream_data(chunk);
         Feed {
@@ -266,19 +273,19 @@ impl Parser {
     /// (whether or not the block had data), reset by an empty `id`. It persists across events
     /// and across [`finish`](Parser::finish); send it as `Last-Event-ID` when reconnecting.
     pub fn last_event_id(&self) -> &str {
-        self.last_event_id.as_deref().unwrap_or("")
+        &self.last_event_id
     }
 
     /// Sets the last event ID string, e.g. to resume a stream from a stored position.
     pub fn set_last_event_id(&mut self, id: impl Into<String>) {
-        self.last_event_id = shared(id.into());
+        self.last_event_id = id.into();
     }
 
     /// Parses `input` until it yields one item or `input` is used up.
-    fn parse<F: FnMut(&str)>(
+    fn parse(
         &mut self,
         input: &mut &[u8],
-        on_comment: &mut Option<F>,
+        on_comment: &mut Comments<'_>,
     ) -> Option<Result<Event, Error>> {
         if self.bom_matched < BOM_DONE
             && let Some(error) = self.strip_bom(input, on_comment.is_some())
@@ -317,7 +324,7 @@ impl Parser {
 
     /// Parses what an undrained `Feed` left and queues the items.
     #[cold]
-    fn keep_rest<F: FnMut(&str)>(&mut self, input: &mut &[u8], on_comment: &mut Option<F>) {
+    fn keep_rest(&mut self, input: &mut &[u8], on_comment: &mut Comments<'_>) {
         while let Some(item) = self.parse(input, on_comment) {
             self.queue.push_back(item);
         }
@@ -438,10 +445,10 @@ impl Parser {
     }
 
     /// `part` (no CR or LF) is the last piece of a line whose end was just found.
-    fn end_line<F: FnMut(&str)>(
+    fn end_line(
         &mut self,
         part: &[u8],
-        on_comment: &mut Option<F>,
+        on_comment: &mut Comments<'_>,
     ) -> Option<Result<Event, Error>> {
         match self.pending {
             Pending::Start => {
@@ -491,11 +498,7 @@ impl Parser {
     }
 
     /// Spec, "interpret an event stream", for one complete line.
-    fn process_line<F: FnMut(&str)>(
-        &mut self,
-        line: &[u8],
-        on_comment: &mut Option<F>,
-    ) -> Option<Event> {
+    fn process_line(&mut self, line: &[u8], on_comment: &mut Comments<'_>) -> Option<Event> {
         // If the line is empty (a blank line): dispatch the event.
         let Some((&first, rest)) = line.split_first() else {
             return self.dispatch();
@@ -538,7 +541,7 @@ impl Parser {
             }
             // Unless the value contains U+0000 NULL, set the last event ID buffer to it (an empty
             // value resets it).
-            b"id" if memchr(0, value).is_none() => {
+            b"id" if !value.contains(&0) => {
                 self.id_buffer.clear();
                 self.id_buffer.push_str(&decode(value));
                 self.id_pending = true;
@@ -567,9 +570,8 @@ impl Parser {
     /// Spec, dispatch step 1: set the last event ID string to the last event ID buffer.
     fn commit_id(&mut self) {
         if self.id_pending {
-            if self.last_event_id() != self.id_buffer {
-                self.last_event_id = shared(self.id_buffer.as_str());
-            }
+            // The buffers trade places: no allocation once both have grown to the ids' length.
+            mem::swap(&mut self.last_event_id, &mut self.id_buffer);
             self.id_pending = false;
         }
     }
@@ -586,12 +588,15 @@ impl Parser {
         // The data is the buffer without its trailing LF (never stored here); bytes that are not
         // UTF-8 decode to U+FFFD exactly like the WHATWG decoder. Decoding the whole buffer equals
         // decoding line by line: the LF between lines is ASCII, which always ends a bad sequence.
-        let data = if self.data.len() <= KEEP_CAPACITY {
-            // Small: copy out exactly and keep the buffer's capacity for the next event, so a data
-            // line that arrives in many small chunks does not regrow it every time.
-            let data = decode(&self.data).into_owned();
+        // The event's last event ID goes right after the data, in the same allocation.
+        let id = self.last_event_id.as_str();
+        let mut text = if self.data.len() <= KEEP_CAPACITY {
+            // Small: copy out and keep the buffer's capacity for the next event, so a data line
+            // that arrives in many small chunks does not regrow it every time.
+            let mut text = String::with_capacity(self.data.len() + id.len());
+            text.push_str(&decode(&self.data));
             self.data.clear();
-            data
+            text
         } else {
             // Large: hand the buffer itself over rather than copy it.
             match String::from_utf8(mem::take(&mut self.data)) {
@@ -599,24 +604,26 @@ impl Parser {
                 Err(error) => decode(error.as_bytes()).into_owned(),
             }
         };
+        let data_len = text.len();
+        if !id.is_empty() {
+            text.reserve_exact(id.len());
+            text.push_str(id);
+        }
         // The type is `message` unless the event type buffer holds something else.
         let event_type = match self.event_type.as_slice() {
             b"" => EventType::Message,
-            name if name.len() <= INLINE_TYPE => EventType::new(&decode(name)),
-            name => match &self.last_type {
-                Some(last) if last.as_bytes() == name => EventType::Shared(Arc::clone(last)),
-                _ => {
-                    let name: Arc<str> = Arc::from(decode(name).as_ref());
-                    self.last_type = Some(Arc::clone(&name));
-                    EventType::Shared(name)
-                }
-            },
+            name if name == self.last_type.as_bytes() => self.last_type.clone(),
+            name => {
+                let event_type = EventType::new(&decode(name));
+                self.last_type = event_type.clone();
+                event_type
+            }
         };
         self.event_type.clear();
         Some(Event {
             event_type,
-            data,
-            last_event_id: self.last_event_id.clone(),
+            text,
+            data_len,
         })
     }
 }
@@ -658,15 +665,28 @@ impl<F: FnMut(&str)> Iterator for Feed<'_, F> {
 
 impl<F: FnMut(&str)> Feed<'_, F> {
     /// The next item: a queued one first, then one parsed from the input.
+    #[inline(always)]
     fn pull(&mut self) -> Option<Result<Event, Error>> {
-        if !self.parser.queue.is_empty() {
-            return self.parser.queue.pop_front();
+        let mut on_comment = self.on_comment.as_mut().map(|f| f as &mut dyn FnMut(&str));
+        self.parser.pull(&mut self.input, &mut on_comment)
+    }
+}
+
+impl Parser {
+    /// [`Feed::next`]'s work, not generic (see [`Comments`]).
+    fn pull(
+        &mut self,
+        input: &mut &[u8],
+        on_comment: &mut Comments<'_>,
+    ) -> Option<Result<Event, Error>> {
+        if !self.queue.is_empty() {
+            return self.queue.pop_front();
         }
         // Only bytes complete items: nothing left, nothing to do.
-        if self.input.is_empty() {
+        if input.is_empty() {
             return None;
         }
-        self.parser.parse(&mut self.input, &mut self.on_comment)
+        self.parse(input, on_comment)
     }
 }
 
@@ -676,7 +696,8 @@ impl<F: FnMut(&str)> Drop for Feed<'_, F> {
     #[inline]
     fn drop(&mut self) {
         if !self.input.is_empty() {
-            self.parser.keep_rest(&mut self.input, &mut self.on_comment);
+            let mut on_comment = self.on_comment.as_mut().map(|f| f as &mut dyn FnMut(&str));
+            self.parser.keep_rest(&mut self.input, &mut on_comment);
         }
     }
 }

@@ -3,37 +3,75 @@
 
 use memchr::{memchr, memchr2};
 
-/// The first CR or LF in `haystack`: `memchr2`, except that short haystacks (small network
-/// chunks) are searched a word at a time inline, which saves the call and dispatch overhead.
+/// Haystacks at least this long are searched with `memchr2`; shorter ones (small network chunks,
+/// the rest of a short line) a word at a time inline, which saves the call and dispatch overhead.
+/// `None`: every length takes the inline loop.
+///
+/// On wasm32 without `simd128`, `memchr`'s fallback compares 4 bytes at a time (its word is a
+/// `usize`), while the loop below compares 16 (wasm has native 64-bit integers), so there the
+/// loop takes every length. With `simd128`, `memchr2` has a wasm SIMD implementation.
+#[cfg(not(all(target_arch = "wasm32", not(target_feature = "simd128"))))]
+const MEMCHR_FROM: Option<usize> = Some(32);
+#[cfg(all(target_arch = "wasm32", not(target_feature = "simd128")))]
+const MEMCHR_FROM: Option<usize> = None;
+
+/// The first CR or LF in `haystack`: `memchr2`, or a word-at-a-time search (see [`MEMCHR_FROM`]).
 #[inline]
 pub(crate) fn find_line_end(haystack: &[u8]) -> Option<usize> {
+    match haystack.first() {
+        // A blank line right after a line end (the end of every event) needs no search.
+        Some(b'\r' | b'\n') => Some(0),
+        _ if MEMCHR_FROM.is_some_and(|from| haystack.len() >= from) => {
+            memchr2(b'\r', b'\n', haystack)
+        }
+        _ => find_line_end_words(haystack),
+    }
+}
+
+/// The first CR or LF in `haystack`, 16 and then 8 bytes at a time (SWAR: SIMD within a
+/// register), then byte by byte.
+#[inline]
+fn find_line_end_words(haystack: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     const CR: u64 = u64::from_ne_bytes([b'\r'; 8]);
     const LF: u64 = u64::from_ne_bytes([b'\n'; 8]);
-    /// Marks the zero bytes of `word`; the lowest mark is always exact (borrows only run upward).
-    fn zero_bytes(word: u64) -> u64 {
-        word.wrapping_sub(ONES) & !word & HIGHS
+    /// Marks the CR and LF bytes of `word`; the lowest mark is always exact (borrows only run
+    /// upward).
+    #[inline(always)]
+    fn line_ends(word: u64) -> u64 {
+        let (cr, lf) = (word ^ CR, word ^ LF);
+        (cr.wrapping_sub(ONES) & !cr | lf.wrapping_sub(ONES) & !lf) & HIGHS
     }
-    match haystack.first() {
-        // A blank line right after a line end (the end of every event) needs no search.
-        Some(b'\r' | b'\n') => return Some(0),
-        _ if haystack.len() >= 32 => return memchr2(b'\r', b'\n', haystack),
-        _ => {}
+    #[inline(always)]
+    fn word(bytes: &[u8; 8]) -> u64 {
+        u64::from_le_bytes(*bytes)
     }
-    let mut words = haystack.chunks_exact(8);
     let mut at = 0;
-    for word in &mut words {
-        let word = u64::from_le_bytes([
-            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
-        ]);
-        let marks = zero_bytes(word ^ CR) | zero_bytes(word ^ LF);
+    let (pairs, rest) = haystack.as_chunks::<16>();
+    for pair in pairs {
+        let (low, high) = pair.split_at(8);
+        let (low, high) = (
+            line_ends(word(low.try_into().unwrap_or(&[0; 8]))),
+            line_ends(word(high.try_into().unwrap_or(&[0; 8]))),
+        );
+        if low | high != 0 {
+            return Some(if low != 0 {
+                at + (low.trailing_zeros() / 8) as usize
+            } else {
+                at + 8 + (high.trailing_zeros() / 8) as usize
+            });
+        }
+        at += 16;
+    }
+    let (words, tail) = rest.as_chunks::<8>();
+    for bytes in words {
+        let marks = line_ends(word(bytes));
         if marks != 0 {
             return Some(at + (marks.trailing_zeros() / 8) as usize);
         }
         at += 8;
     }
-    let tail = words.remainder();
     tail.iter()
         .position(|&byte| byte == b'\r' || byte == b'\n')
         .map(|i| at + i)
@@ -58,7 +96,7 @@ pub(crate) fn has_line_end(block: &[u8; BLOCK]) -> bool {
 
 /// The first colon of a line: field names are short, so look at a few bytes before calling
 /// `memchr`.
-#[inline]
+#[inline(never)]
 pub(crate) fn find_colon(line: &[u8]) -> Option<usize> {
     const NEAR: usize = 8;
     match line.iter().take(NEAR).position(|&byte| byte == b':') {
@@ -70,7 +108,7 @@ pub(crate) fn find_colon(line: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::find_line_end;
+    use super::{find_line_end, find_line_end_words};
     use alloc::vec;
 
     #[test]
@@ -78,16 +116,19 @@ mod tests {
         // Every length up to past the memchr2 threshold, the line end at every position, over
         // fillers that stress the word trick (bytes next to CR/LF, 0x00, 0x80, 0xFF).
         for filler in [b'a', 0x00, 0x0B, 0x0C, 0x0E, 0x8D, 0x8A, 0x80, 0xFF, 0x01] {
-            for len in 0..40 {
+            for len in 0..72 {
                 let mut haystack = vec![filler; len];
                 assert_eq!(find_line_end(&haystack), None);
+                assert_eq!(find_line_end_words(&haystack), None);
                 for at in 0..len {
                     for end in [b'\r', b'\n'] {
                         haystack[at] = end;
                         assert_eq!(find_line_end(&haystack), Some(at), "{filler} {len} {at}");
+                        assert_eq!(find_line_end_words(&haystack), Some(at));
                         if at + 1 < len {
                             haystack[at + 1] = b'\r' ^ b'\n' ^ end;
                             assert_eq!(find_line_end(&haystack), Some(at));
+                            assert_eq!(find_line_end_words(&haystack), Some(at));
                             haystack[at + 1] = filler;
                         }
                         haystack[at] = filler;

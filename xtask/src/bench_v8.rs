@@ -1,0 +1,163 @@
+//! The V8 group of `cargo xtask bench`: websse-core compiled to wasm32 against eventsource-parser
+//! 4.x (with a streaming `TextDecoder`) in one Node process, on the shapes of the native benches.
+//!
+//! `bench/v8` is its own cargo workspace (own Cargo.lock, like the examples): a `cdylib` with raw
+//! exports around websse-core, built once per variant:
+//! - `shipped`: the root workspace's release profile, mirrored in `bench/v8/Cargo.toml` (checked
+//!   here), with its per-package override for websse-core: what an app ships;
+//! - `z`: the same without the override (the parser at `opt-level = "z"` like the rest);
+//! - `o3`: everything at `opt-level = 3`;
+//! - `simd128`: `shipped` with `-C target-feature=+simd128`.
+//!
+//! `bench.mjs` checks that every variant yields eventsource-parser's events (type, last event ID,
+//! data) on every shape before it times anything, then times paired reps and prints the table.
+//! eventsource-parser comes from `npm ci` of `bench/v8/package-lock.json`, run here into the
+//! target directory (nothing is installed by hand).
+
+use std::path::{Path, PathBuf};
+
+use crate::Result;
+use crate::proc::Cmd;
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const ARTIFACT: &str = "websse_bench_v8.wasm";
+
+/// (variant, cargo profile, extra RUSTFLAGS)
+const VARIANTS: [(&str, &str, &str); 4] = [
+    ("z", "z", ""),
+    ("shipped", "release", ""),
+    ("o3", "o3", ""),
+    ("simd128", "release", "-C target-feature=+simd128"),
+];
+
+pub fn run(root: &Path) -> Result {
+    println!(
+        "\n==> V8 bench: websse-core (wasm32: {}) against eventsource-parser 4.x in Node",
+        VARIANTS.map(|(name, ..)| name).join(", ")
+    );
+    let dir = root.join("bench/v8");
+    check_profile_mirrored(root, &dir)?;
+    ensure_wasm_target()?;
+    let target = crate::target_dir(root).join("bench-v8");
+    let mut wasm_args = Vec::new();
+    for (name, profile, rustflags) in VARIANTS {
+        // A variant with its own RUSTFLAGS gets its own target directory, so that switching
+        // flags does not rebuild the others each time.
+        let target_dir = if rustflags.is_empty() {
+            target.join("cargo")
+        } else {
+            target.join(format!("cargo-{name}"))
+        };
+        Cmd::new("cargo")
+            .args([
+                "build",
+                "--locked",
+                "--profile",
+                profile,
+                "--target",
+                WASM_TARGET,
+            ])
+            .arg("--target-dir")
+            .arg(&target_dir)
+            .current_dir(&dir)
+            .env("RUSTFLAGS", rustflags)
+            .run(&format!("cargo build (bench/v8, {name})"))?;
+        let wasm = target_dir.join(WASM_TARGET).join(profile).join(ARTIFACT);
+        let size = std::fs::metadata(&wasm)
+            .map_err(|e| format!("no {}: {e}", wasm.display()))?
+            .len();
+        println!("    {name}: {} ({size} bytes)", wasm.display());
+        wasm_args.push(format!("{name}={}", wasm.display()));
+    }
+    let work = npm_ci(&dir, &target.join("node"))?;
+    // Node resolves `import 'eventsource-parser'` from the script's own directory: the script
+    // runs next to the node_modules that npm ci made.
+    std::fs::copy(dir.join("bench.mjs"), work.join("bench.mjs"))
+        .map_err(|e| format!("cannot copy bench/v8/bench.mjs: {e}"))?;
+    Cmd::new("node")
+        .arg(work.join("bench.mjs"))
+        .args(wasm_args)
+        .current_dir(&work)
+        .run("node bench.mjs (bench/v8)")
+}
+
+/// The app's release profile must be what bench/v8 builds as `shipped`: the `[profile.release]`
+/// and `[profile.release.package.*]` sections of both manifests must be the same lines.
+fn check_profile_mirrored(root: &Path, dir: &Path) -> Result {
+    let read = |path: PathBuf| {
+        std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let ours = release_profile(&read(root.join("Cargo.toml"))?);
+    let bench = release_profile(&read(dir.join("Cargo.toml"))?);
+    if ours != bench {
+        return Err(format!(
+            "bench/v8/Cargo.toml must mirror the root's release profile (the build an app ships):\n  \
+             root:     {ours:?}\n  bench/v8: {bench:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// The lines of a manifest's `[profile.release]` and `[profile.release.*]` sections, comments
+/// and blank lines left out.
+fn release_profile(manifest: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in manifest.lines() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.starts_with('[') {
+            inside = line == "[profile.release]" || line.starts_with("[profile.release.");
+        }
+        if inside && !line.is_empty() {
+            out.push(line.to_owned());
+        }
+    }
+    out
+}
+
+/// `rustup target add wasm32-unknown-unknown` unless it is installed.
+fn ensure_wasm_target() -> Result {
+    let installed = Cmd::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output("rustup target list")
+        .unwrap_or_default();
+    if installed.lines().any(|l| l.trim() == WASM_TARGET) {
+        return Ok(());
+    }
+    Cmd::new("rustup")
+        .args(["target", "add", WASM_TARGET])
+        .run("rustup target add")
+}
+
+/// `npm ci` of bench/v8's package.json and package-lock.json in `work`, unless `work` already
+/// holds that exact lockfile's install. Returns `work`.
+fn npm_ci(dir: &Path, work: &Path) -> Result<PathBuf> {
+    let lock_path = dir.join("package-lock.json");
+    let lock = std::fs::read_to_string(&lock_path)
+        .map_err(|e| format!("cannot read {}: {e}", lock_path.display()))?;
+    let done = work.join("node_modules/.package-lock.json").is_file()
+        && std::fs::read_to_string(work.join("package-lock.json")).ok() == Some(lock);
+    if done {
+        println!("    eventsource-parser: npm ci already done for this package-lock.json");
+        return Ok(work.to_path_buf());
+    }
+    if Cmd::new("npm")
+        .arg("--version")
+        .output("npm --version")
+        .is_err()
+    {
+        return Err(
+            "the V8 bench needs Node.js (20 or later) and npm: `apt-get install nodejs npm`".into(),
+        );
+    }
+    std::fs::create_dir_all(work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+    for file in ["package.json", "package-lock.json"] {
+        std::fs::copy(dir.join(file), work.join(file))
+            .map_err(|e| format!("cannot copy bench/v8/{file}: {e}"))?;
+    }
+    Cmd::new("npm")
+        .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
+        .current_dir(work)
+        .run("npm ci (bench/v8)")?;
+    Ok(work.to_path_buf())
+}
