@@ -19,7 +19,7 @@ const FLOORS: [(&str, &str); 2] = [
 ];
 
 pub fn run(root: &Path, args: &[String]) -> Result {
-    let (mut parser, mut ui) = (true, true);
+    let (mut parser, mut ui, mut throughput) = (true, true, true);
     // The size table runs with everything, or alone with --size-only (--twiggy adds profiles).
     let mut twiggy = false;
     let size = !args
@@ -27,9 +27,10 @@ pub fn run(root: &Path, args: &[String]) -> Result {
         .any(|a| a.ends_with("-only") && a != "--size-only");
     for a in args {
         match a.as_str() {
-            "--parser-only" => ui = false,
-            "--ui-only" => parser = false,
-            "--size-only" => (parser, ui) = (false, false),
+            "--parser-only" => (ui, throughput) = (false, false),
+            "--ui-only" => (parser, throughput) = (false, false),
+            "--throughput-only" => (parser, ui) = (false, false),
+            "--size-only" => (parser, ui, throughput) = (false, false, false),
             "--twiggy" => twiggy = true,
             other => return Err(format!("bench: unknown argument {other:?}")),
         }
@@ -39,6 +40,9 @@ pub fn run(root: &Path, args: &[String]) -> Result {
     }
     if ui {
         ui_bench(root)?;
+    }
+    if throughput {
+        crate::throughput::run(root)?;
     }
     if size {
         crate::size::run(root, twiggy)?;

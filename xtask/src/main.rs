@@ -24,6 +24,7 @@ mod modgraph;
 mod package;
 mod proc;
 mod size;
+mod throughput;
 mod tools;
 
 use std::path::{Path, PathBuf};

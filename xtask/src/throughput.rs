@@ -1,0 +1,216 @@
+//! The browser throughput section of `cargo xtask bench` (`--throughput-only` runs it alone):
+//! events per second through websse's fetch and EventSource transports, the native
+//! `EventSource` used from JavaScript, and eventsource-parser (npm) over fetch, in one headless
+//! Chromium page and one run, reading small events at full speed from websse-server's
+//! `/test/flood`.
+//!
+//! The page is `bench/throughput/`: a wasm-bindgen crate (its own workspace and `Cargo.lock`, like
+//! the examples) for websse's two transports, and `bench.js` for the two JavaScript readers.
+//! Built like an app ships: `cargo build --release` with the root workspace's release profile
+//! (checked to be the same here), then `wasm-bindgen --target web` into
+//! `target/throughput/site/pkg/`. eventsource-parser comes from `npm ci` against
+//! `bench/throughput/package-lock.json`, run in `target/throughput/npm/` so the source tree
+//! stays clean, and is served as static ES modules. The driver,
+//! `tests/src/bin/throughput-bench.rs`, runs the readers interleaved and prints the table.
+
+use std::path::{Path, PathBuf};
+
+use crate::proc::{Cmd, Server};
+use crate::{Result, tools};
+
+/// Events per timed run, and timed rounds (each round runs every reader once, in rotated order).
+const EVENTS: u64 = 200_000;
+const SIZE: u64 = 16;
+const ROUNDS: u64 = 8;
+
+pub fn run(root: &Path) -> Result {
+    println!(
+        "\n==> browser throughput: {EVENTS} events of {SIZE} data bytes per run, {ROUNDS} \
+         interleaved rounds, in headless Chromium"
+    );
+    let tools = tools::Tools::ensure(root, tools::Need::all())?;
+    let site = build(root, &tools)?;
+    let bin = crate::build_server(root, &tools)?;
+    let site_arg = site.to_string_lossy();
+    let server = Server::start(
+        &tools,
+        &bin,
+        &[
+            "--static-dir",
+            site_arg.as_ref(),
+            "--test-endpoints",
+            "--addr",
+            "127.0.0.1:0",
+        ],
+    )?;
+    Cmd::new("cargo")
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "websse-e2e",
+            "--bin",
+            "throughput-bench",
+        ])
+        .args(["--", "--events", &EVENTS.to_string()])
+        .args(["--size", &SIZE.to_string(), "--rounds", &ROUNDS.to_string()])
+        .envs(tools.child_env())
+        .env("WEBSSE_E2E_URL", server.url())
+        .env("WEBSSE_E2E_BROWSER", "chromium")
+        .run("throughput-bench")
+}
+
+/// Builds the page into `target/throughput/site/` and returns that directory.
+fn build(root: &Path, tools: &tools::Tools) -> Result<PathBuf> {
+    let dir = root.join("bench/throughput");
+    let target = crate::target_dir(root).join("throughput");
+    let site = target.join("site");
+    check_profile(root, &dir)?;
+    Cmd::new("cargo")
+        .args(["fmt", "--check"])
+        .current_dir(&dir)
+        .envs(tools.child_env())
+        .run("cargo fmt --check (bench/throughput)")?;
+    Cmd::new("cargo")
+        .args(["build", "--release", "--target", "wasm32-unknown-unknown"])
+        .current_dir(&dir)
+        .envs(tools.child_env())
+        .env("CARGO_TARGET_DIR", &target)
+        .run("cargo build --release (bench/throughput)")?;
+    let wanted = tools::wasm_bindgen_version(root)?;
+    let locked = tools::wasm_bindgen_version(&dir)?;
+    if locked != wanted {
+        return Err(format!(
+            "bench/throughput/Cargo.lock has wasm-bindgen {locked}, the workspace {wanted}: run \
+             `cargo update -p wasm-bindgen --precise {wanted}` in bench/throughput"
+        ));
+    }
+    if site.exists() {
+        std::fs::remove_dir_all(&site)
+            .map_err(|e| format!("cannot clear {}: {e}", site.display()))?;
+    }
+    let cli = tools.bin_dir.join("wasm-bindgen");
+    let cli = if cli.is_file() {
+        cli
+    } else {
+        PathBuf::from("wasm-bindgen")
+    };
+    Cmd::new(cli)
+        .args(["--target", "web", "--no-typescript", "--out-name"])
+        .args(["throughput", "--out-dir"])
+        .arg(site.join("pkg"))
+        .arg(target.join("wasm32-unknown-unknown/release/websse_throughput_bench.wasm"))
+        .envs(tools.child_env())
+        .run("wasm-bindgen (bench/throughput)")?;
+    for file in ["index.html", "bench.js"] {
+        copy(&dir.join(file), &site.join(file))?;
+    }
+    let parser = npm_ci(&dir, &target.join("npm"))?.join("node_modules/eventsource-parser/dist");
+    let out = site.join("eventsource-parser");
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let entries =
+        std::fs::read_dir(&parser).map_err(|e| format!("cannot read {}: {e}", parser.display()))?;
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name();
+        if name.to_string_lossy().ends_with(".js") {
+            copy(&entry.path(), &out.join(name))?;
+        }
+    }
+    Ok(site)
+}
+
+/// `npm ci` of `bench/throughput/package-lock.json` in `work`, unless `work` already holds that
+/// exact lockfile's install. Returns `work`.
+fn npm_ci(dir: &Path, work: &Path) -> Result<PathBuf> {
+    let lock = read(&dir.join("package-lock.json"))?;
+    let installed = work.join("node_modules/.package-lock.json");
+    if installed.is_file()
+        && std::fs::read_to_string(work.join("package-lock.json")).ok() == Some(lock.clone())
+    {
+        println!("    eventsource-parser: npm ci already done for this package-lock.json");
+        return Ok(work.to_path_buf());
+    }
+    if Cmd::new("npm")
+        .arg("--version")
+        .output("npm --version")
+        .is_err()
+    {
+        return Err(
+            "the throughput bench needs npm (Node.js) for eventsource-parser: `apt-get install \
+             nodejs npm`"
+                .into(),
+        );
+    }
+    std::fs::create_dir_all(work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+    for file in ["package.json", "package-lock.json"] {
+        copy(&dir.join(file), &work.join(file))?;
+    }
+    Cmd::new("npm")
+        .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
+        .current_dir(work)
+        .run("npm ci (bench/throughput)")?;
+    Ok(work.to_path_buf())
+}
+
+/// The `[profile.release]` and `[profile.release.*]` sections of a manifest, comments and blank
+/// lines left out.
+fn release_profile(manifest: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in manifest.lines() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.starts_with('[') {
+            inside = line == "[profile.release]" || line.starts_with("[profile.release.");
+        }
+        if inside && !line.is_empty() {
+            out.push(line.to_owned());
+        }
+    }
+    out
+}
+
+/// The page is built as apps ship: with the root workspace's release profile.
+fn check_profile(root: &Path, dir: &Path) -> Result {
+    let ours = release_profile(&read(&dir.join("Cargo.toml"))?);
+    let root_profile = release_profile(&read(&root.join("Cargo.toml"))?);
+    if ours != root_profile {
+        return Err(format!(
+            "bench/throughput/Cargo.toml's release profile {ours:?} is not the root Cargo.toml's \
+             {root_profile:?}: copy the root's [profile.release*] sections there"
+        ));
+    }
+    println!("    release profile (the root's): {}", ours.join(" "));
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn copy(from: &Path, to: &Path) -> Result {
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::release_profile;
+
+    #[test]
+    fn release_profile_sections_without_comments() {
+        let manifest = "[package]\nname = \"x\"\n\n[profile.release]\n# small\nopt-level = \"z\" # yes\n\
+                        lto = true\n\n[profile.release.package.websse-core]\nopt-level = 3\n\n\
+                        [profile.bench]\nopt-level = 3\n";
+        assert_eq!(
+            release_profile(manifest),
+            [
+                "[profile.release]",
+                "opt-level = \"z\"",
+                "lto = true",
+                "[profile.release.package.websse-core]",
+                "opt-level = 3"
+            ]
+        );
+    }
+}
