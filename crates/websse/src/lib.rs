@@ -154,6 +154,9 @@ mod queue;
 mod request;
 #[cfg_attr(not(all(target_arch = "wasm32", feature = "fetch")), allow(dead_code))]
 mod response;
+// Natively nothing connects, so the hub's delivery path runs in its unit tests only.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code, clippy::drop_non_drop))]
+mod share;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod stream;
 #[cfg(target_arch = "wasm32")]
@@ -165,5 +168,6 @@ pub use error::JsonError;
 pub use message::{ConnectionState, Disconnect, Item, Message, Skipped};
 pub use policy::ReconnectPolicy;
 pub use request::{Credentials, Framing, SseRequest, Transport};
+pub use share::{Role, SharedRequest, SharedStream, Sharing, Subscription};
 pub use stream::{CloseHandle, EventStream, Messages};
 pub use websse_core;

@@ -158,8 +158,10 @@ pub enum Skipped {
         limit: usize,
     },
     /// The consumer fell behind an [`EventSource`](crate::Transport::EventSource), which cannot
-    /// be slowed down: its queue reached [`max_buffered`](crate::SseRequest::max_buffered) bytes
-    /// and `count` messages that arrived meanwhile were dropped, here, in their place.
+    /// be slowed down, or behind the other subscribers of a [shared
+    /// stream](crate::SharedStream): its queue reached
+    /// [`max_buffered`](crate::SseRequest::max_buffered) bytes and `count` messages that arrived
+    /// meanwhile were dropped, here, in their place.
     Lagged {
         /// How many messages were dropped.
         count: u64,
@@ -174,7 +176,7 @@ impl fmt::Display for Skipped {
             }
             Skipped::Lagged { count } => write!(
                 f,
-                "{count} message(s) dropped: the consumer fell behind the EventSource"
+                "{count} message(s) dropped: the consumer fell behind"
             ),
         }
     }
@@ -192,8 +194,11 @@ pub enum Item {
     /// The connection state changed.
     State(ConnectionState),
     /// Messages were lost and the stream carries on (an oversize event, or a consumer too slow
-    /// for the EventSource transport).
+    /// for the EventSource transport or for a [shared stream](crate::SharedStream)).
     Skipped(Skipped),
+    /// This tab's role in a stream [shared across tabs](crate::SseRequest::across_tabs), or the
+    /// number of tabs sharing it, changed.
+    Sharing(crate::Sharing),
 }
 
 #[cfg(all(test, feature = "json"))]

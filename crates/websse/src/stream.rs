@@ -80,6 +80,18 @@ impl CloseHandle {
     pub fn is_closed(&self) -> bool {
         self.state.is_closed()
     }
+
+    /// A handle for a new stream (a shared stream's subscription).
+    pub(crate) fn new() -> CloseHandle {
+        CloseHandle {
+            state: Arc::default(),
+        }
+    }
+
+    /// Wakes the task that polls with `waker` on close.
+    pub(crate) fn register(&self, waker: &Waker) {
+        self.state.register(waker);
+    }
 }
 
 // `open` lives here, next to what it returns, so that the request module does not depend on the

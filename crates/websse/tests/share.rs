@@ -1,0 +1,368 @@
+//! Browser tests of shared streams against a real websse-server (`--test-endpoints`): the
+//! fan-out in one tab, and the tab protocol (Web Locks + BroadcastChannel) with the test playing
+//! the other tab. The end-to-end test with many real tabs is tests/tests/share.rs.
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use futures::StreamExt;
+use futures::future::{Either, select};
+use js_sys::{Array, Promise, Reflect};
+use serde_json::{Value, json};
+use support::{key, log, script, sleep, sse_url, text_chunk, until_log};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+use websse::{
+    ConnectionState, Error, Item, Message, Role, SharedStream, Skipped, SseRequest, Subscription,
+    Transport,
+};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// One response that sends `events` and holds the connection.
+fn held(events: &str) -> Value {
+    json!({ "chunks": [text_chunk(events)], "end": "hold" })
+}
+
+fn shared(key: &str, transport: Transport) -> SharedStream {
+    SseRequest::get(sse_url(key))
+        .transport(transport)
+        .share()
+        .expect("share")
+}
+
+async fn next_within(sub: &mut Subscription, ms: u32) -> Option<Result<Item, Error>> {
+    match select(sub.next(), Box::pin(sleep(ms))).await {
+        Either::Left((item, _)) => item,
+        Either::Right(_) => panic!("no item within {ms} ms (state {:?})", sub.state()),
+    }
+}
+
+/// Every item until `n` messages have arrived.
+async fn until_messages(sub: &mut Subscription, n: usize) -> Vec<Item> {
+    let mut items = Vec::new();
+    while items
+        .iter()
+        .filter(|i| matches!(i, Item::Message(_)))
+        .count()
+        < n
+    {
+        match next_within(sub, 5000).await {
+            Some(Ok(item)) => items.push(item),
+            other => panic!("{other:?} after {items:?}"),
+        }
+    }
+    items
+}
+
+fn msg(data: &str, id: &str) -> Item {
+    Item::Message(Message::new("message", data, id))
+}
+
+#[wasm_bindgen_test]
+async fn subscribers_get_the_same_items_over_one_connection() {
+    for (name, transport) in [
+        ("share-fetch", Transport::Fetch),
+        ("share-es", Transport::EventSource),
+    ] {
+        let k = key(name);
+        script(
+            &k,
+            json!([held(
+                "id: 1\ndata: a\n\nid: 2\ndata: b\n\nid: 3\ndata: c\n\n"
+            )]),
+        )
+        .await;
+        let stream = shared(&k, transport);
+        let mut subs: Vec<Subscription> = (0..3).map(|_| stream.subscribe()).collect();
+        // Another part of the page shares the same request: same key, same connection.
+        let elsewhere = shared(&k, transport);
+        assert_eq!(elsewhere.key(), stream.key());
+        subs.push(elsewhere.subscribe());
+        assert_eq!(stream.subscribers(), 4, "{name}");
+        let mut seen = Vec::new();
+        for sub in &mut subs {
+            seen.push(until_messages(sub, 3).await);
+        }
+        assert_eq!(
+            seen[0],
+            [
+                Item::State(ConnectionState::Connecting),
+                Item::State(ConnectionState::Open),
+                msg("a", "1"),
+                msg("b", "2"),
+                msg("c", "3"),
+            ],
+            "{name}"
+        );
+        assert!(
+            seen.iter().all(|items| items == &seen[0]),
+            "{name}: {seen:?}"
+        );
+        assert_eq!(log(&k).await.len(), 1, "{name}: one connection");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_late_subscriber_starts_with_the_current_state() {
+    let k = key("share-late");
+    script(&k, json!([held("data: a\n\n")])).await;
+    let stream = shared(&k, Transport::Fetch);
+    let mut first = stream.subscribe();
+    until_messages(&mut first, 1).await;
+    let mut late = stream.subscribe();
+    assert_eq!(
+        next_within(&mut late, 1000).await.unwrap().unwrap(),
+        Item::State(ConnectionState::Open)
+    );
+}
+
+#[wasm_bindgen_test]
+async fn dropping_every_subscriber_closes_the_connection_and_a_new_one_reopens_it() {
+    for (name, transport) in [
+        ("share-drop-fetch", Transport::Fetch),
+        ("share-drop-es", Transport::EventSource),
+    ] {
+        let k = key(name);
+        script(&k, json!([held("data: a\n\n"), held("data: again\n\n")])).await;
+        let stream = shared(&k, transport);
+        let mut a = stream.subscribe();
+        let mut b = stream.subscribe();
+        until_messages(&mut a, 1).await;
+        until_messages(&mut b, 1).await;
+        drop(b);
+        sleep(300).await;
+        assert_eq!(log(&k).await[0]["outcome"], "open", "{name}: one left");
+        drop(a);
+        until_log(&k, 2000.0, "the connection closed", |log| {
+            log[0]["outcome"] == "client_disconnected"
+        })
+        .await;
+        assert_eq!(stream.subscribers(), 0);
+        sleep(300).await;
+        assert_eq!(
+            log(&k).await.len(),
+            1,
+            "{name}: no reconnect without subscribers"
+        );
+        let mut c = stream.subscribe();
+        let items = until_messages(&mut c, 1).await;
+        assert_eq!(items.last(), Some(&msg("again", "")), "{name}");
+        assert_eq!(log(&k).await.len(), 2, "{name}: reopened");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn closing_one_subscription_leaves_the_others() {
+    let k = key("share-close");
+    script(&k, json!([held("data: a\n\n")])).await;
+    let stream = shared(&k, Transport::Fetch);
+    let mut a = stream.subscribe();
+    let mut b = stream.subscribe();
+    until_messages(&mut a, 1).await;
+    let handle = b.close_handle();
+    handle.close();
+    assert_eq!(
+        next_within(&mut b, 1000).await.unwrap().unwrap(),
+        Item::State(ConnectionState::Closed)
+    );
+    assert!(next_within(&mut b, 1000).await.is_none());
+    assert_eq!(stream.subscribers(), 1);
+    sleep(200).await;
+    assert_eq!(log(&k).await[0]["outcome"], "open");
+    a.close();
+    assert!(next_within(&mut a, 1000).await.is_none());
+    until_log(&k, 2000.0, "the connection closed", |log| {
+        log[0]["outcome"] == "client_disconnected"
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn a_lagging_subscriber_loses_messages_with_a_notice_and_the_fast_one_gets_all() {
+    let k = key("share-lag");
+    let events: String = (0..200).map(|i| format!("data: {i:04}\n\n")).collect();
+    script(&k, json!([held(&events)])).await;
+    let stream = SseRequest::get(sse_url(&k))
+        .max_buffered(1024)
+        .share()
+        .unwrap();
+    let mut fast = stream.subscribe();
+    let mut slow = stream.subscribe();
+    let fast_items = until_messages(&mut fast, 200).await;
+    let fast_data: Vec<String> = fast_items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Message(m) => Some(m.data().to_owned()),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<String> = (0..200).map(|i| format!("{i:04}")).collect();
+    assert_eq!(fast_data, expected, "the fast subscriber gets everything");
+    assert!(
+        !fast_items.iter().any(|i| matches!(i, Item::Skipped(_))),
+        "{fast_items:?}"
+    );
+    // The slow one read nothing so far: its queue held at most ~1 KiB, and said what it lost.
+    let (mut received, mut dropped) = (Vec::new(), 0);
+    while received.len() as u64 + dropped < 200 {
+        match next_within(&mut slow, 2000).await {
+            Some(Ok(Item::Message(m))) => received.push(m.into_data()),
+            Some(Ok(Item::Skipped(Skipped::Lagged { count }))) => dropped += count,
+            Some(Ok(Item::State(_))) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    // What one queued message counts for: its strings and its own size.
+    let one = "0000".len() + "message".len() + std::mem::size_of::<Message>();
+    assert!(dropped > 0, "nothing dropped");
+    assert!(received.len() <= 1024 / one + 1, "{} kept", received.len());
+    assert_eq!(received[0], "0000");
+    assert!(received.windows(2).all(|w| w[0] < w[1]), "{received:?}");
+}
+
+#[wasm_bindgen_test]
+async fn a_fatal_error_ends_every_subscriber() {
+    let k = key("share-404");
+    script(&k, json!([{ "status": 404 }])).await;
+    let stream = shared(&k, Transport::Fetch);
+    let mut subs = [stream.subscribe(), stream.subscribe()];
+    for sub in &mut subs {
+        loop {
+            match next_within(sub, 5000).await {
+                Some(Ok(Item::State(_))) => {}
+                Some(Err(Error::Status { status: 404 })) => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(next_within(sub, 1000).await.is_none());
+    }
+}
+
+#[wasm_bindgen_test]
+async fn across_tabs_alone_in_the_browser_this_tab_leads() {
+    let k = key("share-lead");
+    script(&k, json!([held("id: 1\ndata: a\n\n")])).await;
+    let stream = SseRequest::get(sse_url(&k))
+        .across_tabs(true)
+        .share()
+        .unwrap();
+    let mut sub = stream.subscribe();
+    let items = until_messages(&mut sub, 1).await;
+    let sharing: Vec<_> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Sharing(s) => Some((s.role, s.tabs)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sharing.first(), Some(&(Role::Leader, 1)), "{items:?}");
+    assert_eq!(items.last(), Some(&msg("a", "1")));
+    assert_eq!(stream.sharing().map(|s| s.role), Some(Role::Leader));
+}
+
+/// The test plays another tab: it holds the stream's Web Lock, so the page's stream follows;
+/// it relays items over the channel; then it lets go, and the page's stream takes over.
+#[wasm_bindgen_test]
+async fn a_follower_yields_relayed_items_then_takes_over_with_the_newest_id() {
+    let k = key("share-handover");
+    // The new leader's connection: the server resends event 2, which the follower already has.
+    script(&k, json!([held("id: 2\ndata: b\n\nid: 3\ndata: c\n\n")])).await;
+    let request = SseRequest::get(sse_url(&k)).share_key(format!("handover-{k}"));
+    let lock_name = format!("websse:handover-{k}");
+    let other_tab = OtherTab::lead(&lock_name).await;
+    let channel = web_sys::BroadcastChannel::new(&lock_name).unwrap();
+
+    let stream = request.across_tabs(true).share().unwrap();
+    let mut sub = stream.subscribe();
+    sleep(200).await;
+    assert!(log(&k).await.is_empty(), "a follower does not connect");
+    let post = |fields: Vec<JsValue>| {
+        channel
+            .post_message(&fields.into_iter().collect::<Array>())
+            .unwrap()
+    };
+    let item = |fields: &[&str]| {
+        let mut all: Vec<JsValue> = vec!["item".into(), 1.0.into()];
+        all.extend(fields.iter().map(|f| JsValue::from_str(f)));
+        all
+    };
+    post(vec!["lead".into(), 1.0.into()]);
+    post(item(&["s", "open"]));
+    post(item(&["m", "message", "a", "1"]));
+    post(item(&["m", "message", "b", "2"]));
+    post(vec!["tabs".into(), 2.0.into()]);
+    let mut items = until_messages(&mut sub, 2).await;
+    assert_eq!(log(&k).await.len(), 0);
+
+    // The other tab goes: this one gets the lock and resumes after event 2.
+    other_tab.release();
+    items.extend(until_messages(&mut sub, 1).await);
+    let messages: Vec<&Item> = items
+        .iter()
+        .filter(|i| matches!(i, Item::Message(_)))
+        .collect();
+    assert_eq!(
+        messages,
+        [&msg("a", "1"), &msg("b", "2"), &msg("c", "3")],
+        "no gap, no repeat: {items:?}"
+    );
+    let roles: Vec<Role> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Sharing(s) => Some(s.role),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(roles.first(), Some(&Role::Follower), "{items:?}");
+    assert_eq!(roles.last(), Some(&Role::Leader), "{items:?}");
+    let log = log(&k).await;
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0]["last_event_id"], "2");
+    channel.close();
+}
+
+/// Another tab, played by the test: it holds a Web Lock until released.
+struct OtherTab {
+    release: js_sys::Function,
+    _grant: Closure<dyn FnMut(JsValue) -> Promise>,
+}
+
+impl OtherTab {
+    async fn lead(name: &str) -> OtherTab {
+        let granted = Rc::new(Cell::new(false));
+        let release: Rc<RefCell<Option<js_sys::Function>>> = Rc::default();
+        let grant = {
+            let (granted, release) = (Rc::clone(&granted), Rc::clone(&release));
+            Closure::<dyn FnMut(JsValue) -> Promise>::new(move |_lock| {
+                granted.set(true);
+                Promise::new(&mut |resolve, _| *release.borrow_mut() = Some(resolve))
+            })
+        };
+        let locks = Reflect::get(&js_sys::global(), &"navigator".into())
+            .and_then(|n| Reflect::get(&n, &"locks".into()))
+            .unwrap();
+        let request: js_sys::Function = Reflect::get(&locks, &"request".into())
+            .unwrap()
+            .unchecked_into();
+        request
+            .call2(&locks, &name.into(), grant.as_ref().unchecked_ref())
+            .unwrap();
+        while !granted.get() {
+            sleep(10).await;
+        }
+        let release = release.borrow_mut().take().unwrap();
+        OtherTab {
+            release,
+            _grant: grant,
+        }
+    }
+
+    fn release(&self) {
+        self.release.call0(&JsValue::UNDEFINED).unwrap();
+    }
+}
