@@ -19,6 +19,9 @@ use websse::{
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+#[path = "browser/share.rs"]
+mod share;
+
 /// The websse-server under test, fixed at compile time. Checked when a test runs (not at compile
 /// time) so that `cargo clippy --all-targets` builds without a server.
 fn server() -> &'static str {

@@ -1,9 +1,6 @@
-//! Browser tests of shared streams against a real websse-server (`--test-endpoints`): the
-//! fan-out in one tab, and the tab protocol (Web Locks + BroadcastChannel) with the test playing
-//! the other tab. The end-to-end test with many real tabs is tests/tests/share.rs.
-#![cfg(target_arch = "wasm32")]
-
-mod support;
+//! Shared streams: the fan-out in one tab, and the tab protocol (Web Locks + BroadcastChannel)
+//! with the test playing the other tab. The end-to-end test with many real tabs is
+//! tests/tests/share.rs.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -12,7 +9,7 @@ use futures::StreamExt;
 use futures::future::{Either, select};
 use js_sys::{Array, Promise, Reflect};
 use serde_json::{Value, json};
-use support::{key, log, script, sleep, sse_url, text_chunk, until_log};
+use super::{key, log, script, sleep, sse_url, text_chunk, until_log};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
@@ -20,8 +17,6 @@ use websse::{
     ConnectionState, Error, Item, Message, Role, SharedStream, Skipped, SseRequest, Subscription,
     Transport,
 };
-
-wasm_bindgen_test_configure!(run_in_browser);
 
 /// One response that sends `events` and holds the connection.
 fn held(events: &str) -> Value {
