@@ -82,6 +82,17 @@
 //!   timer cleared. No closure is ever leaked with `Closure::forget`, and nothing evaluates code,
 //!   so it works under a strict Content-Security-Policy (`script-src 'self' 'wasm-unsafe-eval'`).
 //!
+//! # One connection, many consumers
+//! [`SseRequest::share`] returns a [`SharedStream`]: every [`subscribe`](SharedStream::subscribe)
+//! is a [`Subscription`], a stream of the same items over one connection, which opens with the
+//! first subscriber and closes with the last. Sharing the same request again anywhere in the tab
+//! (or the same [`share_key`](SseRequest::share_key)) joins the same stream, so components need
+//! not pass it around. With [`across_tabs(true)`](SseRequest::across_tabs), the tabs of the origin
+//! share one connection too: a leader tab (Web Locks) relays to the others (`BroadcastChannel`)
+//! and hands over with `Last-Event-ID` when it goes; [`Item::Sharing`] tells who leads and how many
+//! tabs share. See [`SharedStream`] for the guarantees (bounded per-subscriber queues,
+//! de-duplication by event id across a handover, the fallback where the APIs are missing).
+//!
 //! # Tying a stream to a component
 //! The stream is `!Send` (it holds JS objects); its [`CloseHandle`] is `Clone + Send + Sync`.
 //! Poll the stream in the framework's local task and close it when the component goes:
