@@ -122,7 +122,14 @@ pub struct StreamSpec {
     pub events: Vec<String>,
     /// Credentials mode; `None` leaves the client's default.
     pub credentials: Option<CredentialsKind>,
+    /// Share one connection with the other tabs of this origin that open the same request
+    /// (`SseRequest::across_tabs`); the stream then also reports `Item::Sharing`.
+    pub across_tabs: bool,
 }
+
+/// The items of an opened [`StreamSpec`]: its own `EventStream`, or a subscription to a stream
+/// shared across tabs. Dropping it closes the connection (or leaves the shared one).
+pub type SpecStream = futures::stream::LocalBoxStream<'static, Result<websse::Item, websse::Error>>;
 
 /// Why a [`StreamSpec`] could not be opened.
 #[derive(Debug)]
@@ -135,11 +142,12 @@ impl fmt::Display for OpenError {
 }
 
 impl StreamSpec {
-    /// Builds the websse request and opens it.
+    /// Builds the websse request and opens it (or, across tabs, joins the shared stream).
     ///
     /// # Errors
     /// Whatever `websse` refuses (for example a body with the EventSource transport), as text.
-    pub fn open(&self) -> Result<websse::EventStream, OpenError> {
+    pub fn open(&self) -> Result<SpecStream, OpenError> {
+        use futures::StreamExt;
         use websse::{Credentials, Framing, SseRequest, Transport};
         let err = |e: websse::Error| OpenError(e.to_string());
 
@@ -173,6 +181,10 @@ impl StreamSpec {
                 CredentialsKind::Include => Credentials::Include,
             });
         }
-        req.open().map_err(err)
+        if self.across_tabs {
+            let shared = req.across_tabs(true).share().map_err(err)?;
+            return Ok(shared.subscribe().boxed_local());
+        }
+        req.open().map(StreamExt::boxed_local).map_err(err)
     }
 }

@@ -313,6 +313,8 @@ pub struct InspectorForm {
     pub events: String,
     /// Credentials mode, `None` for the client's default.
     pub credentials: Option<CredentialsKind>,
+    /// Share the connection with the other tabs of this origin that inspect the same request.
+    pub tabs: bool,
 }
 
 impl Default for InspectorForm {
@@ -326,6 +328,7 @@ impl Default for InspectorForm {
             framing: FramingKind::Sse,
             events: String::new(),
             credentials: None,
+            tabs: false,
         }
     }
 }
@@ -353,6 +356,7 @@ impl InspectorForm {
                 "events" => form.events = value.clone(),
                 "header" => headers.push(value.clone()),
                 "credentials" => form.credentials = CredentialsKind::parse(value),
+                "tabs" => form.tabs = matches!(value.as_str(), "1" | "true" | "on"),
                 _ => {}
             }
         }
@@ -382,6 +386,9 @@ impl InspectorForm {
         }
         if let Some(credentials) = self.credentials {
             params.push(("credentials".into(), credentials.as_str().into()));
+        }
+        if self.tabs {
+            params.push(("tabs".into(), "1".into()));
         }
         params
     }
@@ -432,6 +439,7 @@ impl InspectorForm {
             framing: self.framing,
             events: self.event_types(),
             credentials: self.credentials,
+            across_tabs: self.tabs,
         })
     }
 }
@@ -492,6 +500,20 @@ impl Connection {
     }
 }
 
+/// The log line for a change of role in a stream shared across tabs.
+fn describe_sharing(sharing: websse::Sharing) -> String {
+    let tabs = match sharing.tabs {
+        1 => "1 tab".to_owned(),
+        n => format!("{n} tabs"),
+    };
+    match sharing.role {
+        websse::Role::Leader => format!("this tab leads the shared connection ({tabs})"),
+        websse::Role::Follower => format!("this tab follows the shared connection ({tabs})"),
+        // `Alone`, and whatever a later websse adds.
+        _ => "no sharing across tabs in this browser: this tab has its own connection".into(),
+    }
+}
+
 /// What one log line shows.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LogKind {
@@ -531,6 +553,8 @@ pub struct InspectorState {
     pub connection: ConnectionState,
     /// The stream that should be open.
     pub active: Option<StreamSpec>,
+    /// For a stream shared across tabs: this tab's role and how many tabs share it, once known.
+    pub sharing: Option<websse::Sharing>,
     /// Events and state changes, oldest first, at most [`LOG_LIMIT`]. The reducer clones the
     /// state per action (one per logged event), so entries are shared, not copied: a clone costs
     /// pointer copies, and dropping the oldest entry is O(1).
@@ -568,6 +592,8 @@ pub enum Field {
     Framing,
     /// Credentials select (empty for the default).
     Credentials,
+    /// Share-across-tabs checkbox (`1` when checked).
+    Tabs,
 }
 
 /// What can happen on the inspector page.
@@ -606,6 +632,9 @@ pub enum InspectorAction {
     Ended(String),
     /// A non-fatal error (message, time): logged, the connection stays as it is.
     Warning(String, String),
+    /// A stream shared across tabs: this tab's role or the number of tabs changed (a change of
+    /// role is logged).
+    Sharing(websse::Sharing, String),
 }
 
 impl InspectorState {
@@ -634,6 +663,7 @@ impl InspectorState {
             self.push(time, LogKind::State(connection.describe()));
             if !connection.is_active() {
                 self.active = None;
+                self.sharing = None;
             }
             self.connection = ConnectionState(connection);
         }
@@ -659,6 +689,7 @@ impl Reducible for InspectorState {
                     }
                     Field::Framing => form.framing = FramingKind::parse(&value).unwrap_or_default(),
                     Field::Credentials => form.credentials = CredentialsKind::parse(&value),
+                    Field::Tabs => form.tabs = value == "1",
                 }
             }
             InspectorAction::Connect { base, time } => {
@@ -679,6 +710,7 @@ impl Reducible for InspectorState {
                             )),
                         );
                         next.active = Some(spec);
+                        next.sharing = None;
                         next.connection = ConnectionState(Connection::Idle);
                         next.set_connection(Connection::Connecting, time);
                     }
@@ -693,6 +725,7 @@ impl Reducible for InspectorState {
                     next.set_connection(Connection::Closed, time);
                 }
                 next.active = None;
+                next.sharing = None;
             }
             InspectorAction::Clear => next.log.clear(),
             InspectorAction::State(connection, time) => {
@@ -715,6 +748,14 @@ impl Reducible for InspectorState {
                             data,
                         },
                     );
+                }
+            }
+            InspectorAction::Sharing(sharing, time) => {
+                if next.connection.0.is_active() {
+                    if next.sharing.map(|s| s.role) != Some(sharing.role) {
+                        next.push(time, LogKind::State(describe_sharing(sharing)));
+                    }
+                    next.sharing = Some(sharing);
                 }
             }
             InspectorAction::Warning(message, time) => {

@@ -113,6 +113,8 @@ pub fn ChatPage() -> Html {
                 dispatch.dispatch(ChatAction::Failed(message))
             }
             SseSignal::End => dispatch.dispatch(ChatAction::Ended),
+            // The chat's streams are not shared across tabs.
+            SseSignal::Sharing(_) => {}
         })
     };
     use_sse(state.active_spec(), on_signal);

@@ -219,6 +219,9 @@ pub fn InspectorPage() -> Html {
                 SseSignal::Warning(message) => {
                     dispatch.dispatch(InspectorAction::Warning(message, time))
                 }
+                SseSignal::Sharing(sharing) => {
+                    dispatch.dispatch(InspectorAction::Sharing(sharing, time))
+                }
                 SseSignal::End => dispatch.dispatch(InspectorAction::Ended(time)),
             }
         })
@@ -275,6 +278,14 @@ pub fn InspectorPage() -> Html {
         let dispatch = state.dispatcher();
         Callback::from(move |_: MouseEvent| {
             dispatch.dispatch(InspectorAction::Disconnect { time: page::now() })
+        })
+    };
+    let on_tabs = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |event: Event| {
+            let input: HtmlInputElement = event.target_unchecked_into();
+            let value = if input.checked() { "1" } else { "" };
+            dispatch.dispatch(InspectorAction::Edit(Field::Tabs, value.into()))
         })
     };
     let on_clear = {
@@ -334,6 +345,11 @@ pub fn InspectorPage() -> Html {
                         }) }
                     </select>
                 </label>
+                <label class="check">
+                    <input type="checkbox" data-testid="share-tabs" checked={form.tabs}
+                        onchange={on_tabs} />
+                    { "One connection for all tabs" }
+                </label>
                 <label class="wide">{ "Named event types (comma-separated)" }
                     <input type="text" value={form.events.clone()} oninput={edit(Field::Events)}
                         placeholder="start, delta, done" spellcheck="false" />
@@ -351,6 +367,9 @@ pub fn InspectorPage() -> Html {
                         disabled={!connected} aria-label="Disconnect">{ "Disconnect" }</button>
                     <button type="button" onclick={on_clear} aria-label="Clear the log">{ "Clear log" }</button>
                     <span data-testid="inspector-state" role="status">{ state.connection.0.describe() }</span>
+                    if let Some(sharing) = state.sharing {
+                        { sharing_badge(sharing) }
+                    }
                 </div>
                 <a class="share wide" href={share.clone()}>{ "Link to this setup: " }{ share }</a>
             </form>
@@ -361,6 +380,29 @@ pub fn InspectorPage() -> Html {
                 { for state.log.iter().map(|entry| log_line(entry)) }
             </ol>
         </section>
+    }
+}
+
+/// Whether this tab leads or follows a stream shared across tabs, and how many tabs share it.
+fn sharing_badge(sharing: websse::Sharing) -> Html {
+    let (role, text) = match sharing.role {
+        websse::Role::Leader => ("leader", "leads"),
+        websse::Role::Follower => ("follower", "follows"),
+        // `Alone`, and whatever a later websse adds.
+        _ => ("alone", "alone"),
+    };
+    let title = match sharing.role {
+        websse::Role::Leader => "This tab holds the connection and relays it to the other tabs",
+        websse::Role::Follower => "Another tab holds the connection; this one receives its events",
+        _ => "This browser cannot share across tabs: this tab has its own connection",
+    };
+    html! {
+        <span class="sharing" data-role={role} title={title}>
+            { "this tab " }
+            <b data-testid="sharing-role">{ text }</b>
+            { " · tabs sharing: " }
+            <b data-testid="sharing-tabs">{ sharing.tabs }</b>
+        </span>
     }
 }
 

@@ -8,7 +8,7 @@ use futures::future::{AbortHandle, abortable, poll_fn};
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
-use crate::spec::StreamSpec;
+use crate::spec::{SpecStream, StreamSpec};
 
 /// What the stream reports to the component.
 #[derive(Debug)]
@@ -21,14 +21,17 @@ pub enum SseSignal {
     Error(String),
     /// Messages were lost (an event over the size limit was skipped); the stream goes on.
     Warning(String),
+    /// A stream shared across tabs: this tab's role or the number of tabs sharing changed.
+    Sharing(websse::Sharing),
     /// The stream ended (`None`) without an error.
     End,
 }
 
 /// The stream of the current effect run. Cleanup takes the stream out (dropping it closes the
-/// EventSource or aborts the fetch at once) and aborts the task that polls it.
+/// EventSource or aborts the fetch at once, or leaves a shared stream) and aborts the task that
+/// polls it.
 struct Running {
-    slot: Rc<RefCell<Option<websse::EventStream>>>,
+    slot: Rc<RefCell<Option<SpecStream>>>,
     task: AbortHandle,
 }
 
@@ -82,6 +85,9 @@ pub fn use_sse(spec: Option<StreamSpec>, on_signal: Callback<SseSignal>) {
                             }
                             Some(Some(Ok(websse::Item::Skipped(skipped)))) => {
                                 emit(SseSignal::Warning(skipped.to_string()));
+                            }
+                            Some(Some(Ok(websse::Item::Sharing(sharing)))) => {
+                                emit(SseSignal::Sharing(sharing));
                             }
                             // What a later websse may add is not for this app.
                             Some(Some(Ok(_))) => {}

@@ -1,0 +1,428 @@
+//! One connection for many tabs (issue 14), in each browser engine (`WEBSSE_E2E_BROWSER`): eight
+//! pages of one browser context inspect the same ticker with "one connection for all tabs" on.
+//! The server's test log must show one connection while every page receives every event; closing
+//! the leader page must make another page reconnect with `Last-Event-ID` within 2 s, and every
+//! page's ids must stay consecutive (no gap, no duplicate) across the handover.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use fantoccini::Client;
+use serde_json::{Value, json};
+use websse_e2e::{Browser, Engine, Result, base_url, js, wait_for};
+
+/// Pages (windows of one WebDriver session, so one browser context and one origin).
+const PAGES: usize = 8;
+/// The ticker's pace and length: long enough for the slowest engine to open eight pages.
+const INTERVAL_MS: u64 = 200;
+const COUNT: u64 = 1500;
+/// Longest time from closing the leader page to the new leader's connection.
+const HANDOVER_LIMIT: Duration = Duration::from_secs(2);
+/// Longest wait for the pages to agree on a leader and on the number of tabs.
+const SETTLE_LIMIT: Duration = Duration::from_secs(90);
+/// Longest the whole test may take (WebKit starts eight apps slowly on two busy cores).
+const TEST_LIMIT: Duration = Duration::from_secs(240);
+
+fn unique_key(name: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{name}-{nanos}")
+}
+
+fn epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or_default()
+}
+
+/// What one page shows: the sharing badge and the ids of the events in its log, in order.
+#[derive(Debug)]
+struct PageView {
+    role: Option<String>,
+    tabs: Option<u32>,
+    ids: Vec<u64>,
+}
+
+/// The test's channel to the pages, apart from the library's (`websse:` + key).
+const REPORTS: &str = "websse-e2e-share";
+
+/// Makes the current page answer on [`REPORTS`] with what it shows. Reading eight pages through
+/// one channel takes one WebDriver command instead of eight window switches (each of which takes
+/// up to a second in WebKit with eight windows open).
+async fn install_reporter(client: &Client, page: usize) -> Result {
+    js(
+        client,
+        r#"const [page, name] = arguments;
+           const channel = new BroadcastChannel(name);
+           window.__websseShareReports = channel;
+           const text = id => {
+             const e = document.querySelector('[data-testid="' + id + '"]');
+             return e ? e.textContent : null;
+           };
+           channel.onmessage = e => {
+             if (!e.data || !e.data.ask) return;
+             channel.postMessage({ reply: e.data.ask, page, role: text('sharing-role'),
+               tabs: text('sharing-tabs'),
+               ids: Array.from(document.querySelectorAll('[data-testid="event"]'))
+                      .map(e => e.dataset.id) });
+           };
+           return true;"#,
+        vec![json!(page), json!(REPORTS)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// What the pages `alive` show, asked for by the current page (which must be one of them).
+async fn views(client: &Client, alive: &[usize]) -> Result<BTreeMap<usize, PageView>> {
+    let value = client
+        .execute_async(
+            r#"const [name, expected, done] = arguments;
+               const ask = String(Math.random()).slice(2);
+               const channel = new BroadcastChannel(name);
+               const replies = {};
+               let finished = false;
+               const finish = () => {
+                 if (finished) return;
+                 finished = true;
+                 channel.close();
+                 done(Object.values(replies));
+               };
+               channel.onmessage = e => {
+                 if (!e.data || e.data.reply !== ask) return;
+                 replies[e.data.page] = e.data;
+                 if (Object.keys(replies).length >= expected) finish();
+               };
+               channel.postMessage({ ask });
+               setTimeout(finish, 3000);"#,
+            vec![json!(REPORTS), json!(alive.len())],
+        )
+        .await?;
+    let mut out = BTreeMap::new();
+    for reply in value.as_array().into_iter().flatten() {
+        let Some(page) = reply["page"].as_u64().and_then(|p| usize::try_from(p).ok()) else {
+            continue;
+        };
+        if !alive.contains(&page) {
+            continue;
+        }
+        let ids = reply["ids"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|id| {
+                id.as_str()
+                    .and_then(|id| id.parse().ok())
+                    .ok_or_else(|| format!("page {page}: an event id that is not a tick: {id}"))
+            })
+            .collect::<std::result::Result<Vec<u64>, String>>()?;
+        out.insert(
+            page,
+            PageView {
+                role: reply["role"].as_str().map(str::to_owned),
+                tabs: reply["tabs"].as_str().and_then(|t| t.trim().parse().ok()),
+                ids,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The connections `GET /test/log/{key}` lists, fetched by the current page.
+async fn connections(client: &Client, key: &str) -> Result<Vec<Value>> {
+    let value = client
+        .execute_async(
+            r#"const [key, done] = arguments;
+               fetch('/test/log/' + key, { cache: 'no-store' }).then(r => r.json()).then(done)
+                 .catch(e => done({ error: String(e) }));"#,
+            vec![json!(key)],
+        )
+        .await?;
+    value["connections"]
+        .as_array()
+        .cloned()
+        .ok_or_else(|| format!("no test log for {key}: {value}").into())
+}
+
+/// Waits until the pages `alive` agree: exactly one leads, the rest follow, and all count as many
+/// tabs as there are pages; returns the leader.
+async fn settled(client: &Client, alive: &[usize]) -> Result<usize> {
+    let tabs = u32::try_from(alive.len())?;
+    let last = RefCell::new(String::new());
+    let waited = wait_for(
+        SETTLE_LIMIT,
+        &format!("{} pages to show one leader and {tabs} tabs", alive.len()),
+        || async {
+            let pages = views(client, alive).await?;
+            *last.borrow_mut() = format!(
+                "{:?}",
+                pages
+                    .iter()
+                    .map(|(i, p)| (i, p.role.clone(), p.tabs))
+                    .collect::<Vec<_>>()
+            );
+            let leaders: Vec<usize> = pages
+                .iter()
+                .filter(|(_, p)| p.role.as_deref() == Some("leads"))
+                .map(|(i, _)| *i)
+                .collect();
+            let agree = pages.len() == alive.len()
+                && pages.values().all(|p| {
+                    p.tabs == Some(tabs) && matches!(p.role.as_deref(), Some("leads" | "follows"))
+                });
+            Ok((agree && leaders.len() == 1).then(|| leaders[0]))
+        },
+    )
+    .await;
+    waited.map_err(|e| format!("{e}; the badges (page, role, tabs) were {}", last.borrow()).into())
+}
+
+/// Waits until every page in `alive` has shown an event with an id of at least `mark(page)`.
+async fn reached(
+    client: &Client,
+    alive: &[usize],
+    what: &str,
+    mark: impl Fn(usize) -> u64,
+) -> Result {
+    wait_for(Duration::from_secs(20), what, || async {
+        let pages = views(client, alive).await?;
+        Ok((pages.len() == alive.len()
+            && pages
+                .iter()
+                .all(|(i, p)| p.ids.last().is_some_and(|last| *last >= mark(*i))))
+        .then_some(()))
+    })
+    .await
+}
+
+/// Every id one more than the one before: nothing lost, nothing twice.
+fn check_consecutive(page: usize, ids: &[u64]) -> Result {
+    for pair in ids.windows(2) {
+        if pair[1] != pair[0] + 1 {
+            return Err(format!(
+                "page {page}: id {} follows {} (a {}); ids {}..={}",
+                pair[1],
+                pair[0],
+                if pair[1] <= pair[0] {
+                    "duplicate or reordering"
+                } else {
+                    "gap"
+                },
+                ids[0],
+                ids[ids.len() - 1]
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Like `websse_e2e::run`, with room for eight pages of a slow engine on a busy machine.
+fn run_long<F, Fut>(body: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = Result>,
+{
+    let base = base_url();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let outcome = runtime.block_on(async move {
+        let browser = Browser::start().await?;
+        let outcome = tokio::time::timeout(TEST_LIMIT, body(browser.client.clone()))
+            .await
+            .unwrap_or_else(|_| Err(format!("the test took longer than {TEST_LIMIT:?}").into()));
+        browser.close().await;
+        outcome
+    });
+    if let Err(error) = outcome {
+        panic!(
+            "end-to-end test failed in {} against {base}: {error}",
+            Engine::current().name()
+        );
+    }
+}
+
+#[test]
+fn eight_pages_share_one_connection_and_hand_over_without_gaps() {
+    run_long(|c| async move {
+        let engine = Engine::current().name();
+        let key = unique_key("share");
+        let stream = format!("/test/ticker/{key}?interval_ms={INTERVAL_MS}&count={COUNT}");
+        let link = format!(
+            "{}/?url={}&transport=fetch&tabs=1#/inspector",
+            base_url(),
+            stream
+                .replace('?', "%3F")
+                .replace('=', "%3D")
+                .replace('&', "%26")
+        );
+
+        // Eight pages of one browser context, each a window of its own (a visible page: no
+        // background-tab throttling), on the same link, which connects at once. All are loaded
+        // before any is waited for, so the engine starts their apps side by side.
+        let opening = Instant::now();
+        let mut windows = vec![c.window().await?];
+        for _ in 1..PAGES {
+            windows.push(c.new_window(false).await?.handle);
+        }
+        for (page, window) in windows.iter().enumerate() {
+            c.switch_to_window(window.clone()).await?;
+            c.goto(&link).await?;
+            install_reporter(&c, page).await?;
+        }
+        let mut alive: Vec<usize> = (0..PAGES).collect();
+        let leader = settled(&c, &alive).await?;
+        println!(
+            "[{engine}] {PAGES} pages open and agreed on one leader (page {leader}) in {:?}",
+            opening.elapsed()
+        );
+
+        // Every page receives the events: wait for a few more on each.
+        let before = views(&c, &alive).await?;
+        let marks: BTreeMap<usize, u64> = before
+            .iter()
+            .map(|(i, p)| (*i, p.ids.last().copied().unwrap_or(0)))
+            .collect();
+        reached(&c, &alive, "5 more events on every page", |i| {
+            marks.get(&i).copied().unwrap_or(0) + 5
+        })
+        .await?;
+        let log = connections(&c, &key).await?;
+        let shared_connections = log.len();
+        if shared_connections != 1 || log[0]["outcome"] != "open" {
+            return Err(format!(
+                "{PAGES} pages sharing the stream should make exactly one connection; the \
+                 server logged {shared_connections}: {log:?}"
+            )
+            .into());
+        }
+        if !log[0]["last_event_id"].is_null() {
+            return Err(format!("the first connection sent Last-Event-ID: {}", log[0]).into());
+        }
+
+        // Close the leader page; another page must take over with Last-Event-ID.
+        c.switch_to_window(windows[leader].clone()).await?;
+        let closed_at = epoch_ms();
+        c.close_window().await?;
+        alive.retain(|&i| i != leader);
+        c.switch_to_window(windows[alive[0]].clone()).await?;
+        let log = wait_for(
+            HANDOVER_LIMIT + Duration::from_secs(10),
+            "a second connection after the leader page closed",
+            || {
+                let (c, key) = (&c, &key);
+                async move {
+                    let log = connections(c, key).await?;
+                    Ok((log.len() >= 2).then_some(log))
+                }
+            },
+        )
+        .await?;
+        let second = &log[1];
+        let started = second["started_ms"].as_u64().ok_or("no started_ms")?;
+        let handover = Duration::from_millis(started.saturating_sub(closed_at));
+        let old_ended = log[0]["ended_ms"].as_u64().map_or_else(
+            || "not yet".to_owned(),
+            |t| format!("{} ms", t as i64 - closed_at as i64),
+        );
+        println!(
+            "[{engine}] handover: the new connection began {handover:?} after the test asked \
+             WebDriver to close the leader page, with Last-Event-ID {} (the old connection had \
+             sent up to {}; the server saw it end {old_ended} after the close)",
+            second["last_event_id"], log[0]["last_sent"]
+        );
+        if handover > HANDOVER_LIMIT {
+            return Err(format!(
+                "the new leader connected {handover:?} after the leader page closed (limit \
+                 {HANDOVER_LIMIT:?})"
+            )
+            .into());
+        }
+        let resumed: u64 = second["last_event_id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .ok_or_else(|| {
+                format!("the new leader's connection has no numeric Last-Event-ID: {second}")
+            })?;
+        let old_sent = log[0]["last_sent"].as_u64().unwrap_or(0);
+        let seen = marks.values().copied().max().unwrap_or(0);
+        if resumed > old_sent || resumed < seen {
+            return Err(format!(
+                "Last-Event-ID {resumed} is not the newest id the pages had: they had seen \
+                 {seen} before the close, and the old connection sent up to {old_sent}"
+            )
+            .into());
+        }
+
+        // The remaining pages agree on a new leader, and run on well past the handover.
+        let new_leader = settled(&c, &alive).await?;
+        let target = resumed + 20;
+        reached(
+            &c,
+            &alive,
+            &format!("every remaining page to reach id {target}"),
+            |_| target,
+        )
+        .await?;
+        let pages = views(&c, &alive).await?;
+        for (i, page) in &pages {
+            check_consecutive(*i, &page.ids)?;
+            let first = page.ids.first().copied().unwrap_or(0);
+            if first > resumed {
+                return Err(format!(
+                    "page {i} began at id {first}, after the handover at {resumed}"
+                )
+                .into());
+            }
+        }
+        let log = connections(&c, &key).await?;
+        let summary: Vec<String> = log
+            .iter()
+            .map(|e| {
+                format!(
+                    "{{Last-Event-ID {}, {}, last sent {}}}",
+                    e["last_event_id"], e["outcome"], e["last_sent"]
+                )
+            })
+            .collect();
+        println!(
+            "[{engine}] connections seen by the server: {shared_connections} while {PAGES} pages \
+             shared the stream, {} in all after the handover: {}; new leader page \
+             {new_leader}; ids per page: {}",
+            log.len(),
+            summary.join(", "),
+            pages
+                .iter()
+                .map(|(i, p)| format!(
+                    "{i}: {}..={}",
+                    p.ids.first().unwrap_or(&0),
+                    p.ids.last().unwrap_or(&0)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if log.len() != 2 {
+            return Err(format!(
+                "expected exactly two connections (the first leader's and the new leader's), \
+                 the server logged {}: {summary:?}",
+                log.len()
+            )
+            .into());
+        }
+        if log[0]["outcome"] != "client_disconnected" {
+            return Err(format!(
+                "the closed leader's connection should have ended: {}",
+                log[0]
+            )
+            .into());
+        }
+        Ok(())
+    });
+}
