@@ -406,7 +406,21 @@ impl FusedStream for Subscription {
 #[cfg(target_arch = "wasm32")]
 pub(crate) type Running = crate::wasm::tabs::Running;
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) struct Running;
+#[derive(Default)]
+pub(crate) struct Running {
+    stopped: std::cell::Cell<bool>,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Running {
+    fn stop(&self) {
+        self.stopped.set(true);
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.get()
+    }
+}
 
 /// The state one shared stream keeps in a tab.
 pub(crate) struct Hub {
@@ -477,7 +491,8 @@ impl Hub {
             let id = hub.next_id;
             hub.next_id += 1;
             let mut queue = Queue::bounded(hub.request.max_buffered);
-            let start = hub.running.is_none();
+            // Nothing runs yet, or the last connection ended (its membership may linger).
+            let start = hub.running.as_ref().is_none_or(Running::is_stopped);
             if start {
                 hub.state = ConnectionState::Connecting;
                 hub.sharing = None;
@@ -490,16 +505,10 @@ impl Hub {
             (id, start)
         };
         if start {
-            // Outside the borrow: starting may deliver items (an error) at once.
+            // Outside the borrow: starting runs JS, and the ended one is released by the drop.
             let running = start_running(this);
-            let mut hub = this.borrow_mut();
-            if hub.state == ConnectionState::Closed {
-                // Already over (the request failed at once): nothing to keep running.
-                drop(hub);
-                drop(running);
-            } else {
-                hub.running = Some(running);
-            }
+            let ended = this.borrow_mut().running.replace(running);
+            drop(ended);
         }
         id
     }
@@ -547,8 +556,8 @@ impl Hub {
     }
 
     /// Copies an item from the connection (or the leader tab) into every subscriber's queue.
-    /// Returns the connection to drop when the item ended the stream.
-    pub(crate) fn deliver(&mut self, item: Result<Item, Error>) -> Option<Running> {
+    /// Returns whether the item ended the stream (a fatal error, or `Closed`).
+    pub(crate) fn deliver(&mut self, item: Result<Item, Error>) -> bool {
         match item {
             Ok(Item::Message(message)) => {
                 if self.seen.admit(&message) {
@@ -556,33 +565,31 @@ impl Hub {
                         queue.push_message(message.clone());
                     }
                 }
-                None
+            }
+            Ok(Item::State(ConnectionState::Closed)) => {
+                self.end(None);
+                return true;
             }
             Ok(Item::State(state)) => {
-                if state == self.state && state != ConnectionState::Closed {
-                    return None;
+                if state != self.state {
+                    self.state = state;
+                    for queue in self.live() {
+                        queue.push_state(state);
+                    }
                 }
-                self.state = state;
-                if state == ConnectionState::Closed {
-                    return self.end(None);
-                }
-                for queue in self.live() {
-                    queue.push_state(state);
-                }
-                None
             }
-            Ok(Item::Sharing(sharing)) => {
-                self.set_sharing(sharing);
-                None
-            }
+            Ok(Item::Sharing(sharing)) => self.set_sharing(sharing),
             Ok(other) => {
                 for queue in self.live() {
                     queue.push_item(other.clone());
                 }
-                None
             }
-            Err(error) => self.end(Some(error)),
+            Err(error) => {
+                self.end(Some(error));
+                return true;
+            }
         }
+        false
     }
 
     /// This tab's role or the tab count changed.
@@ -596,9 +603,11 @@ impl Hub {
         }
     }
 
-    /// The stream is over for every subscriber (a fatal error, or a clean end); the connection
-    /// (returned, to drop outside any borrow) is released, and a later subscriber starts anew.
-    pub(crate) fn end(&mut self, error: Option<Error>) -> Option<Running> {
+    /// The stream is over for every subscriber (a fatal error, or a clean end). The driver
+    /// stops (dropping the transport); a tab's membership stays until its subscribers are gone
+    /// (so that no other tab takes the lead of an ended stream), and a later subscriber starts
+    /// anew.
+    fn end(&mut self, error: Option<Error>) {
         self.state = ConnectionState::Closed;
         for queue in self.live() {
             match &error {
@@ -607,7 +616,9 @@ impl Hub {
             }
         }
         self.seen = Seen::default();
-        self.running.take()
+        if let Some(running) = &self.running {
+            running.stop();
+        }
     }
 
     /// The request to connect with: the shared one, resuming after the newest event id this tab
@@ -629,7 +640,7 @@ fn start_running(hub: &Rc<RefCell<Hub>>) -> Running {
 
 #[cfg(not(target_arch = "wasm32"))]
 fn start_running(_hub: &Rc<RefCell<Hub>>) -> Running {
-    Running
+    Running::default()
 }
 
 /// How many recent event ids a tab remembers to recognise events it already delivered.

@@ -49,6 +49,9 @@ extern "C" {
 
 /// How often a leader counts the tabs (the lock's holder and waiters).
 const COUNT_EVERY: Duration = Duration::from_secs(1);
+/// How long a leader whose stream ended keeps the lock: the other tabs hear of the end first, so
+/// none of them takes the lead of a stream that is over.
+const LINGER: Duration = Duration::from_secs(1);
 
 /// What a hub keeps while it has subscribers; dropping it releases everything.
 pub(crate) struct Running {
@@ -56,9 +59,20 @@ pub(crate) struct Running {
     _member: Option<Member>,
 }
 
+impl Running {
+    /// Stops the driver (it drops the transport on its next poll); the membership stays.
+    pub(crate) fn stop(&self) {
+        self.control.stop();
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.control.stopped.get()
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
-        // Stop the driver first (it drops the transport on its next poll), then the membership.
+        // Stop the driver first, then the membership goes (the lock is released).
         self.control.stop();
     }
 }
@@ -72,6 +86,8 @@ struct Control {
     /// Count the tabs (and tell them) soon.
     count: Cell<bool>,
     waker: RefCell<Option<Waker>>,
+    /// Resolving it releases the lock, once granted.
+    release: RefCell<Option<js_sys::Function>>,
 }
 
 impl Control {
@@ -84,6 +100,13 @@ impl Control {
     fn stop(&self) {
         self.stopped.set(true);
         self.wake();
+    }
+
+    fn release_lock(&self) {
+        self.granted.set(false);
+        if let Some(resolve) = self.release.borrow_mut().take() {
+            let _ = resolve.call0(&JsValue::UNDEFINED);
+        }
     }
 }
 
@@ -111,6 +134,7 @@ pub(crate) fn start(hub: &Rc<RefCell<Hub>>) -> Running {
         epoch: 0,
         count: None,
         tick: None,
+        linger: None,
     };
     wasm_bindgen_futures::spawn_local(driver);
     Running {
@@ -140,6 +164,8 @@ struct Driver {
     epoch: u64,
     count: Option<JsFuture>,
     tick: Option<TimeoutFuture>,
+    /// A leader whose stream ended holds the lock a little longer.
+    linger: Option<TimeoutFuture>,
 }
 
 impl Future for Driver {
@@ -147,6 +173,13 @@ impl Future for Driver {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        if let Some(linger) = &mut this.linger {
+            if Pin::new(linger).poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.control.release_lock();
+            return Poll::Ready(());
+        }
         if this.control.stopped.get() {
             return Poll::Ready(());
         }
@@ -185,9 +218,8 @@ impl Future for Driver {
                 Ok(stream) => this.stream = Some(stream),
                 Err(error) => {
                     this.relay(&Err(error.clone()));
-                    let end = hub.borrow_mut().deliver(Err(error));
-                    drop(end);
-                    return Poll::Ready(());
+                    hub.borrow_mut().deliver(Err(error));
+                    return this.ended(cx);
                 }
             }
         }
@@ -209,10 +241,10 @@ impl Future for Driver {
                 Poll::Ready(None) => Ok(Item::State(ConnectionState::Closed)),
             };
             this.relay(&item);
-            let end = hub.borrow_mut().deliver(item);
-            if end.is_some() || this.control.stopped.get() {
-                // The stream is over for every tab; `end` (this driver's `Running`) stops it.
-                drop(end);
+            if hub.borrow_mut().deliver(item) {
+                return this.ended(cx);
+            }
+            if this.control.stopped.get() {
                 return Poll::Ready(());
             }
         }
@@ -220,6 +252,22 @@ impl Future for Driver {
 }
 
 impl Driver {
+    /// The stream is over (and said so to every tab): the transport goes now; a leader keeps the
+    /// lock for [`LINGER`], then lets go.
+    fn ended(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.stream = None;
+        if self.relay.is_none() || !self.control.granted.get() {
+            return Poll::Ready(());
+        }
+        let mut linger = crate::wasm::sleep(LINGER);
+        if Pin::new(&mut linger).poll(cx).is_ready() {
+            self.control.release_lock();
+            return Poll::Ready(());
+        }
+        self.linger = Some(linger);
+        Poll::Pending
+    }
+
     /// A leader sends an item to the other tabs.
     fn relay(&self, item: &Result<Item, Error>) {
         if let Some(relay) = &self.relay
@@ -291,8 +339,7 @@ struct Member {
     lock_name: String,
     /// Aborts the lock request while it waits.
     abort: web_sys::AbortController,
-    /// Resolving it releases the lock, once granted.
-    release: Rc<RefCell<Option<js_sys::Function>>>,
+    control: Rc<Control>,
     /// Handed to the driver at start.
     lock_request: RefCell<Option<JsFuture>>,
     _grant: Closure<dyn FnMut(JsValue) -> Promise>,
@@ -316,20 +363,18 @@ impl Member {
         let lock_name = format!("websse:{}", hub.borrow().key);
         let channel = web_sys::BroadcastChannel::new(&lock_name).ok()?;
         let abort = web_sys::AbortController::new().ok()?;
-        let release: Rc<RefCell<Option<js_sys::Function>>> = Rc::default();
         let grant = {
             let control = Rc::clone(control);
-            let release = Rc::clone(&release);
             Closure::<dyn FnMut(JsValue) -> Promise>::new(move |_lock: JsValue| {
-                let mut resolve = None;
-                // Held until this promise settles: resolved when the membership is dropped.
-                let held = Promise::new(&mut |res, _rej| resolve = Some(res));
+                // Held until this promise settles: resolved when the membership is dropped, or
+                // a while after the stream ended.
+                let held = Promise::new(&mut |resolve, _reject| {
+                    *control.release.borrow_mut() = Some(resolve);
+                });
                 if control.stopped.get() {
-                    if let Some(resolve) = resolve {
-                        let _ = resolve.call0(&JsValue::UNDEFINED);
-                    }
+                    // This tab's stream is over (or going): pass the lock on.
+                    control.release_lock();
                 } else {
-                    *release.borrow_mut() = resolve;
                     control.granted.set(true);
                     control.wake();
                 }
@@ -357,7 +402,7 @@ impl Member {
             locks,
             lock_name,
             abort,
-            release,
+            control: Rc::clone(control),
             lock_request: RefCell::new(Some(JsFuture::from(lock_request))),
             _grant: grant,
             _listener: listener,
@@ -377,9 +422,7 @@ impl Drop for Member {
     fn drop(&mut self) {
         // A waiting request is withdrawn; a held lock is released (the next tab takes over).
         self.abort.abort();
-        if let Some(resolve) = self.release.borrow_mut().take() {
-            let _ = resolve.call0(&JsValue::UNDEFINED);
-        }
+        self.control.release_lock();
         self.channel.close();
     }
 }
@@ -394,6 +437,10 @@ fn on_message(
     let (Some(hub), Some(fields)) = (hub.upgrade(), data.dyn_ref::<Array>()) else {
         return;
     };
+    if control.stopped.get() {
+        // This tab's stream is over: it neither leads nor follows any more.
+        return;
+    }
     let leading = control.granted.get();
     let number = |i: u32| fields.get(i).as_f64().unwrap_or(0.0);
     match fields.get(0).as_string().as_deref() {
@@ -422,15 +469,9 @@ fn on_message(
             let Some(item) = decode(&fields.slice(2, fields.length())) else {
                 return;
             };
-            let end = {
-                let mut hub = hub.borrow_mut();
-                hub.seen.epoch(number(1) as u64);
-                hub.deliver(item)
-            };
-            if let Some(end) = end {
-                // Dropping it drops this listener: not while it runs.
-                wasm_bindgen_futures::spawn_local(async move { drop(end) });
-            }
+            let mut hub = hub.borrow_mut();
+            hub.seen.epoch(number(1) as u64);
+            hub.deliver(item);
         }
         _ => {}
     }

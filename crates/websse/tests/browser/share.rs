@@ -5,11 +5,11 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use super::{key, log, now, script, sleep, sse_url, text_chunk, until_log};
 use futures::StreamExt;
 use futures::future::{Either, select};
 use js_sys::{Array, Promise, Reflect};
 use serde_json::{Value, json};
-use super::{key, log, script, sleep, sse_url, text_chunk, until_log};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
@@ -321,20 +321,86 @@ async fn a_follower_yields_relayed_items_then_takes_over_with_the_newest_id() {
     channel.close();
 }
 
-/// Another tab, played by the test: it holds a Web Lock until released.
+/// A leader whose stream ended tells the other tabs before it lets go of the lock, so that no
+/// tab takes the lead of a stream that is over; and it does let go, so a tab that opens the
+/// stream later is not stuck behind it.
+#[wasm_bindgen_test]
+async fn a_leader_whose_stream_ended_says_so_before_another_tab_may_lead() {
+    let k = key("share-ended");
+    script(
+        &k,
+        json!([{ "chunks": [text_chunk("id: 1\ndata: last\n\n")], "end": "close" }]),
+    )
+    .await;
+    let lock_name = format!("websse:ended-{k}");
+    let heard: Rc<RefCell<Vec<(f64, String)>>> = Rc::default();
+    let channel = web_sys::BroadcastChannel::new(&lock_name).unwrap();
+    let _listener = {
+        let heard = Rc::clone(&heard);
+        gloo_events::EventListener::new(&channel, "message", move |event| {
+            let data = event.unchecked_ref::<web_sys::MessageEvent>().data();
+            let fields: Array = data.unchecked_into();
+            let text: Vec<String> = fields.iter().filter_map(|f| f.as_string()).collect();
+            heard.borrow_mut().push((now(), text.join(" ")));
+        })
+    };
+    let stream = SseRequest::get(sse_url(&k))
+        .reconnect(websse::ReconnectPolicy::never())
+        .share_key(format!("ended-{k}"))
+        .across_tabs(true)
+        .share()
+        .unwrap();
+    let mut sub = stream.subscribe();
+    until_messages(&mut sub, 1).await;
+    assert_eq!(stream.sharing().map(|s| s.role), Some(Role::Leader));
+    // Another tab waits for the lock while the page leads.
+    let other = OtherTab::request(&lock_name);
+    loop {
+        match next_within(&mut sub, 5000).await {
+            Some(Ok(Item::State(ConnectionState::Closed))) => break,
+            Some(Ok(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let ended_at = now();
+    // The subscription is kept (not dropped): the lock must still pass on, after the others heard.
+    while other.granted_at().is_none() {
+        assert!(now() - ended_at < 5000.0, "the lock was never released");
+        sleep(20).await;
+    }
+    let granted = other.granted_at().unwrap();
+    let closed_heard = heard
+        .borrow()
+        .iter()
+        .find(|(_, m)| m.ends_with("s closed"))
+        .map(|(t, _)| *t);
+    let closed_heard = closed_heard.expect("the end was relayed");
+    assert!(
+        closed_heard <= granted,
+        "the end was heard at {closed_heard}, after the lock passed at {granted}"
+    );
+    assert!(next_within(&mut sub, 1000).await.is_none());
+    assert_eq!(log(&k).await.len(), 1);
+    channel.close();
+}
+
+/// Another tab, played by the test: it asks for the stream's Web Lock and holds it, once
+/// granted, until released.
 struct OtherTab {
-    release: js_sys::Function,
+    granted: Rc<Cell<Option<f64>>>,
+    release: Rc<RefCell<Option<js_sys::Function>>>,
     _grant: Closure<dyn FnMut(JsValue) -> Promise>,
 }
 
 impl OtherTab {
-    async fn lead(name: &str) -> OtherTab {
-        let granted = Rc::new(Cell::new(false));
+    /// Asks for the lock (granted when free; see [`OtherTab::granted_at`]).
+    fn request(name: &str) -> OtherTab {
+        let granted = Rc::new(Cell::new(None));
         let release: Rc<RefCell<Option<js_sys::Function>>> = Rc::default();
         let grant = {
             let (granted, release) = (Rc::clone(&granted), Rc::clone(&release));
             Closure::<dyn FnMut(JsValue) -> Promise>::new(move |_lock| {
-                granted.set(true);
+                granted.set(Some(now()));
                 Promise::new(&mut |resolve, _| *release.borrow_mut() = Some(resolve))
             })
         };
@@ -347,17 +413,36 @@ impl OtherTab {
         request
             .call2(&locks, &name.into(), grant.as_ref().unchecked_ref())
             .unwrap();
-        while !granted.get() {
-            sleep(10).await;
-        }
-        let release = release.borrow_mut().take().unwrap();
         OtherTab {
+            granted,
             release,
             _grant: grant,
         }
     }
 
+    /// Asks for the lock and waits until this "tab" holds it.
+    async fn lead(name: &str) -> OtherTab {
+        let tab = OtherTab::request(name);
+        while tab.granted_at().is_none() {
+            sleep(10).await;
+        }
+        tab
+    }
+
+    /// When the lock was granted (`Date.now()`), if it was.
+    fn granted_at(&self) -> Option<f64> {
+        self.granted.get()
+    }
+
     fn release(&self) {
-        self.release.call0(&JsValue::UNDEFINED).unwrap();
+        if let Some(release) = self.release.borrow_mut().take() {
+            release.call0(&JsValue::UNDEFINED).unwrap();
+        }
+    }
+}
+
+impl Drop for OtherTab {
+    fn drop(&mut self) {
+        self.release();
     }
 }
