@@ -6,6 +6,7 @@
 //!   each built on its own so websse's features are exactly the ones it asks for, then
 //!   `wasm-bindgen --target web`, `wasm-opt -Oz` and `gzip -9`. Each app's size over `bare` (the
 //!   same app without an SSE library) is the increment, set next to gloo-net's EventSource.
+//! - The floor under the app: Yew's hello world (`bench/size/yew-hello`), built the same way.
 //! - With `--twiggy`: the largest items of the app and of the fetch-only increment, by name (the
 //!   same `wasm-opt -Oz`, keeping the names section for twiggy).
 //!
@@ -22,7 +23,10 @@ const APP_GOAL: u64 = 90_000;
 /// The fetch-only increment's goal over `bare`, in bytes.
 const FETCH_GOAL: u64 = 15_000;
 
-/// The apps of `bench/size/`: package name, what it adds to `bare`.
+/// Yew's hello world, built like the other small apps: the floor under the app's size.
+const YEW_HELLO: &str = "size-yew-hello";
+
+/// The library apps of `bench/size/`: package name, what it adds to `bare`.
 const APPS: [(&str, &str); 5] = [
     ("size-bare", "bare wasm-bindgen app (the baseline)"),
     ("size-websse-fetch", "websse, fetch transport only"),
@@ -77,8 +81,9 @@ pub fn run(root: &Path, twiggy: bool) -> Result {
     for (package, _) in APPS {
         apps.push(build_small_app(root, &tools, &out, package)?);
     }
+    let yew = build_small_app(root, &tools, &out, YEW_HELLO)?;
 
-    print_table(&before, &after, &apps);
+    print_table(&before, &after, &yew, &apps);
 
     if twiggy {
         let app_named = out.join("out/app-named.wasm");
@@ -156,7 +161,7 @@ fn wasm_opt(tools: &Tools, input: &Path, output: &Path, names: bool) -> Result {
         .run("wasm-opt -Oz")
 }
 
-fn print_table(before: &Size, after: &Size, apps: &[Size]) {
+fn print_table(before: &Size, after: &Size, yew: &Size, apps: &[Size]) {
     let kb = |b: u64| format!("{:.1}", b as f64 / 1000.0);
     println!("\nsizes in kB (1,000 B); gz = gzip -9\n");
     println!("the app (www/, dist/):");
@@ -167,6 +172,7 @@ fn print_table(before: &Size, after: &Size, apps: &[Size]) {
     for (label, s) in [
         ("before wasm-opt", before),
         ("after wasm-opt -Oz (shipped)", after),
+        ("floor: Yew hello world, -Oz", yew),
     ] {
         println!(
             "  {label:<28} {:>9} {:>9} {:>10} {:>9} {:>12}",
@@ -183,6 +189,11 @@ fn print_table(before: &Size, after: &Size, apps: &[Size]) {
         kb(APP_GOAL),
         met(after.gz() <= APP_GOAL),
         after.gz() as f64 / APP_GOAL as f64
+    );
+    println!(
+        "  the app over Yew's hello world: +{} kB gz; Yew's hello world over bare wasm-bindgen: +{} kB gz",
+        kb(after.gz().saturating_sub(yew.gz())),
+        kb(yew.gz().saturating_sub(apps[0].gz()))
     );
 
     let bare = apps[0].gz();

@@ -72,7 +72,8 @@ impl ReconnectPolicy {
     /// and a random number in `[0, 1)` (out-of-range or NaN values are clamped).
     pub fn delay(&self, attempt: u32, server_retry: Option<Duration>, random: f64) -> Duration {
         let base = server_retry.map_or(self.initial_delay, |retry| self.server_delay(retry));
-        let cap = self.max_delay.max(base).as_secs_f64();
+        let cap_delay = self.max_delay.max(base);
+        let cap = cap_delay.as_secs_f64();
         let grown = if attempt <= 1 {
             base.as_secs_f64()
         } else {
@@ -85,7 +86,8 @@ impl ReconnectPolicy {
             cap
         };
         let jitter = clamp_unit(self.jitter) * clamp_unit(random);
-        Duration::try_from_secs_f64(capped * (1.0 - jitter)).unwrap_or(Duration::from_secs_f64(cap))
+        // `cap_delay` itself when the product is not a valid Duration: no panicking conversion.
+        Duration::try_from_secs_f64(capped * (1.0 - jitter)).unwrap_or(cap_delay)
     }
 
     /// A wait the server asked for (`retry` field or `Retry-After`), bounded by

@@ -11,9 +11,13 @@ pub fn reconnecting(attempt: u32, delay_ms: u64) -> String {
     if delay_ms == 0 {
         format!("reconnecting (attempt {attempt}, the browser picks when)")
     } else {
+        // Tenths of a second in integers: formatting an f64 (`{:.1}`) would link core's float
+        // printing, about 10 kB of the app's wasm, for this one line.
+        let tenths = delay_ms.saturating_add(50) / 100;
         format!(
-            "reconnecting (attempt {attempt}, next try in {:.1} s)",
-            delay_ms as f64 / 1000.0
+            "reconnecting (attempt {attempt}, next try in {}.{} s)",
+            tenths / 10,
+            tenths % 10
         )
     }
 }

@@ -23,7 +23,7 @@ use web_sys::{
 use gloo_events::EventListener;
 use gloo_timers::future::TimeoutFuture;
 
-use super::{fetch_with_request, js_error, js_message, sleep};
+use super::{fetch_with_request, js_error, js_message, js_message_after, sleep};
 use crate::framing::Decoder;
 use crate::queue::QueueRef;
 use crate::request::Body;
@@ -66,7 +66,7 @@ impl ReaderGuard {
             .get_reader()
             .dyn_into::<ReadableStreamDefaultReader>()
             .map_err(|value| Error::Js {
-                message: format!("getReader() returned {value:?}"),
+                message: js_message_after("getReader() returned ", &value),
             })?;
         Ok(ReaderGuard { reader })
     }
@@ -196,7 +196,8 @@ impl Idle {
             if left <= 0.0 {
                 return Poll::Ready(());
             }
-            self.timer = Some(sleep(Duration::from_secs_f64(left / 1000.0)));
+            // Whole milliseconds, rounded up (`as` saturates; no float-to-Duration panic path).
+            self.timer = Some(sleep(Duration::from_millis(left.ceil() as u64)));
         }
     }
 }
@@ -342,7 +343,7 @@ async fn connect(
         Ok(r) => r,
         Err(value) => {
             return Outcome::Fatal(Error::Js {
-                message: format!("fetch resolved to a non-Response value {value:?}"),
+                message: js_message_after("fetch resolved to a non-Response value ", &value),
             });
         }
     };
@@ -444,7 +445,7 @@ async fn connect(
             }
             Err(value) => {
                 return Outcome::Fatal(Error::Js {
-                    message: format!("body chunk is not a Uint8Array: {value:?}"),
+                    message: js_message_after("body chunk is not a Uint8Array: ", &value),
                 });
             }
         }

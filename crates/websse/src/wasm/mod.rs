@@ -23,9 +23,16 @@ extern "C" {
     /// The global `fetch` (window or worker; `web_sys::Window::fetch_with_request` needs a window).
     #[wasm_bindgen(js_name = fetch)]
     fn fetch_with_request(request: &web_sys::Request) -> js_sys::Promise;
+
+    /// JS `String(value)`: any value as text (throws only for an object whose `toString` does).
+    #[wasm_bindgen(catch, js_name = String)]
+    fn js_string(value: &JsValue) -> Result<String, JsValue>;
 }
 
 /// The message of a thrown JS value, whatever it is (an `Error`, a string, anything else).
+///
+/// JS's own `String(value)` describes the rest, not Rust's `Debug` of `JsValue`: that would link
+/// `core::fmt` into every app for a message that is almost never seen.
 pub(crate) fn js_message(value: &JsValue) -> String {
     if let Some(error) = value.dyn_ref::<js_sys::Error>() {
         return String::from(error.message());
@@ -33,7 +40,14 @@ pub(crate) fn js_message(value: &JsValue) -> String {
     if let Some(text) = value.as_string() {
         return text;
     }
-    format!("{value:?}")
+    js_string(value).unwrap_or_else(|_| "a value that cannot be shown".to_owned())
+}
+
+/// `what` followed by [`js_message`] of `value` (string concatenation, no `core::fmt`).
+pub(crate) fn js_message_after(what: &str, value: &JsValue) -> String {
+    let mut message = String::from(what);
+    message.push_str(&js_message(value));
+    message
 }
 
 pub(crate) fn js_error(value: JsValue) -> Error {
