@@ -7,9 +7,11 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fantoccini::Client;
+use fantoccini::wd::WindowHandle;
 use serde_json::{Value, json};
 use websse_e2e::{Browser, Engine, Result, base_url, js, wait_for};
 
@@ -222,6 +224,37 @@ fn check_consecutive(page: usize, ids: &[u64]) -> Result {
     Ok(())
 }
 
+/// The inspector's shared link to the ticker `key` over fetch, with sharing across tabs on or off.
+fn inspector_link(key: &str, tabs: bool) -> String {
+    let stream = format!("/test/ticker/{key}?interval_ms={INTERVAL_MS}&count={COUNT}");
+    format!(
+        "{}/?url={}&transport=fetch{}#/inspector",
+        base_url(),
+        stream
+            .replace('?', "%3F")
+            .replace('=', "%3D")
+            .replace('&', "%26"),
+        if tabs { "&tabs=1" } else { "" }
+    )
+}
+
+/// Opens `pages` windows (the session's own and new ones) on `link`, each with the reporter.
+async fn open_pages(client: &Client, pages: usize, link: &str) -> Result<Vec<WindowHandle>> {
+    let mut windows = vec![client.window().await?];
+    for _ in 1..pages {
+        windows.push(client.new_window(false).await?.handle);
+    }
+    for (page, window) in windows.iter().enumerate() {
+        client.switch_to_window(window.clone()).await?;
+        client.goto(link).await?;
+        install_reporter(client, page).await?;
+    }
+    Ok(windows)
+}
+
+/// One browser at a time in this test binary (the harness's own lock is private to `run`).
+static SERIAL: Mutex<()> = Mutex::new(());
+
 /// Like `websse_e2e::run`, with room for eight pages of a slow engine on a busy machine.
 fn run_long<F, Fut>(body: F)
 where
@@ -229,6 +262,7 @@ where
     Fut: Future<Output = Result>,
 {
     let base = base_url();
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -254,29 +288,13 @@ fn eight_pages_share_one_connection_and_hand_over_without_gaps() {
     run_long(|c| async move {
         let engine = Engine::current().name();
         let key = unique_key("share");
-        let stream = format!("/test/ticker/{key}?interval_ms={INTERVAL_MS}&count={COUNT}");
-        let link = format!(
-            "{}/?url={}&transport=fetch&tabs=1#/inspector",
-            base_url(),
-            stream
-                .replace('?', "%3F")
-                .replace('=', "%3D")
-                .replace('&', "%26")
-        );
+        let link = inspector_link(&key, true);
 
         // Eight pages of one browser context, each a window of its own (a visible page: no
         // background-tab throttling), on the same link, which connects at once. All are loaded
         // before any is waited for, so the engine starts their apps side by side.
         let opening = Instant::now();
-        let mut windows = vec![c.window().await?];
-        for _ in 1..PAGES {
-            windows.push(c.new_window(false).await?.handle);
-        }
-        for (page, window) in windows.iter().enumerate() {
-            c.switch_to_window(window.clone()).await?;
-            c.goto(&link).await?;
-            install_reporter(&c, page).await?;
-        }
+        let windows = open_pages(&c, PAGES, &link).await?;
         let mut alive: Vec<usize> = (0..PAGES).collect();
         let leader = settled(&c, &alive).await?;
         println!(
@@ -422,6 +440,39 @@ fn eight_pages_share_one_connection_and_hand_over_without_gaps() {
                 log[0]
             )
             .into());
+        }
+        Ok(())
+    });
+}
+
+/// The control: without sharing, each page has its own connection (so eight pages would need
+/// eight, more than the six a browser opens to one origin over HTTP/1.1, and the seventh page
+/// would not even load). Three pages are enough to see it.
+#[test]
+fn without_sharing_each_page_has_its_own_connection() {
+    run_long(|c| async move {
+        const UNSHARED: usize = 3;
+        let key = unique_key("unshared");
+        let alive: Vec<usize> = (0..UNSHARED).collect();
+        open_pages(&c, UNSHARED, &inspector_link(&key, false)).await?;
+        reached(&c, &alive, "events on every page", |_| 3).await?;
+        let log = connections(&c, &key).await?;
+        let pages = views(&c, &alive).await?;
+        println!(
+            "[{}] without sharing: {UNSHARED} pages, {} connections",
+            Engine::current().name(),
+            log.len()
+        );
+        if log.len() != UNSHARED {
+            return Err(format!(
+                "{UNSHARED} pages without sharing should make {UNSHARED} connections, the server \
+                 logged {}",
+                log.len()
+            )
+            .into());
+        }
+        if let Some((i, page)) = pages.iter().find(|(_, p)| p.role.is_some()) {
+            return Err(format!("page {i} shows a sharing badge without sharing: {page:?}").into());
         }
         Ok(())
     });
