@@ -1,10 +1,11 @@
 //! Leak probe: many connect/close cycles through the inspector, on each transport, counting the
 //! browser objects that are still alive afterwards with the browser's own tools.
 //!
-//! Per transport, in a fresh page: a few warm-up cycles, then a snapshot (forced GC, then CDP
-//! `Runtime.queryObjects` counts of `EventSource`, `AbortController`, `AbortSignal`,
-//! `ReadableStreamDefaultReader`, `ReadableStream` and `Response`, the app's wasm memory and the
-//! JS heap), then N cycles, then the same snapshot. Every count must end where it started (plus a
+//! Per transport (fetch, EventSource, and fetch shared across tabs), in a fresh page: a few
+//! warm-up cycles, then a snapshot (forced GC, then CDP `Runtime.queryObjects` counts of
+//! `EventSource`, `AbortController`, `AbortSignal`, `ReadableStreamDefaultReader`,
+//! `ReadableStream`, `Response` and `BroadcastChannel`, the Web Locks held or requested, the app's
+//! wasm memory and the JS heap), then N cycles, then the same snapshot. Every count must end where it started (plus a
 //! small constant), whatever N is; the wasm memory must not grow by more than a few pages, nor the
 //! JS heap by more than 1 MiB.
 //!
@@ -45,13 +46,21 @@ const HEAP_SLACK: u64 = 1 << 20;
 const STREAM: &str = "/api/examples/clock?interval_ms=1000";
 
 /// The objects counted, as (name, prototype expression).
-const KINDS: [(&str, &str); 6] = [
+const KINDS: [(&str, &str); 7] = [
     ("EventSource", "EventSource.prototype"),
     ("AbortController", "AbortController.prototype"),
     ("AbortSignal", "AbortSignal.prototype"),
     ("Reader", "ReadableStreamDefaultReader.prototype"),
     ("ReadableStream", "ReadableStream.prototype"),
     ("Response", "Response.prototype"),
+    ("BroadcastChannel", "BroadcastChannel.prototype"),
+];
+
+/// The runs: (row name, inspector query).
+const RUNS: [(&str, &str); 3] = [
+    ("fetch", "transport=fetch"),
+    ("eventsource", "transport=eventsource"),
+    ("fetch, across tabs", "transport=fetch&tabs=1"),
 ];
 
 /// Runs `n` cycles in the page, in the background; progress in `window.__leakRun`.
@@ -95,6 +104,8 @@ const run = (window.__leakRun = { cycles: 0, done: false, error: null, ms: 0 });
 #[derive(Debug, Clone)]
 struct Snapshot {
     counts: Vec<u64>,
+    /// Web Locks held or waited for by the page (`navigator.locks.query()`).
+    locks: u64,
     wasm: u64,
     heap_used: u64,
 }
@@ -119,9 +130,25 @@ async fn snapshot(c: &Client) -> Result<Snapshot> {
     let (heap_used, _) = cdp::js_heap(c).await?;
     Ok(Snapshot {
         counts,
+        locks: web_locks(c).await?,
         wasm: memories[0],
         heap_used,
     })
+}
+
+/// The Web Locks the page holds or waits for.
+async fn web_locks(c: &Client) -> Result<u64> {
+    let count = c
+        .execute_async(
+            r#"const done = arguments[0];
+               navigator.locks.query().then(
+                 s => done(s.held.length + s.pending.length), e => done(String(e)));"#,
+            vec![],
+        )
+        .await?;
+    count
+        .as_u64()
+        .ok_or_else(|| format!("navigator.locks.query(): {count}").into())
 }
 
 /// The probe's own check: with a stream open, the objects of that transport are counted (so zero
@@ -136,18 +163,25 @@ async fn visible_while_open(c: &Client, transport: &str) -> Result {
     })
     .await?;
     cdp::collect_garbage(c).await?;
-    let kinds: &[(&str, &str)] = if transport == "eventsource" {
-        &[("EventSource", "EventSource.prototype")]
-    } else {
-        &[
+    let kinds: &[(&str, &str)] = match transport {
+        "eventsource" => &[("EventSource", "EventSource.prototype")],
+        "fetch" => &[
             ("AbortController", "AbortController.prototype"),
             ("Reader", "ReadableStreamDefaultReader.prototype"),
             ("Response", "Response.prototype"),
-        ]
+        ],
+        _ => &[
+            ("AbortController", "AbortController.prototype"),
+            ("Reader", "ReadableStreamDefaultReader.prototype"),
+            ("BroadcastChannel", "BroadcastChannel.prototype"),
+        ],
     };
     let mut seen = Vec::new();
     for (name, prototype) in kinds {
         seen.push((*name, cdp::count_live(c, prototype).await?));
+    }
+    if transport.contains("tabs") {
+        seen.push(("Web Lock", web_locks(c).await?));
     }
     c.find(Locator::Css(&tid("disconnect")))
         .await?
@@ -193,12 +227,17 @@ fn table(rows: &[(String, u64, Snapshot, Snapshot)]) -> String {
     for (name, _) in KINDS {
         let _ = write!(out, " {name:>17}");
     }
-    let _ = writeln!(out, " {:>21} {:>21}", "wasm memory", "JS heap used");
+    let _ = writeln!(
+        out,
+        " {:>17} {:>21} {:>21}",
+        "Web Locks", "wasm memory", "JS heap used"
+    );
     for (transport, n, start, end) in rows {
         let _ = write!(out, "{transport:<22} {n:>6}");
         for (a, b) in start.counts.iter().zip(&end.counts) {
             let _ = write!(out, " {:>17}", format!("{a} -> {b}"));
         }
+        let _ = write!(out, " {:>17}", format!("{} -> {}", start.locks, end.locks));
         let _ = writeln!(
             out,
             " {:>21} {:>21}",
@@ -216,6 +255,9 @@ fn growth(start: &Snapshot, end: &Snapshot) -> Vec<String> {
         if *b > a + SLACK {
             problems.push(format!("{name}: {a} -> {b}"));
         }
+    }
+    if end.locks > start.locks {
+        problems.push(format!("Web Locks: {} -> {}", start.locks, end.locks));
     }
     if end.heap_used > start.heap_used + HEAP_SLACK {
         problems.push(format!(
@@ -237,13 +279,8 @@ fn growth(start: &Snapshot, end: &Snapshot) -> Vec<String> {
 async fn probe(c: &Client, n: u64) -> Result<Vec<(String, u64, Snapshot, Snapshot)>> {
     let mut rows = Vec::new();
     let mut problems = Vec::new();
-    for transport in ["fetch", "eventsource"] {
-        open(
-            c,
-            &format!("/?transport={transport}#/inspector"),
-            "inspector-url",
-        )
-        .await?;
+    for (transport, query) in RUNS {
+        open(c, &format!("/?{query}#/inspector"), "inspector-url").await?;
         c.find(Locator::Css(&tid("inspector-url")))
             .await?
             .send_keys(STREAM)
@@ -307,9 +344,9 @@ fn connect_close_cycles_leave_no_browser_objects_behind() {
     let started = Instant::now();
     let outcome: Result = runtime.block_on(async move {
         let browser = Browser::start().await?;
-        // Two transports, each n cycles plus snapshots; generous, since a stalled cycle fails
+        // Three runs, each n cycles plus snapshots; generous, since a stalled cycle fails
         // on its own 10 s wait anyway.
-        let limit = Duration::from_secs(120 + n / 2);
+        let limit = Duration::from_secs(120 + n * 3 / 4);
         let outcome = tokio::time::timeout(limit, probe(&browser.client, n))
             .await
             .unwrap_or_else(|_| Err(format!("the probe took longer than {limit:?}").into()))
@@ -330,6 +367,7 @@ fn connect_close_cycles_leave_no_browser_objects_behind() {
 fn growth_is_reported_per_kind() {
     let start = Snapshot {
         counts: vec![1; KINDS.len()],
+        locks: 0,
         wasm: 1 << 20,
         heap_used: 0,
     };
@@ -342,11 +380,13 @@ fn growth_is_reported_per_kind() {
     end.counts[3] += 5;
     end.wasm += 65_536;
     end.heap_used += 1024;
+    end.locks = 1;
     assert_eq!(
         growth(&start, &end),
         [
             format!("EventSource: 1 -> {}", 2 + SLACK),
             "Reader: 1 -> 6".to_owned(),
+            "Web Locks: 0 -> 1".to_owned(),
             "JS heap used: 0 KiB -> 1025 KiB".to_owned(),
             "wasm memory: 1024 KiB -> 1344 KiB".to_owned(),
         ]
