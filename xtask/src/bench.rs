@@ -1,5 +1,6 @@
 //! `cargo xtask bench`: the parser benches (websse-core against the Rust peers, in one run), a
-//! table of MB/s and ratios read from criterion's own output, and the UI bench in headless Chromium.
+//! table of MB/s and ratios read from criterion's own output, the V8 group (websse-core in wasm
+//! against eventsource-parser in Node, `bench_v8`), and the UI bench in headless Chromium.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,7 +9,7 @@ use crate::proc::{Cmd, Server};
 use crate::{Result, tools};
 
 const OURS: &str = "websse-core";
-const PEERS: [&str; 2] = ["eventsource-stream", "sse-codec"];
+const PEERS: [&str; 3] = ["eventsource-stream", "sse-codec", "sseer"];
 /// The no-parsing baselines in the `feed_line8m_*` groups, with what each does.
 const FLOORS: [(&str, &str); 2] = [
     ("copy-floor", "memchr2 + Vec append per chunk"),
@@ -20,6 +21,7 @@ const FLOORS: [(&str, &str); 2] = [
 
 pub fn run(root: &Path, args: &[String]) -> Result {
     let (mut parser, mut ui, mut throughput) = (true, true, true);
+    let mut v8_only = false;
     // The size table runs with everything, or alone with --size-only (--twiggy adds profiles).
     let mut twiggy = false;
     let size = !args
@@ -28,6 +30,7 @@ pub fn run(root: &Path, args: &[String]) -> Result {
     for a in args {
         match a.as_str() {
             "--parser-only" => (ui, throughput) = (false, false),
+            "--v8-only" => (parser, ui, throughput, v8_only) = (false, false, false, true),
             "--ui-only" => (parser, throughput) = (false, false),
             "--throughput-only" => (parser, ui) = (false, false),
             "--size-only" => (parser, ui, throughput) = (false, false, false),
@@ -37,6 +40,9 @@ pub fn run(root: &Path, args: &[String]) -> Result {
     }
     if parser {
         parser_benches(root)?;
+    }
+    if parser || v8_only {
+        crate::bench_v8::run(root)?;
     }
     if ui {
         ui_bench(root)?;
@@ -51,7 +57,7 @@ pub fn run(root: &Path, args: &[String]) -> Result {
 }
 
 fn parser_benches(root: &Path) -> Result {
-    println!("==> parser benches (criterion): websse-core, eventsource-stream, sse-codec");
+    println!("==> parser benches (criterion): websse-core, eventsource-stream, sse-codec, sseer");
     Cmd::new("cargo")
         .args(["bench", "-p", "websse-core", "--bench", "parse"])
         .run("cargo bench -p websse-core")?;
@@ -116,10 +122,10 @@ fn mbps(bytes: f64, ns: f64) -> f64 {
 }
 
 fn print_table(table: &Table) {
-    println!("\nMB/s (higher is better); ratio = websse-core / the faster peer\n");
+    println!("\nMB/s (higher is better); ratio = websse-core / the fastest peer\n");
     println!(
-        "{:<18} {:>12} {:>19} {:>12} {:>8}",
-        "shape", OURS, PEERS[0], PEERS[1], "ratio"
+        "{:<20} {:>12} {:>19} {:>12} {:>12} {:>8}",
+        "shape", OURS, PEERS[0], PEERS[1], PEERS[2], "ratio"
     );
     let mut worst: Option<(f64, &str)> = None;
     // Groups without peers (websse-core's linearity and feed-loop runs) are summed up after
@@ -145,15 +151,16 @@ fn print_table(table: &Table) {
             _ => "-".into(),
         };
         println!(
-            "{group:<18} {:>12} {:>19} {:>12} {:>8}",
+            "{group:<20} {:>12} {:>19} {:>12} {:>12} {:>8}",
             fmt(ours),
             fmt(cell(PEERS[0])),
             fmt(cell(PEERS[1])),
+            fmt(cell(PEERS[2])),
             ratio
         );
     }
     if let Some((w, g)) = worst {
-        println!("\nsmallest lead over the faster peer: {w:.2}x ({g})");
+        println!("\nsmallest lead over the fastest peer: {w:.2}x ({g})");
     }
     let speed = |g: &str| {
         table
@@ -198,6 +205,19 @@ fn print_table(table: &Table) {
             }
         }
     }
+    // The memory-speed floor of a long line: websse-core's time over copy-floor's on the same
+    // chunks (1.00x: as fast as copying the bytes).
+    let floors = [("whole", "whole"), ("1460", "1460 B"), ("16", "16 B")].map(|(g, label)| {
+        let group = format!("feed_line8m_{g}");
+        match (time(&group, OURS), time(&group, FLOORS[0].0)) {
+            (Some(ours), Some(floor)) => format!("{label} {:.2}x", ours / floor),
+            _ => format!("{label} -"),
+        }
+    });
+    println!(
+        "one 8 MiB line, websse-core's time over copy-floor's (copying the bytes): {}",
+        floors.join(", ")
+    );
 }
 
 fn ui_bench(root: &Path) -> Result {

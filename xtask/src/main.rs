@@ -18,6 +18,7 @@
 //! (see [`tools`]), so a fresh machine with only rustup and cargo works unaided.
 
 mod bench;
+mod bench_v8;
 mod engines;
 mod examples;
 mod modgraph;

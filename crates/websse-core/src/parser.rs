@@ -316,6 +316,21 @@ impl Parser {
             };
             self.skip_lf = chunk[end] == b'\r';
             *input = &chunk[end + 1..];
+            // The common end of an event: its only `data` line and the blank line right after
+            // it, both in this chunk. The data then goes from the chunk into the event in one
+            // copy, without passing through the data buffer (the same steps as below: process
+            // the field, then dispatch).
+            if self.pending == Pending::Start
+                && !self.has_data
+                && chunk[end] == b'\n'
+                && input.first() == Some(&b'\n')
+                && let Some(value) = chunk[..end].strip_prefix(b"data:")
+                && !self.exceeds(end)
+            {
+                *input = &input[1..];
+                self.commit_id();
+                return Some(Ok(self.event(value.strip_prefix(b" ").unwrap_or(value))));
+            }
             if let Some(item) = self.end_line(&chunk[..end], on_comment) {
                 return Some(item);
             }
@@ -588,28 +603,41 @@ impl Parser {
         // The data is the buffer without its trailing LF (never stored here); bytes that are not
         // UTF-8 decode to U+FFFD exactly like the WHATWG decoder. Decoding the whole buffer equals
         // decoding line by line: the LF between lines is ASCII, which always ends a bad sequence.
-        // The event's last event ID goes right after the data, in the same allocation.
-        let id = self.last_event_id.as_str();
-        let mut text = if self.data.len() <= KEEP_CAPACITY {
+        if self.data.len() <= KEEP_CAPACITY {
             // Small: copy out and keep the buffer's capacity for the next event, so a data line
             // that arrives in many small chunks does not regrow it every time.
-            let mut text = String::with_capacity(self.data.len() + id.len());
-            text.push_str(&decode(&self.data));
-            self.data.clear();
-            text
+            let mut data = mem::take(&mut self.data);
+            let event = self.event(&data);
+            data.clear();
+            self.data = data;
+            Some(event)
         } else {
             // Large: hand the buffer itself over rather than copy it.
-            match String::from_utf8(mem::take(&mut self.data)) {
+            let text = match String::from_utf8(mem::take(&mut self.data)) {
                 Ok(data) => data,
                 Err(error) => decode(error.as_bytes()).into_owned(),
-            }
-        };
+            };
+            Some(self.finish_event(text))
+        }
+    }
+
+    /// The event of the current block, with `data` (its raw bytes) copied out.
+    fn event(&mut self, data: &[u8]) -> Event {
+        let mut text = String::with_capacity(data.len() + self.last_event_id.len());
+        text.push_str(&decode(data));
+        self.finish_event(text)
+    }
+
+    /// The event of the current block, whose data is `text`: the last event ID goes right after
+    /// the data, in the same allocation; the type is `message` unless the event type buffer
+    /// holds something else.
+    fn finish_event(&mut self, mut text: String) -> Event {
         let data_len = text.len();
+        let id = self.last_event_id.as_str();
         if !id.is_empty() {
             text.reserve_exact(id.len());
             text.push_str(id);
         }
-        // The type is `message` unless the event type buffer holds something else.
         let event_type = match self.event_type.as_slice() {
             b"" => EventType::Message,
             name if name == self.last_type.as_bytes() => self.last_type.clone(),
@@ -620,11 +648,11 @@ impl Parser {
             }
         };
         self.event_type.clear();
-        Some(Event {
+        Event {
             event_type,
             text,
             data_len,
-        })
+        }
     }
 }
 

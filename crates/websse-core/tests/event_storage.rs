@@ -222,3 +222,41 @@ fn invalid_type_bytes_never_match_a_previous_valid_type() {
         ])
     );
 }
+
+#[test]
+fn one_data_line_and_its_blank_line_in_one_chunk() {
+    // The parser's shortcut for the most common event end; each input also runs at every split
+    // point, where the shortcut does not apply, and must give the same events.
+    assert_events(
+        b"data:x\n\ndata: y\n\ndata:\n\ndata:  z\n\ndata\n\n",
+        &[
+            ("message", "x", ""),
+            ("message", "y", ""),
+            ("message", "", ""),
+            ("message", " z", ""),
+            ("message", "", ""),
+        ],
+    );
+    assert_events(
+        b"event: e\nid: 1\ndata: a\n\ndata: b\ndata: c\n\ndata: d\r\n\r\ndata: e\n\r\n",
+        &[
+            ("e", "a", "1"),
+            ("message", "b\nc", "1"),
+            ("message", "d", "1"),
+            ("message", "e", "1"),
+        ],
+    );
+    // Too large for the limit: the shortcut must not dispatch it.
+    let mut parser = Parser::with_max_event_size(Some(8));
+    let items: Vec<_> = parser
+        .feed(b"data: 123456789\n\ndata: ok\n\n")
+        .map(|item| item.map(|event| event.into_data()))
+        .collect();
+    assert_eq!(
+        items,
+        [
+            Err(websse_core::Error::EventTooLarge { limit: 8 }),
+            Ok("ok".to_owned())
+        ]
+    );
+}
