@@ -19,7 +19,7 @@ use crate::proc::{Cmd, Server};
 use crate::{Result, tools};
 
 /// Events per timed run, and timed rounds (each round runs every reader once, in rotated order).
-const EVENTS: u64 = 200_000;
+const EVENTS: u64 = 500_000;
 const SIZE: u64 = 16;
 const ROUNDS: u64 = 8;
 

@@ -18,8 +18,13 @@
 //! bytes each, N x size data bytes in all, then one `end` event that tells a client to stop
 //! (otherwise an EventSource reconnects at the end of the body). The events go out in chunks of
 //! about [`CHUNK`] bytes, written as fast as the connection takes them.
+//!
+//! So that the bench measures the client and not the server (which xtask runs as a debug build,
+//! on the same cores as the browser), a body of at most [`CACHE_MAX`] bytes is rendered once and
+//! kept: the bench asks for the same flood again and again, and a repeat is served as slices of
+//! that one buffer, with no per-event work. Larger floods are rendered chunk by chunk as they go.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
@@ -41,12 +46,17 @@ const SIZE_RANGE: std::ops::RangeInclusive<usize> = 8..=4096;
 const MAX_DATA_BYTES: u64 = 64 * 1024 * 1024;
 /// About how many body bytes go into one chunk.
 const CHUNK: usize = 32 * 1024;
+/// Largest body kept rendered for repeats (one is kept: the last one rendered).
+const CACHE_MAX: u64 = 32 * 1024 * 1024;
+
+/// The last flood rendered whole, and its parameters.
+static RENDERED: Mutex<Option<(Params, Bytes)>> = Mutex::new(None);
 
 pub(crate) fn routes() -> Router<SharedState> {
     Router::new().route("/test/flood", get(flood))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Params {
     #[serde(default = "default_events")]
@@ -92,8 +102,18 @@ async fn flood(
         .try_acquire_owned()
         .map_err(|_| ApiError::busy("too many open streams; try again shortly"))?;
 
-    let mut writer = Writer::new(params);
-    let chunks = futures::stream::iter(std::iter::from_fn(move || writer.next_chunk()))
+    let chunks = match rendered(params).await {
+        Some(body) => {
+            let starts = (0..body.len()).step_by(CHUNK);
+            futures::stream::iter(starts.map(move |at| body.slice(at..body.len().min(at + CHUNK))))
+                .left_stream()
+        }
+        None => {
+            let mut writer = Writer::new(params);
+            futures::stream::iter(std::iter::from_fn(move || writer.next_chunk())).right_stream()
+        }
+    };
+    let chunks = chunks
         .take_until(util::shutdown_signal(state.config.shutdown.clone()))
         .map(move |chunk| {
             let _held = &permit;
@@ -106,6 +126,33 @@ async fn flood(
     );
     util::stream_headers(response.headers_mut());
     Ok(response)
+}
+
+/// The whole body of a flood of at most [`CACHE_MAX`] bytes, rendered once (`None`: larger).
+async fn rendered(params: Params) -> Option<Bytes> {
+    // An upper bound of the body's size: data, `data: ` and the blank line, an id line.
+    let per_event = params.size as u64 + 8 + if params.ids { 12 } else { 0 };
+    if params.events.saturating_mul(per_event) > CACHE_MAX {
+        return None;
+    }
+    let cached = RENDERED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    if let Some((key, body)) = cached
+        && key == params
+    {
+        return Some(body);
+    }
+    let body = tokio::task::spawn_blocking(move || {
+        let mut writer = Writer::new(params);
+        let chunks: Vec<Bytes> = std::iter::from_fn(|| writer.next_chunk()).collect();
+        Bytes::from(chunks.concat())
+    })
+    .await
+    .ok()?;
+    *RENDERED.lock().unwrap_or_else(PoisonError::into_inner) = Some((params, body.clone()));
+    Some(body)
 }
 
 /// Writes the flood's body a chunk at a time.

@@ -81,3 +81,32 @@ async fn only_with_the_test_endpoints() {
         .expect("request");
     assert_eq!(response.status(), 404);
 }
+
+#[tokio::test]
+async fn a_repeat_is_the_same_body_and_so_is_a_flood_too_large_to_keep() {
+    let server = spawn().await;
+    let get = |query: &'static str| {
+        let url = server.url(&format!("/test/flood?{query}"));
+        async move { client().get(url).send().await.expect("request") }
+    };
+    // Small enough to be kept rendered: the second answer comes from the kept body.
+    let first = read_body(get("events=20000&size=40&ids=true").await).await;
+    let second = read_body(get("events=20000&size=40&ids=true").await).await;
+    assert_eq!(first.bytes(), second.bytes());
+    assert_eq!(first.events().len(), 20_001);
+    assert_eq!(first.events()[19_999].last_event_id(), "20000");
+
+    // 2,000,000 events of 16 bytes (48 MB) are rendered as they go: count without keeping.
+    let mut body = get("events=2000000&size=16").await.bytes_stream();
+    let (mut length, mut tail) = (0usize, Vec::new());
+    while let Some(chunk) = futures::StreamExt::next(&mut body).await {
+        let chunk = chunk.expect("chunk");
+        length += chunk.len();
+        tail.extend_from_slice(&chunk);
+        let keep = tail.len().saturating_sub(64);
+        tail.drain(..keep);
+    }
+    let end = "event: end\ndata: 2000000\n\n";
+    assert_eq!(length, 2_000_000 * (16 + 8) + end.len());
+    assert!(tail.ends_with(format!("data: 02000000abcdefgh\n\n{end}").as_bytes()));
+}
