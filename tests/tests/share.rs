@@ -10,10 +10,10 @@ use std::future::Future;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use fantoccini::Client;
 use fantoccini::wd::WindowHandle;
+use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
-use websse_e2e::{Browser, Engine, Result, base_url, js, wait_for};
+use websse_e2e::{Browser, Engine, Result, base_url, js, open, text, tid, wait_for};
 
 /// Pages (windows of one WebDriver session, so one browser context and one origin).
 const PAGES: usize = 8;
@@ -473,6 +473,34 @@ fn without_sharing_each_page_has_its_own_connection() {
         }
         if let Some((i, page)) = pages.iter().find(|(_, p)| p.role.is_some()) {
             return Err(format!("page {i} shows a sharing badge without sharing: {page:?}").into());
+        }
+
+        // The checkbox does what the link's `tabs=1` does, and the link it makes says so.
+        let key = unique_key("checkbox");
+        open(&c, "/#/inspector", "inspector-url").await?;
+        c.find(Locator::Css(&tid("inspector-url")))
+            .await?
+            .send_keys(&format!(
+                "/test/ticker/{key}?interval_ms={INTERVAL_MS}&count={COUNT}"
+            ))
+            .await?;
+        c.find(Locator::Css(&tid("share-tabs")))
+            .await?
+            .click()
+            .await?;
+        c.find(Locator::Css(&tid("connect"))).await?.click().await?;
+        let badge = wait_for(Duration::from_secs(20), "the sharing badge", || async {
+            let role = text(&c, &tid("sharing-role")).await?;
+            let tabs = text(&c, &tid("sharing-tabs")).await?;
+            Ok(role.zip(tabs))
+        })
+        .await?;
+        if badge != ("leads".to_owned(), "1".to_owned()) {
+            return Err(format!("one page alone should lead a sharing of 1 tab: {badge:?}").into());
+        }
+        let url = c.current_url().await?;
+        if !url.query_pairs().any(|(k, v)| k == "tabs" && v == "1") {
+            return Err(format!("the page's link does not keep tabs=1: {url}").into());
         }
         Ok(())
     });
