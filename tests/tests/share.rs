@@ -312,6 +312,9 @@ fn eight_pages_share_one_connection_and_hand_over_without_gaps() {
             marks.get(&i).copied().unwrap_or(0) + 5
         })
         .await?;
+        for (i, page) in &views(&c, &alive).await? {
+            check_consecutive(*i, &page.ids)?;
+        }
         let log = connections(&c, &key).await?;
         let shared_connections = log.len();
         if shared_connections != 1 || log[0]["outcome"] != "open" {
