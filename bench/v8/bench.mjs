@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { createParser } from 'eventsource-parser';
 
 const args = process.argv.slice(2);
-let reps = 15;
+let reps = 25;
 let only = null;
 const variants = [];
 for (let i = 0; i < args.length; i++) {

@@ -66,8 +66,12 @@ pub extern "C" fn reset() {
 pub extern "C" fn feed(len: usize) -> usize {
     BENCH.with_borrow_mut(|b| {
         let mut total = b.total;
-        for event in b.parser.feed(&b.input[..len]).flatten() {
-            total += event.data().len();
+        // The loop of the websse client (`framing.rs`): every item matched.
+        for item in b.parser.feed(&b.input[..len]) {
+            match item {
+                Ok(event) => total += event.data().len(),
+                Err(_) => total += 0,
+            }
         }
         b.total = total;
         total

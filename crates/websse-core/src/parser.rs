@@ -470,7 +470,15 @@ impl Parser {
                 if self.exceeds(self.data.len() + part.len()) {
                     return Some(Err(self.overflow(false)));
                 }
-                self.process_line(part, on_comment).map(Ok)
+                // A whole `event` or `id` line: its field is known from its first bytes, so it
+                // is processed without looking for the colon.
+                let field = match part {
+                    [b'e', b'v', b'e', b'n', b't', b':', value @ ..] => (&b"event"[..], value),
+                    [b'i', b'd', b':', value @ ..] => (&b"id"[..], value),
+                    _ => return self.process_line(part, on_comment).map(Ok),
+                };
+                self.process_field(field.0, field.1.strip_prefix(b" ").unwrap_or(field.1));
+                None
             }
             pending => {
                 self.pending = Pending::Start;
