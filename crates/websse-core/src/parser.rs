@@ -47,6 +47,22 @@ fn decode(bytes: &[u8]) -> Cow<'_, str> {
 /// being instantiated in each caller's crate.
 type Comments<'c> = Option<&'c mut dyn FnMut(&str)>;
 
+/// `a == b` for short names, 8 bytes at a time without a call (wasm32's `memcmp` compares one
+/// byte at a time).
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (words_a, tail_a) = a.as_chunks::<8>();
+    let (words_b, tail_b) = b.as_chunks::<8>();
+    words_a
+        .iter()
+        .zip(words_b)
+        .all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
+        && tail_a.iter().zip(tail_b).all(|(x, y)| x == y)
+}
+
 /// What the parser holds of a line whose end has not been fed yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pending {
@@ -648,7 +664,7 @@ impl Parser {
         }
         let event_type = match self.event_type.as_slice() {
             b"" => EventType::Message,
-            name if name == self.last_type.as_bytes() => self.last_type.clone(),
+            name if same_bytes(name, self.last_type.as_bytes()) => self.last_type.clone(),
             name => {
                 let event_type = EventType::new(&decode(name));
                 self.last_type = event_type.clone();

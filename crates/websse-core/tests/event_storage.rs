@@ -164,7 +164,18 @@ fn large_data_with_an_id() {
 
 #[test]
 fn event_types_at_the_inline_boundary() {
-    for len in [1, INLINE_TYPE - 1, INLINE_TYPE, INLINE_TYPE + 1, 100] {
+    for len in [
+        1,
+        7,
+        8,
+        9,
+        16,
+        17,
+        INLINE_TYPE - 1,
+        INLINE_TYPE,
+        INLINE_TYPE + 1,
+        100,
+    ] {
         let name = "t".repeat(len);
         let input = format!("event: {name}\ndata: a\n\nevent: {name}\ndata: b\n\ndata: c\n\n");
         assert_events(
@@ -259,4 +270,31 @@ fn one_data_line_and_its_blank_line_in_one_chunk() {
             Ok("ok".to_owned())
         ]
     );
+}
+
+#[test]
+fn types_of_one_length_that_differ_in_one_byte() {
+    // The parser compares a block's type with the previous event's 8 bytes at a time, then the
+    // tail: a difference in either part must show.
+    let names = [
+        "abcdefghij",
+        "abcdefghik",
+        "abcdefgXij",
+        "Xbcdefghij",
+        "abcdefghij",
+        "abcdefghijklmnop",
+        "abcdefghijklmnoq",
+        "abcdefghijklmnoq",
+    ];
+    let mut input = String::new();
+    for (i, name) in names.iter().enumerate() {
+        input.push_str(&format!("event: {name}\ndata: {i}\n\n"));
+    }
+    let data: Vec<String> = (0..names.len()).map(|i| i.to_string()).collect();
+    let expected: Vec<(&str, &str, &str)> = names
+        .iter()
+        .zip(&data)
+        .map(|(name, data)| (*name, data.as_str(), ""))
+        .collect();
+    assert_events(input.as_bytes(), &expected);
 }
