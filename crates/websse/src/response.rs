@@ -41,8 +41,8 @@ pub(crate) fn is_event_stream(content_type: &str) -> bool {
 /// GMT`) compared with `now_unix_ms`. A date in the past means "now" (zero). Anything else: `None`.
 pub(crate) fn parse_retry_after(value: &str, now_unix_ms: f64) -> Option<Duration> {
     let value = value.trim();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    if let Some(seconds) = digits(value) {
+        return Some(Duration::from_secs(seconds));
     }
     let at = parse_imf_fixdate(value)?;
     let at_ms = at as f64 * 1000.0;
@@ -52,9 +52,11 @@ pub(crate) fn parse_retry_after(value: &str, now_unix_ms: f64) -> Option<Duratio
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT` -> seconds since the Unix epoch.
 fn parse_imf_fixdate(value: &str) -> Option<i64> {
-    let (_weekday, rest) = value.split_once(", ")?;
-    let mut parts = rest.split(' ');
-    let day: i64 = parts.next()?.parse().ok()?;
+    // A char pattern and `digits`, not `split_once(", ")` and `str::parse`: no substring
+    // searcher and no integer parser linked for this (code size, issue 13).
+    let (_weekday, rest) = value.split_once(',')?;
+    let mut parts = rest.strip_prefix(' ')?.split(' ');
+    let day = signed(digits(parts.next()?)?);
     let month = match parts.next()? {
         "Jan" => 1,
         "Feb" => 2,
@@ -70,18 +72,33 @@ fn parse_imf_fixdate(value: &str) -> Option<i64> {
         "Dec" => 12,
         _ => return None,
     };
-    let year: i64 = parts.next()?.parse().ok()?;
+    let year = signed(digits(parts.next()?)?);
     let mut hms = parts.next()?.split(':');
-    let h: i64 = hms.next()?.parse().ok()?;
-    let m: i64 = hms.next()?.parse().ok()?;
-    let s: i64 = hms.next()?.parse().ok()?;
+    let h = signed(digits(hms.next()?)?);
+    let m = signed(digits(hms.next()?)?);
+    let s = signed(digits(hms.next()?)?);
     if parts.next()? != "GMT" || parts.next().is_some() || hms.next().is_some() {
         return None;
     }
-    if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+    if !(1..=31).contains(&day) || year > 9999 || h > 23 || m > 59 || s > 60 {
         return None;
     }
     Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
+}
+
+/// A non-empty run of ASCII digits as a number (saturating at `u64::MAX`); anything else: `None`.
+fn digits(text: &str) -> Option<u64> {
+    if text.is_empty() {
+        return None;
+    }
+    text.bytes().try_fold(0u64, |n, b| {
+        b.is_ascii_digit()
+            .then(|| n.saturating_mul(10).saturating_add(u64::from(b - b'0')))
+    })
+}
+
+fn signed(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -156,6 +173,24 @@ mod tests {
             None
         );
         assert_eq!(parse_retry_after("tomorrow", now), None);
+        // IMF-fixdate's year is four digits: a huge one is not a date (and cannot overflow).
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 99999999999999999999 08:49:37 GMT", now),
+            None
+        );
+    }
+
+    #[test]
+    fn retry_after_digits_saturate_and_reject_the_rest() {
+        assert_eq!(digits("0042"), Some(42));
+        assert_eq!(digits("99999999999999999999999"), Some(u64::MAX));
+        assert_eq!(digits("+1"), None);
+        assert_eq!(digits("1 "), None);
+        assert_eq!(digits(""), None);
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", 0.0),
+            Some(Duration::from_secs(u64::MAX))
+        );
     }
 
     #[test]
