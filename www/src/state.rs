@@ -151,11 +151,9 @@ impl ChatState {
             let Some((_, field)) = KNOBS.iter().find(|(name, _)| name == key) else {
                 continue;
             };
-            let number = value
-                .parse::<u64>()
-                .ok()
-                .map(Number::from)
-                .or_else(|| value.parse::<f64>().ok().and_then(Number::from_f64));
+            // A JSON number, read by serde_json (already in the app): `str::parse::<f64>` would
+            // link core's float parser and its tables, about 10 kB of wasm (issue 13).
+            let number = serde_json::from_str::<Number>(value).ok();
             if let Some(number) = number {
                 state.knobs.retain(|(k, _)| k != field);
                 state.knobs.push(((*field).to_owned(), number));
