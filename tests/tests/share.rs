@@ -101,7 +101,7 @@ async fn views(client: &Client, alive: &[usize]) -> Result<BTreeMap<usize, PageV
                  if (Object.keys(replies).length >= expected) finish();
                };
                channel.postMessage({ ask });
-               setTimeout(finish, 3000);"#,
+               setTimeout(finish, 5000);"#,
             vec![json!(REPORTS), json!(alive.len())],
         )
         .await?;
@@ -149,6 +149,21 @@ async fn connections(client: &Client, key: &str) -> Result<Vec<Value>> {
         .as_array()
         .cloned()
         .ok_or_else(|| format!("no test log for {key}: {value}").into())
+}
+
+/// What every page in `alive` shows; asks again (for up to 20 s) until all have answered.
+async fn all_views(client: &Client, alive: &[usize]) -> Result<BTreeMap<usize, PageView>> {
+    let answered = RefCell::new(Vec::new());
+    let waited = wait_for(Duration::from_secs(20), "every page to answer", || async {
+        let pages = views(client, alive).await?;
+        *answered.borrow_mut() = pages.keys().copied().collect();
+        Ok((pages.len() == alive.len()).then_some(pages))
+    })
+    .await;
+    waited.map_err(|e| {
+        let answered = answered.borrow();
+        format!("{e}: only pages {answered:?} of {alive:?} answered").into()
+    })
 }
 
 /// Waits until the pages `alive` agree: exactly one leads, the rest follow, and all count as many
@@ -303,7 +318,7 @@ fn eight_pages_share_one_connection_and_hand_over_without_gaps() {
         );
 
         // Every page receives the events: wait for a few more on each.
-        let before = views(&c, &alive).await?;
+        let before = all_views(&c, &alive).await?;
         let marks: BTreeMap<usize, u64> = before
             .iter()
             .map(|(i, p)| (*i, p.ids.last().copied().unwrap_or(0)))
@@ -312,7 +327,7 @@ fn eight_pages_share_one_connection_and_hand_over_without_gaps() {
             marks.get(&i).copied().unwrap_or(0) + 5
         })
         .await?;
-        for (i, page) in &views(&c, &alive).await? {
+        for (i, page) in &all_views(&c, &alive).await? {
             check_consecutive(*i, &page.ids)?;
         }
         let log = connections(&c, &key).await?;
@@ -328,11 +343,33 @@ fn eight_pages_share_one_connection_and_hand_over_without_gaps() {
             return Err(format!("the first connection sent Last-Event-ID: {}", log[0]).into());
         }
 
+        // A yardstick for the browser's part of the handover: the leader page also holds a Web
+        // Lock of the test's own, which another page waits for; the browser grants it when it
+        // lets go of the closed page's locks, the library's among them.
+        let probe = format!("websse-e2e-probe:{key}");
+        c.switch_to_window(windows[leader].clone()).await?;
+        c.execute_async(
+            r#"const [name, done] = arguments;
+               navigator.locks.request(name, () => { done(true); return new Promise(() => {}); });"#,
+            vec![json!(probe)],
+        )
+        .await?;
+        alive.retain(|&i| i != leader);
+        c.switch_to_window(windows[alive[0]].clone()).await?;
+        js(
+            &c,
+            r#"const [name] = arguments;
+               window.__websseProbeGranted = null;
+               navigator.locks.request(name, () => { window.__websseProbeGranted = Date.now(); });
+               return true;"#,
+            vec![json!(probe)],
+        )
+        .await?;
+
         // Close the leader page; another page must take over with Last-Event-ID.
         c.switch_to_window(windows[leader].clone()).await?;
         let closed_at = epoch_ms();
         c.close_window().await?;
-        alive.retain(|&i| i != leader);
         c.switch_to_window(windows[alive[0]].clone()).await?;
         let log = wait_for(
             HANDOVER_LIMIT + Duration::from_secs(10),
@@ -353,16 +390,31 @@ fn eight_pages_share_one_connection_and_hand_over_without_gaps() {
             || "not yet".to_owned(),
             |t| format!("{} ms", t as i64 - closed_at as i64),
         );
+        let released = wait_for(
+            Duration::from_secs(10),
+            "the browser to release the closed page's probe lock",
+            || async {
+                let granted = js(&c, "return window.__websseProbeGranted;", vec![]).await?;
+                Ok(granted.as_u64())
+            },
+        )
+        .await
+        .map_or_else(
+            |_| "not within 10 s".to_owned(),
+            |t| format!("{} ms", t as i64 - closed_at as i64),
+        );
         println!(
             "[{engine}] handover: the new connection began {handover:?} after the test asked \
              WebDriver to close the leader page, with Last-Event-ID {} (the old connection had \
-             sent up to {}; the server saw it end {old_ended} after the close)",
+             sent up to {}; the server saw it end {old_ended} after the close; the browser \
+             released the closed page's Web Locks {released} after it)",
             second["last_event_id"], log[0]["last_sent"]
         );
         if handover > HANDOVER_LIMIT {
             return Err(format!(
                 "the new leader connected {handover:?} after the leader page closed (limit \
-                 {HANDOVER_LIMIT:?})"
+                 {HANDOVER_LIMIT:?}); the browser released the closed page's Web Locks \
+                 {released} after the close"
             )
             .into());
         }
@@ -392,7 +444,7 @@ fn eight_pages_share_one_connection_and_hand_over_without_gaps() {
             |_| target,
         )
         .await?;
-        let pages = views(&c, &alive).await?;
+        let pages = all_views(&c, &alive).await?;
         for (i, page) in &pages {
             check_consecutive(*i, &page.ids)?;
             let first = page.ids.first().copied().unwrap_or(0);
@@ -460,7 +512,7 @@ fn without_sharing_each_page_has_its_own_connection() {
         open_pages(&c, UNSHARED, &inspector_link(&key, false)).await?;
         reached(&c, &alive, "events on every page", |_| 3).await?;
         let log = connections(&c, &key).await?;
-        let pages = views(&c, &alive).await?;
+        let pages = all_views(&c, &alive).await?;
         println!(
             "[{}] without sharing: {UNSHARED} pages, {} connections",
             Engine::current().name(),
