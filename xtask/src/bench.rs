@@ -66,7 +66,8 @@ fn parser_benches(root: &Path) -> Result {
     Ok(())
 }
 
-/// group -> implementation -> (bytes per iteration, mean ns per iteration)
+/// group -> implementation -> (bytes per iteration, median ns per iteration: on a shared machine
+/// the median of criterion's samples is far less swayed by other processes' bursts than the mean)
 type Table = BTreeMap<String, BTreeMap<String, (f64, f64)>>;
 
 fn read_criterion(dir: &Path) -> Result<Table> {
@@ -99,7 +100,7 @@ fn read_criterion(dir: &Path) -> Result<Table> {
             ) else {
                 continue;
             };
-            let mean = est["mean"]["point_estimate"].as_f64();
+            let mean = est["median"]["point_estimate"].as_f64();
             let bytes = bench["throughput"]["Bytes"]
                 .as_f64()
                 .or_else(|| bench["throughput"]["BytesDecimal"].as_f64());
@@ -122,7 +123,9 @@ fn mbps(bytes: f64, ns: f64) -> f64 {
 }
 
 fn print_table(table: &Table) {
-    println!("\nMB/s (higher is better); ratio = websse-core / the fastest peer\n");
+    println!(
+        "\nMB/s from criterion's median (higher is better); ratio = websse-core / the fastest peer\n"
+    );
     println!(
         "{:<20} {:>12} {:>19} {:>12} {:>12} {:>8}",
         "shape", OURS, PEERS[0], PEERS[1], PEERS[2], "ratio"
