@@ -218,6 +218,10 @@ thread_local! {
 ///   `Last-Event-ID`. Followers then drop the events they have already delivered (matched by
 ///   event id), so no event is lost or delivered twice. **Events without ids cannot be matched**:
 ///   around a handover they may be lost or repeated, as with any reconnection without ids.
+///   **With [`Transport::EventSource`](crate::Transport::EventSource)** the new leader cannot send
+///   `Last-Event-ID` (a new `EventSource` has no way to be given one), so it connects afresh and
+///   what the server sent in between is lost; use the fetch transport (the default) for a
+///   handover without gaps.
 /// - [`Item::Sharing`] says whether this tab leads or follows and how many tabs share the
 ///   stream.
 /// - A browser without Web Locks or `BroadcastChannel` falls back to one connection per tab
@@ -626,7 +630,10 @@ impl Hub {
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn request_to_connect(&self) -> SseRequest {
         let mut request = self.request.clone();
-        if let Some(id) = &self.seen.newest {
+        // The browser's EventSource cannot be told a starting id: it connects afresh.
+        if let Some(id) = &self.seen.newest
+            && request.transport == crate::Transport::Fetch
+        {
             request.last_event_id = id.clone();
         }
         request

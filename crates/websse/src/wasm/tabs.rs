@@ -458,9 +458,11 @@ fn on_message(
             control.wake();
         }
         Some("tabs") if !leading => {
-            let tabs = number(1) as u32;
+            // At least the leader and this tab (the leader may count before this tab's lock
+            // request is registered).
+            let tabs = (number(1) as u32).max(2);
             hub.borrow_mut()
-                .set_sharing(Sharing::new(Role::Follower, tabs.max(1)));
+                .set_sharing(Sharing::new(Role::Follower, tabs));
         }
         Some("lead") if !leading => {
             hub.borrow_mut().seen.epoch(number(1) as u64);
@@ -525,12 +527,26 @@ fn encode(item: &Result<Item, Error>) -> Option<Vec<JsValue>> {
                 Error::Network { message } => ("network", s(message)),
                 Error::IdleTimeout { timeout } => ("idle", n(timeout.as_secs_f64() * 1e3)),
                 Error::EventSourceClosed => ("closed", JsValue::UNDEFINED),
+                Error::Js { message } => ("js", s(message)),
+                Error::EventSourceUnsupported(what) => ("unsupported", s(what)),
+                Error::TransportNotEnabled(feature) => ("not-enabled", s(feature)),
+                Error::UnsupportedTarget => ("target", JsValue::UNDEFINED),
+                // Not a stream's error (JSON is the consumer's); said as text.
                 other => ("js", s(&other.to_string())),
             };
             vec![s("e"), s(code), value]
         }
     })
 }
+
+/// What [`Error::EventSourceUnsupported`] can name (see `SseRequest::validate`).
+const UNSUPPORTED: [&str; 5] = [
+    "methods other than GET",
+    "custom headers",
+    "a request body",
+    "framings other than SSE",
+    "a starting Last-Event-ID",
+];
 
 /// Channel fields back into an item (`None` for anything malformed or unknown: another tab may
 /// run another version).
@@ -582,6 +598,18 @@ fn decode(fields: &Array) -> Option<Result<Item, Error>> {
             "network" => Error::Network { message: text(2)? },
             "idle" => Error::IdleTimeout { timeout: ms(2)? },
             "closed" => Error::EventSourceClosed,
+            "unsupported" => {
+                let what = text(2)?;
+                match UNSUPPORTED.iter().find(|known| **known == what) {
+                    Some(known) => Error::EventSourceUnsupported(known),
+                    None => Error::Js { message: what },
+                }
+            }
+            "not-enabled" => Error::TransportNotEnabled(match text(2)?.as_str() {
+                "fetch" => "fetch",
+                _ => "event-source",
+            }),
+            "target" => Error::UnsupportedTarget,
             _ => Error::Js {
                 message: text(2).unwrap_or_default(),
             },

@@ -212,8 +212,8 @@ async fn a_lagging_subscriber_loses_messages_with_a_notice_and_the_fast_one_gets
             other => panic!("{other:?}"),
         }
     }
-    // What one queued message counts for: its strings and its own size.
-    let one = "0000".len() + "message".len() + std::mem::size_of::<Message>();
+    // What one queued message counts for: its data (no id here) and its own size.
+    let one = "0000".len() + std::mem::size_of::<Message>();
     assert!(dropped > 0, "nothing dropped");
     assert!(received.len() <= 1024 / one + 1, "{} kept", received.len());
     assert_eq!(received[0], "0000");
@@ -382,6 +382,100 @@ async fn a_leader_whose_stream_ended_says_so_before_another_tab_may_lead() {
     assert!(next_within(&mut sub, 1000).await.is_none());
     assert_eq!(log(&k).await.len(), 1);
     channel.close();
+}
+
+/// The browser's EventSource cannot be given a starting id: a follower that takes over connects
+/// afresh (documented), and does not fail.
+#[wasm_bindgen_test]
+async fn an_eventsource_follower_takes_over_afresh() {
+    let k = key("share-es-handover");
+    script(&k, json!([held("id: 3\ndata: c\n\n")])).await;
+    let lock_name = format!("websse:es-handover-{k}");
+    let other_tab = OtherTab::lead(&lock_name).await;
+    let channel = web_sys::BroadcastChannel::new(&lock_name).unwrap();
+    let stream = SseRequest::get(sse_url(&k))
+        .transport(Transport::EventSource)
+        .share_key(format!("es-handover-{k}"))
+        .across_tabs(true)
+        .share()
+        .unwrap();
+    let mut sub = stream.subscribe();
+    let fields: Array = ["item", "1", "m", "message", "a", "1"]
+        .iter()
+        .map(|f| JsValue::from_str(f))
+        .collect();
+    fields.set(1, 1.0.into());
+    channel.post_message(&fields).unwrap();
+    let mut items = until_messages(&mut sub, 1).await;
+    other_tab.release();
+    items.extend(until_messages(&mut sub, 1).await);
+    let messages: Vec<&Item> = items
+        .iter()
+        .filter(|i| matches!(i, Item::Message(_)))
+        .collect();
+    assert_eq!(messages, [&msg("a", "1"), &msg("c", "3")], "{items:?}");
+    let log = log(&k).await;
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert!(
+        log[0]["last_event_id"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty(),
+        "{log:?}"
+    );
+    channel.close();
+}
+
+/// A follower ends with the error the leader's stream ended with, not a description of it.
+#[wasm_bindgen_test]
+async fn followers_end_with_the_leaders_error() {
+    let cases: [(&[&str], Error); 4] = [
+        (
+            &["e", "js", "boom"],
+            Error::Js {
+                message: "boom".into(),
+            },
+        ),
+        (
+            &["e", "unsupported", "custom headers"],
+            Error::EventSourceUnsupported("custom headers"),
+        ),
+        (
+            &["e", "content-type", "text/html"],
+            Error::ContentType {
+                content_type: "text/html".into(),
+            },
+        ),
+        (&["e", "closed"], Error::EventSourceClosed),
+    ];
+    for (fields, expected) in cases {
+        let name = format!("errors-{}", key("share"));
+        let lock_name = format!("websse:{name}");
+        let _leader = OtherTab::lead(&lock_name).await;
+        let channel = web_sys::BroadcastChannel::new(&lock_name).unwrap();
+        let stream = SseRequest::get(sse_url(&name))
+            .share_key(name.clone())
+            .across_tabs(true)
+            .share()
+            .unwrap();
+        let mut sub = stream.subscribe();
+        let mut all: Vec<JsValue> = vec!["item".into(), 1.0.into()];
+        all.extend(fields.iter().map(|f| JsValue::from_str(f)));
+        channel
+            .post_message(&all.into_iter().collect::<Array>())
+            .unwrap();
+        let error = loop {
+            match next_within(&mut sub, 3000).await {
+                Some(Ok(_)) => {}
+                Some(Err(error)) => break error,
+                None => panic!("ended without the error"),
+            }
+        };
+        assert_eq!(error.to_string(), expected.to_string(), "{fields:?}");
+        assert_eq!(format!("{error:?}"), format!("{expected:?}"));
+        assert!(next_within(&mut sub, 1000).await.is_none());
+        channel.close();
+    }
 }
 
 /// Another tab, played by the test: it asks for the stream's Web Lock and holds it, once
