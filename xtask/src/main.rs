@@ -9,7 +9,8 @@
 //!   (format, lints, native tests, browser tests, app build, end-to-end tests), each step named,
 //!   timed and summarised; every browser step runs once per engine (see [`engines`]).
 //! - `cargo xtask bench [--parser-only | --ui-only]`: the parser benches against the Rust peers, and the
-//!   UI bench in headless Chromium.
+//!   UI bench in headless Chromium; `--size-only [--twiggy]`: the size table alone (app and library
+//!   gzipped after wasm-opt, see `size.rs`), with twiggy profiles.
 //! - `cargo xtask fuzz [SECONDS]`: the differential fuzz target of websse-core.
 //! - `cargo xtask leaks [CYCLES]`: the leak probe (`tests/tests/leaks.rs`) with CYCLES connect/close
 //!   cycles per transport (default 1000), its table printed.
@@ -51,6 +52,8 @@ commands:
                               or all; default all three)
   bench [--parser-only|--ui-only]
                               parser benches against the Rust peers, and the UI bench in Chromium
+  bench --size-only [--twiggy]
+                              sizes: the app and the library, gzipped after wasm-opt -Oz
   fuzz [SECONDS]              run the websse-core differential fuzz target (default 60 s)
   leaks [CYCLES]              leak probe: CYCLES connect/close cycles per transport (default 1000)
   modgraph                    check that no crate's modules import each other in a cycle
