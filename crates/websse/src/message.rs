@@ -174,10 +174,9 @@ impl fmt::Display for Skipped {
             Skipped::TooLarge { limit } => {
                 write!(f, "an event larger than {limit} bytes was skipped")
             }
-            Skipped::Lagged { count } => write!(
-                f,
-                "{count} message(s) dropped: the consumer fell behind"
-            ),
+            Skipped::Lagged { count } => {
+                write!(f, "{count} message(s) dropped: the consumer fell behind")
+            }
         }
     }
 }
