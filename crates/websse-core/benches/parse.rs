@@ -59,6 +59,23 @@ fn websse_core(chunks: &[&[u8]]) -> usize {
     })
 }
 
+/// websse-core's borrowed API, `feed_with`: each event's fields are borrowed from the chunk or
+/// the parser's buffers (no allocation per event), in the same harness.
+fn websse_core_borrowed(chunks: &[&[u8]]) -> usize {
+    block_on(async {
+        let mut input = stream::iter(chunks.iter().copied());
+        let mut parser = websse_core::Parser::new();
+        let mut total = 0;
+        while let Some(chunk) = input.next().await {
+            parser.feed_with(chunk, |event| {
+                total += event.expect("within the default limit").data().len();
+            });
+        }
+        parser.finish();
+        total
+    })
+}
+
 fn eventsource_stream(chunks: &[&[u8]]) -> usize {
     block_on(async {
         let input = stream::iter(chunks.iter().map(|chunk| Ok::<_, Infallible>(*chunk)));
@@ -127,8 +144,13 @@ fn sseer(chunks: &[&'static [u8]]) -> usize {
     })
 }
 
-const IMPLS: [(&str, Run); 4] = [
+/// The borrowed API's function id (`cargo xtask bench` reads it); timed on the event-heavy
+/// shapes, not the one-line `line8m_*` ones, where it does the same work as `feed`.
+const BORROWED: &str = "websse-core (borrowed)";
+
+const IMPLS: [(&str, Run); 5] = [
     ("websse-core", websse_core),
+    (BORROWED, websse_core_borrowed),
     ("eventsource-stream", eventsource_stream),
     ("sse-codec", sse_codec),
     ("sseer", sseer),
@@ -149,6 +171,9 @@ fn bench_all(
 ) {
     let expected = websse_core(chunks);
     for (name, run) in IMPLS {
+        if name == BORROWED && small.is_some() {
+            continue;
+        }
         if let Some((small, budget)) = small {
             // The peers go quadratic on one huge line fed in small chunks: leave an
             // implementation out of this group when one run is estimated to take too long.

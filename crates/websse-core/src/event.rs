@@ -124,3 +124,66 @@ impl Event {
         text
     }
 }
+
+/// One dispatched server-sent event, borrowed: what [`Parser::feed_with`](crate::Parser::feed_with)
+/// passes to its callback.
+///
+/// Its fields borrow from the chunk being fed when the event's only `data` line and its blank
+/// line are both in that chunk (and the data is valid UTF-8), and otherwise from the parser's
+/// buffers, so making one allocates nothing. It lives only for the call of the callback; use
+/// [`to_event`](EventRef::to_event) to keep it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EventRef<'a> {
+    pub(crate) event_type: &'a str,
+    pub(crate) data: &'a str,
+    pub(crate) last_event_id: &'a str,
+}
+
+impl<'a> EventRef<'a> {
+    /// The event type: the value of the block's last `event` field, or `message` when it had
+    /// none (or an empty one).
+    pub fn event_type(&self) -> &'a str {
+        self.event_type
+    }
+
+    /// The data: the values of the block's `data` fields joined with LF (U+000A).
+    pub fn data(&self) -> &'a str {
+        self.data
+    }
+
+    /// The last event ID in force when the event was dispatched (possibly set by an earlier
+    /// event; empty when none was ever set or it was reset).
+    pub fn last_event_id(&self) -> &'a str {
+        self.last_event_id
+    }
+
+    /// The same event, owned (one allocation for the data and the ID; a short event type is
+    /// stored inline). Equal to the [`Event`] that [`Parser::feed`](crate::Parser::feed) would
+    /// have yielded.
+    pub fn to_event(self) -> Event {
+        let mut text = String::with_capacity(self.data.len() + self.last_event_id.len());
+        text.push_str(self.data);
+        text.push_str(self.last_event_id);
+        Event {
+            event_type: EventType::new(self.event_type),
+            text,
+            data_len: self.data.len(),
+        }
+    }
+}
+
+impl<'a> From<&'a Event> for EventRef<'a> {
+    fn from(event: &'a Event) -> Self {
+        EventRef {
+            event_type: event.event_type(),
+            data: event.data(),
+            last_event_id: event.last_event_id(),
+        }
+    }
+}
+
+impl From<EventRef<'_>> for Event {
+    fn from(event: EventRef<'_>) -> Self {
+        event.to_event()
+    }
+}

@@ -55,5 +55,5 @@ mod parser;
 mod scan;
 
 pub use error::Error;
-pub use event::Event;
+pub use event::{Event, EventRef};
 pub use parser::{DEFAULT_MAX_EVENT_SIZE, Feed, Parser};

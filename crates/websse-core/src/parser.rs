@@ -13,7 +13,7 @@ use core::time::Duration;
 use memchr::memchr;
 
 use crate::error::Error;
-use crate::event::{Event, EventType};
+use crate::event::{Event, EventRef, EventType};
 use crate::scan::{BLOCK, SMALL_CHUNK, find_colon, find_line_end, has_line_end};
 
 /// The default maximum event size: 64 MiB.
@@ -62,6 +62,20 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
         .all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
         && tail_a.iter().zip(tail_b).all(|(x, y)| x == y)
 }
+
+/// An event ready to be dispatched: its data is `Chunk`, a slice of the chunk being parsed (its
+/// only `data` line and the blank line after it were both in that chunk), or the data buffer.
+/// The event type buffer and the last event ID are in the parser; whoever builds the event
+/// (owned or borrowed) then clears the buffers it used.
+#[derive(Debug, Clone, Copy)]
+enum Raw<'c> {
+    Chunk(&'c [u8]),
+    Buffer,
+}
+
+/// The event callback of [`Parser::feed_with`], as a trait object for the same reason as
+/// [`Comments`].
+type OnEvent<'f> = &'f mut dyn FnMut(Result<EventRef<'_>, Error>);
 
 /// What the parser holds of a line whose end has not been fed yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,6 +268,88 @@ impl Parser {
         }
     }
 
+    /// Feeds the next bytes of the response body and calls `on_event` with each item they
+    /// complete, in order, with each event borrowed instead of owned: no allocation per event.
+    ///
+    /// The events and errors are exactly those [`feed`](Parser::feed) would yield for the same
+    /// bytes. An [`EventRef`] borrows its data from `chunk` when the event's only `data` line
+    /// and its blank line are both in `chunk` (the common case of one event per network chunk),
+    /// and otherwise from the parser's data buffer, which is cleared after the call but keeps
+    /// its capacity (so in a steady stream nothing is allocated); [`finish`](Parser::finish)
+    /// frees it. Its event type and last event ID borrow from the parser.
+    ///
+    /// Use it where the event ends up somewhere other than a Rust `String`: counting or
+    /// filtering events, forwarding their bytes, parsing their data straight into another
+    /// representation (`serde_json::from_str(event.data())`), or copying it into a JS string.
+    /// [`EventRef::to_event`] makes an owned [`Event`] of one that must be kept.
+    ///
+    /// Items that an undrained [`Feed`] left in the parser come first. Comment lines are skipped
+    /// without being buffered, as in [`feed`](Parser::feed).
+    ///
+    /// ```
+    /// let mut parser = websse_core::Parser::new();
+    /// let mut bytes = 0;
+    /// for chunk in [&b"data: hel"[..], b"lo\n\ndata: world\n\n"] {
+    ///     parser.feed_with(chunk, |item| {
+    ///         if let Ok(event) = item {
+    ///             bytes += event.data().len();
+    ///         }
+    ///     });
+    /// }
+    /// assert_eq!(bytes, 10);
+    /// ```
+    ///
+    /// # Errors
+    /// `on_event` gets `Err(`[`Error::EventTooLarge`]`)` in place of an event that exceeds the
+    /// maximum event size, as [`feed`](Parser::feed) yields it.
+    #[inline]
+    pub fn feed_with<F: FnMut(Result<EventRef<'_>, Error>)>(
+        &mut self,
+        chunk: &[u8],
+        mut on_event: F,
+    ) {
+        self.feed_dyn(chunk, &mut on_event);
+    }
+
+    /// [`feed_with`](Parser::feed_with)'s work, not generic (see [`Comments`]).
+    fn feed_dyn(&mut self, chunk: &[u8], on_event: OnEvent<'_>) {
+        while let Some(item) = self.queue.pop_front() {
+            on_event(item.as_ref().map(EventRef::from).map_err(|error| *error));
+        }
+        let mut input = self.stream_data(chunk);
+        while !input.is_empty() {
+            match self.parse_raw(&mut input, &mut None) {
+                None => break,
+                Some(Err(error)) => on_event(Err(error)),
+                Some(Ok(raw)) => self.dispatch_ref(raw, on_event),
+            }
+        }
+    }
+
+    /// Passes the ready event to `on_event`, borrowed, then clears the buffers it used (keeping
+    /// their capacity).
+    fn dispatch_ref(&mut self, raw: Raw<'_>, on_event: OnEvent<'_>) {
+        let data = match raw {
+            Raw::Chunk(data) => data,
+            Raw::Buffer => &self.data,
+        };
+        // Decoded exactly as for an owned event (see `take_event`).
+        let data = decode(data);
+        let event_type = match self.event_type.as_slice() {
+            b"" => Cow::Borrowed("message"),
+            name => decode(name),
+        };
+        on_event(Ok(EventRef {
+            event_type: &event_type,
+            data: &data,
+            last_event_id: &self.last_event_id,
+        }));
+        self.event_type.clear();
+        if let Raw::Buffer = raw {
+            self.data.clear();
+        }
+    }
+
     /// Ends the current response body.
     ///
     /// Per the spec, an incomplete event at the end of the stream is discarded: the partial line,
@@ -297,19 +393,32 @@ impl Parser {
         self.last_event_id = id.into();
     }
 
-    /// Parses `input` until it yields one item or `input` is used up.
+    /// Parses `input` until it yields one owned item or `input` is used up.
     fn parse(
         &mut self,
         input: &mut &[u8],
         on_comment: &mut Comments<'_>,
     ) -> Option<Result<Event, Error>> {
+        Some(match self.parse_raw(input, on_comment)? {
+            Ok(Raw::Chunk(data)) => Ok(self.event(data)),
+            Ok(Raw::Buffer) => Ok(self.take_event()),
+            Err(error) => Err(error),
+        })
+    }
+
+    /// Parses `input` until an event is ready, an error occurs or `input` is used up.
+    fn parse_raw<'c>(
+        &mut self,
+        input: &mut &'c [u8],
+        on_comment: &mut Comments<'_>,
+    ) -> Option<Result<Raw<'c>, Error>> {
         if self.bom_matched < BOM_DONE
             && let Some(error) = self.strip_bom(input, on_comment.is_some())
         {
             return Some(Err(error));
         }
         loop {
-            let chunk: &[u8] = input;
+            let chunk: &'c [u8] = input;
             if self.skip_lf {
                 // A CR ended the previous line; an LF right after it belongs to that line end.
                 match chunk.split_first() {
@@ -345,7 +454,7 @@ impl Parser {
             {
                 *input = &input[1..];
                 self.commit_id();
-                return Some(Ok(self.event(value.strip_prefix(b" ").unwrap_or(value))));
+                return Some(Ok(Raw::Chunk(value.strip_prefix(b" ").unwrap_or(value))));
             }
             if let Some(item) = self.end_line(&chunk[..end], on_comment) {
                 return Some(item);
@@ -480,7 +589,7 @@ impl Parser {
         &mut self,
         part: &[u8],
         on_comment: &mut Comments<'_>,
-    ) -> Option<Result<Event, Error>> {
+    ) -> Option<Result<Raw<'static>, Error>> {
         match self.pending {
             Pending::Start => {
                 if self.exceeds(self.data.len() + part.len()) {
@@ -537,7 +646,7 @@ impl Parser {
     }
 
     /// Spec, "interpret an event stream", for one complete line.
-    fn process_line(&mut self, line: &[u8], on_comment: &mut Comments<'_>) -> Option<Event> {
+    fn process_line(&mut self, line: &[u8], on_comment: &mut Comments<'_>) -> Option<Raw<'static>> {
         // If the line is empty (a blank line): dispatch the event.
         let Some((&first, rest)) = line.split_first() else {
             return self.dispatch();
@@ -615,8 +724,9 @@ impl Parser {
         }
     }
 
-    /// Spec, "dispatch the event".
-    fn dispatch(&mut self) -> Option<Event> {
+    /// Spec, "dispatch the event": `Raw::Buffer` when there is an event (its data is in the data
+    /// buffer), for the caller to take.
+    fn dispatch(&mut self) -> Option<Raw<'static>> {
         self.commit_id();
         // If the data buffer is empty, reset the event type buffer and dispatch nothing.
         if !self.has_data {
@@ -624,6 +734,11 @@ impl Parser {
             return None;
         }
         self.has_data = false;
+        Some(Raw::Buffer)
+    }
+
+    /// The event whose data is in the data buffer (see [`dispatch`](Parser::dispatch)), owned.
+    fn take_event(&mut self) -> Event {
         // The data is the buffer without its trailing LF (never stored here); bytes that are not
         // UTF-8 decode to U+FFFD exactly like the WHATWG decoder. Decoding the whole buffer equals
         // decoding line by line: the LF between lines is ASCII, which always ends a bad sequence.
@@ -634,14 +749,14 @@ impl Parser {
             let event = self.event(&data);
             data.clear();
             self.data = data;
-            Some(event)
+            event
         } else {
             // Large: hand the buffer itself over rather than copy it.
             let text = match String::from_utf8(mem::take(&mut self.data)) {
                 Ok(data) => data,
                 Err(error) => decode(error.as_bytes()).into_owned(),
             };
-            Some(self.finish_event(text))
+            self.finish_event(text)
         }
     }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{run_on, run_plain};
+use common::{run_borrowed, run_on, run_plain};
 use proptest::prelude::*;
 use websse_core::Parser;
 
@@ -124,6 +124,74 @@ proptest! {
         prop_assert_eq!(&plain.items, &whole.items);
         prop_assert_eq!(plain.retry, whole.retry);
         prop_assert_eq!(&plain.last_event_id, &whole.last_event_id);
+    }
+
+    #[test]
+    fn borrowed_equals_owned(
+        input in stream(),
+        cuts in prop::collection::vec(any::<usize>(), 0..16),
+        size in 1usize..70,
+        limit in prop::option::of(0usize..120),
+    ) {
+        // `feed_with` yields exactly the items of `feed` (types, data, ids, errors) and leaves
+        // the same retry and last event ID, whole, in random chunks, in equal small chunks (the
+        // fast path) and byte by byte.
+        let make = || Parser::with_max_event_size(limit);
+        let chunkings: [Vec<&[u8]>; 4] = [
+            vec![&input[..]],
+            split(&input, cuts),
+            input.chunks(size).collect(),
+            input.chunks(1).collect(),
+        ];
+        for chunks in chunkings {
+            let owned = run_plain(&mut make(), chunks.iter().copied());
+            let borrowed = run_borrowed(&mut make(), chunks.iter().copied());
+            prop_assert_eq!(&borrowed, &owned);
+        }
+    }
+
+    #[test]
+    fn borrowed_and_owned_interleave(
+        first in stream(),
+        second in stream(),
+        cuts in prop::collection::vec(any::<usize>(), 0..16),
+        pick in prop::collection::vec(any::<bool>(), 16),
+    ) {
+        // One parser fed through `feed` and `feed_with` in turn, over two bodies, yields what
+        // `feed` alone does: the buffers one API leaves are what the other expects.
+        let chunks = split(&first, cuts.clone());
+        let later = split(&second, cuts);
+        let mut owned = Parser::new();
+        let expected = (
+            run_plain(&mut owned, chunks.iter().copied()),
+            run_plain(&mut owned, later.iter().copied()),
+        );
+        let mut mixed = Parser::new();
+        let mut run_mixed = |chunks: &[&[u8]]| {
+            let mut out = Vec::new();
+            for (i, chunk) in chunks.iter().enumerate() {
+                if pick[i % pick.len()] {
+                    mixed.feed_with(chunk, |item| out.push(item.map(|e| e.to_event())));
+                } else {
+                    out.extend(mixed.feed(chunk));
+                }
+            }
+            mixed.finish();
+            out
+        };
+        let got = (run_mixed(&chunks), run_mixed(&later));
+        let items = |o: &common::Outcome| o.items.clone();
+        let got_items = |v: &Vec<Result<websse_core::Event, websse_core::Error>>| {
+            v.iter()
+                .map(|item| item.clone().map(|e| {
+                    (e.event_type().to_owned(), e.data().to_owned(), e.last_event_id().to_owned())
+                }))
+                .collect::<Vec<_>>()
+        };
+        prop_assert_eq!(got_items(&got.0), items(&expected.0));
+        prop_assert_eq!(got_items(&got.1), items(&expected.1));
+        prop_assert_eq!(mixed.last_event_id(), owned.last_event_id());
+        prop_assert_eq!(mixed.retry(), owned.retry());
     }
 
     #[test]

@@ -67,6 +67,32 @@ fn run<'c>(
     }
 }
 
+/// Like [`run_plain`], through the borrowed API, `feed_with` (comments are not observed).
+pub fn run_borrowed<'c>(
+    parser: &mut Parser,
+    chunks: impl IntoIterator<Item = &'c [u8]>,
+) -> Outcome {
+    let mut items = Vec::new();
+    for chunk in chunks {
+        parser.feed_with(chunk, |item| {
+            items.push(item.map(|event| {
+                (
+                    event.event_type().to_owned(),
+                    event.data().to_owned(),
+                    event.last_event_id().to_owned(),
+                )
+            }));
+        });
+    }
+    parser.finish();
+    Outcome {
+        items,
+        comments: Vec::new(),
+        retry: parser.retry(),
+        last_event_id: parser.last_event_id().to_owned(),
+    }
+}
+
 /// Every chunking the tests try: whole, split at every point, at every pair of points (short
 /// inputs), one byte at a time, and one byte at a time with empty chunks in between.
 pub fn chunkings(input: &[u8]) -> Vec<Vec<&[u8]>> {
