@@ -9,6 +9,9 @@ use crate::proc::{Cmd, Server};
 use crate::{Result, tools};
 
 const OURS: &str = "websse-core";
+/// websse-core's borrowed API (`Parser::feed_with`, no allocation per event), timed on the
+/// event-heavy shapes only.
+const BORROWED: &str = "websse-core (borrowed)";
 const PEERS: [&str; 3] = ["eventsource-stream", "sse-codec", "sseer"];
 /// The no-parsing baselines in the `feed_line8m_*` groups, with what each does.
 const FLOORS: [(&str, &str); 2] = [
@@ -82,6 +85,7 @@ fn read_criterion(dir: &Path) -> Result<Table> {
         for i in impls.filter_map(|e| e.ok()) {
             let name = i.file_name().to_string_lossy().into_owned();
             let known = name == OURS
+                || name == BORROWED
                 || PEERS.contains(&name.as_str())
                 || FLOORS.iter().any(|(floor, _)| *floor == name);
             if !known {
@@ -124,13 +128,16 @@ fn mbps(bytes: f64, ns: f64) -> f64 {
 
 fn print_table(table: &Table) {
     println!(
-        "\nMB/s from criterion's median (higher is better); ratio = websse-core / the fastest peer\n"
+        "\nMB/s from criterion's median (higher is better); owned = websse-core's `feed` (an owned \
+         Event per event), borrowed = `feed_with` (EventRef, no allocation per event); each ratio \
+         = that column / the fastest peer\n"
     );
     println!(
-        "{:<20} {:>12} {:>19} {:>12} {:>12} {:>8}",
-        "shape", OURS, PEERS[0], PEERS[1], PEERS[2], "ratio"
+        "{:<20} {:>9} {:>9} {:>19} {:>10} {:>9} {:>7} {:>8}",
+        "shape", "owned", "borrowed", PEERS[0], PEERS[1], PEERS[2], "owned", "borrowed"
     );
     let mut worst: Option<(f64, &str)> = None;
+    let mut worst_borrowed: Option<(f64, &str)> = None;
     // Groups without peers (websse-core's linearity and feed-loop runs) are summed up after
     // the table. A shape where every peer was skipped still has its row.
     let shapes = table.iter().filter(|(g, _)| {
@@ -144,26 +151,39 @@ fn print_table(table: &Table) {
             .filter_map(|p| cell(p))
             .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))));
         let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
-        let ratio = match (ours, best_peer) {
-            (Some(o), Some(p)) if p > 0.0 => {
-                if worst.is_none_or(|(w, _)| o / p < w) {
-                    worst = Some((o / p, group.as_str()));
-                }
-                format!("{:.1}x", o / p)
-            }
-            _ => "-".into(),
+        let borrowed = cell(BORROWED);
+        let ratio = |ours: Option<f64>| match (ours, best_peer) {
+            (Some(o), Some(p)) if p > 0.0 => Some(o / p),
+            _ => None,
         };
+        let (ratio_owned, ratio_borrowed) = (ratio(ours), ratio(borrowed));
+        for (r, worst) in [
+            (ratio_owned, &mut worst),
+            (ratio_borrowed, &mut worst_borrowed),
+        ] {
+            if let Some(r) = r
+                && worst.is_none_or(|(w, _)| r < w)
+            {
+                *worst = Some((r, group.as_str()));
+            }
+        }
+        let times = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{r:.1}x"));
         println!(
-            "{group:<20} {:>12} {:>19} {:>12} {:>12} {:>8}",
+            "{group:<20} {:>9} {:>9} {:>19} {:>10} {:>9} {:>7} {:>8}",
             fmt(ours),
+            fmt(borrowed),
             fmt(cell(PEERS[0])),
             fmt(cell(PEERS[1])),
             fmt(cell(PEERS[2])),
-            ratio
+            times(ratio_owned),
+            times(ratio_borrowed)
         );
     }
     if let Some((w, g)) = worst {
-        println!("\nsmallest lead over the fastest peer: {w:.2}x ({g})");
+        println!("\nsmallest lead over the fastest peer, owned events (feed): {w:.2}x ({g})");
+    }
+    if let Some((w, g)) = worst_borrowed {
+        println!("smallest lead over the fastest peer, borrowed events (feed_with): {w:.2}x ({g})");
     }
     let speed = |g: &str| {
         table
