@@ -38,6 +38,11 @@
 //!   [`Error::EventTooLarge`], is discarded, and parsing continues after its blank line.
 //! - **Prompt.** An event is yielded as soon as the bytes of its blank line have been fed, also when
 //!   that line ends with a lone CR (the parser does not wait to see whether an LF follows).
+//! - **Owned or borrowed events.** [`Parser::feed`] yields owned [`Event`]s (one allocation
+//!   each); [`Parser::feed_with`] passes the same items to a callback as [`EventRef`]s, borrowed
+//!   from the chunk or the parser's reused buffers, with no allocation per event: for counting,
+//!   forwarding, or converting the data straight into another representation (JSON, a JS string)
+//!   without a Rust `String` in between.
 //! - **Comments without cost.** [`Parser::feed`] ignores comment lines without allocating;
 //!   [`Parser::feed_with_comments`] reports each one to a callback (for heartbeat detection).
 //! - `#![no_std]` + `alloc`; the default `std` feature only enables `memchr`'s runtime CPU
