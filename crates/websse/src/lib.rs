@@ -176,9 +176,9 @@ mod wasm;
 pub use error::Error;
 #[cfg(feature = "json")]
 pub use error::JsonError;
-pub use message::{ConnectionState, Disconnect, Item, Message, Skipped};
+pub use message::{ConnectionState, Disconnect, Item, Message, Role, Sharing, Skipped};
 pub use policy::ReconnectPolicy;
 pub use request::{Credentials, Framing, SseRequest, Transport};
-pub use share::{Role, SharedRequest, SharedStream, Sharing, Subscription};
+pub use share::{SharedRequest, SharedStream, Subscription};
 pub use stream::{CloseHandle, EventStream, Messages};
 pub use websse_core;

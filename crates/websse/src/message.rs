@@ -181,6 +181,50 @@ impl fmt::Display for Skipped {
     }
 }
 
+/// How a shared stream's connection is held across the tabs of an origin; see
+/// [`Item::Sharing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Role {
+    /// This tab holds the connection and relays every item to the other tabs.
+    Leader,
+    /// Another tab holds the connection; this one receives its items.
+    Follower,
+    /// The browser lacks the Web Locks API or `BroadcastChannel`: this tab has its own
+    /// connection, as if sharing across tabs were off.
+    Alone,
+}
+
+impl Role {
+    /// A lower-case name: `leader`, `follower`, `alone`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Leader => "leader",
+            Role::Follower => "follower",
+            Role::Alone => "alone",
+        }
+    }
+}
+
+/// Who holds a shared stream's connection, and how many tabs share it: the payload of
+/// [`Item::Sharing`], yielded by streams shared [across tabs](crate::SharedRequest::across_tabs)
+/// whenever either changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Sharing {
+    /// This tab's role.
+    pub role: Role,
+    /// How many tabs share the connection, this one included (1 when [`Role::Alone`]).
+    pub tabs: u32,
+}
+
+impl Sharing {
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn new(role: Role, tabs: u32) -> Sharing {
+        Sharing { role, tabs }
+    }
+}
+
 /// What an [`EventStream`](crate::EventStream) yields.
 ///
 /// A fatal failure is an `Err` (the last item); everything that lets the stream carry on is an
@@ -197,7 +241,7 @@ pub enum Item {
     Skipped(Skipped),
     /// This tab's role in a stream [shared across tabs](crate::SseRequest::across_tabs), or the
     /// number of tabs sharing it, changed.
-    Sharing(crate::Sharing),
+    Sharing(Sharing),
 }
 
 #[cfg(all(test, feature = "json"))]

@@ -8,7 +8,6 @@
 pub(crate) mod event_source;
 #[cfg(feature = "fetch")]
 pub(crate) mod fetch;
-pub(crate) mod tabs;
 
 use std::time::Duration;
 

@@ -1,11 +1,11 @@
 //! One connection for many consumers: [`SharedStream`] fans one transport out to any number of
 //! [`Subscription`]s in a tab and, opt-in, to the other tabs of the origin (a leader tab chosen
-//! with the Web Locks API relays over a `BroadcastChannel`; see `wasm/tabs.rs`).
+//! with the Web Locks API relays over a `BroadcastChannel`; see `tabs.rs`).
 //!
 //! This module is the platform-independent part: the per-tab registry, the hub that copies
 //! every item into each subscriber's bounded queue, and the de-duplication across a leader
 //! handover. The browser part (the driver that runs the transport, the lock and the channel)
-//! lives in `wasm/tabs.rs`.
+//! lives in `tabs.rs`.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -16,52 +16,12 @@ use std::task::{Context, Poll};
 
 use futures_core::{FusedStream, Stream};
 
+#[cfg(target_arch = "wasm32")]
+mod tabs;
+
 use crate::queue::Queue;
 use crate::request::Body;
-use crate::{CloseHandle, ConnectionState, Error, Item, Message, SseRequest};
-
-/// How a shared stream's connection is held across the tabs of an origin; see
-/// [`Item::Sharing`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Role {
-    /// This tab holds the connection and relays every item to the other tabs.
-    Leader,
-    /// Another tab holds the connection; this one receives its items.
-    Follower,
-    /// The browser lacks the Web Locks API or `BroadcastChannel`: this tab has its own
-    /// connection, as if sharing across tabs were off.
-    Alone,
-}
-
-impl Role {
-    /// A lower-case name: `leader`, `follower`, `alone`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Role::Leader => "leader",
-            Role::Follower => "follower",
-            Role::Alone => "alone",
-        }
-    }
-}
-
-/// Who holds a shared stream's connection, and how many tabs share it: the payload of
-/// [`Item::Sharing`], yielded by streams shared [across tabs](SharedRequest::across_tabs)
-/// whenever either changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Sharing {
-    /// This tab's role.
-    pub role: Role,
-    /// How many tabs share the connection, this one included (1 when [`Role::Alone`]).
-    pub tabs: u32,
-}
-
-impl Sharing {
-    pub(crate) fn new(role: Role, tabs: u32) -> Sharing {
-        Sharing { role, tabs }
-    }
-}
+use crate::{CloseHandle, ConnectionState, Error, Item, Message, Sharing, SseRequest};
 
 /// A request about to be shared: the key that identifies it and whether other tabs join it.
 /// Made by [`SseRequest::share_key`] or [`SseRequest::across_tabs`]; finished with
@@ -225,7 +185,7 @@ thread_local! {
 /// - [`Item::Sharing`] says whether this tab leads or follows and how many tabs share the
 ///   stream.
 /// - A browser without Web Locks or `BroadcastChannel` falls back to one connection per tab
-///   ([`Role::Alone`]).
+///   ([`Role::Alone`](crate::Role::Alone)).
 ///
 /// ```no_run
 /// use futures::StreamExt;
@@ -408,7 +368,7 @@ impl FusedStream for Subscription {
 
 /// What drops the connection when dropped (the browser driver; nothing natively).
 #[cfg(target_arch = "wasm32")]
-pub(crate) type Running = crate::wasm::tabs::Running;
+pub(crate) type Running = tabs::Running;
 #[cfg(not(target_arch = "wasm32"))]
 #[derive(Default)]
 pub(crate) struct Running {
@@ -642,7 +602,7 @@ impl Hub {
 
 #[cfg(target_arch = "wasm32")]
 fn start_running(hub: &Rc<RefCell<Hub>>) -> Running {
-    crate::wasm::tabs::start(hub)
+    tabs::start(hub)
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -704,7 +664,7 @@ impl Seen {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Skipped;
+    use crate::{Role, Skipped};
 
     fn msg(data: &str, id: &str) -> Message {
         Message::new("message", data, id)

@@ -26,8 +26,10 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::share::{Hub, Role, Sharing};
-use crate::{ConnectionState, Disconnect, Error, EventStream, Item, Message, Skipped};
+use super::Hub;
+use crate::{
+    ConnectionState, Disconnect, Error, EventStream, Item, Message, Role, Sharing, Skipped,
+};
 
 #[wasm_bindgen]
 extern "C" {
