@@ -50,11 +50,13 @@ impl Queue {
     /// one would exceed the bound, drops it and counts it in an [`Skipped::Lagged`] item in its
     /// place (one item for a run of drops).
     pub(crate) fn push_message(&mut self, message: Message) {
+        let Some(max) = self.max_bytes else {
+            // Unbounded (the fetch transport): nothing to count.
+            self.push(Ok(Item::Message(message)));
+            return;
+        };
         let cost = cost(&message);
-        if let Some(max) = self.max_bytes
-            && self.queued_bytes > 0
-            && self.queued_bytes.saturating_add(cost) > max
-        {
+        if self.queued_bytes > 0 && self.queued_bytes.saturating_add(cost) > max {
             if let Some(Ok(Item::Skipped(Skipped::Lagged { count }))) = self.items.back_mut() {
                 *count = count.saturating_add(1);
             } else {
@@ -103,7 +105,9 @@ impl Queue {
     /// The next item, if any.
     pub(crate) fn pop(&mut self) -> Option<Result<Item, Error>> {
         let item = self.items.pop_front()?;
-        if let Ok(Item::Message(message)) = &item {
+        if self.max_bytes.is_some()
+            && let Ok(Item::Message(message)) = &item
+        {
             self.queued_bytes = self.queued_bytes.saturating_sub(cost(message));
         }
         Some(item)
