@@ -275,8 +275,9 @@ impl Parser {
     /// bytes. An [`EventRef`] borrows its data from `chunk` when the event's only `data` line
     /// and its blank line are both in `chunk` (the common case of one event per network chunk),
     /// and otherwise from the parser's data buffer, which is cleared after the call but keeps
-    /// its capacity (so in a steady stream nothing is allocated); [`finish`](Parser::finish)
-    /// frees it. Its event type and last event ID borrow from the parser.
+    /// its capacity (so in a steady stream nothing is allocated; it never outgrows the maximum
+    /// event size), and which [`finish`](Parser::finish) frees. Its event type and last event
+    /// ID borrow from the parser.
     ///
     /// Use it where the event ends up somewhere other than a Rust `String`: counting or
     /// filtering events, forwarding their bytes, parsing their data straight into another
