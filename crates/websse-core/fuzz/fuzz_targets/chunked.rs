@@ -1,6 +1,7 @@
 //! Differential target: the input fed whole and fed in chunks (sizes taken from the input's
 //! first bytes, including empty chunks) must give the same items, retry and last event id, over
-//! two bodies; and nothing may panic.
+//! two bodies; the borrowed API (`feed_with`) on the same chunks must give the same items too;
+//! and nothing may panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -27,6 +28,24 @@ fn run<'a>(
     }
     parser.finish();
     (items, comments)
+}
+
+/// Like [`run`], through `feed_with` (comments are not observed).
+fn run_borrowed<'a>(parser: &mut Parser, chunks: impl Iterator<Item = &'a [u8]>) -> Vec<Item> {
+    let mut items = Vec::new();
+    for chunk in chunks {
+        parser.feed_with(chunk, |item| {
+            items.push(item.map(|e| {
+                (
+                    e.event_type().to_owned(),
+                    e.data().to_owned(),
+                    e.last_event_id().to_owned(),
+                )
+            }));
+        });
+    }
+    parser.finish();
+    items
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -71,8 +90,15 @@ fuzz_target!(|data: &[u8]| {
             two.push(&chunk[half - start..]);
         }
     }
+    let mut borrowed = Parser::with_max_event_size(limit);
+    let e = run_borrowed(&mut borrowed, one.iter().copied());
+    let f = run_borrowed(&mut borrowed, two.iter().copied());
     let c = run(&mut chunked, one.into_iter());
     let d = run(&mut chunked, two.into_iter());
+    assert_eq!(a.0, e);
+    assert_eq!(b.0, f);
+    assert_eq!(whole.retry(), borrowed.retry());
+    assert_eq!(whole.last_event_id(), borrowed.last_event_id());
     assert_eq!(a, c);
     assert_eq!(b, d);
     assert_eq!(whole.retry(), chunked.retry());
