@@ -8,12 +8,15 @@
 //! - `cargo xtask test [--keep-going] [--browsers chromium,firefox,webkit]`: the whole suite
 //!   (format, lints, native tests, browser tests, app build, end-to-end tests), each step named,
 //!   timed and summarised; every browser step runs once per engine (see [`engines`]).
-//! - `cargo xtask bench [--parser-only | --ui-only]`: the parser benches against the Rust peers, and the
-//!   UI bench in headless Chromium; `--size-only [--twiggy]`: the size table alone (app and library
-//!   gzipped after wasm-opt, see `size.rs`), with twiggy profiles.
+//! - `cargo xtask bench`: everything below, in one run. `--parser-only`: the native parser benches
+//!   against the Rust peers, then the V8 group (`bench_v8.rs`: websse-core in wasm against
+//!   eventsource-parser in Node; `--v8-only` alone); `--ui-only`: the UI bench in headless Chromium;
+//!   `--throughput-only`: events per second through four readers in one Chromium page
+//!   (`throughput.rs`); `--size-only [--twiggy]`: the size table (app and library gzipped after
+//!   wasm-opt, see `size.rs`), with twiggy profiles.
 //! - `cargo xtask fuzz [SECONDS]`: the differential fuzz target of websse-core.
 //! - `cargo xtask leaks [CYCLES]`: the leak probe (`tests/tests/leaks.rs`) with CYCLES connect/close
-//!   cycles per transport (default 1000), its table printed.
+//!   cycles per run (fetch, EventSource, fetch shared across tabs; default 1000), its table printed.
 //!
 //! Every command first makes sure the tools it needs are present and installs what is missing
 //! (see [`tools`]), so a fresh machine with only rustup and cargo works unaided.
@@ -50,8 +53,11 @@ commands:
                               format, lints, native tests, browser tests, app build, end-to-end tests;
                               the browser steps run in each engine of LIST (chromium,firefox,webkit
                               or all; default all three)
-  bench [--parser-only|--ui-only]
-                              parser benches against the Rust peers, and the UI bench in Chromium
+  bench                       all of the benches below, in one run
+  bench --parser-only         the parser natively against the Rust peers, then in V8 (--v8-only)
+  bench --ui-only             the UI bench: a long answer typed in headless Chromium
+  bench --throughput-only     events/s through websse (both transports), the native EventSource
+                              and eventsource-parser, in one Chromium page
   bench --size-only [--twiggy]
                               sizes: the app and the library, gzipped after wasm-opt -Oz
   fuzz [SECONDS]              run the websse-core differential fuzz target (default 60 s)
