@@ -36,7 +36,8 @@ pub fn run(root: &Path) -> Result {
         VARIANTS.map(|(name, ..)| name).join(", ")
     );
     let dir = root.join("bench/v8");
-    check_profile_mirrored(root, &dir)?;
+    // `shipped` is the app's build: bench/v8 mirrors the root's release profile.
+    crate::bench::check_release_profile_mirrored(root, &dir)?;
     ensure_wasm_target()?;
     let target = crate::target_dir(root).join("bench-v8");
     let mut wasm_args = Vec::new();
@@ -79,40 +80,6 @@ pub fn run(root: &Path) -> Result {
         .args(wasm_args)
         .current_dir(&work)
         .run("node bench.mjs (bench/v8)")
-}
-
-/// The app's release profile must be what bench/v8 builds as `shipped`: the `[profile.release]`
-/// and `[profile.release.package.*]` sections of both manifests must be the same lines.
-fn check_profile_mirrored(root: &Path, dir: &Path) -> Result {
-    let read = |path: PathBuf| {
-        std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-    };
-    let ours = release_profile(&read(root.join("Cargo.toml"))?);
-    let bench = release_profile(&read(dir.join("Cargo.toml"))?);
-    if ours != bench {
-        return Err(format!(
-            "bench/v8/Cargo.toml must mirror the root's release profile (the build an app ships):\n  \
-             root:     {ours:?}\n  bench/v8: {bench:?}"
-        ));
-    }
-    Ok(())
-}
-
-/// The lines of a manifest's `[profile.release]` and `[profile.release.*]` sections, comments
-/// and blank lines left out.
-fn release_profile(manifest: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut inside = false;
-    for line in manifest.lines() {
-        let line = line.split('#').next().unwrap_or_default().trim();
-        if line.starts_with('[') {
-            inside = line == "[profile.release]" || line.starts_with("[profile.release.");
-        }
-        if inside && !line.is_empty() {
-            out.push(line.to_owned());
-        }
-    }
-    out
 }
 
 /// `rustup target add wasm32-unknown-unknown` unless it is installed.

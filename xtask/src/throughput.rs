@@ -65,7 +65,9 @@ fn build(root: &Path, tools: &tools::Tools) -> Result<PathBuf> {
     let dir = root.join("bench/throughput");
     let target = crate::target_dir(root).join("throughput");
     let site = target.join("site");
-    check_profile(root, &dir)?;
+    // The page is built as apps ship: with the root workspace's release profile.
+    let profile = crate::bench::check_release_profile_mirrored(root, &dir)?;
+    println!("    release profile (the root's): {}", profile.join(" "));
     Cmd::new("cargo")
         .args(["fmt", "--check"])
         .current_dir(&dir)
@@ -152,37 +154,6 @@ fn npm_ci(dir: &Path, work: &Path) -> Result<PathBuf> {
     Ok(work.to_path_buf())
 }
 
-/// The `[profile.release]` and `[profile.release.*]` sections of a manifest, comments and blank
-/// lines left out.
-fn release_profile(manifest: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut inside = false;
-    for line in manifest.lines() {
-        let line = line.split('#').next().unwrap_or_default().trim();
-        if line.starts_with('[') {
-            inside = line == "[profile.release]" || line.starts_with("[profile.release.");
-        }
-        if inside && !line.is_empty() {
-            out.push(line.to_owned());
-        }
-    }
-    out
-}
-
-/// The page is built as apps ship: with the root workspace's release profile.
-fn check_profile(root: &Path, dir: &Path) -> Result {
-    let ours = release_profile(&read(&dir.join("Cargo.toml"))?);
-    let root_profile = release_profile(&read(&root.join("Cargo.toml"))?);
-    if ours != root_profile {
-        return Err(format!(
-            "bench/throughput/Cargo.toml's release profile {ours:?} is not the root Cargo.toml's \
-             {root_profile:?}: copy the root's [profile.release*] sections there"
-        ));
-    }
-    println!("    release profile (the root's): {}", ours.join(" "));
-    Ok(())
-}
-
 fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
@@ -191,26 +162,4 @@ fn copy(from: &Path, to: &Path) -> Result {
     std::fs::copy(from, to)
         .map(|_| ())
         .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::release_profile;
-
-    #[test]
-    fn release_profile_sections_without_comments() {
-        let manifest = "[package]\nname = \"x\"\n\n[profile.release]\n# small\nopt-level = \"z\" # yes\n\
-                        lto = true\n\n[profile.release.package.websse-core]\nopt-level = 3\n\n\
-                        [profile.bench]\nopt-level = 3\n";
-        assert_eq!(
-            release_profile(manifest),
-            [
-                "[profile.release]",
-                "opt-level = \"z\"",
-                "lto = true",
-                "[profile.release.package.websse-core]",
-                "opt-level = 3"
-            ]
-        );
-    }
 }
