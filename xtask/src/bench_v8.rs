@@ -14,7 +14,7 @@
 //! eventsource-parser comes from `npm ci` of `bench/v8/package-lock.json`, run here into the
 //! target directory (nothing is installed by hand).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::Result;
 use crate::proc::Cmd;
@@ -38,7 +38,7 @@ pub fn run(root: &Path) -> Result {
     let dir = root.join("bench/v8");
     // `shipped` is the app's build: bench/v8 mirrors the root's release profile.
     crate::bench::check_release_profile_mirrored(root, &dir)?;
-    ensure_wasm_target()?;
+    crate::tools::Tools::ensure(root, crate::tools::Need::wasm_target())?;
     let target = crate::target_dir(root).join("bench-v8");
     let mut wasm_args = Vec::new();
     for (name, profile, rustflags) in VARIANTS {
@@ -70,7 +70,7 @@ pub fn run(root: &Path) -> Result {
         println!("    {name}: {} ({size} bytes)", wasm.display());
         wasm_args.push(format!("{name}={}", wasm.display()));
     }
-    let work = npm_ci(&dir, &target.join("node"))?;
+    let work = crate::tools::npm_ci(&dir, &target.join("node"))?;
     // Node resolves `import 'eventsource-parser'` from the script's own directory: the script
     // runs next to the node_modules that npm ci made.
     std::fs::copy(dir.join("bench.mjs"), work.join("bench.mjs"))
@@ -80,51 +80,4 @@ pub fn run(root: &Path) -> Result {
         .args(wasm_args)
         .current_dir(&work)
         .run("node bench.mjs (bench/v8)")
-}
-
-/// `rustup target add wasm32-unknown-unknown` unless it is installed.
-fn ensure_wasm_target() -> Result {
-    let installed = Cmd::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output("rustup target list")
-        .unwrap_or_default();
-    if installed.lines().any(|l| l.trim() == WASM_TARGET) {
-        return Ok(());
-    }
-    Cmd::new("rustup")
-        .args(["target", "add", WASM_TARGET])
-        .run("rustup target add")
-}
-
-/// `npm ci` of bench/v8's package.json and package-lock.json in `work`, unless `work` already
-/// holds that exact lockfile's install. Returns `work`.
-fn npm_ci(dir: &Path, work: &Path) -> Result<PathBuf> {
-    let lock_path = dir.join("package-lock.json");
-    let lock = std::fs::read_to_string(&lock_path)
-        .map_err(|e| format!("cannot read {}: {e}", lock_path.display()))?;
-    let done = work.join("node_modules/.package-lock.json").is_file()
-        && std::fs::read_to_string(work.join("package-lock.json")).ok() == Some(lock);
-    if done {
-        println!("    eventsource-parser: npm ci already done for this package-lock.json");
-        return Ok(work.to_path_buf());
-    }
-    if Cmd::new("npm")
-        .arg("--version")
-        .output("npm --version")
-        .is_err()
-    {
-        return Err(
-            "the V8 bench needs Node.js (20 or later) and npm: `apt-get install nodejs npm`".into(),
-        );
-    }
-    std::fs::create_dir_all(work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-    for file in ["package.json", "package-lock.json"] {
-        std::fs::copy(dir.join(file), work.join(file))
-            .map_err(|e| format!("cannot copy bench/v8/{file}: {e}"))?;
-    }
-    Cmd::new("npm")
-        .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
-        .current_dir(work)
-        .run("npm ci (bench/v8)")?;
-    Ok(work.to_path_buf())
 }

@@ -107,7 +107,8 @@ fn build(root: &Path, tools: &tools::Tools) -> Result<PathBuf> {
     for file in ["index.html", "bench.js"] {
         copy(&dir.join(file), &site.join(file))?;
     }
-    let parser = npm_ci(&dir, &target.join("npm"))?.join("node_modules/eventsource-parser/dist");
+    let parser = crate::tools::npm_ci(&dir, &target.join("npm"))?
+        .join("node_modules/eventsource-parser/dist");
     let out = site.join("eventsource-parser");
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let entries =
@@ -119,43 +120,6 @@ fn build(root: &Path, tools: &tools::Tools) -> Result<PathBuf> {
         }
     }
     Ok(site)
-}
-
-/// `npm ci` of `bench/throughput/package-lock.json` in `work`, unless `work` already holds that
-/// exact lockfile's install. Returns `work`.
-fn npm_ci(dir: &Path, work: &Path) -> Result<PathBuf> {
-    let lock = read(&dir.join("package-lock.json"))?;
-    let installed = work.join("node_modules/.package-lock.json");
-    if installed.is_file()
-        && std::fs::read_to_string(work.join("package-lock.json")).ok() == Some(lock.clone())
-    {
-        println!("    eventsource-parser: npm ci already done for this package-lock.json");
-        return Ok(work.to_path_buf());
-    }
-    if Cmd::new("npm")
-        .arg("--version")
-        .output("npm --version")
-        .is_err()
-    {
-        return Err(
-            "the throughput bench needs npm (Node.js) for eventsource-parser: `apt-get install \
-             nodejs npm`"
-                .into(),
-        );
-    }
-    std::fs::create_dir_all(work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-    for file in ["package.json", "package-lock.json"] {
-        copy(&dir.join(file), &work.join(file))?;
-    }
-    Cmd::new("npm")
-        .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
-        .current_dir(work)
-        .run("npm ci (bench/throughput)")?;
-    Ok(work.to_path_buf())
-}
-
-fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
 fn copy(from: &Path, to: &Path) -> Result {

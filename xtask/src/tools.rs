@@ -104,6 +104,13 @@ impl Need {
             twiggy: false,
         }
     }
+    /// Only the wasm32 target (the V8 bench builds with plain cargo and runs in Node).
+    pub fn wasm_target() -> Need {
+        Need {
+            wasm: true,
+            ..Need::none()
+        }
+    }
     /// What `cargo xtask fuzz` needs.
     pub fn fuzz() -> Need {
         Need {
@@ -388,6 +395,46 @@ impl Tools {
     }
 }
 
+/// Node.js and npm, from apt when absent and we are root; `why` says who needs them.
+fn ensure_npm(why: &str) -> Result {
+    if find_on_path("npm").is_none() || find_on_path("node").is_none() {
+        apt_install(&["nodejs", "npm"])?;
+    }
+    if find_on_path("npm").is_none() || find_on_path("node").is_none() {
+        return Err(format!(
+            "{why}: install Node.js and npm (Debian/Ubuntu: `sudo apt-get install nodejs npm`) \
+             and run again"
+        ));
+    }
+    Ok(())
+}
+
+/// `npm ci` of the `package.json` and `package-lock.json` in `dir` (a bench's JS dependencies)
+/// into `work`, unless `work` already holds that exact lockfile's install. Returns `work`.
+pub fn npm_ci(dir: &Path, work: &Path) -> Result<PathBuf> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let lock = read(&dir.join("package-lock.json"))?;
+    if work.join("node_modules/.package-lock.json").is_file()
+        && read(&work.join("package-lock.json")).ok() == Some(lock)
+    {
+        println!("    ok: npm ci already done for {}", dir.display());
+        return Ok(work.to_path_buf());
+    }
+    ensure_npm(&format!("{} needs npm packages", dir.display()))?;
+    std::fs::create_dir_all(work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+    for file in ["package.json", "package-lock.json"] {
+        std::fs::copy(dir.join(file), work.join(file))
+            .map_err(|e| format!("cannot copy {}/{file}: {e}", dir.display()))?;
+    }
+    Cmd::new("npm")
+        .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
+        .current_dir(work)
+        .run(&format!("npm ci ({})", dir.display()))?;
+    Ok(work.to_path_buf())
+}
+
 /// binaryen's `wasm-opt` at [`BINARYEN_VERSION`] under `target/tools/`, `npm install`ed there
 /// when missing (Node and npm come from apt when absent and we are root).
 fn ensure_wasm_opt(root: &Path) -> Result<PathBuf> {
@@ -403,16 +450,7 @@ fn ensure_wasm_opt(root: &Path) -> Result<PathBuf> {
         println!("    ok: wasm-opt {major} ({})", bin.display());
         return Ok(bin);
     }
-    if find_on_path("npm").is_none() || find_on_path("node").is_none() {
-        apt_install(&["nodejs", "npm"])?;
-    }
-    if find_on_path("npm").is_none() {
-        return Err(
-            "wasm-opt comes from the npm package binaryen: install Node.js and npm \
-                    (Debian/Ubuntu: `sudo apt-get install nodejs npm`) and run again"
-                .into(),
-        );
-    }
+    ensure_npm("wasm-opt comes from the npm package binaryen")?;
     println!(
         "    installing: wasm-opt (npm binaryen@{BINARYEN_VERSION} into {})",
         dir.display()
