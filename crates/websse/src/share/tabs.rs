@@ -117,10 +117,9 @@ impl Control {
 pub(crate) fn start(hub: &Rc<RefCell<Hub>>) -> Running {
     let control = Rc::new(Control::default());
     let across_tabs = hub.borrow().across_tabs;
-    let member = if across_tabs {
-        Member::join(hub, &control)
-    } else {
-        None
+    let (member, lock_request) = match across_tabs.then(|| Member::join(hub, &control)) {
+        Some(Some((member, lock_request))) => (Some(member), Some(lock_request)),
+        _ => (None, None),
     };
     if across_tabs && member.is_none() {
         hub.borrow_mut().set_sharing(Sharing::new(Role::Alone, 1));
@@ -129,9 +128,7 @@ pub(crate) fn start(hub: &Rc<RefCell<Hub>>) -> Running {
         hub: Rc::downgrade(hub),
         control: Rc::clone(&control),
         relay: member.as_ref().map(Member::relay),
-        lock_request: member
-            .as_ref()
-            .and_then(|m| m.lock_request.borrow_mut().take()),
+        lock_request,
         stream: None,
         epoch: 0,
         count: None,
@@ -342,16 +339,16 @@ struct Member {
     /// Aborts the lock request while it waits.
     abort: web_sys::AbortController,
     control: Rc<Control>,
-    /// Handed to the driver at start.
-    lock_request: RefCell<Option<JsFuture>>,
     _grant: Closure<dyn FnMut(JsValue) -> Promise>,
     _listener: EventListener,
 }
 
 impl Member {
     /// Joins the tabs sharing the hub's key: requests the lock and listens on the channel.
-    /// `None` where the browser lacks Web Locks or `BroadcastChannel`.
-    fn join(hub: &Rc<RefCell<Hub>>, control: &Rc<Control>) -> Option<Member> {
+    /// Returns the membership and the lock request (for the driver: it settles before the grant
+    /// only when the browser refuses). `None` where the browser lacks Web Locks or
+    /// `BroadcastChannel`.
+    fn join(hub: &Rc<RefCell<Hub>>, control: &Rc<Control>) -> Option<(Member, JsFuture)> {
         let global = js_sys::global();
         let locks = Reflect::get(&global, &"navigator".into())
             .ok()
@@ -399,16 +396,16 @@ impl Member {
             })
         };
         post(&channel, &["hello".into()]);
-        Some(Member {
+        let member = Member {
             channel,
             locks,
             lock_name,
             abort,
             control: Rc::clone(control),
-            lock_request: RefCell::new(Some(JsFuture::from(lock_request))),
             _grant: grant,
             _listener: listener,
-        })
+        };
+        Some((member, JsFuture::from(lock_request)))
     }
 
     fn relay(&self) -> Relay {

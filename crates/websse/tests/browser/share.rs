@@ -40,18 +40,32 @@ async fn next_within(sub: &mut Subscription, ms: u32) -> Option<Result<Item, Err
 /// Every item until `n` messages have arrived.
 async fn until_messages(sub: &mut Subscription, n: usize) -> Vec<Item> {
     let mut items = Vec::new();
-    while items
-        .iter()
-        .filter(|i| matches!(i, Item::Message(_)))
-        .count()
-        < n
-    {
+    while messages(&items).len() < n {
         match next_within(sub, 5000).await {
             Some(Ok(item)) => items.push(item),
             other => panic!("{other:?} after {items:?}"),
         }
     }
     items
+}
+
+/// The message items, in order.
+fn messages(items: &[Item]) -> Vec<&Item> {
+    items
+        .iter()
+        .filter(|i| matches!(i, Item::Message(_)))
+        .collect()
+}
+
+/// The sharing notices, in order.
+fn sharing(items: &[Item]) -> Vec<websse::Sharing> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Sharing(s) => Some(*s),
+            _ => None,
+        })
+        .collect()
 }
 
 fn msg(data: &str, id: &str) -> Item {
@@ -189,10 +203,10 @@ async fn a_lagging_subscriber_loses_messages_with_a_notice_and_the_fast_one_gets
     let mut fast = stream.subscribe();
     let mut slow = stream.subscribe();
     let fast_items = until_messages(&mut fast, 200).await;
-    let fast_data: Vec<String> = fast_items
-        .iter()
+    let fast_data: Vec<&str> = messages(&fast_items)
+        .into_iter()
         .filter_map(|i| match i {
-            Item::Message(m) => Some(m.data().to_owned()),
+            Item::Message(m) => Some(m.data()),
             _ => None,
         })
         .collect();
@@ -248,14 +262,12 @@ async fn across_tabs_alone_in_the_browser_this_tab_leads() {
         .unwrap();
     let mut sub = stream.subscribe();
     let items = until_messages(&mut sub, 1).await;
-    let sharing: Vec<_> = items
-        .iter()
-        .filter_map(|i| match i {
-            Item::Sharing(s) => Some((s.role, s.tabs)),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(sharing.first(), Some(&(Role::Leader, 1)), "{items:?}");
+    let sharing = sharing(&items);
+    assert_eq!(
+        sharing.first().map(|s| (s.role, s.tabs)),
+        Some((Role::Leader, 1)),
+        "{items:?}"
+    );
     assert_eq!(items.last(), Some(&msg("a", "1")));
     assert_eq!(stream.sharing().map(|s| s.role), Some(Role::Leader));
 }
@@ -297,22 +309,13 @@ async fn a_follower_yields_relayed_items_then_takes_over_with_the_newest_id() {
     // The other tab goes: this one gets the lock and resumes after event 2.
     other_tab.release();
     items.extend(until_messages(&mut sub, 1).await);
-    let messages: Vec<&Item> = items
-        .iter()
-        .filter(|i| matches!(i, Item::Message(_)))
-        .collect();
+    let messages = messages(&items);
     assert_eq!(
         messages,
         [&msg("a", "1"), &msg("b", "2"), &msg("c", "3")],
         "no gap, no repeat: {items:?}"
     );
-    let roles: Vec<Role> = items
-        .iter()
-        .filter_map(|i| match i {
-            Item::Sharing(s) => Some(s.role),
-            _ => None,
-        })
-        .collect();
+    let roles: Vec<Role> = sharing(&items).iter().map(|s| s.role).collect();
     assert_eq!(roles.first(), Some(&Role::Follower), "{items:?}");
     assert_eq!(roles.last(), Some(&Role::Leader), "{items:?}");
     let log = log(&k).await;
@@ -409,10 +412,7 @@ async fn an_eventsource_follower_takes_over_afresh() {
     let mut items = until_messages(&mut sub, 1).await;
     other_tab.release();
     items.extend(until_messages(&mut sub, 1).await);
-    let messages: Vec<&Item> = items
-        .iter()
-        .filter(|i| matches!(i, Item::Message(_)))
-        .collect();
+    let messages = messages(&items);
     assert_eq!(messages, [&msg("a", "1"), &msg("c", "3")], "{items:?}");
     let log = log(&k).await;
     assert_eq!(log.len(), 1, "{log:?}");
