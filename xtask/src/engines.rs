@@ -13,7 +13,7 @@ use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -137,11 +137,7 @@ pub fn env(ctx: &Ctx, engine: Engine, display: Option<&Xvfb>) -> Vec<(OsString, 
 /// The `crates/websse` browser tests in `engine`, against a fresh test server.
 pub fn browser_tests(ctx: &mut Ctx, engine: Engine) -> Result {
     let bin = crate::build_server(&ctx.root, &ctx.tools)?;
-    let server = Server::start(
-        &ctx.tools,
-        &bin,
-        &["--test-endpoints", "--addr", "127.0.0.1:0"],
-    )?;
+    let server = Server::start_test(&ctx.tools, &bin, None)?;
     println!("    test server: {}", server.url());
     let wasm_pack = Cmd::new(&ctx.tools.wasm_pack).envs(ctx.tools.child_env());
     let cmd = match engine {
@@ -167,17 +163,7 @@ pub fn browser_tests(ctx: &mut Ctx, engine: Engine) -> Result {
 /// The end-to-end tests of the app (`cargo test -p websse-e2e`) in `engine`.
 pub fn e2e(ctx: &mut Ctx, engine: Engine) -> Result {
     let bin = crate::build_server(&ctx.root, &ctx.tools)?;
-    let server = Server::start(
-        &ctx.tools,
-        &bin,
-        &[
-            "--static-dir",
-            "dist",
-            "--test-endpoints",
-            "--addr",
-            "127.0.0.1:0",
-        ],
-    )?;
+    let server = Server::start_test(&ctx.tools, &bin, Some(Path::new("dist")))?;
     println!("    app and API: {}", server.url());
     let display = start_display(ctx, engine)?;
     let cmd = Cmd::new("cargo")

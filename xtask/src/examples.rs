@@ -28,18 +28,7 @@ pub const EXAMPLES: [&str; 3] = ["leptos", "dioxus", "vanilla"];
 pub fn test(ctx: &mut Ctx, engine: Engine) -> Result {
     let site = build_all(&ctx.root, &ctx.tools)?;
     let bin = crate::build_server(&ctx.root, &ctx.tools)?;
-    let site_arg = site.to_string_lossy();
-    let server = Server::start(
-        &ctx.tools,
-        &bin,
-        &[
-            "--static-dir",
-            site_arg.as_ref(),
-            "--test-endpoints",
-            "--addr",
-            "127.0.0.1:0",
-        ],
-    )?;
+    let server = Server::start_test(&ctx.tools, &bin, Some(&site))?;
     println!("    examples and API: {}", server.url());
     let display = engines::start_display(ctx, engine)?;
     let cmd = Cmd::new("cargo")

@@ -412,14 +412,7 @@ fn leaks(root: &Path, args: &[String]) -> Result {
     let tools = tools::Tools::ensure(root, tools::Need::all())?;
     build_app(root, &tools)?;
     let bin = build_server(root, &tools)?;
-    let args = [
-        "--static-dir",
-        "dist",
-        "--test-endpoints",
-        "--addr",
-        "127.0.0.1:0",
-    ];
-    let server = Server::start(&tools, &bin, &args)?;
+    let server = Server::start_test(&tools, &bin, Some(Path::new("dist")))?;
     Cmd::new("cargo")
         .args([
             "test",

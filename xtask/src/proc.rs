@@ -215,6 +215,21 @@ impl Server {
         }
     }
 
+    /// Starts the server for tests: on a free loopback port, with the scriptable test endpoints,
+    /// serving `static_dir` if given.
+    pub fn start_test(
+        tools: &crate::tools::Tools,
+        bin: &PathBuf,
+        static_dir: Option<&Path>,
+    ) -> Result<Server> {
+        let dir = static_dir.map(|d| d.to_string_lossy().into_owned());
+        let mut args = vec!["--test-endpoints", "--addr", "127.0.0.1:0"];
+        if let Some(dir) = &dir {
+            args.extend(["--static-dir", dir.as_str()]);
+        }
+        Server::start(tools, bin, &args)
+    }
+
     /// The base URL, e.g. `http://127.0.0.1:43121`.
     pub fn url(&self) -> &str {
         &self.url

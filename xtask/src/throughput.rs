@@ -31,18 +31,7 @@ pub fn run(root: &Path) -> Result {
     let tools = tools::Tools::ensure(root, tools::Need::all())?;
     let site = build(root, &tools)?;
     let bin = crate::build_server(root, &tools)?;
-    let site_arg = site.to_string_lossy();
-    let server = Server::start(
-        &tools,
-        &bin,
-        &[
-            "--static-dir",
-            site_arg.as_ref(),
-            "--test-endpoints",
-            "--addr",
-            "127.0.0.1:0",
-        ],
-    )?;
+    let server = Server::start_test(&tools, &bin, Some(&site))?;
     Cmd::new("cargo")
         .args([
             "run",
