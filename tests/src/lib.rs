@@ -262,12 +262,27 @@ fn serial() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// How long one test body may take unless it says otherwise ([`run_within`]).
+pub const TEST_LIMIT: Duration = Duration::from_secs(90);
+
 /// Runs one test body with a fresh browser, one test at a time; closes the browser whatever the
-/// outcome, then fails the test on an error.
+/// outcome, then fails the test on an error or after [`TEST_LIMIT`].
 ///
 /// # Panics
 /// When the body returns an error (that is the test failing).
 pub fn run<F, Fut>(body: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = Result>,
+{
+    run_within(TEST_LIMIT, body);
+}
+
+/// [`run`] with its own time limit, for a test that drives many pages at once.
+///
+/// # Panics
+/// When the body returns an error or takes longer than `limit`.
+pub fn run_within<F, Fut>(limit: Duration, body: F)
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = Result>,
@@ -280,9 +295,9 @@ where
         .expect("a tokio runtime");
     let outcome = runtime.block_on(async move {
         let browser = Browser::start().await?;
-        let outcome = tokio::time::timeout(Duration::from_secs(90), body(browser.client.clone()))
+        let outcome = tokio::time::timeout(limit, body(browser.client.clone()))
             .await
-            .unwrap_or_else(|_| Err("the test took longer than 90 s".into()));
+            .unwrap_or_else(|_| Err(format!("the test took longer than {limit:?}").into()));
         browser.close().await;
         outcome
     });

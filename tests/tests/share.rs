@@ -6,14 +6,12 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fantoccini::wd::WindowHandle;
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
-use websse_e2e::{Browser, Engine, Result, base_url, js, open, text, tid, wait_for};
+use websse_e2e::{Engine, Result, base_url, js, open, run_within, text, tid, wait_for};
 
 /// Pages (windows of one WebDriver session, so one browser context and one origin).
 const PAGES: usize = 8;
@@ -267,40 +265,9 @@ async fn open_pages(client: &Client, pages: usize, link: &str) -> Result<Vec<Win
     Ok(windows)
 }
 
-/// One browser at a time in this test binary (the harness's own lock is private to `run`).
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Like `websse_e2e::run`, with room for eight pages of a slow engine on a busy machine.
-fn run_long<F, Fut>(body: F)
-where
-    F: FnOnce(Client) -> Fut,
-    Fut: Future<Output = Result>,
-{
-    let base = base_url();
-    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let outcome = runtime.block_on(async move {
-        let browser = Browser::start().await?;
-        let outcome = tokio::time::timeout(TEST_LIMIT, body(browser.client.clone()))
-            .await
-            .unwrap_or_else(|_| Err(format!("the test took longer than {TEST_LIMIT:?}").into()));
-        browser.close().await;
-        outcome
-    });
-    if let Err(error) = outcome {
-        panic!(
-            "end-to-end test failed in {} against {base}: {error}",
-            Engine::current().name()
-        );
-    }
-}
-
 #[test]
 fn eight_pages_share_one_connection_and_hand_over_without_gaps() {
-    run_long(|c| async move {
+    run_within(TEST_LIMIT, |c| async move {
         let engine = Engine::current().name();
         let key = unique_key("share");
         let link = inspector_link(&key, true);
@@ -505,7 +472,7 @@ fn eight_pages_share_one_connection_and_hand_over_without_gaps() {
 /// would not even load). Three pages are enough to see it.
 #[test]
 fn without_sharing_each_page_has_its_own_connection() {
-    run_long(|c| async move {
+    run_within(TEST_LIMIT, |c| async move {
         const UNSHARED: usize = 3;
         let key = unique_key("unshared");
         let alive: Vec<usize> = (0..UNSHARED).collect();
