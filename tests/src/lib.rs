@@ -289,17 +289,10 @@ where
 {
     let base = base_url();
     let _serial = serial();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let outcome = runtime.block_on(async move {
-        let browser = Browser::start().await?;
-        let outcome = tokio::time::timeout(limit, body(browser.client.clone()))
+    let outcome = with_browser(async move |client| {
+        tokio::time::timeout(limit, body(client))
             .await
-            .unwrap_or_else(|_| Err(format!("the test took longer than {limit:?}").into()));
-        browser.close().await;
-        outcome
+            .unwrap_or_else(|_| Err(format!("the test took longer than {limit:?}").into()))
     });
     if let Err(error) = outcome {
         panic!(
@@ -307,6 +300,38 @@ where
             Engine::current().name()
         );
     }
+}
+
+/// The body of a bench binary: runs `body` with a fresh browser, closes the browser whatever the
+/// outcome, and exits with status 1 and `name`'s error if it failed.
+pub fn bench_main<F, Fut>(name: &str, body: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = Result>,
+{
+    if let Err(error) = with_browser(body) {
+        eprintln!("{name} failed: {error}");
+        std::process::exit(1);
+    }
+}
+
+/// Starts a browser on a fresh single-threaded runtime, runs `body` with its client, and closes
+/// the browser whatever the outcome.
+fn with_browser<F, Fut>(body: F) -> Result
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = Result>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async move {
+        let browser = Browser::start().await?;
+        let outcome = body(browser.client.clone()).await;
+        browser.close().await;
+        outcome
+    })
 }
 
 /// Polls `probe` every 25 ms until it returns `Some`, or fails after `timeout` with `what`.

@@ -25,7 +25,7 @@ use std::time::Duration;
 use fantoccini::Client;
 use fantoccini::wd::TimeoutConfiguration;
 use serde_json::{Value, json};
-use websse_e2e::{Browser, Result, base_url, cdp, js, wait_for};
+use websse_e2e::{Result, base_url, bench_main, cdp, js, wait_for};
 
 /// The readers: the page's name for each, and the table's.
 const READERS: [(&str, &str); 4] = [
@@ -165,8 +165,8 @@ fn thousands(v: f64) -> String {
     out
 }
 
-async fn bench(browser: &Browser, params: Params) -> Result {
-    let c = &browser.client;
+async fn bench(client: Client, params: Params) -> Result {
+    let c = &client;
     c.update_timeouts(TimeoutConfiguration::new(
         Some(Duration::from_secs(120)),
         None,
@@ -280,18 +280,5 @@ fn main() {
         }
     };
     println!("    page: {}/", base_url());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let outcome = runtime.block_on(async {
-        let browser = Browser::start().await?;
-        let outcome = bench(&browser, params).await;
-        browser.close().await;
-        outcome
-    });
-    if let Err(error) = outcome {
-        eprintln!("throughput-bench failed: {error}");
-        std::process::exit(1);
-    }
+    bench_main("throughput-bench", |client| bench(client, params));
 }

@@ -17,8 +17,9 @@
 
 use std::time::Duration;
 
+use fantoccini::Client;
 use serde_json::Value;
-use websse_e2e::{Browser, Result, ask, base_url, js, open, wait_status};
+use websse_e2e::{Result, ask, base_url, bench_main, js, open, wait_status};
 
 const TOKENS: u64 = 20_000;
 const TPS: u64 = 3_000;
@@ -108,8 +109,8 @@ fn summarize(data: &Value, from: f64, to: f64) -> Window {
     window
 }
 
-async fn bench(browser: &Browser) -> Result {
-    let c = &browser.client;
+async fn bench(client: Client) -> Result {
+    let c = &client;
     open(c, &format!("/?bench_tokens={TOKENS}&tps={TPS}"), "prompt").await?;
     js(c, INSTALL, vec![]).await?;
     let t0 = js(c, "return performance.now();", vec![])
@@ -196,18 +197,5 @@ async fn bench(browser: &Browser) -> Result {
 fn main() {
     let base = base_url();
     println!("    app: {base}");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let outcome = runtime.block_on(async {
-        let browser = Browser::start().await?;
-        let outcome = bench(&browser).await;
-        browser.close().await;
-        outcome
-    });
-    if let Err(error) = outcome {
-        eprintln!("ui-bench failed: {error}");
-        std::process::exit(1);
-    }
+    bench_main("ui-bench", bench);
 }
