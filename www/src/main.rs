@@ -7,6 +7,7 @@
 
 mod components;
 mod hooks;
+mod json;
 mod page;
 mod spec;
 mod state;

@@ -6,7 +6,6 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use serde_json::{Map, Number, Value, json};
 use yew::prelude::*;
 
 use crate::spec::{CredentialsKind, FramingKind, StreamSpec, TransportKind};
@@ -85,8 +84,9 @@ pub struct ChatState {
     pub turns: Vec<Turn>,
     /// Transport for the next question.
     pub transport: TransportKind,
-    /// Extra chat request fields from the page's query string (speed, bench_tokens, ...).
-    pub knobs: Vec<(String, Number)>,
+    /// Extra chat request fields from the page's query string (speed, bench_tokens, ...): name
+    /// and a JSON number, as JSON text.
+    pub knobs: Vec<(String, String)>,
     next_id: u64,
     generation: u64,
 }
@@ -151,10 +151,9 @@ impl ChatState {
             let Some((_, field)) = KNOBS.iter().find(|(name, _)| name == key) else {
                 continue;
             };
-            // A JSON number, read by serde_json (already in the app): `str::parse::<f64>` would
-            // link core's float parser and its tables, about 10 kB of wasm (issue 13).
-            let number = serde_json::from_str::<Number>(value).ok();
-            if let Some(number) = number {
+            // A JSON number, read by the browser's JSON.parse: `str::parse::<f64>` would link
+            // core's float parser and its tables, about 10 kB of wasm (issue 13).
+            if let Some(number) = crate::json::number(value) {
                 state.knobs.retain(|(k, _)| k != field);
                 state.knobs.push(((*field).to_owned(), number));
             }
@@ -181,12 +180,14 @@ impl ChatState {
         let events = CHAT_EVENTS.iter().map(|e| (*e).to_owned()).collect();
         match self.transport {
             TransportKind::EventSource => {
-                let mut url = format!(
-                    "/api/chat?prompt={}",
-                    String::from(js_sys::encode_uri_component(prompt))
-                );
+                let mut url = String::from("/api/chat?prompt=");
+                url.push_str(&String::from(js_sys::encode_uri_component(prompt)));
+                // Knob names are fixed ASCII words and the values JSON numbers: nothing to encode.
                 for (key, value) in &self.knobs {
-                    url.push_str(&format!("&{key}={value}"));
+                    url.push('&');
+                    url.push_str(key);
+                    url.push('=');
+                    url.push_str(value);
                 }
                 StreamSpec {
                     generation,
@@ -198,21 +199,24 @@ impl ChatState {
                 }
             }
             TransportKind::Fetch => {
-                let mut body = Map::new();
-                body.insert(
-                    "messages".into(),
-                    json!([{ "role": "user", "content": prompt }]),
-                );
+                // {"messages":[{"role":"user","content":"..."}],"speed":2,...}
+                let mut body = String::from(r#"{"messages":[{"role":"user","content":"#);
+                body.push_str(&crate::json::quote(prompt));
+                body.push_str("}]");
                 for (key, value) in &self.knobs {
-                    body.insert(key.clone(), Value::Number(value.clone()));
+                    body.push_str(",\"");
+                    body.push_str(key);
+                    body.push_str("\":");
+                    body.push_str(value);
                 }
+                body.push('}');
                 StreamSpec {
                     generation,
                     url: "/api/chat".into(),
                     method: "POST".into(),
                     transport: TransportKind::Fetch,
                     headers: vec![("Content-Type".into(), "application/json".into())],
-                    body: Some(Value::Object(body).to_string()),
+                    body: Some(body),
                     events,
                     ..StreamSpec::default()
                 }

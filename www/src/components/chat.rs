@@ -1,6 +1,5 @@
 //! The chat page: conversation, suggestions, status, prompt box, transport switch, stop.
 
-use serde::Deserialize;
 use web_sys::{Element, HtmlSelectElement, HtmlTextAreaElement, KeyboardEvent};
 use websse::ConnectionState;
 use yew::prelude::*;
@@ -8,9 +7,9 @@ use yew::prelude::*;
 use super::status::Status;
 use super::turn::TurnView;
 use crate::hooks::{SseSignal, use_sse, use_typewriter, use_window_keydown};
-use crate::page;
 use crate::spec::TransportKind;
 use crate::state::{ChatAction, ChatState};
+use crate::{json, page};
 
 /// Suggested questions.
 const SUGGESTIONS: [&str; 4] = [
@@ -19,17 +18,6 @@ const SUGGESTIONS: [&str; 4] = [
     "EventSource or fetch?",
     "Why batch tokens per animation frame?",
 ];
-
-#[derive(Deserialize)]
-struct Delta {
-    text: String,
-}
-
-#[derive(Deserialize)]
-struct DoneData {
-    #[serde(default)]
-    reason: Option<String>,
-}
 
 /// Splits an id `<sid>:<seq>`.
 fn parse_id(id: &str) -> Option<(&str, u64)> {
@@ -94,14 +82,17 @@ pub fn ChatPage() -> Html {
                         }
                         *last = Some((sid.to_owned(), seq));
                     }
-                    if let Ok(delta) = serde_json::from_str::<Delta>(message.data()) {
-                        typewriter.push(&delta.text);
+                    // `{"text": "..."}`
+                    if let Some(text) =
+                        json::parse(message.data()).and_then(|v| json::string_field(&v, "text"))
+                    {
+                        typewriter.push(&text);
                     }
                 }
                 "done" => {
-                    let reason = serde_json::from_str::<DoneData>(message.data())
-                        .ok()
-                        .and_then(|d| d.reason);
+                    // `{"reason": "finished" | "stopped"}`
+                    let reason =
+                        json::parse(message.data()).and_then(|v| json::string_field(&v, "reason"));
                     dispatch.dispatch(ChatAction::Done {
                         cut: reason.is_some_and(|r| r != "finished"),
                     });

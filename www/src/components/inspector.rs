@@ -1,17 +1,16 @@
 //! The inspector: open any stream with any request, see every event and state change.
 
 use futures::future::{AbortHandle, abortable};
-use serde_json::Value;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use websse::ConnectionState;
 use yew::prelude::*;
 
 use crate::hooks::{SseSignal, use_sse};
-use crate::page;
 use crate::spec::{CredentialsKind, FramingKind, TransportKind};
 use crate::state::{Connection, Field, InspectorAction, InspectorState, LogEntry, LogKind};
+use crate::{json, page};
 
 /// One of the server's example streams.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,53 +25,49 @@ struct Example {
 /// Reads `GET /api/examples` defensively: a list (or `{"examples": [...]}`) of URLs or of objects
 /// with `url`/`path`/`href`, `name`/`title`/`id`, and optional `event_types` or `events` (list or
 /// string), `method` and `framing`.
-fn parse_examples(value: &Value) -> Vec<Example> {
-    let list = match value {
-        Value::Array(list) => list.as_slice(),
-        Value::Object(map) => match map.get("examples") {
-            Some(Value::Array(list)) => list.as_slice(),
-            _ => &[],
-        },
-        _ => &[],
-    };
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+fn parse_examples(value: &JsValue) -> Vec<Example> {
+    let list = json::array(value)
+        .or_else(|| json::field(value, "examples").and_then(|v| json::array(&v)))
+        .unwrap_or_default();
+    let text =
+        |item: &JsValue, keys: &[&str]| keys.iter().find_map(|k| json::string_field(item, k));
     list.iter()
-        .filter_map(|item| match item {
-            Value::String(url) => Some(Example {
-                name: url.clone(),
-                url: url.clone(),
-                events: None,
-                method: None,
-                framing: None,
-            }),
-            Value::Object(map) => {
-                let url = text(map.get("url"))
-                    .or_else(|| text(map.get("path")))
-                    .or_else(|| text(map.get("href")))?;
-                let name = text(map.get("name"))
-                    .or_else(|| text(map.get("title")))
-                    .or_else(|| text(map.get("id")))
-                    .unwrap_or_else(|| url.clone());
-                let events = match map.get("event_types").or_else(|| map.get("events")) {
-                    Some(Value::Array(types)) => Some(
+        .filter_map(|item| {
+            if let Some(url) = item.as_string() {
+                return Some(Example {
+                    name: url.clone(),
+                    url,
+                    events: None,
+                    method: None,
+                    framing: None,
+                });
+            }
+            let url = text(&item, &["url", "path", "href"])?;
+            let name = text(&item, &["name", "title", "id"]).unwrap_or_else(|| url.clone());
+            let events = ["event_types", "events"]
+                .iter()
+                .find_map(|k| json::field(&item, k))
+                .and_then(|types| match json::array(&types) {
+                    Some(types) => Some(
                         types
                             .iter()
-                            .filter_map(Value::as_str)
+                            .filter_map(|t| t.as_string())
                             .collect::<Vec<_>>()
                             .join(","),
                     ),
-                    Some(Value::String(types)) => Some(types.clone()),
-                    _ => None,
-                };
-                Some(Example {
-                    name: format!("{name} ({url})"),
-                    url,
-                    events,
-                    method: text(map.get("method")),
-                    framing: text(map.get("framing")).and_then(|f| FramingKind::parse(&f)),
-                })
-            }
-            _ => None,
+                    None => types.as_string(),
+                });
+            let mut label = name;
+            label.push_str(" (");
+            label.push_str(&url);
+            label.push(')');
+            Some(Example {
+                name: label,
+                url,
+                events,
+                method: text(&item, &["method"]),
+                framing: text(&item, &["framing"]).and_then(|f| FramingKind::parse(&f)),
+            })
         })
         .collect()
 }
@@ -105,8 +100,7 @@ async fn fetch_examples() -> Option<Vec<Example>> {
         .await
         .ok()?
         .as_string()?;
-    let value: Value = serde_json::from_str(&text).ok()?;
-    Some(parse_examples(&value))
+    Some(parse_examples(&json::parse(&text)?))
 }
 
 /// The server's examples, fetched once; the request is aborted if the page goes away first.
