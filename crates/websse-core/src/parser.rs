@@ -197,14 +197,24 @@ impl Parser {
     /// # Errors
     /// An item is `Err(`[`Error::EventTooLarge`]`)` when an event exceeds the maximum event size;
     /// that event is discarded and the items after it are parsed as usual.
-    // Not `#[inline]`: compiled here, at websse-core's optimisation level (see `Comments`).
+    // `#[inline]` so that the caller builds the `Feed` in its own registers (returned through
+    // memory, it was read back right after the call: a store-forwarding stall that cost more
+    // than the rest of a small chunk's fast path); the work is in `stream_data_call`, compiled
+    // here at websse-core's optimisation level (see `Comments`).
+    #[inline]
     pub fn feed<'a>(&'a mut self, chunk: &'a [u8]) -> Feed<'a> {
-        let input = self.stream_data(chunk);
+        let input = self.stream_data_call(chunk);
         Feed {
             parser: self,
             input,
             on_comment: None,
         }
+    }
+
+    /// [`stream_data`](Parser::stream_data), not inlined: for the two `Feed` constructors.
+    #[inline(never)]
+    fn stream_data_call<'c>(&mut self, chunk: &'c [u8]) -> &'c [u8] {
+        self.stream_data(chunk)
     }
 
     /// The fast path for a small chunk in the middle of a `data` value (a long line arriving in
@@ -260,7 +270,7 @@ impl Parser {
         on_comment: F,
     ) -> Feed<'a, F> {
         // The fast path takes no line ends, so it never passes over a comment.
-        let input = self.stream_data(chunk);
+        let input = self.stream_data_call(chunk);
         Feed {
             parser: self,
             input,

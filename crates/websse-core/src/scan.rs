@@ -28,31 +28,39 @@ pub(crate) fn find_line_end(haystack: &[u8]) -> Option<usize> {
     }
 }
 
-/// The first CR or LF in `haystack`, 16 and then 8 bytes at a time (SWAR: SIMD within a
-/// register), then byte by byte.
-#[inline]
-fn find_line_end_words(haystack: &[u8]) -> Option<usize> {
+/// SWAR (SIMD within a register): tests on the 8 bytes of a `u64`.
+mod words {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     const CR: u64 = u64::from_ne_bytes([b'\r'; 8]);
     const LF: u64 = u64::from_ne_bytes([b'\n'; 8]);
+
     /// Marks the CR and LF bytes of `word`; the lowest mark is always exact (borrows only run
     /// upward).
     #[inline(always)]
-    fn line_ends(word: u64) -> u64 {
+    pub(super) fn line_ends(word: u64) -> u64 {
         let (cr, lf) = (word ^ CR, word ^ LF);
         (cr.wrapping_sub(ONES) & !cr | lf.wrapping_sub(ONES) & !lf) & HIGHS
     }
+
     /// Non-zero when some byte of `word` is below 0x0E (CR and LF are 0x0D and 0x0A): one test
     /// that clears most words of text, before the exact one.
     #[inline(always)]
-    fn controls(word: u64) -> u64 {
+    pub(super) fn controls(word: u64) -> u64 {
         word.wrapping_sub(ONES * 0x0E) & !word & HIGHS
     }
+
     #[inline(always)]
-    fn word(bytes: &[u8; 8]) -> u64 {
+    pub(super) fn word(bytes: &[u8; 8]) -> u64 {
         u64::from_le_bytes(*bytes)
     }
+}
+
+/// The first CR or LF in `haystack`, 16 and then 8 bytes at a time (see [`words`]), then byte by
+/// byte.
+#[inline]
+fn find_line_end_words(haystack: &[u8]) -> Option<usize> {
+    use words::{controls, line_ends, word};
     let mut at = 0;
     let (pairs, rest) = haystack.as_chunks::<16>();
     for pair in pairs {
@@ -94,15 +102,29 @@ pub(crate) const SMALL_CHUNK: usize = 64;
 /// The block size of that fast path.
 pub(crate) const BLOCK: usize = 16;
 
-/// Whether `block` holds a CR or an LF. Written without an early exit over a fixed-size array so
-/// that the compiler turns it into a few vector instructions where it can (SSE2 on x86_64).
+/// Whether `block` holds a CR or an LF. Written without an early exit over a fixed-size array,
+/// with one flag per byte value, so that the compiler turns it into two vector compares where it
+/// has vectors (SSE2 on x86_64: `pcmpeqb` twice, `por`, `pmovmskb`; one flag for both values made
+/// it widen the bytes first).
+#[cfg(not(all(target_arch = "wasm32", not(target_feature = "simd128"))))]
 #[inline(always)]
 pub(crate) fn has_line_end(block: &[u8; BLOCK]) -> bool {
-    let mut found = 0;
+    let (mut cr, mut lf) = (false, false);
     for &byte in block {
-        found |= u8::from(byte == b'\r') | u8::from(byte == b'\n');
+        cr |= byte == b'\r';
+        lf |= byte == b'\n';
     }
-    found != 0
+    cr | lf
+}
+
+/// Whether `block` holds a CR or an LF, as two 64-bit words (see [`find_line_end_words`]):
+/// without vectors, the loop above compiles to a compare per byte.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "simd128")))]
+#[inline(always)]
+pub(crate) fn has_line_end(block: &[u8; BLOCK]) -> bool {
+    let (low, high) = block.split_at(8);
+    let word = |bytes: &[u8]| u64::from_le_bytes(bytes.try_into().unwrap_or([0; 8]));
+    words::line_ends(word(low)) | words::line_ends(word(high)) != 0
 }
 
 /// The first colon of a line: field names are short, so look at a few bytes before calling
