@@ -64,6 +64,10 @@ pub enum Error {
     /// enabled.
     #[error("the {0} transport is not compiled in (enable the websse feature \"{0}\")")]
     TransportNotEnabled(&'static str),
+    /// The request chose a [`Framing`](crate::Framing) whose cargo feature (`ndjson` or
+    /// `raw-text`) is not enabled.
+    #[error("the {0} framing is not compiled in (enable the websse feature \"{0}\")")]
+    FramingNotEnabled(&'static str),
     /// Connections can only be opened in a browser (`wasm32`); this target has no `fetch`.
     #[error("websse can only open connections on wasm32 in a browser or worker")]
     UnsupportedTarget,

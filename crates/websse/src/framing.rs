@@ -1,4 +1,8 @@
-//! Turning body bytes into messages: SSE (websse-core), NDJSON, raw text.
+//! Turning body bytes into messages: SSE (websse-core), NDJSON (cargo feature `ndjson`), raw text
+//! (cargo feature `raw-text`).
+//!
+//! Items go out through a `&mut dyn FnMut(Item)`: one copy of each decoder in the binary, not one
+//! per caller's closure (code size, issue 13).
 
 use std::time::Duration;
 
@@ -8,26 +12,32 @@ use crate::{Framing, Item, Message, Skipped};
 #[derive(Debug)]
 pub(crate) enum Decoder {
     Sse(websse_core::Parser),
+    #[cfg(feature = "ndjson")]
     Ndjson(Ndjson),
+    #[cfg(feature = "raw-text")]
     Raw(Utf8Carry),
 }
 
 impl Decoder {
+    /// The decoder for `framing`. A framing whose cargo feature is off never gets here
+    /// ([`SseRequest::open`](crate::SseRequest::open) refuses it); SSE stands in for it.
     pub(crate) fn new(framing: Framing, max_event_size: Option<usize>) -> Self {
         match framing {
-            Framing::Sse => Decoder::Sse(websse_core::Parser::with_max_event_size(max_event_size)),
+            #[cfg(feature = "ndjson")]
             Framing::Ndjson => Decoder::Ndjson(Ndjson {
                 utf8: Utf8Carry::default(),
                 line: String::new(),
                 skipping: false,
                 max: max_event_size,
             }),
+            #[cfg(feature = "raw-text")]
             Framing::Raw => Decoder::Raw(Utf8Carry::default()),
+            _ => Decoder::Sse(websse_core::Parser::with_max_event_size(max_event_size)),
         }
     }
 
     /// Feeds the next chunk of a body; `out` gets each message (or size error) it completes.
-    pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut impl FnMut(Item)) {
+    pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut dyn FnMut(Item)) {
         match self {
             Decoder::Sse(parser) => {
                 for item in parser.feed(chunk) {
@@ -37,7 +47,9 @@ impl Decoder {
                     });
                 }
             }
+            #[cfg(feature = "ndjson")]
             Decoder::Ndjson(n) => n.feed(chunk, out),
+            #[cfg(feature = "raw-text")]
             Decoder::Raw(utf8) => {
                 let mut text = String::new();
                 utf8.decode(chunk, &mut text);
@@ -50,9 +62,14 @@ impl Decoder {
 
     /// The body ended (cleanly or not). SSE drops the incomplete event (per spec); NDJSON yields a
     /// last line without newline; raw text yields U+FFFD for a truncated character.
-    pub(crate) fn finish(&mut self, out: &mut impl FnMut(Item)) {
+    #[cfg_attr(
+        not(any(feature = "ndjson", feature = "raw-text")),
+        allow(unused_variables)
+    )]
+    pub(crate) fn finish(&mut self, out: &mut dyn FnMut(Item)) {
         match self {
             Decoder::Sse(parser) => parser.finish(),
+            #[cfg(feature = "ndjson")]
             Decoder::Ndjson(n) => {
                 if n.utf8.finish(&mut n.line) {
                     n.check_size(out);
@@ -60,6 +77,7 @@ impl Decoder {
                 n.emit_line(out);
                 n.skipping = false;
             }
+            #[cfg(feature = "raw-text")]
             Decoder::Raw(utf8) => {
                 let mut text = String::new();
                 utf8.finish(&mut text);
@@ -74,6 +92,7 @@ impl Decoder {
     pub(crate) fn retry(&self) -> Option<Duration> {
         match self {
             Decoder::Sse(parser) => parser.retry(),
+            #[allow(unreachable_patterns)]
             _ => None,
         }
     }
@@ -82,11 +101,13 @@ impl Decoder {
     pub(crate) fn last_event_id(&self) -> &str {
         match self {
             Decoder::Sse(parser) => parser.last_event_id(),
+            #[allow(unreachable_patterns)]
             _ => "",
         }
     }
 
     /// Starts from a stored last event id (SSE only).
+    #[allow(irrefutable_let_patterns)]
     pub(crate) fn set_last_event_id(&mut self, id: &str) {
         if let Decoder::Sse(parser) = self {
             parser.set_last_event_id(id);
@@ -105,6 +126,7 @@ fn skipped(error: websse_core::Error) -> Skipped {
 }
 
 /// Newline-delimited JSON: each non-empty line (LF or CRLF terminated) is one message.
+#[cfg(feature = "ndjson")]
 #[derive(Debug)]
 pub(crate) struct Ndjson {
     utf8: Utf8Carry,
@@ -114,8 +136,9 @@ pub(crate) struct Ndjson {
     max: Option<usize>,
 }
 
+#[cfg(feature = "ndjson")]
 impl Ndjson {
-    fn feed(&mut self, chunk: &[u8], out: &mut impl FnMut(Item)) {
+    fn feed(&mut self, chunk: &[u8], out: &mut dyn FnMut(Item)) {
         let mut rest = chunk;
         while !rest.is_empty() {
             let (part, found) = match memchr_lf(rest) {
@@ -141,7 +164,7 @@ impl Ndjson {
         }
     }
 
-    fn check_size(&mut self, out: &mut impl FnMut(Item)) {
+    fn check_size(&mut self, out: &mut dyn FnMut(Item)) {
         if let Some(limit) = self.max
             && self.line.len() > limit
         {
@@ -151,7 +174,7 @@ impl Ndjson {
         }
     }
 
-    fn emit_line(&mut self, out: &mut impl FnMut(Item)) {
+    fn emit_line(&mut self, out: &mut dyn FnMut(Item)) {
         let line = std::mem::take(&mut self.line);
         let line = line.strip_suffix('\r').map(str::to_owned).unwrap_or(line);
         if !line.trim().is_empty() {
@@ -160,17 +183,20 @@ impl Ndjson {
     }
 }
 
+#[cfg(feature = "ndjson")]
 fn memchr_lf(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|&b| b == b'\n')
 }
 
 /// A UTF-8 decoder that carries an incomplete character from one chunk to the next; invalid
 /// bytes become U+FFFD, like the browser's `TextDecoder` without `fatal`.
+#[cfg(any(feature = "ndjson", feature = "raw-text"))]
 #[derive(Debug, Default)]
 pub(crate) struct Utf8Carry {
     carry: Vec<u8>,
 }
 
+#[cfg(any(feature = "ndjson", feature = "raw-text"))]
 impl Utf8Carry {
     /// Decodes `chunk` after the carried bytes, appending to `out`.
     pub(crate) fn decode(&mut self, chunk: &[u8], out: &mut String) {
@@ -244,6 +270,7 @@ mod tests {
     }
 
     /// Every split of `input` into two chunks gives the same items as the whole.
+    #[cfg(feature = "ndjson")]
     fn all_splits(framing: Framing, input: &[u8]) -> Vec<Result<String, usize>> {
         let whole = run(framing, None, &[input]);
         for i in 0..=input.len() {
@@ -259,6 +286,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(any(feature = "ndjson", feature = "raw-text"))]
     fn utf8_split_inside_a_character_is_carried() {
         let mut u = Utf8Carry::default();
         let mut s = String::new();
@@ -271,6 +299,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(any(feature = "ndjson", feature = "raw-text"))]
     fn utf8_invalid_bytes_become_replacement() {
         let mut u = Utf8Carry::default();
         let mut s = String::new();
@@ -279,6 +308,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(any(feature = "ndjson", feature = "raw-text"))]
     fn utf8_truncated_at_end_becomes_replacement() {
         let mut u = Utf8Carry::default();
         let mut s = String::new();
@@ -288,6 +318,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "ndjson")]
     fn ndjson_one_item_per_line_any_split() {
         let input = "{\"a\":\"é€😀\"}\r\n\n{\"b\":2}\n{\"c\":3}".as_bytes();
         assert_eq!(
@@ -301,6 +332,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "ndjson")]
     fn ndjson_oversize_line_is_an_error_and_the_next_line_survives() {
         let got = run(
             Framing::Ndjson,
@@ -311,6 +343,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "raw-text")]
     fn raw_text_carries_utf8_across_chunks() {
         let text = "aé€😀z";
         let bytes = text.as_bytes();
@@ -324,6 +357,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "raw-text")]
     fn raw_text_each_chunk_is_an_item() {
         let got = run(Framing::Raw, None, &[b"ab", b"", b"cd"]);
         assert_eq!(got, vec![Ok("ab".to_owned()), Ok("cd".to_owned())]);

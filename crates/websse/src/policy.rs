@@ -86,8 +86,13 @@ impl ReconnectPolicy {
             cap
         };
         let jitter = clamp_unit(self.jitter) * clamp_unit(random);
-        // `cap_delay` itself when the product is not a valid Duration: no panicking conversion.
-        Duration::try_from_secs_f64(capped * (1.0 - jitter)).unwrap_or(cap_delay)
+        let secs = capped * (1.0 - jitter);
+        if secs >= cap {
+            return cap_delay;
+        }
+        // Whole nanoseconds: `as` saturates (NaN: 0), so no panicking conversion, and no
+        // `Duration::try_from_secs_f64` linked into every app (code size, issue 13).
+        Duration::from_nanos((secs * 1e9) as u64)
     }
 
     /// A wait the server asked for (`retry` field or `Retry-After`), bounded by

@@ -56,11 +56,23 @@ pub enum Framing {
     #[default]
     Sse,
     /// Newline-delimited JSON: each non-empty line is one message (as Ollama streams). The
-    /// content type is not checked.
+    /// content type is not checked. Cargo feature `ndjson` (on by default).
     Ndjson,
     /// Each chunk of text as it arrives is one message (UTF-8 carried across chunks). The content
-    /// type is not checked.
+    /// type is not checked. Cargo feature `raw-text` (on by default).
     Raw,
+}
+
+impl Framing {
+    /// The cargo feature that compiles this framing in (`None`: always there).
+    pub(crate) fn feature(self) -> Option<&'static str> {
+        match self {
+            Framing::Sse => None,
+            Framing::Ndjson if !cfg!(feature = "ndjson") => Some("ndjson"),
+            Framing::Raw if !cfg!(feature = "raw-text") => Some("raw-text"),
+            _ => None,
+        }
+    }
 }
 
 /// A request body.
@@ -332,6 +344,9 @@ impl SseRequest {
                 return Err(Error::EventSourceUnsupported("a starting Last-Event-ID"));
             }
         }
+        if let Some(feature) = self.framing.feature() {
+            return Err(Error::FramingNotEnabled(feature));
+        }
         Ok(())
     }
 
@@ -480,6 +495,26 @@ mod tests {
                 .open(),
             Err(Error::TransportNotEnabled("event-source"))
         ));
+    }
+
+    #[cfg(not(all(feature = "ndjson", feature = "raw-text")))]
+    #[test]
+    fn a_framing_left_out_is_a_typed_error() {
+        let left_out = [
+            (Framing::Ndjson, cfg!(feature = "ndjson"), "ndjson"),
+            (Framing::Raw, cfg!(feature = "raw-text"), "raw-text"),
+        ];
+        for (framing, enabled, feature) in left_out {
+            let got = SseRequest::get("/s").framing(framing).validate();
+            if enabled {
+                assert!(got.is_ok(), "{feature}");
+            } else {
+                assert!(
+                    matches!(got, Err(Error::FramingNotEnabled(f)) if f == feature),
+                    "{feature}"
+                );
+            }
+        }
     }
 
     #[cfg(all(not(target_arch = "wasm32"), feature = "fetch"))]

@@ -39,15 +39,18 @@ pub(crate) fn is_event_stream(content_type: &str) -> bool {
 
 /// Parses a `Retry-After` value: delta-seconds, or an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37
 /// GMT`) compared with `now_unix_ms`. A date in the past means "now" (zero). Anything else: `None`.
+///
+/// Whole milliseconds in integers: no float-to-`Duration` conversion and no Unicode trimming
+/// linked for a header that is rarely sent (code size, issue 13).
 pub(crate) fn parse_retry_after(value: &str, now_unix_ms: f64) -> Option<Duration> {
-    let value = value.trim();
+    let value = value.trim_ascii();
     if let Some(seconds) = digits(value) {
         return Some(Duration::from_secs(seconds));
     }
-    let at = parse_imf_fixdate(value)?;
-    let at_ms = at as f64 * 1000.0;
-    let wait = (at_ms - now_unix_ms).max(0.0) / 1000.0;
-    Duration::try_from_secs_f64(wait).ok()
+    let at_ms = parse_imf_fixdate(value)?.saturating_mul(1000);
+    // `as` saturates (and maps NaN to 0); a date in the past waits zero.
+    let wait_ms = at_ms.saturating_sub(now_unix_ms as i64).max(0);
+    Some(Duration::from_millis(wait_ms.unsigned_abs()))
 }
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT` -> seconds since the Unix epoch.

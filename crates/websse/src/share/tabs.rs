@@ -19,7 +19,6 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures_core::Stream;
-use gloo_events::EventListener;
 use gloo_timers::future::TimeoutFuture;
 use js_sys::{Array, Promise, Reflect};
 use wasm_bindgen::JsCast;
@@ -340,7 +339,7 @@ struct Member {
     abort: web_sys::AbortController,
     control: Rc<Control>,
     _grant: Closure<dyn FnMut(JsValue) -> Promise>,
-    _listener: EventListener,
+    _listener: crate::wasm::Listener,
 }
 
 impl Member {
@@ -389,11 +388,15 @@ impl Member {
             let hub = Rc::downgrade(hub);
             let control = Rc::clone(control);
             let channel = channel.clone();
-            EventListener::new(&channel.clone(), "message", move |event| {
-                if let Some(event) = event.dyn_ref::<web_sys::MessageEvent>() {
-                    on_message(&hub, &control, &channel, &event.data());
-                }
-            })
+            crate::wasm::Listener::new(
+                &channel.clone(),
+                "message",
+                Box::new(move |event| {
+                    if let Some(event) = event.dyn_ref::<web_sys::MessageEvent>() {
+                        on_message(&hub, &control, &channel, &event.data());
+                    }
+                }),
+            )
         };
         post(&channel, &["hello".into()]);
         let member = Member {

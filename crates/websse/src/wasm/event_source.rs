@@ -5,10 +5,10 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use gloo_events::EventListener;
 use wasm_bindgen::JsCast;
 use web_sys::{EventSource, EventSourceInit, MessageEvent};
 
+use super::Listener;
 use crate::queue::QueueRef;
 use crate::{ConnectionState, Credentials, Disconnect, Error, Message, SseRequest};
 
@@ -17,7 +17,7 @@ use crate::{ConnectionState, Credentials, Disconnect, Error, Message, SseRequest
 #[must_use = "dropping it closes the connection"]
 pub(crate) struct Subscription {
     source: EventSource,
-    listeners: Vec<EventListener>,
+    listeners: Vec<Listener>,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -29,7 +29,7 @@ impl std::fmt::Debug for Subscription {
                 &self
                     .listeners
                     .iter()
-                    .map(EventListener::event_type)
+                    .map(Listener::event_type)
                     .collect::<Vec<_>>(),
             )
             .finish()
@@ -60,30 +60,34 @@ impl Subscription {
         }
         for t in types {
             let queue = Rc::clone(&queue);
-            listeners.push(EventListener::new(&source, t.to_owned(), move |event| {
-                if let Some(event) = event.dyn_ref::<MessageEvent>() {
-                    deliver(&queue, event);
-                }
-            }));
+            listeners.push(Listener::new(
+                &source,
+                t,
+                Box::new(move |event| {
+                    if let Some(event) = event.dyn_ref::<MessageEvent>() {
+                        deliver(&queue, event);
+                    }
+                }),
+            ));
         }
 
         let attempt = Rc::new(Cell::new(0u32));
-        listeners.push(EventListener::new(&source, "open", {
+        listeners.push(Listener::new(&source, "open", {
             let queue = Rc::clone(&queue);
             let attempt = Rc::clone(&attempt);
-            move |event| match event.dyn_ref::<MessageEvent>() {
+            Box::new(move |event| match event.dyn_ref::<MessageEvent>() {
                 Some(message) if wants_open => deliver(&queue, message),
                 Some(_) => {}
                 None => {
                     attempt.set(0);
                     queue.borrow_mut().push_state(ConnectionState::Open);
                 }
-            }
+            })
         }));
 
-        listeners.push(EventListener::new(&source, "error", {
+        listeners.push(Listener::new(&source, "error", {
             let source = source.clone();
-            move |event| match event.dyn_ref::<MessageEvent>() {
+            Box::new(move |event| match event.dyn_ref::<MessageEvent>() {
                 Some(message) if wants_error => deliver(&queue, message),
                 Some(_) => {}
                 None if source.ready_state() == EventSource::CLOSED => {
@@ -102,7 +106,7 @@ impl Subscription {
                             cause: Disconnect::Unreported,
                         });
                 }
-            }
+            })
         }));
         Ok(Subscription { source, listeners })
     }

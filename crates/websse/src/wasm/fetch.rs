@@ -20,10 +20,11 @@ use web_sys::{
     RequestCache, RequestCredentials, RequestInit, Response,
 };
 
-use gloo_events::EventListener;
 use gloo_timers::future::TimeoutFuture;
 
-use super::{fetch_with_request, js_error, js_message, js_message_after, sleep};
+use super::{
+    Listener, copy_bytes, fetch_with_request, js_error, js_message, js_message_after, sleep,
+};
 use crate::framing::Decoder;
 use crate::queue::QueueRef;
 use crate::request::Body;
@@ -90,7 +91,7 @@ impl Drop for ReaderGuard {
 struct Visibility {
     document: web_sys::Document,
     waker: Rc<RefCell<Option<Waker>>>,
-    _listener: EventListener,
+    _listener: Listener,
 }
 
 impl Visibility {
@@ -98,12 +99,16 @@ impl Visibility {
         let document = web_sys::window()?.document()?;
         let waker: Rc<RefCell<Option<Waker>>> = Rc::default();
         let wake = Rc::clone(&waker);
-        let listener = EventListener::new(&document, "visibilitychange", move |_| {
-            let w = wake.borrow_mut().take();
-            if let Some(w) = w {
-                w.wake();
-            }
-        });
+        let listener = Listener::new(
+            &document,
+            "visibilitychange",
+            Box::new(move |_| {
+                let w = wake.borrow_mut().take();
+                if let Some(w) = w {
+                    w.wake();
+                }
+            }),
+        );
         Some(Visibility {
             document,
             waker,
@@ -440,7 +445,7 @@ async fn connect(
             Ok(bytes) => {
                 scratch.clear();
                 scratch.resize(bytes.length() as usize, 0);
-                bytes.copy_to(&mut scratch);
+                copy_bytes(&mut scratch, &bytes);
                 decoder.feed(&scratch, &mut emit);
             }
             Err(value) => {

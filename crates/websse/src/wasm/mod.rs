@@ -1,8 +1,10 @@
 //! The browser layers: JS bindings, the EventSource subscription, the fetch driver.
 //!
-//! Timers and listeners come from gloo (`gloo_timers::future::TimeoutFuture`,
-//! `gloo_events::EventListener`), each the one owner of its JS resource; what is written here is
-//! the SSE-specific part.
+//! Timers come from gloo (`gloo_timers::future::TimeoutFuture`), the one owner of its JS resource.
+//! Listeners are [`Listener`], a few lines in the shape of `gloo_events::EventListener` (RAII:
+//! removed on drop) without what costs every app code and JS imports that websse does not use:
+//! an options object built per listener kind in a std `thread_local!`, `Cow` event types, phases
+//! and `unwrap_throw` (code size, issue 13). What else is written here is the SSE-specific part.
 
 #[cfg(feature = "event-source")]
 pub(crate) mod event_source;
@@ -23,9 +25,58 @@ extern "C" {
     #[wasm_bindgen(js_name = fetch)]
     fn fetch_with_request(request: &web_sys::Request) -> js_sys::Promise;
 
+    /// `Uint8Array.prototype.set.call(dst, src)`: copies `src` into `dst`, which must be at
+    /// least as long (js-sys's `copy_to` is the same call behind an `assert_eq!` of the lengths,
+    /// whose panic message links `core::fmt`'s integer formatting into every app).
+    #[cfg(feature = "fetch")]
+    #[wasm_bindgen(js_namespace = Uint8Array, js_name = "prototype.set.call")]
+    fn copy_bytes(dst: &mut [u8], src: &js_sys::Uint8Array);
+
     /// JS `String(value)`: any value as text (throws only for an object whose `toString` does).
     #[wasm_bindgen(catch, js_name = String)]
     fn js_string(value: &JsValue) -> Result<String, JsValue>;
+}
+
+/// An event listener that is removed when dropped: the one owner of its closure.
+#[must_use = "dropping it removes the listener"]
+pub(crate) struct Listener {
+    target: web_sys::EventTarget,
+    event_type: String,
+    callback: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+impl Listener {
+    /// Listens to `event_type` on `target` with `callback` (not boxed generically: one copy of
+    /// this code whatever the callback).
+    pub(crate) fn new(
+        target: &web_sys::EventTarget,
+        event_type: &str,
+        callback: Box<dyn FnMut(web_sys::Event)>,
+    ) -> Listener {
+        let callback = Closure::wrap(callback);
+        // `addEventListener` throws only for a callback that is not callable; this one is.
+        let _ =
+            target.add_event_listener_with_callback(event_type, callback.as_ref().unchecked_ref());
+        Listener {
+            target: target.clone(),
+            event_type: event_type.to_owned(),
+            callback,
+        }
+    }
+
+    /// The event type listened to.
+    pub(crate) fn event_type(&self) -> &str {
+        &self.event_type
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.target.remove_event_listener_with_callback(
+            &self.event_type,
+            self.callback.as_ref().unchecked_ref(),
+        );
+    }
 }
 
 /// The message of a thrown JS value, whatever it is (an `Error`, a string, anything else).
