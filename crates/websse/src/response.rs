@@ -31,10 +31,15 @@ pub(crate) fn classify_status(status: u16) -> StatusClass {
 /// Whether a `Content-Type` value is `text/event-stream`, ignoring parameters and case (the
 /// spec's EventSource checks the MIME type essence).
 pub(crate) fn is_event_stream(content_type: &str) -> bool {
-    content_type
-        .split(';')
-        .next()
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("text/event-stream"))
+    // Bytes, not `str::split`: no char searcher linked for this (code size, issue 13).
+    let bytes = content_type.as_bytes();
+    let essence = match bytes.iter().position(|&b| b == b';') {
+        Some(end) => &bytes[..end],
+        None => bytes,
+    };
+    essence
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"text/event-stream")
 }
 
 /// Parses a `Retry-After` value: delta-seconds, or an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37
@@ -43,7 +48,7 @@ pub(crate) fn is_event_stream(content_type: &str) -> bool {
 /// Whole milliseconds in integers: no float-to-`Duration` conversion and no Unicode trimming
 /// linked for a header that is rarely sent (code size, issue 13).
 pub(crate) fn parse_retry_after(value: &str, now_unix_ms: f64) -> Option<Duration> {
-    let value = value.trim_ascii();
+    let value = value.as_bytes().trim_ascii();
     if let Some(seconds) = digits(value) {
         return Some(Duration::from_secs(seconds));
     }
@@ -54,33 +59,33 @@ pub(crate) fn parse_retry_after(value: &str, now_unix_ms: f64) -> Option<Duratio
 }
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT` -> seconds since the Unix epoch.
-fn parse_imf_fixdate(value: &str) -> Option<i64> {
-    // A char pattern and `digits`, not `split_once(", ")` and `str::parse`: no substring
-    // searcher and no integer parser linked for this (code size, issue 13).
-    let (_weekday, rest) = value.split_once(',')?;
-    let mut parts = rest.strip_prefix(' ')?.split(' ');
+fn parse_imf_fixdate(value: &[u8]) -> Option<i64> {
+    // Bytes split at bytes and `digits`, not `str::split` and `str::parse`: no char searcher and
+    // no integer parser linked for this (code size, issue 13).
+    let comma = value.iter().position(|&b| b == b',')?;
+    let mut parts = value[comma + 1..].strip_prefix(b" ")?.split(|&b| b == b' ');
     let day = signed(digits(parts.next()?)?);
     let month = match parts.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
+        b"Jan" => 1,
+        b"Feb" => 2,
+        b"Mar" => 3,
+        b"Apr" => 4,
+        b"May" => 5,
+        b"Jun" => 6,
+        b"Jul" => 7,
+        b"Aug" => 8,
+        b"Sep" => 9,
+        b"Oct" => 10,
+        b"Nov" => 11,
+        b"Dec" => 12,
         _ => return None,
     };
     let year = signed(digits(parts.next()?)?);
-    let mut hms = parts.next()?.split(':');
+    let mut hms = parts.next()?.split(|&b| b == b':');
     let h = signed(digits(hms.next()?)?);
     let m = signed(digits(hms.next()?)?);
     let s = signed(digits(hms.next()?)?);
-    if parts.next()? != "GMT" || parts.next().is_some() || hms.next().is_some() {
+    if parts.next()? != b"GMT" || parts.next().is_some() || hms.next().is_some() {
         return None;
     }
     if !(1..=31).contains(&day) || year > 9999 || h > 23 || m > 59 || s > 60 {
@@ -90,11 +95,11 @@ fn parse_imf_fixdate(value: &str) -> Option<i64> {
 }
 
 /// A non-empty run of ASCII digits as a number (saturating at `u64::MAX`); anything else: `None`.
-fn digits(text: &str) -> Option<u64> {
+fn digits(text: &[u8]) -> Option<u64> {
     if text.is_empty() {
         return None;
     }
-    text.bytes().try_fold(0u64, |n, b| {
+    text.iter().try_fold(0u64, |n, &b| {
         b.is_ascii_digit()
             .then(|| n.saturating_mul(10).saturating_add(u64::from(b - b'0')))
     })
@@ -185,11 +190,11 @@ mod tests {
 
     #[test]
     fn retry_after_digits_saturate_and_reject_the_rest() {
-        assert_eq!(digits("0042"), Some(42));
-        assert_eq!(digits("99999999999999999999999"), Some(u64::MAX));
-        assert_eq!(digits("+1"), None);
-        assert_eq!(digits("1 "), None);
-        assert_eq!(digits(""), None);
+        assert_eq!(digits(b"0042"), Some(42));
+        assert_eq!(digits(b"99999999999999999999999"), Some(u64::MAX));
+        assert_eq!(digits(b"+1"), None);
+        assert_eq!(digits(b"1 "), None);
+        assert_eq!(digits(b""), None);
         assert_eq!(
             parse_retry_after("99999999999999999999999", 0.0),
             Some(Duration::from_secs(u64::MAX))

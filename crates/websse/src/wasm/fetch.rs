@@ -475,8 +475,14 @@ fn build_request(
         });
     }
     let headers = Headers::new().map_err(js_error)?;
-    for (name, value) in request.connect_headers(last_event_id) {
-        headers.append(&name, &value).map_err(js_error)?;
+    let mut refused = None;
+    request.connect_headers(last_event_id, &mut |name, value| {
+        if refused.is_none() {
+            refused = headers.append(name, value).err();
+        }
+    });
+    if let Some(error) = refused {
+        return Err(js_error(error));
     }
     init.set_headers(&headers);
     match &request.body {
