@@ -34,10 +34,19 @@ const KEEP_CAPACITY: usize = 64 * 1024;
 /// subparts become U+FFFD, like `String::from_utf8_lossy`, which is only used when `from_utf8`'s
 /// faster validation fails.
 fn decode(bytes: &[u8]) -> Cow<'_, str> {
-    match core::str::from_utf8(bytes) {
-        Ok(text) => Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(bytes),
+    match utf8(bytes) {
+        Some(text) => Cow::Borrowed(text),
+        None => String::from_utf8_lossy(bytes),
     }
+}
+
+/// `bytes` as text if they are valid UTF-8. Not inlined, and returning an `Option` (a pointer and
+/// a length, in two registers): `from_utf8`'s `Result` comes back through memory, as two 8-byte
+/// stores that the caller read back as one 16-byte load, which the CPU cannot forward from the
+/// stores (a stall that cost half of `feed_with`'s time outside the validation itself).
+#[inline(never)]
+fn utf8(bytes: &[u8]) -> Option<&str> {
+    core::str::from_utf8(bytes).ok()
 }
 
 /// The comment callback of [`Parser::feed_with_comments`], if any. The parser's own functions take
@@ -328,12 +337,9 @@ impl Parser {
             on_event(item.as_ref().map(EventRef::from).map_err(|error| *error));
         }
         let mut input = self.stream_data(chunk);
-        while !input.is_empty() {
-            match self.parse_raw(&mut input, &mut None) {
-                None => break,
-                Some(Err(error)) => on_event(Err(error)),
-                Some(Ok(raw)) => self.dispatch_ref(raw, on_event),
-            }
+        if !input.is_empty() {
+            // Parses all of `input`: with `on_event`, it returns nothing.
+            let _ = self.parse_raw(&mut input, &mut None, Some(on_event));
         }
     }
 
@@ -410,23 +416,37 @@ impl Parser {
         input: &mut &[u8],
         on_comment: &mut Comments<'_>,
     ) -> Option<Result<Event, Error>> {
-        Some(match self.parse_raw(input, on_comment)? {
+        Some(match self.parse_raw(input, on_comment, None)? {
             Ok(Raw::Chunk(data)) => Ok(self.event(data)),
             Ok(Raw::Buffer) => Ok(self.take_event()),
             Err(error) => Err(error),
         })
     }
 
-    /// Parses `input` until an event is ready, an error occurs or `input` is used up.
+    /// Parses `input` until an event is ready, an error occurs or `input` is used up; with
+    /// `on_event` (the borrowed API), passes each item to it instead and goes on to the end of
+    /// `input`. One loop for both APIs, not inlined: a stream of small chunks then costs one
+    /// call per chunk rather than two per event (up to the event, then to carry the start of the
+    /// next line), without a second copy of the parser in an app that uses both.
     fn parse_raw<'c>(
         &mut self,
         input: &mut &'c [u8],
         on_comment: &mut Comments<'_>,
+        mut on_event: Option<OnEvent<'_>>,
     ) -> Option<Result<Raw<'c>, Error>> {
+        // An item: returned, or passed to `on_event`, after which parsing goes on.
+        macro_rules! emit {
+            ($item:expr) => {
+                match on_event {
+                    None => return Some($item),
+                    Some(ref mut on_event) => self.deliver($item, &mut **on_event),
+                }
+            };
+        }
         if self.bom_matched < BOM_DONE
             && let Some(error) = self.strip_bom(input, on_comment.is_some())
         {
-            return Some(Err(error));
+            emit!(Err(error));
         }
         loop {
             let chunk: &'c [u8] = input;
@@ -448,7 +468,10 @@ impl Parser {
                     return None;
                 }
                 *input = &[];
-                return self.carry(chunk, on_comment.is_some()).map(Err);
+                if let Some(error) = self.carry(chunk, on_comment.is_some()) {
+                    emit!(Err(error));
+                }
+                return None;
             };
             self.skip_lf = chunk[end] == b'\r';
             *input = &chunk[end + 1..];
@@ -465,10 +488,12 @@ impl Parser {
             {
                 *input = &input[1..];
                 self.commit_id();
-                return Some(Ok(Raw::Chunk(value.strip_prefix(b" ").unwrap_or(value))));
+                emit!(Ok(Raw::Chunk(value.strip_prefix(b" ").unwrap_or(value))));
+                continue;
             }
             if let Some(item) = self.end_line(&chunk[..end], on_comment) {
-                return Some(item);
+                emit!(item);
+                continue;
             }
             // The blank line right after a line that ended with an LF, the end of most events:
             // dispatch without another pass through the loop (the same steps as a blank line
@@ -479,9 +504,18 @@ impl Parser {
             {
                 *input = rest;
                 if let Some(raw) = self.dispatch() {
-                    return Some(Ok(raw));
+                    emit!(Ok(raw));
                 }
             }
+        }
+    }
+
+    /// Passes an item of [`feed_with`](Parser::feed_with) to its callback.
+    #[inline(always)]
+    fn deliver(&mut self, item: Result<Raw<'_>, Error>, on_event: OnEvent<'_>) {
+        match item {
+            Ok(raw) => self.dispatch_ref(raw, on_event),
+            Err(error) => on_event(Err(error)),
         }
     }
 
@@ -667,7 +701,10 @@ impl Parser {
                             (true, Some((b' ', rest))) => rest,
                             _ => part,
                         };
-                        self.data.extend_from_slice(value);
+                        // Often empty: the fast path took the line up to its end.
+                        if !value.is_empty() {
+                            self.data.extend_from_slice(value);
+                        }
                         None
                     }
                     _ => None,

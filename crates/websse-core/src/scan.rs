@@ -16,14 +16,22 @@ const MEMCHR_FROM: Option<usize> = Some(32);
 const MEMCHR_FROM: Option<usize> = None;
 
 /// The first CR or LF in `haystack`: `memchr2`, or a word-at-a-time search (see [`MEMCHR_FROM`]).
-#[inline]
+///
+/// The first byte is tested where this is inlined: a blank line right after a line end (the end
+/// of every event) needs no search and no call.
+#[inline(always)]
 pub(crate) fn find_line_end(haystack: &[u8]) -> Option<usize> {
     match haystack.first() {
-        // A blank line right after a line end (the end of every event) needs no search.
         Some(b'\r' | b'\n') => Some(0),
-        _ if MEMCHR_FROM.is_some_and(|from| haystack.len() >= from) => {
-            memchr2(b'\r', b'\n', haystack)
-        }
+        _ => search_line_end(haystack),
+    }
+}
+
+/// [`find_line_end`] past the first byte.
+#[inline(never)]
+fn search_line_end(haystack: &[u8]) -> Option<usize> {
+    match MEMCHR_FROM {
+        Some(from) if haystack.len() >= from => memchr2(b'\r', b'\n', haystack),
         _ => find_line_end_words(haystack),
     }
 }
@@ -91,9 +99,22 @@ fn find_line_end_words(haystack: &[u8]) -> Option<usize> {
         }
         at += 8;
     }
-    tail.iter()
-        .position(|&byte| byte == b'\r' || byte == b'\n')
-        .map(|i| at + i)
+    if tail.is_empty() {
+        return None;
+    }
+    // The last 1 to 7 bytes: as the last 8 bytes of the haystack, when it has them, rather than
+    // byte by byte. The bytes before `at` in that word hold no CR or LF, so its lowest mark is
+    // still the first line end.
+    match haystack.last_chunk::<8>() {
+        Some(last) => {
+            let marks = line_ends(word(last));
+            (marks != 0).then(|| haystack.len() - 8 + (marks.trailing_zeros() / 8) as usize)
+        }
+        None => tail
+            .iter()
+            .position(|&byte| byte == b'\r' || byte == b'\n')
+            .map(|i| at + i),
+    }
 }
 
 /// Chunks shorter than this take [`Parser::stream_data`](crate::Parser::stream_data)'s fast path when they continue a
