@@ -40,12 +40,15 @@ impl Decoder {
     pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut dyn FnMut(Item)) {
         match self {
             Decoder::Sse(parser) => {
-                for item in parser.feed(chunk) {
+                // The borrowed API and one copy out per event: ~0.5 kB gz less in an app than
+                // `feed`'s iterator (issue 13); an event larger than the parser's kept capacity
+                // is copied once here instead of handed over.
+                parser.feed_with(chunk, |item| {
                     out(match item {
-                        Ok(event) => Item::Message(Message::from(event)),
+                        Ok(event) => Item::Message(Message::from(event.to_event())),
                         Err(error) => Item::Skipped(skipped(error)),
-                    });
-                }
+                    })
+                });
             }
             #[cfg(feature = "ndjson")]
             Decoder::Ndjson(n) => n.feed(chunk, out),

@@ -17,7 +17,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     AbortController, AbortSignal, Headers, ReadableStream, ReadableStreamDefaultReader, Request,
-    RequestCache, RequestCredentials, RequestInit, Response,
+    RequestInit, Response,
 };
 
 use gloo_timers::future::TimeoutFuture;
@@ -117,7 +117,9 @@ impl Visibility {
     }
 
     fn is_hidden(&self) -> bool {
-        self.document.visibility_state() == web_sys::VisibilityState::Hidden
+        // `document.hidden` is `visibilityState == "hidden"` as a boolean: no string-to-enum
+        // table (and its panic path) linked for it (code size, issue 13).
+        self.document.hidden()
     }
 
     /// Whether the page is hidden; if not, wakes `cx` when visibility changes.
@@ -463,16 +465,23 @@ fn build_request(
     last_event_id: &str,
     signal: &AbortSignal,
 ) -> Result<Request, Error> {
-    let init = RequestInit::new();
-    init.set_method(&request.method);
-    init.set_cache(RequestCache::NoStore);
-    init.set_signal(Some(signal));
+    // A plain object filled with `Reflect.set` rather than `RequestInit`'s setters: one JS import
+    // instead of six, and no enum-to-string tables (code size, issue 13).
+    let init = js_sys::Object::new();
+    let set = |key: &str, value: &JsValue| {
+        // Setting a property of a fresh plain object cannot throw.
+        let _ = Reflect::set(&init, &JsValue::from_str(key), value);
+    };
+    set("method", &JsValue::from_str(&request.method));
+    set("cache", &JsValue::from_str("no-store"));
+    set("signal", signal);
     if let Some(credentials) = request.credentials {
-        init.set_credentials(match credentials {
-            Credentials::Omit => RequestCredentials::Omit,
-            Credentials::SameOrigin => RequestCredentials::SameOrigin,
-            Credentials::Include => RequestCredentials::Include,
-        });
+        let mode = match credentials {
+            Credentials::Omit => "omit",
+            Credentials::SameOrigin => "same-origin",
+            Credentials::Include => "include",
+        };
+        set("credentials", &JsValue::from_str(mode));
     }
     let headers = Headers::new().map_err(js_error)?;
     let mut refused = None;
@@ -484,11 +493,12 @@ fn build_request(
     if let Some(error) = refused {
         return Err(js_error(error));
     }
-    init.set_headers(&headers);
+    set("headers", &headers);
     match &request.body {
-        Some(Body::Text(text)) => init.set_body(&JsValue::from_str(text)),
-        Some(Body::Bytes(bytes)) => init.set_body(&Uint8Array::from(bytes.as_slice())),
+        Some(Body::Text(text)) => set("body", &JsValue::from_str(text)),
+        Some(Body::Bytes(bytes)) => set("body", &Uint8Array::from(bytes.as_slice())),
         None => {}
     }
-    Request::new_with_str_and_init(&request.url, &init).map_err(js_error)
+    Request::new_with_str_and_init(&request.url, init.unchecked_ref::<RequestInit>())
+        .map_err(js_error)
 }
