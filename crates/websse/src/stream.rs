@@ -4,10 +4,11 @@
 use std::fmt;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use futures_core::{FusedStream, Stream};
+use futures_util::task::AtomicWaker;
 
 use crate::queue::QueueRef;
 use crate::{ConnectionState, Error, Item, Message, SseRequest};
@@ -31,8 +32,9 @@ enum Inner {
 #[derive(Debug, Default)]
 struct CloseState {
     closed: AtomicBool,
-    /// The task that last polled the stream, woken by [`CloseHandle::close`].
-    waker: Mutex<Option<Waker>>,
+    /// The task that last polled the stream, woken by [`CloseHandle::close`]. An `AtomicWaker`
+    /// rather than a `Mutex<Option<Waker>>`: ~0.6 kB gz less in every app (issue 13).
+    waker: AtomicWaker,
 }
 
 impl CloseState {
@@ -41,10 +43,7 @@ impl CloseState {
     }
 
     fn register(&self, waker: &Waker) {
-        let mut slot = self.waker.lock().unwrap_or_else(PoisonError::into_inner);
-        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            *slot = Some(waker.clone());
-        }
+        self.waker.register(waker);
     }
 }
 
@@ -65,15 +64,7 @@ impl CloseHandle {
     /// `Item::State(Closed)`, then `None`.
     pub fn close(&self) {
         self.state.closed.store(true, Ordering::Release);
-        let waker = self
-            .state
-            .waker
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        self.state.waker.wake();
     }
 
     /// Whether [`close`](CloseHandle::close) was called (on this handle or a clone).
@@ -252,11 +243,7 @@ impl EventStream {
         // Release the transport before borrowing the queue: dropping runs JS (close, abort).
         self.inner = None;
         self.queue.borrow_mut().clear();
-        *self
-            .close
-            .waker
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = None;
+        drop(self.close.waker.take());
     }
 
     fn is_sentinel(&self, message: &Message) -> bool {
