@@ -79,17 +79,12 @@ impl Drop for Listener {
     }
 }
 
-/// The message of a thrown JS value, whatever it is (an `Error`, a string, anything else).
+/// The message of a thrown JS value, whatever it is: JS's own `String(value)` (`TypeError: Failed
+/// to fetch` for an `Error`, the text of a string, a description of anything else).
 ///
-/// JS's own `String(value)` describes the rest, not Rust's `Debug` of `JsValue`: that would link
-/// `core::fmt` into every app for a message that is almost never seen.
+/// Not Rust's `Debug` of `JsValue` (that would link `core::fmt` into every app for a message
+/// that is almost never seen), and one JS import for every kind of value (code size, issue 13).
 pub(crate) fn js_message(value: &JsValue) -> String {
-    if let Some(error) = value.dyn_ref::<js_sys::Error>() {
-        return String::from(error.message());
-    }
-    if let Some(text) = value.as_string() {
-        return text;
-    }
     js_string(value).unwrap_or_else(|_| "a value that cannot be shown".to_owned())
 }
 
