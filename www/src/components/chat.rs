@@ -4,9 +4,9 @@ use web_sys::{Element, HtmlSelectElement, HtmlTextAreaElement, KeyboardEvent};
 use websse::ConnectionState;
 use yew::prelude::*;
 
-use super::status::Status;
-use super::turn::TurnView;
-use crate::hooks::{SseSignal, use_sse, use_typewriter, use_window_keydown};
+use super::status::{countdown, status};
+use super::turn::turn_view;
+use crate::hooks::{SseSignal, use_countdown, use_sse, use_typewriter, use_window_keydown};
 use crate::spec::TransportKind;
 use crate::state::{ChatAction, ChatState};
 use crate::{json, page};
@@ -165,6 +165,9 @@ pub fn ChatPage() -> Html {
         })
     };
 
+    // The status line's countdown to the next attempt (redraws this page every 100 ms while it runs).
+    let left = use_countdown(state.phase().cloned(), countdown(state.phase()));
+
     let newest = state.turns.last().map(|t| t.id);
     let suggestions = SUGGESTIONS.iter().map(|question| {
         let dispatch = state.dispatcher();
@@ -184,14 +187,12 @@ pub fn ChatPage() -> Html {
                 if state.turns.is_empty() {
                     <p class="empty">{ "Ask something, or pick a question below. Answers stream in token by token." }</p>
                 }
-                { for state.turns.iter().map(|turn| html! {
-                    <TurnView key={turn.id} turn={turn.clone()} newest={Some(turn.id) == newest} />
-                }) }
+                { for state.turns.iter().map(|turn| turn_view(turn, Some(turn.id) == newest)) }
             </div>
             <div class="suggestions" role="group" aria-label="Suggested questions">
                 { for suggestions }
             </div>
-            <Status phase={state.phase().cloned()} {on_retry} />
+            { status(state.phase(), left, &on_retry) }
             <div class="composer">
                 <label class="visually-hidden" for="prompt">{ "Your question" }</label>
                 <textarea id="prompt" data-testid="prompt" ref={prompt_ref} rows="2"

@@ -289,34 +289,37 @@ pub fn InspectorPage() -> Html {
 
     let form = &state.form;
     let connected = state.connection.0.is_active();
-    let share = format!("{}#/inspector", page::query_string(&form.to_query()));
+    let mut share = page::query_string(&form.to_query());
+    share.push_str("#/inspector");
     let credentials = form.credentials.map(CredentialsKind::as_str).unwrap_or("");
+    let example_options = examples.iter().enumerate().map(|(i, e)| {
+        html! {
+            <option value={i.to_string()}>{ e.name.clone() }</option>
+        }
+    });
 
     html! {
         <section class="inspector" aria-label="SSE inspector">
             <form class="form" onsubmit={on_submit}>
-                <label class="wide">{ "Stream URL" }
+                { labelled(WIDE, "Stream URL", html! {
                     <input type="text" data-testid="inspector-url" value={form.url.clone()}
                         oninput={edit(Field::Url)} placeholder="/api/examples/... or https://..."
                         spellcheck="false" autocomplete="off" />
-                </label>
+                }) }
                 if !examples.is_empty() {
-                    <label class="wide">{ "Example streams" }
+                    { labelled(WIDE, "Example streams", html! {
                         <select onchange={on_example} data-testid="example">
                             <option value="" selected=true>{ "Pick an example…" }</option>
-                            { for examples.iter().enumerate().map(|(i, e)| html! {
-                                <option value={i.to_string()}>{ e.name.clone() }</option>
-                            }) }
+                            { for example_options }
                         </select>
-                    </label>
+                    }) }
                 }
-                <label>{ "Transport" }
-                    <select onchange={select(Field::Transport)} aria-label="Transport">
-                        { for [TransportKind::Fetch, TransportKind::EventSource].map(|t| html! {
-                            <option value={t.as_str()} selected={form.transport == t}>{ t.as_str() }</option>
-                        }) }
-                    </select>
-                </label>
+                { labelled(false, "Transport", choice(
+                    &[TransportKind::Fetch.as_str(), TransportKind::EventSource.as_str()],
+                    form.transport.as_str(),
+                    select(Field::Transport),
+                    Some("Transport"),
+                )) }
                 <label>{ "Method" }
                     <input type="text" value={form.method.clone()} oninput={edit(Field::Method)}
                         list="methods" spellcheck="false" />
@@ -324,36 +327,35 @@ pub fn InspectorPage() -> Html {
                         { for ["GET", "POST", "PUT", "PATCH", "DELETE"].map(|m| html! { <option value={m} /> }) }
                     </datalist>
                 </label>
-                <label>{ "Framing" }
-                    <select onchange={select(Field::Framing)}>
-                        { for [FramingKind::Sse, FramingKind::Ndjson, FramingKind::Raw].map(|f| html! {
-                            <option value={f.as_str()} selected={form.framing == f}>{ f.as_str() }</option>
-                        }) }
-                    </select>
-                </label>
-                <label>{ "Credentials" }
-                    <select onchange={select(Field::Credentials)}>
-                        <option value="" selected={credentials.is_empty()}>{ "default" }</option>
-                        { for [CredentialsKind::SameOrigin, CredentialsKind::Include, CredentialsKind::Omit].map(|c| html! {
-                            <option value={c.as_str()} selected={credentials == c.as_str()}>{ c.as_str() }</option>
-                        }) }
-                    </select>
-                </label>
+                { labelled(false, "Framing", choice(
+                    &[FramingKind::Sse.as_str(), FramingKind::Ndjson.as_str(), FramingKind::Raw.as_str()],
+                    form.framing.as_str(),
+                    select(Field::Framing),
+                    None,
+                )) }
+                // The empty value is the client's default.
+                { labelled(false, "Credentials", choice(
+                    &[
+                        "",
+                        CredentialsKind::SameOrigin.as_str(),
+                        CredentialsKind::Include.as_str(),
+                        CredentialsKind::Omit.as_str(),
+                    ],
+                    credentials,
+                    select(Field::Credentials),
+                    None,
+                )) }
                 <label class="check">
                     <input type="checkbox" data-testid="share-tabs" checked={form.tabs}
                         onchange={on_tabs} />
                     { "One connection for all tabs" }
                 </label>
-                <label class="wide">{ "Named event types (comma-separated)" }
+                { labelled(WIDE, "Named event types (comma-separated)", html! {
                     <input type="text" value={form.events.clone()} oninput={edit(Field::Events)}
                         placeholder="start, delta, done" spellcheck="false" />
-                </label>
-                <label>{ "Headers (one \"Name: value\" per line)" }
-                    <textarea value={form.headers.clone()} oninput={edit(Field::Headers)} spellcheck="false" />
-                </label>
-                <label>{ "Body" }
-                    <textarea value={form.body.clone()} oninput={edit(Field::Body)} spellcheck="false" />
-                </label>
+                }) }
+                { labelled(false, "Headers (one \"Name: value\" per line)", text_area(&form.headers, edit(Field::Headers))) }
+                { labelled(false, "Body", text_area(&form.body, edit(Field::Body))) }
                 <div class="actions wide">
                     <button type="submit" class="primary" data-testid="connect"
                         aria-label="Connect to the stream">{ "Connect" }</button>
@@ -375,6 +377,44 @@ pub fn InspectorPage() -> Html {
             </ol>
         </section>
     }
+}
+
+/// A form field that spans the whole form (see [`labelled`]).
+const WIDE: bool = true;
+
+/// A form field: its label text, then the control; `wide` spans the whole form.
+///
+/// The class is a literal in each branch: a computed `class` goes through Yew's `Classes` (an
+/// `IndexSet` with SipHash), about 1 kB of gzipped wasm for two spellings (issue 13).
+fn labelled(wide: bool, text: &'static str, control: Html) -> Html {
+    if wide {
+        html! { <label class="wide">{ text }{ control }</label> }
+    } else {
+        html! { <label>{ text }{ control }</label> }
+    }
+}
+
+/// A `<select>` whose option values are also their labels (the empty value reads "default").
+fn choice(
+    values: &[&'static str],
+    selected: &str,
+    onchange: Callback<Event>,
+    label: Option<&'static str>,
+) -> Html {
+    html! {
+        <select {onchange} aria-label={label}>
+            { for values.iter().map(|&value| html! {
+                <option {value} selected={value == selected}>
+                    { if value.is_empty() { "default" } else { value } }
+                </option>
+            }) }
+        </select>
+    }
+}
+
+/// A monospaced multi-line field.
+fn text_area(value: &str, oninput: Callback<InputEvent>) -> Html {
+    html! { <textarea value={value.to_owned()} {oninput} spellcheck="false" /> }
 }
 
 /// Whether this tab leads or follows a stream shared across tabs, and how many tabs share it.
@@ -401,6 +441,7 @@ fn sharing_badge(sharing: websse::Sharing) -> Html {
 }
 
 fn log_line(entry: &LogEntry) -> Html {
+    // Two literal classes rather than a computed one (see `labelled`).
     match &entry.kind {
         LogKind::Event {
             event_type,

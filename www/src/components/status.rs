@@ -2,7 +2,6 @@
 
 use yew::prelude::*;
 
-use crate::hooks::use_countdown;
 use crate::state::Phase;
 
 /// "reconnecting (attempt n, next try in s)"; EventSource does not tell its delay (0 here).
@@ -22,26 +21,21 @@ pub fn reconnecting(attempt: u32, delay_ms: u64) -> String {
     }
 }
 
-/// Props of [`Status`].
-#[derive(Properties, PartialEq)]
-pub struct StatusProps {
-    /// The newest answer's phase; `None` before the first question.
-    pub phase: Option<Phase>,
-    /// Asks the failed question again.
-    pub on_retry: Callback<()>,
+/// The wait to count down in the status line: the announced delay before the next attempt while
+/// reconnecting (EventSource does not say its delay: `None`).
+pub fn countdown(phase: Option<&Phase>) -> Option<u64> {
+    match phase {
+        Some(Phase::Reconnecting { delay_ms, .. }) if *delay_ms > 0 => Some(*delay_ms),
+        _ => None,
+    }
 }
 
 /// "connecting", "streaming", "reconnecting (attempt n, next try in s)", "done", "failed: ..." with
-/// a retry button.
-#[component]
-pub fn Status(props: &StatusProps) -> Html {
-    // The wait before the next attempt, counting down (EventSource does not say its delay: 0).
-    let wait = match &props.phase {
-        Some(Phase::Reconnecting { delay_ms, .. }) if *delay_ms > 0 => Some(*delay_ms),
-        _ => None,
-    };
-    let left = use_countdown(props.phase.clone(), wait);
-    let (name, text) = match &props.phase {
+/// a retry button. `left` is what remains of the [`countdown`] (from `use_countdown` in the page).
+///
+/// A function, not a component (see `turn_view`).
+pub fn status(phase: Option<&Phase>, left: Option<u64>, on_retry: &Callback<()>) -> Html {
+    let (name, text) = match phase {
         None => ("idle", "ready".to_owned()),
         Some(phase) => (
             phase.name(),
@@ -66,8 +60,8 @@ pub fn Status(props: &StatusProps) -> Html {
             },
         ),
     };
-    let retry = matches!(props.phase, Some(Phase::Failed(_))).then(|| {
-        let on_retry = props.on_retry.clone();
+    let retry = matches!(phase, Some(Phase::Failed(_))).then(|| {
+        let on_retry = on_retry.clone();
         html! {
             <button type="button" onclick={move |_| on_retry.emit(())}
                 aria-label="Retry the last question">{ "Retry" }</button>

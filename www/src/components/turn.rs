@@ -4,43 +4,37 @@ use yew::prelude::*;
 
 use crate::state::{Phase, Turn};
 
-/// Props of [`TurnView`].
-#[derive(Properties, PartialEq)]
-pub struct TurnProps {
-    /// The turn.
-    pub turn: Turn,
-    /// Whether this is the newest answer (it carries the `answer` test hook).
-    pub newest: bool,
-}
-
-/// The user's bubble and the assistant's.
+/// The user's bubble and the assistant's, keyed by the turn's id; `newest` carries the `answer`
+/// test hook.
 ///
 /// The answer's text element is rendered empty and never gets children from Yew: the typewriter
 /// appends text nodes to it directly, so the virtual DOM never holds the growing answer. Since
 /// everything is rendered with `Text` nodes, stream content is never parsed as HTML.
-#[component]
-pub fn TurnView(props: &TurnProps) -> Html {
-    let turn = &props.turn;
+///
+/// A function, not a component: a component of its own costs the app about 1 kB of gzipped wasm
+/// (Yew's lifecycle code for one more type, issue 13), and a turn is a handful of nodes.
+pub fn turn_view(turn: &Turn, newest: bool) -> Html {
     let active = turn.phase.is_active();
+    // Literal classes: a computed `class` would link Yew's `Classes` (an `IndexSet`) for this.
     let note = match &turn.phase {
-        Phase::Stopped => Some(("note stopped", "stopped")),
-        Phase::Failed(_) => Some(("note failed", "failed")),
-        Phase::Done { cut: true } => Some(("note", "cut short by the server")),
-        _ => None,
+        Phase::Stopped => html! { <span class="note stopped">{ "stopped" }</span> },
+        Phase::Failed(_) => html! { <span class="note failed">{ "failed" }</span> },
+        Phase::Done { cut: true } => {
+            html! { <span class="note">{ "cut short by the server" }</span> }
+        }
+        _ => Html::default(),
     };
     html! {
-        <>
+        <key={turn.id}>
             <div class="bubble user" aria-label="You said">{ turn.prompt.clone() }</div>
-            <div class="bubble assistant" aria-live="polite" aria-busy={active.to_string()}
+            <div class="bubble assistant" aria-live="polite" aria-busy={if active { "true" } else { "false" }}
                 data-state={turn.phase.name()}>
                 <span class="text" ref={turn.text.clone()}
-                    data-testid={props.newest.then_some("answer")}></span>
+                    data-testid={newest.then_some("answer")}></span>
                 if active {
                     <span class="cursor" data-testid="cursor" aria-hidden="true"></span>
                 }
-                if let Some((class, text)) = note {
-                    <span class={class}>{ text }</span>
-                }
+                { note }
             </div>
         </>
     }
