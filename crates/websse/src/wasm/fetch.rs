@@ -117,9 +117,13 @@ impl Visibility {
     }
 
     fn is_hidden(&self) -> bool {
-        // `document.hidden` is `visibilityState == "hidden"` as a boolean: no string-to-enum
-        // table (and its panic path) linked for it (code size, issue 13).
-        self.document.hidden()
+        // Read as text with `Reflect.get` (linked already for the body chunks): web-sys's
+        // `VisibilityState` enum would link a string-to-enum table and its panic path for one
+        // comparison (code size, issue 13).
+        Reflect::get(&self.document, &JsValue::from_str("visibilityState"))
+            .ok()
+            .and_then(|state| state.as_string())
+            .is_some_and(|state| state == "hidden")
     }
 
     /// Whether the page is hidden; if not, wakes `cx` when visibility changes.
