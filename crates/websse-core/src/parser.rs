@@ -10,8 +10,6 @@ use core::iter::FusedIterator;
 use core::mem;
 use core::time::Duration;
 
-use memchr::memchr;
-
 use crate::error::Error;
 use crate::event::{Event, EventRef, EventType};
 use crate::scan::{BLOCK, SMALL_CHUNK, find_colon, find_line_end, has_line_end};
@@ -44,7 +42,8 @@ fn decode(bytes: &[u8]) -> Cow<'_, str> {
 /// a length, in two registers): `from_utf8`'s `Result` comes back through memory, as two 8-byte
 /// stores that the caller read back as one 16-byte load, which the CPU cannot forward from the
 /// stores (a stall that cost half of `feed_with`'s time outside the validation itself).
-#[inline(never)]
+/// (wasm has no such stall: there it is inlined.)
+#[cfg_attr(not(target_arch = "wasm32"), inline(never))]
 fn utf8(bytes: &[u8]) -> Option<&str> {
     core::str::from_utf8(bytes).ok()
 }
@@ -595,7 +594,7 @@ impl Parser {
                     self.pending = Pending::Ignore;
                 }
             }
-            Pending::Start | Pending::Name => match memchr(b':', bytes) {
+            Pending::Start | Pending::Name => match find_colon(bytes) {
                 None => {
                     self.line.extend_from_slice(bytes);
                     self.pending = Pending::Name;

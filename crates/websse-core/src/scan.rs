@@ -1,7 +1,7 @@
 //! Finding bytes: the end of a line, the colon of a field, and the block test of the small-chunk
 //! fast path. Nothing here knows the parser's state.
 
-use memchr::{memchr, memchr2};
+use memchr::memchr2;
 
 /// Haystacks at least this long are searched with `memchr2`; shorter ones (small network chunks,
 /// the rest of a short line) a word at a time inline, which saves the call and dispatch overhead.
@@ -99,22 +99,9 @@ fn find_line_end_words(haystack: &[u8]) -> Option<usize> {
         }
         at += 8;
     }
-    if tail.is_empty() {
-        return None;
-    }
-    // The last 1 to 7 bytes: as the last 8 bytes of the haystack, when it has them, rather than
-    // byte by byte. The bytes before `at` in that word hold no CR or LF, so its lowest mark is
-    // still the first line end.
-    match haystack.last_chunk::<8>() {
-        Some(last) => {
-            let marks = line_ends(word(last));
-            (marks != 0).then(|| haystack.len() - 8 + (marks.trailing_zeros() / 8) as usize)
-        }
-        None => tail
-            .iter()
-            .position(|&byte| byte == b'\r' || byte == b'\n')
-            .map(|i| at + i),
-    }
+    tail.iter()
+        .position(|&byte| byte == b'\r' || byte == b'\n')
+        .map(|i| at + i)
 }
 
 /// Chunks shorter than this take [`Parser::stream_data`](crate::Parser::stream_data)'s fast path when they continue a
@@ -155,9 +142,21 @@ pub(crate) fn find_colon(line: &[u8]) -> Option<usize> {
     const NEAR: usize = 8;
     match line.iter().take(NEAR).position(|&byte| byte == b':') {
         Some(colon) => Some(colon),
-        None if line.len() > NEAR => memchr(b':', &line[NEAR..]).map(|i| i + NEAR),
+        None if line.len() > NEAR => find_byte(b':', &line[NEAR..]).map(|i| i + NEAR),
         None => None,
     }
+}
+
+/// The first `byte` in `haystack`: `memchr`, except on wasm32 without `simd128`, where a plain
+/// loop is smaller than `memchr`'s fallback (4 bytes at a time there, see [`MEMCHR_FROM`]) and
+/// fast enough for what it searches: past the first 8 bytes of a line without an early colon.
+#[cfg(not(all(target_arch = "wasm32", not(target_feature = "simd128"))))]
+fn find_byte(byte: u8, haystack: &[u8]) -> Option<usize> {
+    memchr::memchr(byte, haystack)
+}
+#[cfg(all(target_arch = "wasm32", not(target_feature = "simd128")))]
+fn find_byte(byte: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == byte)
 }
 
 #[cfg(test)]
