@@ -142,13 +142,14 @@ impl fmt::Debug for EventStream {
 
 impl EventStream {
     #[cfg(target_arch = "wasm32")]
-    pub(crate) fn open(request: SseRequest) -> Result<EventStream, Error> {
+    pub(crate) fn open(mut request: SseRequest) -> Result<EventStream, Error> {
         let queue: QueueRef = std::rc::Rc::new(std::cell::RefCell::new(match request.transport {
             crate::Transport::EventSource => crate::queue::Queue::bounded(request.max_buffered),
             crate::Transport::Fetch => crate::queue::Queue::default(),
         }));
         queue.borrow_mut().push_state(ConnectionState::Connecting);
-        let done_on_data = request.done_on_data.clone();
+        // The stream checks the sentinel; the transports never read it.
+        let done_on_data = request.done_on_data.take();
         let inner = match request.transport {
             #[cfg(feature = "event-source")]
             crate::Transport::EventSource => {

@@ -50,15 +50,13 @@ impl Subscription {
             .map_err(crate::wasm::js_error)?;
         let wants = |t: &str| request.events.iter().any(|e| e == t);
         let (wants_open, wants_error) = (wants("open"), wants("error"));
-        let mut listeners = Vec::new();
+        let mut listeners: Vec<Listener> = Vec::new();
 
-        let mut types: Vec<&str> = vec!["message"];
-        for t in &request.events {
-            if !types.contains(&t.as_str()) && t != "open" && t != "error" {
-                types.push(t);
+        // `message` and each named type once (`open` and `error` have their own listeners).
+        for t in std::iter::once("message").chain(request.events.iter().map(String::as_str)) {
+            if t == "open" || t == "error" || listeners.iter().any(|l| l.event_type() == t) {
+                continue;
             }
-        }
-        for t in types {
             let queue = Rc::clone(&queue);
             listeners.push(Listener::new(
                 &source,
