@@ -52,7 +52,9 @@ pub(crate) fn parse_retry_after(value: &str, now_unix_ms: f64) -> Option<Duratio
     if let Some(seconds) = digits(value) {
         return Some(Duration::from_secs(seconds));
     }
-    let at_ms = parse_imf_fixdate(value)?.saturating_mul(1000);
+    // A four-digit year keeps this far from overflow: a plain multiplication, not a checked one
+    // (an i64 overflow check is a 128-bit multiply in wasm).
+    let at_ms = parse_imf_fixdate(value)? * 1000;
     // `as` saturates (and maps NaN to 0); a date in the past waits zero.
     let wait_ms = at_ms.saturating_sub(now_unix_ms as i64).max(0);
     Some(Duration::from_millis(wait_ms.unsigned_abs()))
