@@ -826,6 +826,7 @@ mod tests {
         assert_ne!(base, key(SseRequest::get("/a").events(["tick"])));
     }
 
+    #[cfg(feature = "fetch")]
     #[test]
     fn sharing_is_for_browsers() {
         assert!(matches!(
