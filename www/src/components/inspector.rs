@@ -3,7 +3,7 @@
 use futures::future::{AbortHandle, abortable};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
-use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+use web_sys::{HtmlInputElement, HtmlSelectElement};
 use websse::ConnectionState;
 use yew::prelude::*;
 
@@ -125,27 +125,19 @@ fn use_examples() -> Vec<Example> {
 }
 
 fn input_value(event: &InputEvent) -> String {
-    let target = event.target();
-    if let Some(input) = target
-        .clone()
-        .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
-    {
-        input.value()
-    } else if let Some(area) = target.and_then(|t| t.dyn_into::<HtmlTextAreaElement>().ok()) {
-        area.value()
-    } else {
-        String::new()
-    }
+    // The `value` of whichever control fired (an input or a textarea), read as a property: no
+    // `instanceof` check per element type.
+    event
+        .target()
+        .and_then(|target| js_sys::Reflect::get(&target, &JsValue::from_str("value")).ok())
+        .and_then(|value| value.as_string())
+        .unwrap_or_default()
 }
 
 /// The inspector page.
 #[component]
 pub fn InspectorPage() -> Html {
-    let params = use_memo((), |_| page::params());
-    let state = use_reducer({
-        let params = params.clone();
-        move || InspectorState::from_query(&params)
-    });
+    let state = use_reducer(|| InspectorState::from_query(&page::params()));
     let examples = use_examples();
 
     let connect = {
@@ -160,12 +152,11 @@ pub fn InspectorPage() -> Html {
         })
     };
 
-    // A shared link connects right away.
+    // A shared link connects right away: the effect runs after the first render only, when the
+    // form is still the one read from the link.
     {
         let dispatch = state.dispatcher();
-        let autoconnect = params
-            .iter()
-            .any(|(k, v)| k == "url" && !v.trim().is_empty());
+        let autoconnect = !state.form.url.trim().is_empty();
         use_effect_with((), move |_| {
             if autoconnect {
                 dispatch.dispatch(InspectorAction::Connect {

@@ -164,8 +164,7 @@ impl Typewriter {
 /// unmounting drops it, which cancels a scheduled frame and frees its callback.
 #[hook]
 pub fn use_typewriter() -> Typewriter {
-    let inner: Rc<RefCell<Inner>> =
-        (*use_memo((), |_| Rc::new(RefCell::new(Inner::default())))).clone();
+    let inner: Rc<RefCell<Inner>> = use_mut_ref(Inner::default);
     {
         let inner = Rc::clone(&inner);
         use_effect_with((), move |_| {
