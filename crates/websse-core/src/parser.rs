@@ -449,6 +449,10 @@ impl Parser {
         }
         loop {
             let chunk: &'c [u8] = input;
+            // Also the end of most chunks in `on_event` mode, after their last event.
+            if chunk.is_empty() {
+                return None;
+            }
             if self.skip_lf {
                 // A CR ended the previous line; an LF right after it belongs to that line end.
                 match chunk.split_first() {
@@ -463,9 +467,6 @@ impl Parser {
             }
             // Spec: lines end with CRLF, a lone LF or a lone CR.
             let Some(end) = find_line_end(chunk) else {
-                if chunk.is_empty() {
-                    return None;
-                }
                 *input = &[];
                 if let Some(error) = self.carry(chunk, on_comment.is_some()) {
                     emit!(Err(error));
