@@ -208,15 +208,27 @@ impl Parser {
     // `#[inline]` so that the caller builds the `Feed` in its own registers (returned through
     // memory, it was read back right after the call: a store-forwarding stall that cost more
     // than the rest of a small chunk's fast path); the work is in `stream_data_call`, compiled
-    // here at websse-core's optimisation level (see `Comments`).
+    // here at websse-core's optimisation level (see `Comments`), and called only for a chunk
+    // that takes the fast path.
     #[inline]
     pub fn feed<'a>(&'a mut self, chunk: &'a [u8]) -> Feed<'a> {
-        let input = self.stream_data_call(chunk);
+        let input = if self.streams(chunk) {
+            self.stream_data_call(chunk)
+        } else {
+            chunk
+        };
         Feed {
             parser: self,
             input,
             on_comment: None,
         }
+    }
+
+    /// Whether `chunk` takes [`stream_data`](Parser::stream_data)'s fast path: it is small and
+    /// continues a `data` value.
+    #[inline(always)]
+    fn streams(&self, chunk: &[u8]) -> bool {
+        chunk.len() < SMALL_CHUNK && self.pending == (Pending::Data { strip_space: false })
     }
 
     /// [`stream_data`](Parser::stream_data), not inlined: for the two `Feed` constructors.
@@ -234,7 +246,7 @@ impl Parser {
     /// block.
     #[inline(always)]
     fn stream_data<'c>(&mut self, chunk: &'c [u8]) -> &'c [u8] {
-        if chunk.len() >= SMALL_CHUNK || self.pending != (Pending::Data { strip_space: false }) {
+        if !self.streams(chunk) {
             return chunk;
         }
         let (blocks, _) = chunk.as_chunks::<BLOCK>();
@@ -278,7 +290,11 @@ impl Parser {
         on_comment: F,
     ) -> Feed<'a, F> {
         // The fast path takes no line ends, so it never passes over a comment.
-        let input = self.stream_data_call(chunk);
+        let input = if self.streams(chunk) {
+            self.stream_data_call(chunk)
+        } else {
+            chunk
+        };
         Feed {
             parser: self,
             input,
