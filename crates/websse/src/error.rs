@@ -21,7 +21,7 @@ pub enum Error {
         status: u16,
     },
     /// The server answered 200 with another content type than `text/event-stream`.
-    #[error("expected a text/event-stream response, got content type {content_type:?}")]
+    #[error("expected a text/event-stream response, got content type \"{content_type}\"")]
     ContentType {
         /// The `Content-Type` header as received (empty when there was none).
         content_type: String,
@@ -34,7 +34,7 @@ pub enum Error {
         message: String,
     },
     /// No bytes arrived for the idle timeout, and the reconnect policy gave up.
-    #[error("no data for {timeout:?}")]
+    #[error("no data for {} ms", millis(*timeout))]
     IdleTimeout {
         /// The idle timeout in force.
         timeout: std::time::Duration,
@@ -122,3 +122,31 @@ impl fmt::Display for JsonError {
 
 #[cfg(feature = "json")]
 impl std::error::Error for JsonError {}
+
+/// `duration` in whole milliseconds, for messages: written as an integer, so an error's Display
+/// does not link `Duration`'s Debug (its decimal formatting), which an app would pay for in size.
+fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Error;
+
+    #[test]
+    fn messages_name_the_values() {
+        let idle = Error::IdleTimeout {
+            timeout: Duration::from_millis(1500),
+        };
+        assert_eq!(idle.to_string(), "no data for 1500 ms");
+        let content_type = Error::ContentType {
+            content_type: "text/html; charset=utf-8".into(),
+        };
+        assert_eq!(
+            content_type.to_string(),
+            "expected a text/event-stream response, got content type \"text/html; charset=utf-8\""
+        );
+    }
+}
