@@ -1,14 +1,15 @@
 //! `cargo xtask bench --size-only`: what the app and the library cost in bytes a browser downloads.
 //!
 //! - The app: Trunk's release build (`dist/`), wasm + JS gzipped, before `wasm-opt` (Trunk's
-//!   wasm-bindgen output in `target/wasm-bindgen/release/`) and after (`dist/`).
+//!   wasm-bindgen output in `target/wasm-bindgen/release/`) and after (`dist/`: `-Oz` plus the
+//!   extra passes `www/index.html` names in `data-wasm-opt-params`).
 //! - The library: the framework-less apps of `bench/size/` (their own workspace and lockfile),
 //!   each built on its own so websse's features are exactly the ones it asks for, then
 //!   `wasm-bindgen --target web`, `wasm-opt -Oz` and `gzip -9`. Each app's size over `bare` (the
 //!   same app without an SSE library) is the increment, set next to gloo-net's EventSource.
 //! - The floor under the app: Yew's hello world (`bench/size/yew-hello`), built the same way.
 //! - With `--twiggy`: the largest items of the app and of the fetch-only increment, by name (the
-//!   same `wasm-opt -Oz`, keeping the names section for twiggy).
+//!   same `wasm-opt -Oz` without the app's extra passes, keeping the names section for twiggy).
 //!
 //! Sizes are in kB of 1,000 bytes. The goals of issue 13 are printed with each row they apply to.
 
@@ -171,7 +172,7 @@ fn print_table(before: &Size, after: &Size, yew: &Size, apps: &[Size]) {
     );
     for (label, s) in [
         ("before wasm-opt", before),
-        ("after wasm-opt -Oz (shipped)", after),
+        ("after wasm-opt (shipped)", after),
         ("floor: Yew hello world, -Oz", yew),
     ] {
         println!(
