@@ -268,3 +268,78 @@ fn disconnect_closes_the_connection_on_the_server() {
         Ok(())
     });
 }
+
+/// Opens the inspector on the server's example whose name starts `name` (which fills in the URL,
+/// method and framing) and connects on the default transport, fetch.
+async fn connect_to_example(c: &Client, name: &str) -> Result {
+    open(c, "/#/inspector", "inspector-url").await?;
+    let value = wait_for(Duration::from_secs(10), "the example list", || async {
+        let found = js(
+            c,
+            r#"const [name] = arguments;
+               const s = document.querySelector('[data-testid="example"]');
+               if (!s) return null;
+               const o = Array.from(s.options).find(o => o.textContent.startsWith(name + ' '));
+               return o ? o.value : null;"#,
+            vec![json!(name)],
+        )
+        .await?;
+        Ok(found.as_str().map(str::to_owned))
+    })
+    .await?;
+    c.find(Locator::Css(&tid("example")))
+        .await?
+        .select_by_value(&value)
+        .await?;
+    c.find(Locator::Css(&tid("connect"))).await?.click().await?;
+    Ok(())
+}
+
+/// The `n` fields of the JSON objects in `text`, which holds them back to back (any whitespace
+/// between them).
+fn object_numbers(text: &str) -> Result<Vec<u64>> {
+    serde_json::Deserializer::from_str(text)
+        .into_iter::<Value>()
+        .map(|object| {
+            let object = object?;
+            object["n"]
+                .as_u64()
+                .ok_or_else(|| format!("an object without n: {object}").into())
+        })
+        .collect()
+}
+
+#[test]
+fn inspector_reads_the_ndjson_example() {
+    // The app builds websse without its default features: the NDJSON and raw framings are there
+    // only because it asks for them (otherwise connecting fails with FramingNotEnabled).
+    run(|c| async move {
+        connect_to_example(&c, "ndjson").await?;
+        let log = wait_for(Duration::from_secs(20), "five NDJSON messages", || async {
+            let log = events(&c).await?;
+            Ok((log.len() >= 5).then_some(log))
+        })
+        .await?;
+        let numbers = log
+            .iter()
+            .map(|(_, _, data)| object_numbers(data))
+            .collect::<Result<Vec<_>>>()?;
+        assert_eq!(numbers, [[1], [2], [3], [4], [5]], "one object per message");
+        Ok(())
+    });
+}
+
+#[test]
+fn inspector_reads_the_raw_json_example() {
+    run(|c| async move {
+        connect_to_example(&c, "json-stream").await?;
+        // Raw framing: each chunk is one message, however the network cuts the stream.
+        let text = wait_for(Duration::from_secs(20), "the fifth raw object", || async {
+            let text: String = events(&c).await?.into_iter().map(|(_, _, d)| d).collect();
+            Ok(text.contains("\"n\":5").then_some(text))
+        })
+        .await?;
+        assert_eq!(object_numbers(&text)?, [1, 2, 3, 4, 5], "raw text: {text}");
+        Ok(())
+    });
+}
