@@ -66,25 +66,8 @@ fn unique_key(name: &str) -> String {
 #[test]
 fn inspector_shows_named_events_from_an_example_stream() {
     run(|c| async move {
-        open(&c, "/#/inspector", "inspector-url").await?;
         // Pick the server's "events" example from the list (fills URL, event types, framing).
-        let value = wait_for(Duration::from_secs(10), "the example list", || async {
-            let found = js(
-                &c,
-                r#"const s = document.querySelector('[data-testid="example"]');
-                   if (!s) return null;
-                   const o = Array.from(s.options).find(o => o.textContent.startsWith('events '));
-                   return o ? o.value : null;"#,
-                vec![],
-            )
-            .await?;
-            Ok(found.as_str().map(str::to_owned))
-        })
-        .await?;
-        c.find(Locator::Css(&tid("example")))
-            .await?
-            .select_by_value(&value)
-            .await?;
+        select_example(&c, "events").await?;
         let url = c
             .find(Locator::Css(&tid("inspector-url")))
             .await?
@@ -269,9 +252,9 @@ fn disconnect_closes_the_connection_on_the_server() {
     });
 }
 
-/// Opens the inspector on the server's example whose name starts `name` (which fills in the URL,
-/// method and framing) and connects on the default transport, fetch.
-async fn connect_to_example(c: &Client, name: &str) -> Result {
+/// Opens the inspector and picks the server's example called `name` from the list (which fills in
+/// the URL, method, event types and framing).
+async fn select_example(c: &Client, name: &str) -> Result {
     open(c, "/#/inspector", "inspector-url").await?;
     let value = wait_for(Duration::from_secs(10), "the example list", || async {
         let found = js(
@@ -291,6 +274,12 @@ async fn connect_to_example(c: &Client, name: &str) -> Result {
         .await?
         .select_by_value(&value)
         .await?;
+    Ok(())
+}
+
+/// [`select_example`], then connects on the default transport, fetch.
+async fn connect_to_example(c: &Client, name: &str) -> Result {
+    select_example(c, name).await?;
     c.find(Locator::Css(&tid("connect"))).await?.click().await?;
     Ok(())
 }
