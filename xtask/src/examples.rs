@@ -135,13 +135,7 @@ fn build(
     let wasm = target
         .join("wasm32-unknown-unknown/release")
         .join(format!("websse-example-{name}.wasm"));
-    let cli = tools.bin_dir.join("wasm-bindgen");
-    let cli = if cli.is_file() {
-        cli
-    } else {
-        PathBuf::from("wasm-bindgen")
-    };
-    Cmd::new(cli)
+    Cmd::new(tools.wasm_bindgen())
         .args([
             "--target",
             "web",

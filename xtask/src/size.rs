@@ -133,7 +133,7 @@ fn build_small_app(root: &Path, tools: &Tools, out: &Path, package: &str) -> Res
         .join("wasm32-unknown-unknown/release")
         .join(format!("{}.wasm", package.replace('-', "_")));
     let dir = out.join("out").join(package);
-    Cmd::new(tools.bin_dir.join("wasm-bindgen"))
+    Cmd::new(tools.wasm_bindgen())
         .args(["--target", "web", "--out-name", "app", "--out-dir"])
         .arg(&dir)
         .arg(&wasm)

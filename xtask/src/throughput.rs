@@ -80,13 +80,7 @@ fn build(root: &Path, tools: &tools::Tools) -> Result<PathBuf> {
         std::fs::remove_dir_all(&site)
             .map_err(|e| format!("cannot clear {}: {e}", site.display()))?;
     }
-    let cli = tools.bin_dir.join("wasm-bindgen");
-    let cli = if cli.is_file() {
-        cli
-    } else {
-        PathBuf::from("wasm-bindgen")
-    };
-    Cmd::new(cli)
+    Cmd::new(tools.wasm_bindgen())
         .args(["--target", "web", "--no-typescript", "--out-name"])
         .args(["throughput", "--out-dir"])
         .arg(site.join("pkg"))

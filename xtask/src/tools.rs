@@ -140,6 +140,17 @@ pub struct Tools {
 }
 
 impl Tools {
+    /// The wasm-bindgen CLI that `ensure` installed (the lockfile's version), or the one on `PATH`
+    /// when it found that one already right.
+    pub fn wasm_bindgen(&self) -> PathBuf {
+        let cli = self.bin_dir.join("wasm-bindgen");
+        if cli.is_file() {
+            cli
+        } else {
+            PathBuf::from("wasm-bindgen")
+        }
+    }
+
     /// Checks each prerequisite, installing what is missing and saying so.
     pub fn ensure(root: &Path, need: Need) -> Result<Tools> {
         let bin_dir = install_root().join("bin");
