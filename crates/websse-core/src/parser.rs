@@ -212,11 +212,7 @@ impl Parser {
     // that takes the fast path.
     #[inline]
     pub fn feed<'a>(&'a mut self, chunk: &'a [u8]) -> Feed<'a> {
-        let input = if self.streams(chunk) {
-            self.stream_data_call(chunk)
-        } else {
-            chunk
-        };
+        let input = self.fast_path(chunk);
         Feed {
             parser: self,
             input,
@@ -229,6 +225,17 @@ impl Parser {
     #[inline(always)]
     fn streams(&self, chunk: &[u8]) -> bool {
         chunk.len() < SMALL_CHUNK && self.pending == (Pending::Data { strip_space: false })
+    }
+
+    /// `chunk` after [`stream_data`](Parser::stream_data)'s fast path if it takes it, for the two
+    /// `Feed` constructors: the check inlined into the caller, the work not.
+    #[inline(always)]
+    fn fast_path<'c>(&mut self, chunk: &'c [u8]) -> &'c [u8] {
+        if self.streams(chunk) {
+            self.stream_data_call(chunk)
+        } else {
+            chunk
+        }
     }
 
     /// [`stream_data`](Parser::stream_data), not inlined: for the two `Feed` constructors.
@@ -290,11 +297,7 @@ impl Parser {
         on_comment: F,
     ) -> Feed<'a, F> {
         // The fast path takes no line ends, so it never passes over a comment.
-        let input = if self.streams(chunk) {
-            self.stream_data_call(chunk)
-        } else {
-            chunk
-        };
+        let input = self.fast_path(chunk);
         Feed {
             parser: self,
             input,
