@@ -837,18 +837,26 @@ async fn messages_adaptor_skips_states() {
     assert_eq!(messages, ["a", "b"]);
 }
 
-/// Makes `document.visibilityState` report `hidden` or `visible` and fires `visibilitychange`
-/// (headless Chromium is always visible; the property is overridden on this document only).
+/// Makes `document.visibilityState` report `hidden` or `visible`, and `document.hidden` agree as
+/// the HTML spec defines it, and fires `visibilitychange` (headless Chromium is always visible;
+/// the properties are overridden on this document only).
 fn set_page_hidden(hidden: bool) {
     let window = web_sys::window().unwrap();
     let document = window.document().unwrap();
     js_sys::Reflect::set(&window, &"__websseHidden".into(), &hidden.into()).unwrap();
-    let descriptor = js_sys::Object::new();
-    let getter =
-        js_sys::Function::new_no_args("return window.__websseHidden ? 'hidden' : 'visible';");
-    js_sys::Reflect::set(&descriptor, &"get".into(), &getter).unwrap();
-    js_sys::Reflect::set(&descriptor, &"configurable".into(), &true.into()).unwrap();
-    js_sys::Object::define_property(&document, &"visibilityState".into(), &descriptor);
+    for (property, getter) in [
+        (
+            "visibilityState",
+            "return window.__websseHidden ? 'hidden' : 'visible';",
+        ),
+        ("hidden", "return window.__websseHidden;"),
+    ] {
+        let descriptor = js_sys::Object::new();
+        let getter = js_sys::Function::new_no_args(getter);
+        js_sys::Reflect::set(&descriptor, &"get".into(), &getter).unwrap();
+        js_sys::Reflect::set(&descriptor, &"configurable".into(), &true.into()).unwrap();
+        js_sys::Object::define_property(&document, &property.into(), &descriptor);
+    }
     let event = web_sys::Event::new("visibilitychange").unwrap();
     document.dispatch_event(&event).unwrap();
 }

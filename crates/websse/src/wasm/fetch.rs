@@ -31,6 +31,21 @@ use crate::request::Body;
 use crate::response::{StatusClass, classify_status, is_event_stream, parse_retry_after};
 use crate::{ConnectionState, Credentials, Disconnect, Error, Framing, Item, SseRequest};
 
+#[wasm_bindgen]
+extern "C" {
+    /// A response body, for the binding below.
+    #[wasm_bindgen(extends = ReadableStream)]
+    type BodyStream;
+
+    /// [`getReader()`](https://developer.mozilla.org/en-US/docs/Web/API/ReadableStream/getReader)
+    /// without options, which the Streams spec defines to return a
+    /// `ReadableStreamDefaultReader` (or to throw, for a locked stream: an [`Error::Js`] here).
+    /// Not web-sys's `get_reader`: that one returns an `Object` to check with `instanceof` (one
+    /// more JS import, code size, issue 13) and lets a throw unwind through the wasm frames.
+    #[wasm_bindgen(method, catch, js_name = getReader)]
+    fn get_reader(this: &BodyStream) -> Result<ReadableStreamDefaultReader, JsValue>;
+}
+
 /// Aborts the fetch when dropped (the request, the response body, a pending read).
 #[must_use = "dropping it aborts the request"]
 struct AbortGuard {
@@ -64,11 +79,9 @@ struct ReaderGuard {
 impl ReaderGuard {
     fn new(body: &ReadableStream) -> Result<ReaderGuard, Error> {
         let reader = body
+            .unchecked_ref::<BodyStream>()
             .get_reader()
-            .dyn_into::<ReadableStreamDefaultReader>()
-            .map_err(|value| Error::Js {
-                message: js_message_after("getReader() returned ", &value),
-            })?;
+            .map_err(js_error)?;
         Ok(ReaderGuard { reader })
     }
 
@@ -117,13 +130,15 @@ impl Visibility {
     }
 
     fn is_hidden(&self) -> bool {
-        // Read as text with `Reflect.get` (linked already for the body chunks): web-sys's
-        // `VisibilityState` enum would link a string-to-enum table and its panic path for one
-        // comparison (code size, issue 13).
-        Reflect::get(&self.document, &JsValue::from_str("visibilityState"))
+        // [`document.hidden`](https://developer.mozilla.org/en-US/docs/Web/API/Document/hidden),
+        // which the HTML spec defines as `visibilityState == "hidden"`, read with `Reflect.get`
+        // (linked already for the body chunks) as a boolean (linked already for `done`): neither
+        // web-sys's `VisibilityState` enum (a string-to-enum table and its panic path) nor a
+        // string import and comparison for one bit (code size, issue 13).
+        Reflect::get(&self.document, &JsValue::from_str("hidden"))
             .ok()
-            .and_then(|state| state.as_string())
-            .is_some_and(|state| state == "hidden")
+            .and_then(|hidden| hidden.as_bool())
+            .unwrap_or(false)
     }
 
     /// Whether the page is hidden; if not, wakes `cx` when visibility changes.
