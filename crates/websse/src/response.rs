@@ -54,7 +54,7 @@ pub(crate) fn parse_retry_after(value: &str, now_unix_ms: f64) -> Option<Duratio
     }
     // A four-digit year keeps this far from overflow: a plain multiplication, not a checked one
     // (an i64 overflow check is a 128-bit multiply in wasm).
-    let at_ms = parse_imf_fixdate(value)? * 1000;
+    let at_ms = parse_imf_fixdate(value.try_into().ok()?)? * 1000;
     // `as` saturates (and maps NaN to 0); a date in the past waits zero.
     let wait_ms = at_ms.saturating_sub(now_unix_ms as i64).max(0);
     Some(Duration::from_millis(wait_ms.unsigned_abs()))
@@ -63,31 +63,42 @@ pub(crate) fn parse_retry_after(value: &str, now_unix_ms: f64) -> Option<Duratio
 /// `Sun, 06 Nov 1994 08:49:37 GMT` -> seconds since the Unix epoch.
 ///
 /// IMF-fixdate is fixed-width (RFC 9110, section 5.6.7: `day-name "," SP 2DIGIT SP month SP
-/// 4DIGIT SP 2DIGIT ":" 2DIGIT ":" 2DIGIT SP "GMT"`), so each part is read at its offset: no
-/// splitting iterators linked for a header that is rarely sent (code size, issue 13). The day
-/// name is not checked (it is redundant with the date).
-fn parse_imf_fixdate(value: &[u8]) -> Option<i64> {
-    // The fixed characters; `.` stands for a variable one.
-    const SHAPE: &[u8; 29] = b"..., .. ... .... ..:..:.. GMT";
-    if value.len() != SHAPE.len()
-        || !value
-            .iter()
-            .zip(SHAPE)
-            .all(|(&b, &shape)| shape == b'.' || b == shape)
-    {
-        return None;
+/// 4DIGIT SP 2DIGIT ":" 2DIGIT ":" 2DIGIT SP "GMT"`), so each part is read at its offset in a
+/// 29-byte array: constant indexes, no bounds checks or splitting iterators linked for a header
+/// that is rarely sent (code size, issue 13). The day name is not checked (it is redundant with
+/// the date).
+fn parse_imf_fixdate(value: &[u8; 29]) -> Option<i64> {
+    // `.` stands for any byte, `0` for an ASCII digit; the rest must match as is.
+    const SHAPE: &[u8; 29] = b"..., 00 ... 0000 00:00:00 GMT";
+    const MONTHS: [[u8; 3]; 12] = [
+        *b"Jan", *b"Feb", *b"Mar", *b"Apr", *b"May", *b"Jun", *b"Jul", *b"Aug", *b"Sep", *b"Oct",
+        *b"Nov", *b"Dec",
+    ];
+    for (&b, &shape) in value.iter().zip(SHAPE) {
+        let fits = match shape {
+            b'.' => true,
+            b'0' => b.is_ascii_digit(),
+            _ => b == shape,
+        };
+        if !fits {
+            return None;
+        }
     }
-    let number = |at: usize, len: usize| {
-        value
-            .get(at..at + len)
-            .and_then(digits)
-            .and_then(|n| i64::try_from(n).ok())
+    // Digits only (checked above): no overflow in four of them.
+    let number = |digits: &[u8]| {
+        digits
+            .iter()
+            .fold(0i64, |n, &d| n * 10 + i64::from(d - b'0'))
     };
-    let month = b"JanFebMarAprMayJunJulAugSepOctNovDec"
-        .chunks(3)
-        .position(|name| Some(name) == value.get(8..11))?;
-    let (day, year) = (number(5, 2)?, number(12, 4)?);
-    let (h, m, s) = (number(17, 2)?, number(20, 2)?, number(23, 2)?);
+    let month = MONTHS
+        .iter()
+        .position(|name| *name == [value[8], value[9], value[10]])?;
+    let (day, year) = (number(&value[5..7]), number(&value[12..16]));
+    let (h, m, s) = (
+        number(&value[17..19]),
+        number(&value[20..22]),
+        number(&value[23..25]),
+    );
     if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
         return None;
     }
@@ -100,8 +111,11 @@ fn digits(text: &[u8]) -> Option<u64> {
         return None;
     }
     text.iter().try_fold(0u64, |n, &b| {
+        // `saturating_mul` would check for overflow with a 128-bit multiply in wasm; below this
+        // bound `n * 10` cannot overflow, and above it the result saturates anyway.
+        let tens = if n > u64::MAX / 10 { u64::MAX } else { n * 10 };
         b.is_ascii_digit()
-            .then(|| n.saturating_mul(10).saturating_add(u64::from(b - b'0')))
+            .then(|| tens.saturating_add(u64::from(b - b'0')))
     })
 }
 
@@ -195,6 +209,10 @@ mod tests {
     fn retry_after_digits_saturate_and_reject_the_rest() {
         assert_eq!(digits(b"0042"), Some(42));
         assert_eq!(digits(b"99999999999999999999999"), Some(u64::MAX));
+        // Exact up to the last representable value, saturating just past it.
+        assert_eq!(digits(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(digits(b"18446744073709551614"), Some(u64::MAX - 1));
+        assert_eq!(digits(b"18446744073709551616"), Some(u64::MAX));
         assert_eq!(digits(b"+1"), None);
         assert_eq!(digits(b"1 "), None);
         assert_eq!(digits(b""), None);
