@@ -19,7 +19,6 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures_core::Stream;
-use gloo_timers::future::TimeoutFuture;
 use js_sys::{Array, Promise, Reflect};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -161,9 +160,9 @@ struct Driver {
     /// This leader's generation.
     epoch: u64,
     count: Option<JsFuture>,
-    tick: Option<TimeoutFuture>,
+    tick: Option<crate::wasm::Timer>,
     /// A leader whose stream ended holds the lock a little longer.
-    linger: Option<TimeoutFuture>,
+    linger: Option<crate::wasm::Timer>,
 }
 
 impl Future for Driver {

@@ -20,10 +20,8 @@ use web_sys::{
     RequestInit, Response,
 };
 
-use gloo_timers::future::TimeoutFuture;
-
 use super::{
-    Listener, copy_bytes, fetch_with_request, js_error, js_message, js_message_after, sleep,
+    Listener, Timer, copy_bytes, fetch_with_request, js_error, js_message, js_message_after, sleep,
 };
 use crate::framing::Decoder;
 use crate::queue::QueueRef;
@@ -190,7 +188,7 @@ struct Idle {
     timeout: Duration,
     /// `Date.now()` milliseconds after which the connection counts as dead.
     deadline: f64,
-    timer: Option<TimeoutFuture>,
+    timer: Option<Timer>,
 }
 
 impl Idle {
@@ -222,8 +220,9 @@ impl Idle {
             if left <= 0.0 {
                 return Poll::Ready(());
             }
-            // Whole milliseconds, rounded up (`as` saturates; no float-to-Duration panic path).
-            self.timer = Some(sleep(Duration::from_millis(left.ceil() as u64)));
+            // Whole milliseconds, rounded up, at most `setTimeout`'s range (see `sleep`): `as`
+            // saturates, no float-to-Duration panic path and no Duration round trip.
+            self.timer = Some(Timer::new(left.ceil().min(f64::from(i32::MAX)) as u32));
         }
     }
 }

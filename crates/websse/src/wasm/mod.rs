@@ -1,19 +1,26 @@
 //! The browser layers: JS bindings, the EventSource subscription, the fetch driver.
 //!
-//! Timers come from gloo (`gloo_timers::future::TimeoutFuture`), the one owner of its JS resource.
 //! Listeners are [`Listener`], a few lines in the shape of `gloo_events::EventListener` (RAII:
 //! removed on drop) without what costs every app code and JS imports that websse does not use:
 //! an options object built per listener kind in a std `thread_local!`, `Cow` event types, phases
-//! and `unwrap_throw` (code size, issue 13). What else is written here is the SSE-specific part.
+//! and `unwrap_throw` (code size, issue 13). Timers are [`Timer`], in the shape of
+//! `gloo_timers::future::TimeoutFuture` (cleared on drop) with an `Rc` and a `Cell` where gloo's
+//! goes through a `futures-channel` oneshot (an `Arc`, atomics and a lock for a single-threaded
+//! callback: ~0.2 kB gz in every app, issue 13). What else is written here is the SSE-specific
+//! part.
 
 #[cfg(feature = "event-source")]
 pub(crate) mod event_source;
 #[cfg(feature = "fetch")]
 pub(crate) mod fetch;
 
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -31,6 +38,14 @@ extern "C" {
     #[cfg(feature = "fetch")]
     #[wasm_bindgen(js_namespace = Uint8Array, js_name = "prototype.set.call")]
     fn copy_bytes(dst: &mut [u8], src: &js_sys::Uint8Array);
+
+    /// The global `setTimeout` (window or worker); the handle is a number in browsers.
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &js_sys::Function, ms: u32) -> JsValue;
+
+    /// The global `clearTimeout`.
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(handle: &JsValue);
 
     /// JS `String(value)`: any value as text (throws only for an object whose `toString` does).
     #[wasm_bindgen(catch, js_name = String)]
@@ -101,10 +116,72 @@ pub(crate) fn js_error(value: JsValue) -> Error {
     }
 }
 
+/// A `setTimeout` future: ready once the timer fired. The one owner of the timer and its
+/// callback: dropping it clears the timer (so the callback is never called after it is freed).
+#[must_use = "dropping it clears the timer"]
+pub(crate) struct Timer {
+    handle: JsValue,
+    state: Rc<TimerState>,
+    _callback: Closure<dyn FnMut()>,
+}
+
+/// What a [`Timer`] shares with its callback.
+#[derive(Default)]
+struct TimerState {
+    fired: Cell<bool>,
+    waker: Cell<Option<Waker>>,
+}
+
+impl Timer {
+    /// A timer of `ms` milliseconds (at most `setTimeout`'s 2^31 - 1; see [`sleep`]).
+    pub(crate) fn new(ms: u32) -> Timer {
+        let state = Rc::new(TimerState::default());
+        let fire = Rc::clone(&state);
+        let callback = Closure::wrap(Box::new(move || {
+            fire.fired.set(true);
+            if let Some(waker) = fire.waker.take() {
+                waker.wake();
+            }
+        }) as Box<dyn FnMut()>);
+        let handle = set_timeout(callback.as_ref().unchecked_ref(), ms);
+        Timer {
+            handle,
+            state,
+            _callback: callback,
+        }
+    }
+}
+
+impl Future for Timer {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.state.fired.get() {
+            return Poll::Ready(());
+        }
+        self.state.waker.set(Some(cx.waker().clone()));
+        Poll::Pending
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        // Harmless for a timer that already fired.
+        clear_timeout(&self.handle);
+    }
+}
+
 /// A `setTimeout` future for `delay` (cleared on drop). Delays beyond `setTimeout`'s range
 /// (2^31 - 1 ms, about 24.8 days), which the browser would run at once, are cut to it.
-pub(crate) fn sleep(delay: Duration) -> TimeoutFuture {
-    const MAX_MS: u128 = i32::MAX as u128;
-    let ms = delay.as_millis().min(MAX_MS);
-    TimeoutFuture::new(u32::try_from(ms).unwrap_or(i32::MAX as u32))
+pub(crate) fn sleep(delay: Duration) -> Timer {
+    // In u32 arithmetic: `as_millis` is a u128 (a 128-bit multiply in wasm, code size, issue 13).
+    // Below the bound, `secs * 1000 + 999` fits a u32 with room to spare.
+    const MAX_MS: u32 = i32::MAX as u32;
+    let secs = delay.as_secs();
+    let ms = if secs > u64::from(MAX_MS / 1000) {
+        MAX_MS
+    } else {
+        (secs as u32 * 1000 + delay.subsec_millis()).min(MAX_MS)
+    };
+    Timer::new(ms)
 }
