@@ -68,6 +68,18 @@ impl Queue {
         self.push(Ok(Item::Message(message)));
     }
 
+    /// Queues an item as is, not counted against a bound: for a transport whose queue has none
+    /// (the fetch transport, which reads only as fast as the stream is polled), so that it does
+    /// not link the counting (code size, issue 13).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn push_unbounded(&mut self, item: Item) {
+        debug_assert!(
+            self.max_bytes.is_none(),
+            "a bounded queue counts its messages"
+        );
+        self.push(Ok(item));
+    }
+
     /// Queues what a decoder produced (a message, or a skip notice).
     pub(crate) fn push_item(&mut self, item: Item) {
         match item {

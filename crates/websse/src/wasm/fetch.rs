@@ -4,7 +4,7 @@
 //! [`ReadableStreamDefaultReader`](https://developer.mozilla.org/en-US/docs/Web/API/ReadableStreamDefaultReader),
 //! and reconnection per the EventSource spec plus the [`ReconnectPolicy`](crate::ReconnectPolicy).
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -101,21 +101,20 @@ impl Drop for ReaderGuard {
 /// Watches `document.visibilityState` (the listener is removed on drop).
 struct Visibility {
     document: web_sys::Document,
-    waker: Rc<RefCell<Option<Waker>>>,
+    waker: Rc<Cell<Option<Waker>>>,
     _listener: Listener,
 }
 
 impl Visibility {
     fn new() -> Option<Visibility> {
         let document = web_sys::window()?.document()?;
-        let waker: Rc<RefCell<Option<Waker>>> = Rc::default();
+        let waker: Rc<Cell<Option<Waker>>> = Rc::default();
         let wake = Rc::clone(&waker);
         let listener = Listener::new(
             &document,
             "visibilitychange",
             Box::new(move |_| {
-                let w = wake.borrow_mut().take();
-                if let Some(w) = w {
+                if let Some(w) = wake.take() {
                     w.wake();
                 }
             }),
@@ -139,19 +138,16 @@ impl Visibility {
             .unwrap_or(false)
     }
 
-    /// Whether the page is hidden; if not, wakes `cx` when visibility changes.
+    /// Whether the page is hidden; either way, wakes `cx` when visibility changes (a wake that
+    /// comes after the caller stopped waiting for it is a spurious one, which a task ignores).
     fn poll_hidden(&self, cx: &mut std::task::Context<'_>) -> bool {
-        if self.is_hidden() {
-            return true;
-        }
-        *self.waker.borrow_mut() = Some(cx.waker().clone());
-        false
+        self.waker.set(Some(cx.waker().clone()));
+        self.is_hidden()
     }
 
     async fn until_visible(&self) {
         poll_fn(|cx| {
-            if self.is_hidden() {
-                *self.waker.borrow_mut() = Some(cx.waker().clone());
+            if self.poll_hidden(cx) {
                 Poll::Pending
             } else {
                 Poll::Ready(())
@@ -401,7 +397,8 @@ async fn connect(
     let opened_at = js_sys::Date::now();
     let healthy =
         || js_sys::Date::now() - opened_at >= request.reconnect.reset_after.as_secs_f64() * 1000.0;
-    let mut emit = |item: Item| queue.borrow_mut().push_item(item);
+    // The fetch queue is unbounded (see `EventStream::open`).
+    let mut emit = |item: Item| queue.borrow_mut().push_unbounded(item);
 
     let Some(body) = response.body() else {
         decoder.finish(&mut emit);
