@@ -277,23 +277,186 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
             v.until_visible().await;
             queue.borrow_mut().push_state(ConnectionState::Connecting);
         }
-        let (why, cause, retry_after) =
-            match connect(&request, &mut decoder, &queue, visibility.as_ref()).await {
-                Outcome::NoContent => return queue.borrow_mut().close(),
-                Outcome::Fatal(e) => return queue.borrow_mut().fail(e),
-                Outcome::Hidden => continue,
-                Outcome::Lost {
-                    why,
-                    cause,
-                    retry_after,
-                    healthy,
-                } => {
-                    if healthy {
-                        attempt = 0;
-                    }
-                    (why, cause, retry_after)
+        // One connection: request, response checks, body until it ends. Written inline, not as
+        // an `async fn` awaited here: one generator fewer (-0.12 kB gz; matched in place, since
+        // binding it to a `let` first measured +0.14 kB gz, code size, issue 13).
+        #[allow(clippy::blocks_in_conditions)]
+        let (why, cause, retry_after) = match 'connect: {
+            let (request, decoder, visibility) = (&request, &mut decoder, visibility.as_ref());
+            let abort = match AbortGuard::new() {
+                Ok(a) => a,
+                Err(e) => break 'connect Outcome::Fatal(e),
+            };
+            let js_request = match build_request(request, decoder.last_event_id(), &abort.signal())
+            {
+                Ok(r) => r,
+                Err(e) => break 'connect Outcome::Fatal(e),
+            };
+            let mut idle = request.idle_timeout.map(Idle::new);
+            let idle_lost = |healthy| Outcome::Lost {
+                why: Disconnect::IdleTimeout,
+                cause: request
+                    .idle_timeout
+                    .map(|timeout| Error::IdleTimeout { timeout }),
+                retry_after: None,
+                healthy,
+            };
+            let response = match race(
+                JsFuture::from(fetch_with_request(&js_request)),
+                idle.as_mut(),
+                visibility,
+            )
+            .await
+            {
+                Race::Done(Ok(value)) => value,
+                Race::Done(Err(e)) => {
+                    break 'connect Outcome::Lost {
+                        why: Disconnect::Network,
+                        cause: Some(Error::Network {
+                            message: js_message(&e),
+                        }),
+                        retry_after: None,
+                        healthy: false,
+                    };
+                }
+                Race::Idle => break 'connect idle_lost(false),
+                Race::Hidden => break 'connect Outcome::Hidden,
+            };
+            let response: Response = match response.dyn_into() {
+                Ok(r) => r,
+                Err(value) => {
+                    break 'connect Outcome::Fatal(Error::Js {
+                        message: js_message_after(
+                            "fetch resolved to a non-Response value ",
+                            &value,
+                        ),
+                    });
                 }
             };
+            let status = response.status();
+            let header = |name: &str| response.headers().get(name).ok().flatten();
+            match classify_status(status) {
+                StatusClass::Open => {}
+                StatusClass::NoContent => break 'connect Outcome::NoContent,
+                StatusClass::Fatal => break 'connect Outcome::Fatal(Error::Status { status }),
+                StatusClass::Retry => {
+                    break 'connect Outcome::Lost {
+                        why: Disconnect::Status(status),
+                        cause: Some(Error::Status { status }),
+                        retry_after: header("retry-after")
+                            .and_then(|v| parse_retry_after(&v, js_sys::Date::now())),
+                        healthy: false,
+                    };
+                }
+            }
+            if request.framing == Framing::Sse {
+                let content_type = header("content-type").unwrap_or_default();
+                if !is_event_stream(&content_type) {
+                    break 'connect Outcome::Fatal(Error::ContentType { content_type });
+                }
+            }
+            queue.borrow_mut().push_state(ConnectionState::Open);
+            if let Some(idle) = &mut idle {
+                idle.touch();
+            }
+            let opened_at = js_sys::Date::now();
+            let healthy = || {
+                js_sys::Date::now() - opened_at
+                    >= request.reconnect.reset_after.as_secs_f64() * 1000.0
+            };
+            // The fetch queue is unbounded (see `EventStream::open`).
+            let mut emit = |item: Item| queue.borrow_mut().push_unbounded(item);
+
+            let Some(body) = response.body() else {
+                decoder.finish(&mut emit);
+                break 'connect Outcome::Lost {
+                    why: Disconnect::EndOfBody,
+                    cause: None,
+                    retry_after: None,
+                    healthy: healthy(),
+                };
+            };
+            let reader = match ReaderGuard::new(&body) {
+                Ok(r) => r,
+                Err(e) => break 'connect Outcome::Fatal(e),
+            };
+            let mut scratch = Vec::new();
+            loop {
+                let chunk = match race(reader.read(), idle.as_mut(), visibility).await {
+                    Race::Done(Ok(result)) => {
+                        if let Some(idle) = &mut idle {
+                            idle.touch();
+                        }
+                        result
+                    }
+                    Race::Done(Err(e)) => {
+                        decoder.finish(&mut emit);
+                        break 'connect Outcome::Lost {
+                            why: Disconnect::Network,
+                            cause: Some(Error::Network {
+                                message: js_message(&e),
+                            }),
+                            retry_after: None,
+                            healthy: healthy(),
+                        };
+                    }
+                    Race::Idle => {
+                        decoder.finish(&mut emit);
+                        break 'connect idle_lost(healthy());
+                    }
+                    Race::Hidden => {
+                        decoder.finish(&mut emit);
+                        break 'connect Outcome::Hidden;
+                    }
+                };
+                let done = Reflect::get(&chunk, &JsValue::from_str("done"))
+                    .ok()
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false);
+                if done {
+                    decoder.finish(&mut emit);
+                    // A clean end of body: the spec's EventSource reconnects.
+                    break 'connect Outcome::Lost {
+                        why: Disconnect::EndOfBody,
+                        cause: None,
+                        retry_after: None,
+                        healthy: healthy(),
+                    };
+                }
+                let value =
+                    Reflect::get(&chunk, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
+                match value.dyn_into::<Uint8Array>() {
+                    // The one copy from JS memory into wasm memory, into a buffer reused across
+                    // chunks.
+                    Ok(bytes) => {
+                        scratch.clear();
+                        scratch.resize(bytes.length() as usize, 0);
+                        copy_bytes(&mut scratch, &bytes);
+                        decoder.feed(&scratch, &mut emit);
+                    }
+                    Err(value) => {
+                        break 'connect Outcome::Fatal(Error::Js {
+                            message: js_message_after("body chunk is not a Uint8Array: ", &value),
+                        });
+                    }
+                }
+            }
+        } {
+            Outcome::NoContent => return queue.borrow_mut().close(),
+            Outcome::Fatal(e) => return queue.borrow_mut().fail(e),
+            Outcome::Hidden => continue,
+            Outcome::Lost {
+                why,
+                cause,
+                retry_after,
+                healthy,
+            } => {
+                if healthy {
+                    attempt = 0;
+                }
+                (why, cause, retry_after)
+            }
+        };
         attempt = attempt.saturating_add(1);
         if !policy.allows(attempt) {
             let mut queue = queue.borrow_mut();
@@ -315,165 +478,6 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
             });
         sleep(delay).await;
         queue.borrow_mut().push_state(ConnectionState::Connecting);
-    }
-}
-
-/// One connection: request, response checks, body until it ends.
-async fn connect(
-    request: &SseRequest,
-    decoder: &mut Decoder,
-    queue: &QueueRef,
-    visibility: Option<&Visibility>,
-) -> Outcome {
-    let abort = match AbortGuard::new() {
-        Ok(a) => a,
-        Err(e) => return Outcome::Fatal(e),
-    };
-    let js_request = match build_request(request, decoder.last_event_id(), &abort.signal()) {
-        Ok(r) => r,
-        Err(e) => return Outcome::Fatal(e),
-    };
-    let mut idle = request.idle_timeout.map(Idle::new);
-    let idle_lost = |healthy| Outcome::Lost {
-        why: Disconnect::IdleTimeout,
-        cause: request
-            .idle_timeout
-            .map(|timeout| Error::IdleTimeout { timeout }),
-        retry_after: None,
-        healthy,
-    };
-    let response = match race(
-        JsFuture::from(fetch_with_request(&js_request)),
-        idle.as_mut(),
-        visibility,
-    )
-    .await
-    {
-        Race::Done(Ok(value)) => value,
-        Race::Done(Err(e)) => {
-            return Outcome::Lost {
-                why: Disconnect::Network,
-                cause: Some(Error::Network {
-                    message: js_message(&e),
-                }),
-                retry_after: None,
-                healthy: false,
-            };
-        }
-        Race::Idle => return idle_lost(false),
-        Race::Hidden => return Outcome::Hidden,
-    };
-    let response: Response = match response.dyn_into() {
-        Ok(r) => r,
-        Err(value) => {
-            return Outcome::Fatal(Error::Js {
-                message: js_message_after("fetch resolved to a non-Response value ", &value),
-            });
-        }
-    };
-    let status = response.status();
-    let header = |name: &str| response.headers().get(name).ok().flatten();
-    match classify_status(status) {
-        StatusClass::Open => {}
-        StatusClass::NoContent => return Outcome::NoContent,
-        StatusClass::Fatal => return Outcome::Fatal(Error::Status { status }),
-        StatusClass::Retry => {
-            return Outcome::Lost {
-                why: Disconnect::Status(status),
-                cause: Some(Error::Status { status }),
-                retry_after: header("retry-after")
-                    .and_then(|v| parse_retry_after(&v, js_sys::Date::now())),
-                healthy: false,
-            };
-        }
-    }
-    if request.framing == Framing::Sse {
-        let content_type = header("content-type").unwrap_or_default();
-        if !is_event_stream(&content_type) {
-            return Outcome::Fatal(Error::ContentType { content_type });
-        }
-    }
-    queue.borrow_mut().push_state(ConnectionState::Open);
-    if let Some(idle) = &mut idle {
-        idle.touch();
-    }
-    let opened_at = js_sys::Date::now();
-    let healthy =
-        || js_sys::Date::now() - opened_at >= request.reconnect.reset_after.as_secs_f64() * 1000.0;
-    // The fetch queue is unbounded (see `EventStream::open`).
-    let mut emit = |item: Item| queue.borrow_mut().push_unbounded(item);
-
-    let Some(body) = response.body() else {
-        decoder.finish(&mut emit);
-        return Outcome::Lost {
-            why: Disconnect::EndOfBody,
-            cause: None,
-            retry_after: None,
-            healthy: healthy(),
-        };
-    };
-    let reader = match ReaderGuard::new(&body) {
-        Ok(r) => r,
-        Err(e) => return Outcome::Fatal(e),
-    };
-    let mut scratch = Vec::new();
-    loop {
-        let chunk = match race(reader.read(), idle.as_mut(), visibility).await {
-            Race::Done(Ok(result)) => {
-                if let Some(idle) = &mut idle {
-                    idle.touch();
-                }
-                result
-            }
-            Race::Done(Err(e)) => {
-                decoder.finish(&mut emit);
-                return Outcome::Lost {
-                    why: Disconnect::Network,
-                    cause: Some(Error::Network {
-                        message: js_message(&e),
-                    }),
-                    retry_after: None,
-                    healthy: healthy(),
-                };
-            }
-            Race::Idle => {
-                decoder.finish(&mut emit);
-                return idle_lost(healthy());
-            }
-            Race::Hidden => {
-                decoder.finish(&mut emit);
-                return Outcome::Hidden;
-            }
-        };
-        let done = Reflect::get(&chunk, &JsValue::from_str("done"))
-            .ok()
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
-        if done {
-            decoder.finish(&mut emit);
-            // A clean end of body: the spec's EventSource reconnects.
-            return Outcome::Lost {
-                why: Disconnect::EndOfBody,
-                cause: None,
-                retry_after: None,
-                healthy: healthy(),
-            };
-        }
-        let value = Reflect::get(&chunk, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
-        match value.dyn_into::<Uint8Array>() {
-            // The one copy from JS memory into wasm memory, into a buffer reused across chunks.
-            Ok(bytes) => {
-                scratch.clear();
-                scratch.resize(bytes.length() as usize, 0);
-                copy_bytes(&mut scratch, &bytes);
-                decoder.feed(&scratch, &mut emit);
-            }
-            Err(value) => {
-                return Outcome::Fatal(Error::Js {
-                    message: js_message_after("body chunk is not a Uint8Array: ", &value),
-                });
-            }
-        }
     }
 }
 
