@@ -2,7 +2,6 @@
 //! the [`EventStream`](crate::EventStream) pops them. Neither side knows the other.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::task::Waker;
 
@@ -11,7 +10,13 @@ use crate::{ConnectionState, Error, Item, Message, Skipped};
 /// What a transport hands to the stream: queued items, the current state, whether it is over.
 #[derive(Debug, Default)]
 pub(crate) struct Queue {
-    items: VecDeque<Result<Item, Error>>,
+    /// The queued items are `items[head..]`; the slots before `head` were taken. A `Vec` and an
+    /// index rather than a `VecDeque`, whose ring-buffer growth and two-slice clearing cost every
+    /// app ~0.1 kB gz (issue 13). Emptied whenever the consumer catches up, and compacted in
+    /// [`pop`](Queue::pop) when taken slots are the larger half, so it never holds more than
+    /// twice the waiting items (and a few).
+    items: Vec<Option<Result<Item, Error>>>,
+    head: usize,
     waker: Option<Waker>,
     finished: bool,
     state: ConnectionState,
@@ -40,7 +45,7 @@ impl Queue {
     }
 
     fn push(&mut self, item: Result<Item, Error>) {
-        self.items.push_back(item);
+        self.items.push(Some(item));
         if let Some(w) = self.waker.take() {
             w.wake();
         }
@@ -57,7 +62,8 @@ impl Queue {
         };
         let cost = cost(&message);
         if self.queued_bytes > 0 && self.queued_bytes.saturating_add(cost) > max {
-            if let Some(Ok(Item::Skipped(Skipped::Lagged { count }))) = self.items.back_mut() {
+            if let Some(Some(Ok(Item::Skipped(Skipped::Lagged { count })))) = self.items.last_mut()
+            {
                 *count = count.saturating_add(1);
             } else {
                 self.push(Ok(Item::Skipped(Skipped::Lagged { count: 1 })));
@@ -108,15 +114,28 @@ impl Queue {
 
     /// The error the stream failed with, taken out, if it failed.
     pub(crate) fn take_failure(&mut self) -> Option<Error> {
-        if !self.finished || !matches!(self.items.back(), Some(Err(_))) {
+        if !self.finished || !matches!(self.items.last(), Some(Some(Err(_)))) {
             return None;
         }
-        self.items.pop_back().and_then(Result::err)
+        let error = self.items.pop().flatten().and_then(Result::err);
+        if self.head >= self.items.len() {
+            self.items.clear();
+            self.head = 0;
+        }
+        error
     }
 
     /// The next item, if any.
     pub(crate) fn pop(&mut self) -> Option<Result<Item, Error>> {
-        let item = self.items.pop_front()?;
+        let item = self.items.get_mut(self.head)?.take()?;
+        self.head += 1;
+        if self.head >= self.items.len() {
+            self.items.clear();
+            self.head = 0;
+        } else if self.head >= 32 && self.head * 2 >= self.items.len() {
+            self.items.retain(Option::is_some);
+            self.head = 0;
+        }
         if self.max_bytes.is_some()
             && let Ok(Item::Message(message)) = &item
         {
@@ -126,6 +145,7 @@ impl Queue {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
+        // Never only taken slots: the last `pop` empties those.
         self.items.is_empty()
     }
 
@@ -146,6 +166,7 @@ impl Queue {
     pub(crate) fn clear(&mut self) {
         self.state = ConnectionState::Closed;
         self.items.clear();
+        self.head = 0;
         self.queued_bytes = 0;
         self.waker = None;
     }
@@ -208,6 +229,59 @@ mod tests {
         let mut q = Queue::bounded(8);
         q.push_message(msg("a message far over eight bytes"));
         assert_eq!(drain(&mut q).len(), 1);
+    }
+
+    #[test]
+    fn a_consumer_that_stays_behind_keeps_the_order_and_the_storage_bounded() {
+        let mut q = Queue::default();
+        for i in 0..10 {
+            q.push_message(msg(&i.to_string()));
+        }
+        // One in, one out, for a long time: always ten waiting, never caught up.
+        for i in 10..10_000 {
+            q.push_message(msg(&i.to_string()));
+            let Some(Ok(Item::Message(m))) = q.pop() else {
+                panic!("a message")
+            };
+            assert_eq!(m.data(), (i - 10).to_string());
+            assert!(q.items.len() <= 2 * 10 + 32 + 1, "{} slots", q.items.len());
+        }
+        let rest: Vec<_> = drain(&mut q)
+            .into_iter()
+            .map(|item| match item {
+                Item::Message(m) => m.into_data(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            rest,
+            (9990..10_000).map(|i| i.to_string()).collect::<Vec<_>>()
+        );
+        assert!(q.items.is_empty() && q.head == 0, "caught up: emptied");
+    }
+
+    #[test]
+    fn the_failure_is_taken_from_the_end() {
+        let mut q = Queue::default();
+        q.push_state(ConnectionState::Connecting);
+        assert!(q.take_failure().is_none(), "not finished");
+        q.fail(Error::Status { status: 404 });
+        assert!(matches!(
+            q.take_failure(),
+            Some(Error::Status { status: 404 })
+        ));
+        assert!(matches!(
+            q.pop(),
+            Some(Ok(Item::State(ConnectionState::Connecting)))
+        ));
+        assert!(q.pop().is_none() && q.is_empty());
+        // Taken after the consumer read everything before it.
+        q.fail(Error::Status { status: 500 });
+        assert!(matches!(
+            q.take_failure(),
+            Some(Error::Status { status: 500 })
+        ));
+        assert!(q.is_empty() && q.head == 0);
     }
 
     #[test]

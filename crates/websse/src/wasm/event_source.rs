@@ -58,12 +58,13 @@ impl Subscription {
                 continue;
             }
             let queue = Rc::clone(&queue);
+            let event_type = t.to_owned();
             listeners.push(Listener::new(
                 &source,
                 t,
                 Box::new(move |event| {
                     if let Some(event) = event.dyn_ref::<MessageEvent>() {
-                        deliver(&queue, event);
+                        deliver(&queue, &event_type, event);
                     }
                 }),
             ));
@@ -74,7 +75,7 @@ impl Subscription {
             let queue = Rc::clone(&queue);
             let attempt = Rc::clone(&attempt);
             Box::new(move |event| match event.dyn_ref::<MessageEvent>() {
-                Some(message) if wants_open => deliver(&queue, message),
+                Some(message) if wants_open => deliver(&queue, "open", message),
                 Some(_) => {}
                 None => {
                     attempt.set(0);
@@ -86,7 +87,7 @@ impl Subscription {
         listeners.push(Listener::new(&source, "error", {
             let source = source.clone();
             Box::new(move |event| match event.dyn_ref::<MessageEvent>() {
-                Some(message) if wants_error => deliver(&queue, message),
+                Some(message) if wants_error => deliver(&queue, "error", message),
                 Some(_) => {}
                 None if source.ready_state() == EventSource::CLOSED => {
                     // The browser gave up (a status other than 200, a wrong content type, a 204,
@@ -112,9 +113,13 @@ impl Subscription {
 
 /// Turns a `MessageEvent` into a [`Message`] (a non-string `data`, which EventSource never
 /// produces, becomes empty).
-fn deliver(queue: &QueueRef, event: &MessageEvent) {
+///
+/// `event_type` is the type the listener was added for, which the DOM guarantees is the event's
+/// `type`: passed along rather than read back, one JS import and one string copy out of JS fewer
+/// (code size, issue 13).
+fn deliver(queue: &QueueRef, event_type: &str, event: &MessageEvent) {
     let data = event.data().as_string().unwrap_or_default();
-    let message = Message::new(event.type_(), data, event.last_event_id());
+    let message = Message::new(event_type, data, event.last_event_id());
     queue.borrow_mut().push_message(message);
 }
 
