@@ -149,7 +149,7 @@ impl EventStream {
             crate::Transport::EventSource => crate::queue::Queue::bounded(request.max_buffered),
             crate::Transport::Fetch => crate::queue::Queue::default(),
         }));
-        queue.borrow_mut().push_state(ConnectionState::Connecting);
+        crate::queue::edit(&queue).push_state(ConnectionState::Connecting);
         // The stream checks the sentinel; the transports never read it.
         let done_on_data = request.done_on_data.take();
         let inner = match request.transport {
@@ -173,7 +173,7 @@ impl EventStream {
                     .poll(&mut Context::from_waker(Waker::noop()))
                     .is_ready()
                 {
-                    let mut queue = queue.borrow_mut();
+                    let mut queue = crate::queue::edit(&queue);
                     if let Some(error) = queue.take_failure() {
                         return Err(error);
                     }
@@ -216,7 +216,7 @@ impl EventStream {
         if self.terminated || self.close.is_closed() {
             ConnectionState::Closed
         } else {
-            self.queue.borrow().state()
+            crate::queue::edit(&self.queue).state()
         }
     }
 
@@ -245,7 +245,7 @@ impl EventStream {
         self.terminated = true;
         // Release the transport before borrowing the queue: dropping runs JS (close, abort).
         self.inner = None;
-        self.queue.borrow_mut().clear();
+        crate::queue::edit(&self.queue).clear();
         drop(self.close.waker.take());
     }
 
@@ -277,7 +277,7 @@ impl Stream for EventStream {
                 this.release();
                 return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed))));
             }
-            let next = this.queue.borrow_mut().pop();
+            let next = crate::queue::edit(&this.queue).pop();
             if let Some(item) = next {
                 match &item {
                     Ok(Item::Message(m)) if this.is_sentinel(m) => {
@@ -289,7 +289,7 @@ impl Stream for EventStream {
                 }
                 return Poll::Ready(Some(item));
             }
-            if this.queue.borrow().is_finished() {
+            if crate::queue::edit(&this.queue).is_finished() {
                 this.release();
                 return Poll::Ready(None);
             }
@@ -301,15 +301,15 @@ impl Stream for EventStream {
                 #[cfg(all(target_arch = "wasm32", feature = "fetch"))]
                 Some(Inner::Fetch(driver)) => {
                     if driver.as_mut().poll(cx).is_ready() {
-                        this.queue.borrow_mut().set_finished();
-                    } else if this.queue.borrow().is_empty() {
+                        crate::queue::edit(&this.queue).set_finished();
+                    } else if crate::queue::edit(&this.queue).is_empty() {
                         this.close.register(cx.waker());
                         return Poll::Pending;
                     }
                 }
                 #[cfg(all(target_arch = "wasm32", feature = "event-source"))]
                 Some(Inner::EventSource(_)) => {
-                    this.queue.borrow_mut().set_waker(cx.waker());
+                    crate::queue::edit(&this.queue).set_waker(cx.waker());
                     this.close.register(cx.waker());
                     return Poll::Pending;
                 }
@@ -399,8 +399,8 @@ mod tests {
         let queue = QueueRef::default();
         for item in items {
             match item {
-                Ok(item) => queue.borrow_mut().push_item(item),
-                Err(e) => queue.borrow_mut().fail(e),
+                Ok(item) => crate::queue::edit(&queue).push_item(item),
+                Err(e) => crate::queue::edit(&queue).fail(e),
             }
         }
         EventStream::with_transport(queue, None, done_on_data.map(str::to_owned))

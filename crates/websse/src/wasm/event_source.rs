@@ -79,7 +79,7 @@ impl Subscription {
                 Some(_) => {}
                 None => {
                     attempt.set(0);
-                    queue.borrow_mut().push_state(ConnectionState::Open);
+                    crate::queue::edit(&queue).push_state(ConnectionState::Open);
                 }
             })
         }));
@@ -92,18 +92,16 @@ impl Subscription {
                 None if source.ready_state() == EventSource::CLOSED => {
                     // The browser gave up (a status other than 200, a wrong content type, a 204,
                     // a network failure on the first connect): it does not say which.
-                    queue.borrow_mut().fail(Error::EventSourceClosed);
+                    crate::queue::edit(&queue).fail(Error::EventSourceClosed);
                 }
                 None => {
                     // The browser reconnects by itself after its reconnection time.
                     attempt.set(attempt.get().saturating_add(1));
-                    queue
-                        .borrow_mut()
-                        .push_state(ConnectionState::Reconnecting {
-                            attempt: attempt.get(),
-                            delay: Duration::ZERO,
-                            cause: Disconnect::Unreported,
-                        });
+                    crate::queue::edit(&queue).push_state(ConnectionState::Reconnecting {
+                        attempt: attempt.get(),
+                        delay: Duration::ZERO,
+                        cause: Disconnect::Unreported,
+                    });
                 }
             })
         }));
@@ -120,7 +118,7 @@ impl Subscription {
 fn deliver(queue: &QueueRef, event_type: &str, event: &MessageEvent) {
     let data = event.data().as_string().unwrap_or_default();
     let message = Message::new(event_type, data, event.last_event_id());
-    queue.borrow_mut().push_message(message);
+    crate::queue::edit(queue).push_message(message);
 }
 
 impl Drop for Subscription {

@@ -273,9 +273,9 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
         if let Some(v) = &visibility
             && v.is_hidden()
         {
-            queue.borrow_mut().push_state(ConnectionState::Paused);
+            crate::queue::edit(&queue).push_state(ConnectionState::Paused);
             v.until_visible().await;
-            queue.borrow_mut().push_state(ConnectionState::Connecting);
+            crate::queue::edit(&queue).push_state(ConnectionState::Connecting);
         }
         // One connection: request, response checks, body until it ends. Written inline, not as
         // an `async fn` awaited here: one generator fewer (-0.12 kB gz; matched in place, since
@@ -355,7 +355,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
                     break 'connect Outcome::Fatal(Error::ContentType { content_type });
                 }
             }
-            queue.borrow_mut().push_state(ConnectionState::Open);
+            crate::queue::edit(&queue).push_state(ConnectionState::Open);
             if let Some(idle) = &mut idle {
                 idle.touch();
             }
@@ -365,7 +365,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
                     >= request.reconnect.reset_after.as_secs_f64() * 1000.0
             };
             // The fetch queue is unbounded (see `EventStream::open`).
-            let mut emit = |item: Item| queue.borrow_mut().push_unbounded(item);
+            let mut emit = |item: Item| crate::queue::edit(&queue).push_unbounded(item);
 
             let Some(body) = response.body() else {
                 decoder.finish(&mut emit);
@@ -442,8 +442,8 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
                 }
             }
         } {
-            Outcome::NoContent => return queue.borrow_mut().close(),
-            Outcome::Fatal(e) => return queue.borrow_mut().fail(e),
+            Outcome::NoContent => return crate::queue::edit(&queue).close(),
+            Outcome::Fatal(e) => return crate::queue::edit(&queue).fail(e),
             Outcome::Hidden => continue,
             Outcome::Lost {
                 why,
@@ -459,7 +459,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
         };
         attempt = attempt.saturating_add(1);
         if !policy.allows(attempt) {
-            let mut queue = queue.borrow_mut();
+            let mut queue = crate::queue::edit(&queue);
             return match cause {
                 Some(e) => queue.fail(e),
                 None => queue.close(),
@@ -469,15 +469,13 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
             Some(wait) => policy.server_delay(wait),
             None => policy.delay(attempt, decoder.retry(), js_sys::Math::random()),
         };
-        queue
-            .borrow_mut()
-            .push_state(ConnectionState::Reconnecting {
-                attempt,
-                delay,
-                cause: why,
-            });
+        crate::queue::edit(&queue).push_state(ConnectionState::Reconnecting {
+            attempt,
+            delay,
+            cause: why,
+        });
         sleep(delay).await;
-        queue.borrow_mut().push_state(ConnectionState::Connecting);
+        crate::queue::edit(&queue).push_state(ConnectionState::Connecting);
     }
 }
 
