@@ -12,7 +12,7 @@ use core::time::Duration;
 
 use crate::error::Error;
 use crate::event::{Event, EventRef, EventType};
-use crate::scan::{BLOCK, SMALL_CHUNK, find_colon, find_line_end, has_line_end};
+use crate::scan::{BLOCK, SMALL_CHUNK, has_line_end, split_colon, split_line};
 
 /// The default maximum event size: 64 MiB.
 ///
@@ -266,16 +266,16 @@ impl Parser {
         let mut taken = 0;
         for block in blocks {
             if has_line_end(block) {
-                let end = find_line_end(block).unwrap_or(BLOCK);
-                self.data.extend_from_slice(&block[..end]);
-                taken += end;
+                let line = split_line(block).map_or(&block[..], |(line, ..)| line);
+                self.data.extend_from_slice(line);
+                taken += line.len();
                 break;
             }
             self.data.extend_from_slice(block);
             taken += BLOCK;
         }
         self.line_len += taken;
-        &chunk[taken..]
+        chunk.get(taken..).unwrap_or_default()
     }
 
     /// Like [`feed`](Parser::feed), and calls `on_comment` with the text after the colon of each
@@ -491,32 +491,32 @@ impl Parser {
                 }
             }
             // Spec: lines end with CRLF, a lone LF or a lone CR.
-            let Some(end) = find_line_end(chunk) else {
+            let Some((line, end, rest)) = split_line(chunk) else {
                 *input = &[];
                 if let Some(error) = self.carry(chunk, on_comment.is_some()) {
                     emit!(Err(error));
                 }
                 return None;
             };
-            self.skip_lf = chunk[end] == b'\r';
-            *input = &chunk[end + 1..];
+            self.skip_lf = end == b'\r';
+            *input = rest;
             // The common end of an event: its only `data` line and the blank line right after
             // it, both in this chunk. The data then goes from the chunk into the event in one
             // copy, without passing through the data buffer (the same steps as below: process
             // the field, then dispatch).
             if self.pending == Pending::Start
                 && !self.has_data
-                && chunk[end] == b'\n'
-                && input.first() == Some(&b'\n')
-                && let Some(value) = chunk[..end].strip_prefix(b"data:")
-                && !self.exceeds(end)
+                && end == b'\n'
+                && let Some(rest) = rest.strip_prefix(b"\n")
+                && let Some(value) = line.strip_prefix(b"data:")
+                && !self.exceeds(line.len())
             {
-                *input = &input[1..];
+                *input = rest;
                 self.commit_id();
                 emit!(Ok(Raw::Chunk(value.strip_prefix(b" ").unwrap_or(value))));
                 continue;
             }
-            if let Some(item) = self.end_line(&chunk[..end], on_comment) {
+            if let Some(item) = self.end_line(line, on_comment) {
                 emit!(item);
                 continue;
             }
@@ -524,7 +524,7 @@ impl Parser {
             // dispatch without another pass through the loop (the same steps as a blank line
             // there: within the limit, since the data buffer is, and no comment).
             if self.pending == Pending::Start
-                && chunk[end] == b'\n'
+                && end == b'\n'
                 && let Some(rest) = input.strip_prefix(b"\n")
             {
                 *input = rest;
@@ -557,16 +557,17 @@ impl Parser {
     /// ordinary line content.
     #[cold]
     fn strip_bom(&mut self, input: &mut &[u8], keep_comments: bool) -> Option<Error> {
-        while self.bom_matched < BOM_DONE {
+        while let Some((matched, next)) = BOM.split_at_checked(usize::from(self.bom_matched))
+            && let Some(&expected) = next.first()
+        {
             let (&byte, rest) = input.split_first()?;
-            if byte == BOM[usize::from(self.bom_matched)] {
+            if byte == expected {
                 *input = rest;
                 self.bom_matched += 1;
             } else {
-                let matched = usize::from(self.bom_matched);
                 self.bom_matched = BOM_DONE;
-                if matched > 0 {
-                    return self.carry(&BOM[..matched], keep_comments);
+                if !matched.is_empty() {
+                    return self.carry(matched, keep_comments);
                 }
             }
         }
@@ -608,32 +609,39 @@ impl Parser {
         if self.exceeds(self.data_mark + self.line_len) {
             return Some(self.overflow(true));
         }
-        match self.pending {
+        if self.pending == Pending::Start {
             // The start of a `data` line (every event of most streams): no colon search and no
             // copy of the name.
-            Pending::Start if bytes.starts_with(b"data:") => self.start_data(&bytes[5..]),
-            Pending::Start if bytes[0] == b':' => {
+            if let Some(value) = bytes.strip_prefix(b"data:") {
+                self.start_data(value);
+                return None;
+            }
+            if bytes.first() == Some(&b':') {
                 if keep_comments {
                     self.line.extend_from_slice(bytes);
                     self.pending = Pending::Value;
                 } else {
                     self.pending = Pending::Ignore;
                 }
+                return None;
             }
-            Pending::Start | Pending::Name => match find_colon(bytes) {
+        }
+        match self.pending {
+            Pending::Start | Pending::Name => match split_colon(bytes) {
                 None => {
                     self.line.extend_from_slice(bytes);
                     self.pending = Pending::Name;
                 }
-                Some(colon) => {
-                    self.line.extend_from_slice(&bytes[..colon]);
+                Some((name, value)) => {
+                    self.line.extend_from_slice(name);
                     match self.line.as_slice() {
                         b"data" => {
                             self.line.clear();
-                            self.start_data(&bytes[colon + 1..]);
+                            self.start_data(value);
                         }
                         b"event" | b"id" | b"retry" => {
-                            self.line.extend_from_slice(&bytes[colon..]);
+                            self.line.push(b':');
+                            self.line.extend_from_slice(value);
                             self.pending = Pending::Value;
                         }
                         _ => {
@@ -754,11 +762,8 @@ impl Parser {
         // If the line contains a colon: the field name is what precedes the first colon, the
         // value what follows it, less one leading space if there is one. Otherwise the whole line
         // is the field name and the value is empty.
-        let (name, value) = match find_colon(line) {
-            Some(colon) => {
-                let value = &line[colon + 1..];
-                (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
-            }
+        let (name, value) = match split_colon(line) {
+            Some((name, value)) => (name, value.strip_prefix(b" ").unwrap_or(value)),
             None => (line, &[][..]),
         };
         self.process_field(name, value);

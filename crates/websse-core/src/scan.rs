@@ -27,6 +27,18 @@ pub(crate) fn find_line_end(haystack: &[u8]) -> Option<usize> {
     }
 }
 
+/// `chunk` split at its first line end: the line (no CR or LF), the CR or LF that ends it, and
+/// the bytes after it. `None` when `chunk` holds no line end.
+///
+/// Built from checked splits rather than indexing: the parser has no panicking path (the panic
+/// messages would link `core::fmt`'s integer formatting into every app that uses it).
+#[inline(always)]
+pub(crate) fn split_line(chunk: &[u8]) -> Option<(&[u8], u8, &[u8])> {
+    let (line, rest) = chunk.split_at_checked(find_line_end(chunk)?)?;
+    let (&end, rest) = rest.split_first()?;
+    Some((line, end, rest))
+}
+
 /// [`find_line_end`] past the first byte.
 #[inline(never)]
 fn search_line_end(haystack: &[u8]) -> Option<usize> {
@@ -135,15 +147,22 @@ pub(crate) fn has_line_end(block: &[u8; BLOCK]) -> bool {
     words::line_ends(word(low)) | words::line_ends(word(high)) != 0
 }
 
+/// `line` split at its first colon: what precedes it and what follows it. `None` when `line`
+/// has no colon.
+#[inline(always)]
+pub(crate) fn split_colon(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (name, rest) = line.split_at_checked(find_colon(line)?)?;
+    Some((name, rest.get(1..)?))
+}
+
 /// The first colon of a line: field names are short, so look at a few bytes before calling
 /// `memchr`.
 #[inline(never)]
-pub(crate) fn find_colon(line: &[u8]) -> Option<usize> {
+fn find_colon(line: &[u8]) -> Option<usize> {
     const NEAR: usize = 8;
     match line.iter().take(NEAR).position(|&byte| byte == b':') {
         Some(colon) => Some(colon),
-        None if line.len() > NEAR => find_byte(b':', &line[NEAR..]).map(|i| i + NEAR),
-        None => None,
+        None => find_byte(b':', line.get(NEAR..)?).map(|i| i + NEAR),
     }
 }
 
