@@ -29,12 +29,43 @@ const BOM_DONE: u8 = 3;
 const KEEP_CAPACITY: usize = 64 * 1024;
 
 /// Bytes to text as the WHATWG UTF-8 decoder does (without BOM handling): maximal invalid
-/// subparts become U+FFFD, like `String::from_utf8_lossy`, which is only used when `from_utf8`'s
-/// faster validation fails.
+/// subparts become U+FFFD (see [`lossy`]); valid text is borrowed.
 fn decode(bytes: &[u8]) -> Cow<'_, str> {
     match utf8(bytes) {
         Some(text) => Cow::Borrowed(text),
-        None => String::from_utf8_lossy(bytes),
+        None => Cow::Owned(lossy(bytes)),
+    }
+}
+
+/// `bytes` (not valid UTF-8) with each maximal invalid subpart replaced by U+FFFD: the same
+/// text as `String::from_utf8_lossy`, the WHATWG decoder's "replacement" error mode. Written
+/// with `from_utf8`, which valid text needs anyway, instead of `from_utf8_lossy`'s own decoder
+/// (`Utf8Chunks`, another half kilobyte in a wasm app).
+///
+/// `Utf8Error` says where the valid prefix ends (`valid_up_to`) and how long the maximal
+/// invalid subpart after it is (`error_len`; `None` when the bytes end inside a sequence that
+/// could still have been completed, which is one subpart too). Each pass takes at least one
+/// byte and validates only up to the next error (the valid prefix twice), so this is linear.
+#[cold]
+#[inline(never)]
+fn lossy(mut bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len() + 2);
+    loop {
+        match core::str::from_utf8(bytes) {
+            Ok(valid) => {
+                text.push_str(valid);
+                return text;
+            }
+            Err(error) => {
+                let (valid, rest) = bytes
+                    .split_at_checked(error.valid_up_to())
+                    .unwrap_or_default();
+                text.push_str(core::str::from_utf8(valid).unwrap_or_default());
+                text.push(char::REPLACEMENT_CHARACTER);
+                let invalid = error.error_len().unwrap_or(rest.len());
+                bytes = rest.get(invalid..).unwrap_or_default();
+            }
+        }
     }
 }
 
@@ -963,6 +994,62 @@ impl<F: FnMut(&str)> Drop for Feed<'_, F> {
         if !self.input.is_empty() {
             let mut on_comment = self.on_comment.as_mut().map(|f| f as &mut dyn FnMut(&str));
             self.parser.keep_rest(&mut self.input, &mut on_comment);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decode, lossy};
+    use alloc::string::String;
+    use alloc::vec::Vec;
+    use proptest::prelude::*;
+
+    /// The bytes that decide UTF-8 decoding: ASCII, every lead-byte class and its edges,
+    /// continuation bytes at both ends of each range that a lead byte restricts, and bytes that
+    /// are never valid.
+    const BYTES: [u8; 20] = [
+        b'a', 0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC2, 0xDF, 0xE0, 0xED, 0xEF,
+        0xF0, 0xF4, 0xF5, 0xFE, 0xFF,
+    ];
+
+    #[test]
+    fn lossy_decoding_matches_std_on_every_short_sequence() {
+        // Every sequence of up to 4 of those bytes (20^4 = 160,000): every way a sequence can
+        // be cut short, overlong, a surrogate, past U+10FFFF, or stray.
+        let mut bytes = Vec::new();
+        for len in 0..=4u32 {
+            for mut n in 0..BYTES.len().pow(len) {
+                bytes.clear();
+                for _ in 0..len {
+                    bytes.push(BYTES[n % BYTES.len()]);
+                    n /= BYTES.len();
+                }
+                assert_eq!(
+                    decode(&bytes),
+                    String::from_utf8_lossy(&bytes),
+                    "{bytes:x?}"
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn lossy_decoding_matches_std(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    any::<char>().prop_map(|c| String::from(c).into_bytes()),
+                    proptest::collection::vec(any::<u8>(), 0..4),
+                ],
+                0..24,
+            )
+        ) {
+            let bytes = parts.concat();
+            prop_assert_eq!(decode(&bytes), String::from_utf8_lossy(&bytes));
+            if core::str::from_utf8(&bytes).is_err() {
+                prop_assert_eq!(lossy(&bytes), String::from_utf8_lossy(&bytes));
+            }
         }
     }
 }
