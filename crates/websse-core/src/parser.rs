@@ -25,6 +25,8 @@ pub const DEFAULT_MAX_EVENT_SIZE: usize = 64 * 1024 * 1024;
 const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 /// `Parser::bom_matched` once the start of the body is behind us.
 const BOM_DONE: u8 = 3;
+/// The largest `retry` value that can be multiplied by ten without overflow.
+const MAX_TENTH: u64 = u64::MAX / 10;
 /// A line buffer that grew beyond this is freed rather than kept for reuse.
 const KEEP_CAPACITY: usize = 64 * 1024;
 
@@ -826,9 +828,10 @@ impl Parser {
             // If the value is only ASCII digits, set the reconnection time to it (milliseconds).
             // An empty value is not a number and is ignored.
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
-                let millis = value.iter().fold(0u64, |acc, digit| {
-                    acc.saturating_mul(10)
-                        .saturating_add(u64::from(digit - b'0'))
+                // Saturating, without `saturating_mul`: on wasm32 that is a 128-bit multiply.
+                let millis = value.iter().fold(0u64, |acc, digit| match acc {
+                    0..=MAX_TENTH => (acc * 10).saturating_add(u64::from(digit - b'0')),
+                    _ => u64::MAX,
                 });
                 self.retry = Some(Duration::from_millis(millis));
             }
