@@ -12,7 +12,7 @@ use core::time::Duration;
 
 use crate::error::Error;
 use crate::event::{Event, EventRef, EventType};
-use crate::scan::{BLOCK, SMALL_CHUNK, has_line_end, split_colon, split_line};
+use crate::scan::{BLOCK, SMALL_CHUNK, has_line_end, has_nul, split_colon, split_line};
 
 /// The default maximum event size: 64 MiB.
 ///
@@ -820,7 +820,7 @@ impl Parser {
             }
             // Unless the value contains U+0000 NULL, set the last event ID buffer to it (an empty
             // value resets it).
-            b"id" if !value.contains(&0) => {
+            b"id" if !has_nul(value) => {
                 self.id_buffer.clear();
                 self.id_buffer.push_str(&decode(value));
                 self.id_pending = true;

@@ -70,6 +70,12 @@ mod words {
         word.wrapping_sub(ONES * 0x0E) & !word & HIGHS
     }
 
+    /// Non-zero when some byte of `word` is 0.
+    #[inline(always)]
+    pub(super) fn zeros(word: u64) -> u64 {
+        word.wrapping_sub(ONES) & !word & HIGHS
+    }
+
     #[inline(always)]
     pub(super) fn word(bytes: &[u8; 8]) -> u64 {
         u64::from_le_bytes(*bytes)
@@ -155,6 +161,17 @@ pub(crate) fn split_colon(line: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((name, rest.get(1..)?))
 }
 
+/// Whether `bytes` holds a NUL, 8 bytes at a time: for `id` values, which are short, where
+/// `<[u8]>::contains` tests one byte at a time.
+#[inline]
+pub(crate) fn has_nul(bytes: &[u8]) -> bool {
+    let (words, tail) = bytes.as_chunks::<8>();
+    words
+        .iter()
+        .any(|bytes| words::zeros(words::word(bytes)) != 0)
+        || tail.contains(&0)
+}
+
 /// The first colon of a line: field names are short, so look at a few bytes before calling
 /// `memchr`.
 #[inline(never)]
@@ -180,7 +197,7 @@ fn find_byte(byte: u8, haystack: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::{find_line_end, find_line_end_words};
+    use super::{find_line_end, find_line_end_words, has_nul};
     use alloc::vec;
 
     #[test]
@@ -205,6 +222,23 @@ mod tests {
                         }
                         haystack[at] = filler;
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn has_nul_matches_naive_search() {
+        // The NUL at every position of every length up to three words, over fillers next to
+        // it in value (0x01, 0xFF wraps to it) and with the high bit set.
+        for filler in [b'a', 0x01, 0x80, 0x81, 0xFF, 0x7F] {
+            for len in 0..26 {
+                let mut bytes = vec![filler; len];
+                assert!(!has_nul(&bytes));
+                for at in 0..len {
+                    bytes[at] = 0;
+                    assert!(has_nul(&bytes), "{filler} {len} {at}");
+                    bytes[at] = filler;
                 }
             }
         }
