@@ -152,6 +152,10 @@ pub struct Parser {
     /// The type of the last event dispatched: the next one of that type reuses it (a copy of an
     /// inline name, or a reference to a shared long one) without decoding its name again.
     last_type: EventType,
+    /// The same for [`feed_with`](Parser::feed_with): the text of the last event type it
+    /// decoded, reused while the next event's type has the same bytes (text equal to the bytes
+    /// is their decoding, so no UTF-8 validation per event).
+    type_text: String,
     /// The latest valid `retry` value.
     retry: Option<Duration>,
 
@@ -204,6 +208,7 @@ impl Parser {
             limit: max_event_size.unwrap_or(usize::MAX),
             last_event_id: String::new(),
             last_type: EventType::Message,
+            type_text: String::new(),
             retry: None,
             skip_lf: false,
             bom_matched: 0,
@@ -404,11 +409,16 @@ impl Parser {
         // Decoded exactly as for an owned event (see `take_event`).
         let data = decode(data);
         let event_type = match self.event_type.as_slice() {
-            b"" => Cow::Borrowed("message"),
-            name => decode(name),
+            b"" => "message",
+            name if same_bytes(name, self.type_text.as_bytes()) => &self.type_text,
+            name => {
+                self.type_text.clear();
+                self.type_text.push_str(&decode(name));
+                &self.type_text
+            }
         };
         on_event(Ok(EventRef {
-            event_type: &event_type,
+            event_type,
             data: &data,
             last_event_id: &self.last_event_id,
         }));
