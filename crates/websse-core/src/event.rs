@@ -10,8 +10,14 @@ use core::fmt;
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) enum EventType {
     Message,
-    Inline { len: u8, bytes: [u8; INLINE_TYPE] },
-    Shared(Arc<str>),
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_TYPE],
+    },
+    /// An `Arc<String>` rather than an `Arc<str>`: one more indirection for a long name, but
+    /// `Arc::new` has a fixed layout, where `Arc<str>::from` computes one and unwraps it (a panic
+    /// path, and with it `core::fmt`, in every app).
+    Shared(Arc<String>),
 }
 
 impl fmt::Debug for EventType {
@@ -35,7 +41,7 @@ impl EventType {
                     bytes,
                 }
             }
-            _ => EventType::Shared(Arc::from(name)),
+            _ => EventType::Shared(Arc::new(String::from(name))),
         }
     }
 
@@ -43,7 +49,7 @@ impl EventType {
     pub(crate) fn as_bytes(&self) -> &[u8] {
         match self {
             EventType::Message => b"message",
-            EventType::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            EventType::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
             EventType::Shared(name) => name.as_bytes(),
         }
     }
@@ -52,9 +58,7 @@ impl EventType {
         match self {
             EventType::Message => "message",
             // Always valid: copied from a `&str` in `new`.
-            EventType::Inline { len, bytes } => {
-                core::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
-            }
+            EventType::Inline { .. } => core::str::from_utf8(self.as_bytes()).unwrap_or_default(),
             EventType::Shared(name) => name,
         }
     }

@@ -45,6 +45,9 @@
 //!   without a Rust `String` in between.
 //! - **Comments without cost.** [`Parser::feed`] ignores comment lines without allocating;
 //!   [`Parser::feed_with_comments`] reports each one to a callback (for heartbeat detection).
+//! - **No panics.** No input makes the parser panic: it slices with checked splits, never with
+//!   an index or an `unwrap` that could fail (only a failed allocation ends the program, as
+//!   anywhere in Rust). This also keeps `core::fmt`'s panic messages out of a wasm app.
 //! - `#![no_std]` + `alloc`; the default `std` feature only enables `memchr`'s runtime CPU
 //!   feature detection.
 #![no_std]

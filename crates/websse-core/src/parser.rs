@@ -12,7 +12,7 @@ use core::time::Duration;
 
 use crate::error::Error;
 use crate::event::{Event, EventRef, EventType};
-use crate::scan::{BLOCK, SMALL_CHUNK, find_colon, find_line_end, has_line_end};
+use crate::scan::{BLOCK, SMALL_CHUNK, has_line_end, has_nul, split_colon, split_line};
 
 /// The default maximum event size: 64 MiB.
 ///
@@ -25,16 +25,49 @@ pub const DEFAULT_MAX_EVENT_SIZE: usize = 64 * 1024 * 1024;
 const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 /// `Parser::bom_matched` once the start of the body is behind us.
 const BOM_DONE: u8 = 3;
+/// The largest `retry` value that can be multiplied by ten without overflow.
+const MAX_TENTH: u64 = u64::MAX / 10;
 /// A line buffer that grew beyond this is freed rather than kept for reuse.
 const KEEP_CAPACITY: usize = 64 * 1024;
 
 /// Bytes to text as the WHATWG UTF-8 decoder does (without BOM handling): maximal invalid
-/// subparts become U+FFFD, like `String::from_utf8_lossy`, which is only used when `from_utf8`'s
-/// faster validation fails.
+/// subparts become U+FFFD (see [`lossy`]); valid text is borrowed.
 fn decode(bytes: &[u8]) -> Cow<'_, str> {
     match utf8(bytes) {
         Some(text) => Cow::Borrowed(text),
-        None => String::from_utf8_lossy(bytes),
+        None => Cow::Owned(lossy(bytes)),
+    }
+}
+
+/// `bytes` (not valid UTF-8) with each maximal invalid subpart replaced by U+FFFD: the same
+/// text as `String::from_utf8_lossy`, the WHATWG decoder's "replacement" error mode. Written
+/// with `from_utf8`, which valid text needs anyway, instead of `from_utf8_lossy`'s own decoder
+/// (`Utf8Chunks`, another half kilobyte in a wasm app).
+///
+/// `Utf8Error` says where the valid prefix ends (`valid_up_to`) and how long the maximal
+/// invalid subpart after it is (`error_len`; `None` when the bytes end inside a sequence that
+/// could still have been completed, which is one subpart too). Each pass takes at least one
+/// byte and validates only up to the next error (the valid prefix twice), so this is linear.
+#[cold]
+#[inline(never)]
+fn lossy(mut bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len() + 2);
+    loop {
+        match core::str::from_utf8(bytes) {
+            Ok(valid) => {
+                text.push_str(valid);
+                return text;
+            }
+            Err(error) => {
+                let (valid, rest) = bytes
+                    .split_at_checked(error.valid_up_to())
+                    .unwrap_or_default();
+                text.push_str(core::str::from_utf8(valid).unwrap_or_default());
+                text.push(char::REPLACEMENT_CHARACTER);
+                let invalid = error.error_len().unwrap_or(rest.len());
+                bytes = rest.get(invalid..).unwrap_or_default();
+            }
+        }
     }
 }
 
@@ -119,6 +152,10 @@ pub struct Parser {
     /// The type of the last event dispatched: the next one of that type reuses it (a copy of an
     /// inline name, or a reference to a shared long one) without decoding its name again.
     last_type: EventType,
+    /// The same for [`feed_with`](Parser::feed_with): the text of the last event type it
+    /// decoded, reused while the next event's type has the same bytes (text equal to the bytes
+    /// is their decoding, so no UTF-8 validation per event).
+    type_text: String,
     /// The latest valid `retry` value.
     retry: Option<Duration>,
 
@@ -171,6 +208,7 @@ impl Parser {
             limit: max_event_size.unwrap_or(usize::MAX),
             last_event_id: String::new(),
             last_type: EventType::Message,
+            type_text: String::new(),
             retry: None,
             skip_lf: false,
             bom_matched: 0,
@@ -266,16 +304,16 @@ impl Parser {
         let mut taken = 0;
         for block in blocks {
             if has_line_end(block) {
-                let end = find_line_end(block).unwrap_or(BLOCK);
-                self.data.extend_from_slice(&block[..end]);
-                taken += end;
+                let line = split_line(block).map_or(&block[..], |(line, ..)| line);
+                self.data.extend_from_slice(line);
+                taken += line.len();
                 break;
             }
             self.data.extend_from_slice(block);
             taken += BLOCK;
         }
         self.line_len += taken;
-        &chunk[taken..]
+        chunk.get(taken..).unwrap_or_default()
     }
 
     /// Like [`feed`](Parser::feed), and calls `on_comment` with the text after the colon of each
@@ -371,11 +409,16 @@ impl Parser {
         // Decoded exactly as for an owned event (see `take_event`).
         let data = decode(data);
         let event_type = match self.event_type.as_slice() {
-            b"" => Cow::Borrowed("message"),
-            name => decode(name),
+            b"" => "message",
+            name if same_bytes(name, self.type_text.as_bytes()) => &self.type_text,
+            name => {
+                self.type_text.clear();
+                self.type_text.push_str(&decode(name));
+                &self.type_text
+            }
         };
         on_event(Ok(EventRef {
-            event_type: &event_type,
+            event_type,
             data: &data,
             last_event_id: &self.last_event_id,
         }));
@@ -491,32 +534,32 @@ impl Parser {
                 }
             }
             // Spec: lines end with CRLF, a lone LF or a lone CR.
-            let Some(end) = find_line_end(chunk) else {
+            let Some((line, end, rest)) = split_line(chunk) else {
                 *input = &[];
                 if let Some(error) = self.carry(chunk, on_comment.is_some()) {
                     emit!(Err(error));
                 }
                 return None;
             };
-            self.skip_lf = chunk[end] == b'\r';
-            *input = &chunk[end + 1..];
+            self.skip_lf = end == b'\r';
+            *input = rest;
             // The common end of an event: its only `data` line and the blank line right after
             // it, both in this chunk. The data then goes from the chunk into the event in one
             // copy, without passing through the data buffer (the same steps as below: process
             // the field, then dispatch).
             if self.pending == Pending::Start
                 && !self.has_data
-                && chunk[end] == b'\n'
-                && input.first() == Some(&b'\n')
-                && let Some(value) = chunk[..end].strip_prefix(b"data:")
-                && !self.exceeds(end)
+                && end == b'\n'
+                && let Some(rest) = rest.strip_prefix(b"\n")
+                && let Some(value) = line.strip_prefix(b"data:")
+                && !self.exceeds(line.len())
             {
-                *input = &input[1..];
+                *input = rest;
                 self.commit_id();
                 emit!(Ok(Raw::Chunk(value.strip_prefix(b" ").unwrap_or(value))));
                 continue;
             }
-            if let Some(item) = self.end_line(&chunk[..end], on_comment) {
+            if let Some(item) = self.end_line(line, on_comment) {
                 emit!(item);
                 continue;
             }
@@ -524,7 +567,7 @@ impl Parser {
             // dispatch without another pass through the loop (the same steps as a blank line
             // there: within the limit, since the data buffer is, and no comment).
             if self.pending == Pending::Start
-                && chunk[end] == b'\n'
+                && end == b'\n'
                 && let Some(rest) = input.strip_prefix(b"\n")
             {
                 *input = rest;
@@ -557,16 +600,17 @@ impl Parser {
     /// ordinary line content.
     #[cold]
     fn strip_bom(&mut self, input: &mut &[u8], keep_comments: bool) -> Option<Error> {
-        while self.bom_matched < BOM_DONE {
+        while let Some((matched, next)) = BOM.split_at_checked(usize::from(self.bom_matched))
+            && let Some(&expected) = next.first()
+        {
             let (&byte, rest) = input.split_first()?;
-            if byte == BOM[usize::from(self.bom_matched)] {
+            if byte == expected {
                 *input = rest;
                 self.bom_matched += 1;
             } else {
-                let matched = usize::from(self.bom_matched);
                 self.bom_matched = BOM_DONE;
-                if matched > 0 {
-                    return self.carry(&BOM[..matched], keep_comments);
+                if !matched.is_empty() {
+                    return self.carry(matched, keep_comments);
                 }
             }
         }
@@ -608,32 +652,39 @@ impl Parser {
         if self.exceeds(self.data_mark + self.line_len) {
             return Some(self.overflow(true));
         }
-        match self.pending {
+        if self.pending == Pending::Start {
             // The start of a `data` line (every event of most streams): no colon search and no
             // copy of the name.
-            Pending::Start if bytes.starts_with(b"data:") => self.start_data(&bytes[5..]),
-            Pending::Start if bytes[0] == b':' => {
+            if let Some(value) = bytes.strip_prefix(b"data:") {
+                self.start_data(value);
+                return None;
+            }
+            if bytes.first() == Some(&b':') {
                 if keep_comments {
                     self.line.extend_from_slice(bytes);
                     self.pending = Pending::Value;
                 } else {
                     self.pending = Pending::Ignore;
                 }
+                return None;
             }
-            Pending::Start | Pending::Name => match find_colon(bytes) {
+        }
+        match self.pending {
+            Pending::Start | Pending::Name => match split_colon(bytes) {
                 None => {
                     self.line.extend_from_slice(bytes);
                     self.pending = Pending::Name;
                 }
-                Some(colon) => {
-                    self.line.extend_from_slice(&bytes[..colon]);
+                Some((name, value)) => {
+                    self.line.extend_from_slice(name);
                     match self.line.as_slice() {
                         b"data" => {
                             self.line.clear();
-                            self.start_data(&bytes[colon + 1..]);
+                            self.start_data(value);
                         }
                         b"event" | b"id" | b"retry" => {
-                            self.line.extend_from_slice(&bytes[colon..]);
+                            self.line.push(b':');
+                            self.line.extend_from_slice(value);
                             self.pending = Pending::Value;
                         }
                         _ => {
@@ -754,11 +805,8 @@ impl Parser {
         // If the line contains a colon: the field name is what precedes the first colon, the
         // value what follows it, less one leading space if there is one. Otherwise the whole line
         // is the field name and the value is empty.
-        let (name, value) = match find_colon(line) {
-            Some(colon) => {
-                let value = &line[colon + 1..];
-                (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
-            }
+        let (name, value) = match split_colon(line) {
+            Some((name, value)) => (name, value.strip_prefix(b" ").unwrap_or(value)),
             None => (line, &[][..]),
         };
         self.process_field(name, value);
@@ -782,7 +830,7 @@ impl Parser {
             }
             // Unless the value contains U+0000 NULL, set the last event ID buffer to it (an empty
             // value resets it).
-            b"id" if !value.contains(&0) => {
+            b"id" if !has_nul(value) => {
                 self.id_buffer.clear();
                 self.id_buffer.push_str(&decode(value));
                 self.id_pending = true;
@@ -790,9 +838,10 @@ impl Parser {
             // If the value is only ASCII digits, set the reconnection time to it (milliseconds).
             // An empty value is not a number and is ignored.
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
-                let millis = value.iter().fold(0u64, |acc, digit| {
-                    acc.saturating_mul(10)
-                        .saturating_add(u64::from(digit - b'0'))
+                // Saturating, without `saturating_mul`: on wasm32 that is a 128-bit multiply.
+                let millis = value.iter().fold(0u64, |acc, digit| match acc {
+                    0..=MAX_TENTH => (acc * 10).saturating_add(u64::from(digit - b'0')),
+                    _ => u64::MAX,
                 });
                 self.retry = Some(Duration::from_millis(millis));
             }
@@ -958,6 +1007,62 @@ impl<F: FnMut(&str)> Drop for Feed<'_, F> {
         if !self.input.is_empty() {
             let mut on_comment = self.on_comment.as_mut().map(|f| f as &mut dyn FnMut(&str));
             self.parser.keep_rest(&mut self.input, &mut on_comment);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decode, lossy};
+    use alloc::string::String;
+    use alloc::vec::Vec;
+    use proptest::prelude::*;
+
+    /// The bytes that decide UTF-8 decoding: ASCII, every lead-byte class and its edges,
+    /// continuation bytes at both ends of each range that a lead byte restricts, and bytes that
+    /// are never valid.
+    const BYTES: [u8; 20] = [
+        b'a', 0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC2, 0xDF, 0xE0, 0xED, 0xEF,
+        0xF0, 0xF4, 0xF5, 0xFE, 0xFF,
+    ];
+
+    #[test]
+    fn lossy_decoding_matches_std_on_every_short_sequence() {
+        // Every sequence of up to 4 of those bytes (20^4 = 160,000): every way a sequence can
+        // be cut short, overlong, a surrogate, past U+10FFFF, or stray.
+        let mut bytes = Vec::new();
+        for len in 0..=4u32 {
+            for mut n in 0..BYTES.len().pow(len) {
+                bytes.clear();
+                for _ in 0..len {
+                    bytes.push(BYTES[n % BYTES.len()]);
+                    n /= BYTES.len();
+                }
+                assert_eq!(
+                    decode(&bytes),
+                    String::from_utf8_lossy(&bytes),
+                    "{bytes:x?}"
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn lossy_decoding_matches_std(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    any::<char>().prop_map(|c| String::from(c).into_bytes()),
+                    proptest::collection::vec(any::<u8>(), 0..4),
+                ],
+                0..24,
+            )
+        ) {
+            let bytes = parts.concat();
+            prop_assert_eq!(decode(&bytes), String::from_utf8_lossy(&bytes));
+            if core::str::from_utf8(&bytes).is_err() {
+                prop_assert_eq!(lossy(&bytes), String::from_utf8_lossy(&bytes));
+            }
         }
     }
 }

@@ -27,6 +27,18 @@ pub(crate) fn find_line_end(haystack: &[u8]) -> Option<usize> {
     }
 }
 
+/// `chunk` split at its first line end: the line (no CR or LF), the CR or LF that ends it, and
+/// the bytes after it. `None` when `chunk` holds no line end.
+///
+/// Built from checked splits rather than indexing: the parser has no panicking path (the panic
+/// messages would link `core::fmt`'s integer formatting into every app that uses it).
+#[inline(always)]
+pub(crate) fn split_line(chunk: &[u8]) -> Option<(&[u8], u8, &[u8])> {
+    let (line, rest) = chunk.split_at_checked(find_line_end(chunk)?)?;
+    let (&end, rest) = rest.split_first()?;
+    Some((line, end, rest))
+}
+
 /// [`find_line_end`] past the first byte.
 #[inline(never)]
 fn search_line_end(haystack: &[u8]) -> Option<usize> {
@@ -56,6 +68,12 @@ mod words {
     #[inline(always)]
     pub(super) fn controls(word: u64) -> u64 {
         word.wrapping_sub(ONES * 0x0E) & !word & HIGHS
+    }
+
+    /// Non-zero when some byte of `word` is 0.
+    #[inline(always)]
+    pub(super) fn zeros(word: u64) -> u64 {
+        word.wrapping_sub(ONES) & !word & HIGHS
     }
 
     #[inline(always)]
@@ -135,15 +153,33 @@ pub(crate) fn has_line_end(block: &[u8; BLOCK]) -> bool {
     words::line_ends(word(low)) | words::line_ends(word(high)) != 0
 }
 
+/// `line` split at its first colon: what precedes it and what follows it. `None` when `line`
+/// has no colon.
+#[inline(always)]
+pub(crate) fn split_colon(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (name, rest) = line.split_at_checked(find_colon(line)?)?;
+    Some((name, rest.get(1..)?))
+}
+
+/// Whether `bytes` holds a NUL, 8 bytes at a time: for `id` values, which are short, where
+/// `<[u8]>::contains` tests one byte at a time.
+#[inline]
+pub(crate) fn has_nul(bytes: &[u8]) -> bool {
+    let (words, tail) = bytes.as_chunks::<8>();
+    words
+        .iter()
+        .any(|bytes| words::zeros(words::word(bytes)) != 0)
+        || tail.contains(&0)
+}
+
 /// The first colon of a line: field names are short, so look at a few bytes before calling
 /// `memchr`.
 #[inline(never)]
-pub(crate) fn find_colon(line: &[u8]) -> Option<usize> {
+fn find_colon(line: &[u8]) -> Option<usize> {
     const NEAR: usize = 8;
     match line.iter().take(NEAR).position(|&byte| byte == b':') {
         Some(colon) => Some(colon),
-        None if line.len() > NEAR => find_byte(b':', &line[NEAR..]).map(|i| i + NEAR),
-        None => None,
+        None => find_byte(b':', line.get(NEAR..)?).map(|i| i + NEAR),
     }
 }
 
@@ -161,7 +197,7 @@ fn find_byte(byte: u8, haystack: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::{find_line_end, find_line_end_words};
+    use super::{find_line_end, find_line_end_words, has_nul};
     use alloc::vec;
 
     #[test]
@@ -186,6 +222,23 @@ mod tests {
                         }
                         haystack[at] = filler;
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn has_nul_matches_naive_search() {
+        // The NUL at every position of every length up to three words, over fillers next to
+        // it in value (0x01, 0xFF wraps to it) and with the high bit set.
+        for filler in [b'a', 0x01, 0x80, 0x81, 0xFF, 0x7F] {
+            for len in 0..26 {
+                let mut bytes = vec![filler; len];
+                assert!(!has_nul(&bytes));
+                for at in 0..len {
+                    bytes[at] = 0;
+                    assert!(has_nul(&bytes), "{filler} {len} {at}");
+                    bytes[at] = filler;
                 }
             }
         }

@@ -80,6 +80,39 @@ fn event_type_set_and_reset() {
 }
 
 #[test]
+fn repeated_event_types_decode_like_owned() {
+    // `feed_with` reuses the text of the previous event type while the bytes are the same: a
+    // repeat, a change, invalid bytes (never reused: their text differs from their bytes), the
+    // UTF-8 of U+FFFD right after them, and a name longer than the inline limit of owned events.
+    let long = "content_block_delta_with_a_long_name";
+    let input = format!(
+        "event: a\ndata: 1\n\nevent: a\ndata: 2\n\nevent: b\ndata: 3\n\nevent: a\ndata: 4\n\n\
+         event: \u{FFFD}\ndata: 5\n\nevent: {long}\ndata: 6\n\nevent: {long}\ndata: 7\n\n"
+    )
+    .into_bytes();
+    let input = [
+        &input[..],
+        b"event: \xFF\ndata: 8\n\nevent: \xEF\xBF\xBD\ndata: 9\n\nevent: \xFF\ndata: 10\n\n",
+    ]
+    .concat();
+    assert_borrowed(
+        &input,
+        &[
+            ("a", "1", ""),
+            ("a", "2", ""),
+            ("b", "3", ""),
+            ("a", "4", ""),
+            ("\u{FFFD}", "5", ""),
+            (long, "6", ""),
+            (long, "7", ""),
+            ("\u{FFFD}", "8", ""),
+            ("\u{FFFD}", "9", ""),
+            ("\u{FFFD}", "10", ""),
+        ],
+    );
+}
+
+#[test]
 fn retry_and_comments() {
     let outcome = assert_borrowed(
         b": ping\nretry: 1500\n:\ndata: a\n: inside\n\nretry: 1x\n\n",

@@ -221,6 +221,22 @@ fn retry_overflow_saturates() {
         check(b"retry: 99999999999999999999999999\n").retry,
         Some(Duration::from_millis(u64::MAX))
     );
+    // At the edge: u64::MAX is 18446744073709551615.
+    for (value, millis) in [
+        ("18446744073709551614", u64::MAX - 1),
+        ("18446744073709551615", u64::MAX),
+        ("18446744073709551616", u64::MAX),
+        ("18446744073709551620", u64::MAX),
+        ("184467440737095516150", u64::MAX),
+        ("1844674407370955161", u64::MAX / 10),
+    ] {
+        let line = format!("retry: {value}\n");
+        assert_eq!(
+            check(line.as_bytes()).retry,
+            Some(Duration::from_millis(millis)),
+            "{value}"
+        );
+    }
 }
 
 #[test]
