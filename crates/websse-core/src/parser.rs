@@ -12,7 +12,7 @@ use core::time::Duration;
 
 use crate::error::Error;
 use crate::event::{Event, EventRef, EventType};
-use crate::scan::{BLOCK, SMALL_CHUNK, has_line_end, has_nul, split_colon, split_line};
+use crate::scan::{BLOCK, SMALL_CHUNK, has_line_end, has_nul, split_colon, split_line, strip};
 
 /// The default maximum event size: 64 MiB.
 ///
@@ -550,13 +550,13 @@ impl Parser {
             if self.pending == Pending::Start
                 && !self.has_data
                 && end == b'\n'
-                && let Some(rest) = rest.strip_prefix(b"\n")
-                && let Some(value) = line.strip_prefix(b"data:")
+                && let Some(rest) = strip(rest, b"\n")
+                && let Some(value) = strip(line, b"data:")
                 && !self.exceeds(line.len())
             {
                 *input = rest;
                 self.commit_id();
-                emit!(Ok(Raw::Chunk(value.strip_prefix(b" ").unwrap_or(value))));
+                emit!(Ok(Raw::Chunk(strip(value, b" ").unwrap_or(value))));
                 continue;
             }
             if let Some(item) = self.end_line(line, on_comment) {
@@ -568,7 +568,7 @@ impl Parser {
             // there: within the limit, since the data buffer is, and no comment).
             if self.pending == Pending::Start
                 && end == b'\n'
-                && let Some(rest) = input.strip_prefix(b"\n")
+                && let Some(rest) = strip(input, b"\n")
             {
                 *input = rest;
                 if let Some(raw) = self.dispatch() {
@@ -655,7 +655,7 @@ impl Parser {
         if self.pending == Pending::Start {
             // The start of a `data` line (every event of most streams): no colon search and no
             // copy of the name.
-            if let Some(value) = bytes.strip_prefix(b"data:") {
+            if let Some(value) = strip(bytes, b"data:") {
                 self.start_data(value);
                 return None;
             }
@@ -743,7 +743,7 @@ impl Parser {
                     [b'i', b'd', b':', value @ ..] => (&b"id"[..], value),
                     _ => return self.process_line(part, on_comment).map(Ok),
                 };
-                self.process_field(field.0, field.1.strip_prefix(b" ").unwrap_or(field.1));
+                self.process_field(field.0, strip(field.1, b" ").unwrap_or(field.1));
                 None
             }
             pending => {
@@ -806,7 +806,7 @@ impl Parser {
         // value what follows it, less one leading space if there is one. Otherwise the whole line
         // is the field name and the value is empty.
         let (name, value) = match split_colon(line) {
-            Some((name, value)) => (name, value.strip_prefix(b" ").unwrap_or(value)),
+            Some((name, value)) => (name, strip(value, b" ").unwrap_or(value)),
             None => (line, &[][..]),
         };
         self.process_field(name, value);

@@ -153,6 +153,17 @@ pub(crate) fn has_line_end(block: &[u8; BLOCK]) -> bool {
     words::line_ends(word(low)) | words::line_ends(word(high)) != 0
 }
 
+/// `bytes` after `prefix`, if it starts with it: `<[u8]>::strip_prefix` without its
+/// `split_at`, whose panic path (a message and a file path of the standard library) stays in a
+/// wasm app built for size, where `strip_prefix` is not inlined (code size, issue 13).
+#[inline]
+pub(crate) fn strip<'a, const N: usize>(bytes: &'a [u8], prefix: &[u8; N]) -> Option<&'a [u8]> {
+    match bytes.split_at_checked(N) {
+        Some((head, rest)) if head == prefix => Some(rest),
+        _ => None,
+    }
+}
+
 /// `line` split at its first colon: what precedes it and what follows it. `None` when `line`
 /// has no colon.
 #[inline(always)]
