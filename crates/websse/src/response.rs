@@ -226,5 +226,36 @@ mod tests {
     fn civil_days() {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        // The ends of a four-digit year (year 0000 in January counts from year -1).
+        assert_eq!(days_from_civil(0, 1, 1), -719_528);
+        assert_eq!(days_from_civil(0, 3, 1), -719_468);
+        assert_eq!(days_from_civil(9999, 12, 31), 2_932_896);
+        // Day by day across leap years and centuries: each date is the day after the one before.
+        let mut expected = days_from_civil(1899, 12, 31);
+        for y in 1900..=2100 {
+            let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+            for (m, len) in [
+                31,
+                if leap { 29 } else { 28 },
+                31,
+                30,
+                31,
+                30,
+                31,
+                31,
+                30,
+                31,
+                30,
+                31,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                for d in 1..=len {
+                    expected += 1;
+                    assert_eq!(days_from_civil(y, m as i64 + 1, d), expected, "{y}-{m}-{d}");
+                }
+            }
+        }
     }
 }
