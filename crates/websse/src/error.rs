@@ -68,6 +68,11 @@ pub enum Error {
     /// `raw-text`) is not enabled.
     #[error("the {0} framing is not compiled in (enable the websse feature \"{0}\")")]
     FramingNotEnabled(&'static str),
+    /// The request asked for an option whose cargo feature is not enabled (today only
+    /// [`pause_when_hidden`](crate::SseRequest::pause_when_hidden), feature
+    /// `pause-when-hidden`): the feature's name.
+    #[error("{0} is not compiled in (enable the websse feature \"{0}\")")]
+    FeatureNotEnabled(&'static str),
     /// Connections can only be opened in a browser (`wasm32`); this target has no `fetch`.
     #[error("websse can only open connections on wasm32 in a browser or worker")]
     UnsupportedTarget,

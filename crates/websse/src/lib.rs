@@ -141,10 +141,12 @@
 //! - `json`: [`SseRequest::json`], [`Message::json`] and [`Error::Json`] (serde, serde_json).
 //! - `ndjson`: [`Framing::Ndjson`] on the fetch transport.
 //! - `raw-text`: [`Framing::Raw`] on the fetch transport.
+//! - `pause-when-hidden`: [`SseRequest::pause_when_hidden`] on the fetch transport.
 //!
 //! A request for a transport that is not compiled in fails at [`SseRequest::open`] with
 //! [`Error::TransportNotEnabled`]; one for a framing that is not, with
-//! [`Error::FramingNotEnabled`]. An app that only reads SSE over fetch turns the defaults off:
+//! [`Error::FramingNotEnabled`]; one for `pause_when_hidden` without its feature, with
+//! [`Error::FeatureNotEnabled`]. An app that only reads SSE over fetch turns the defaults off:
 //! `websse = { version = "0.1", default-features = false, features = ["fetch"] }`.
 //!
 //! On targets other than `wasm32` the types compile (so shared code and unit tests build) but

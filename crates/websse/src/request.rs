@@ -298,7 +298,9 @@ impl SseRequest {
     }
 
     /// Closes the connection while the page is hidden and reconnects (with `Last-Event-ID`) when
-    /// it is visible again (default `false`; fetch transport, in a window).
+    /// it is visible again (default `false`; fetch transport, in a window). Needs the cargo
+    /// feature `pause-when-hidden` (on by default); without it, `open` fails with
+    /// [`Error::FeatureNotEnabled`].
     pub fn pause_when_hidden(mut self, pause: bool) -> Self {
         self.pause_when_hidden = pause;
         self
@@ -346,6 +348,9 @@ impl SseRequest {
         }
         if let Some(feature) = self.framing.feature() {
             return Err(Error::FramingNotEnabled(feature));
+        }
+        if self.pause_when_hidden && !cfg!(feature = "pause-when-hidden") {
+            return Err(Error::FeatureNotEnabled("pause-when-hidden"));
         }
         Ok(())
     }
@@ -520,6 +525,30 @@ mod tests {
                     "{feature}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn pause_when_hidden_needs_its_feature() {
+        let got = SseRequest::get("/s").pause_when_hidden(true).validate();
+        if !cfg!(feature = "fetch") {
+            assert!(matches!(got, Err(Error::TransportNotEnabled("fetch"))));
+        } else if cfg!(feature = "pause-when-hidden") {
+            assert!(got.is_ok(), "{got:?}");
+        } else {
+            assert!(
+                matches!(got, Err(Error::FeatureNotEnabled("pause-when-hidden"))),
+                "{got:?}"
+            );
+        }
+        // Off (the default) needs nothing.
+        if cfg!(feature = "fetch") {
+            assert!(
+                SseRequest::get("/s")
+                    .pause_when_hidden(false)
+                    .validate()
+                    .is_ok()
+            );
         }
     }
 
