@@ -94,8 +94,8 @@ impl SseRequest {
     ///
     /// # Errors
     /// - [`Error::EventSourceUnsupported`] when the EventSource transport cannot carry the request;
-    /// - [`Error::TransportNotEnabled`] / [`Error::FramingNotEnabled`] when the request needs a
-    ///   cargo feature that is off;
+    /// - [`Error::TransportNotEnabled`] / [`Error::FramingNotEnabled`] /
+    ///   [`Error::FeatureNotEnabled`] when the request needs a cargo feature that is off;
     /// - [`Error::Js`] when the browser refuses it (for example an invalid URL or header name);
     /// - [`Error::UnsupportedTarget`] when not compiled for `wasm32`.
     pub fn open(self) -> Result<EventStream, Error> {

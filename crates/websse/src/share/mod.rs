@@ -60,7 +60,8 @@ impl SharedRequest {
     /// # Errors
     /// The errors of [`SseRequest::open`] that are known before connecting: a body that did not
     /// serialize, [`Error::EventSourceUnsupported`], [`Error::TransportNotEnabled`],
-    /// [`Error::FramingNotEnabled`], [`Error::UnsupportedTarget`] (not `wasm32`).
+    /// [`Error::FramingNotEnabled`], [`Error::FeatureNotEnabled`], [`Error::UnsupportedTarget`]
+    /// (not `wasm32`).
     pub fn share(self) -> Result<SharedStream, Error> {
         self.request.validate()?;
         if !self.request.transport.is_enabled() {
