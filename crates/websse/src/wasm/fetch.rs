@@ -176,6 +176,18 @@ enum Outcome {
     },
 }
 
+impl Outcome {
+    /// A clean end of body: the spec's EventSource reconnects.
+    fn end_of_body(healthy: bool) -> Outcome {
+        Outcome::Lost {
+            why: Disconnect::EndOfBody,
+            cause: None,
+            retry_after: None,
+            healthy,
+        }
+    }
+}
+
 /// The idle timeout of one connection: one JS timer for the whole connection, not one per read.
 ///
 /// [`touch`](Idle::touch) only moves the deadline; when the timer fires before the deadline (there
@@ -371,12 +383,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
 
             let Some(body) = response.body() else {
                 decoder.finish(&mut emit);
-                break 'connect Outcome::Lost {
-                    why: Disconnect::EndOfBody,
-                    cause: None,
-                    retry_after: None,
-                    healthy: healthy(),
-                };
+                break 'connect Outcome::end_of_body(healthy());
             };
             let reader = match ReaderGuard::new(&body) {
                 Ok(r) => r,
@@ -417,13 +424,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
                     .unwrap_or(false);
                 if done {
                     decoder.finish(&mut emit);
-                    // A clean end of body: the spec's EventSource reconnects.
-                    break 'connect Outcome::Lost {
-                        why: Disconnect::EndOfBody,
-                        cause: None,
-                        retry_after: None,
-                        healthy: healthy(),
-                    };
+                    break 'connect Outcome::end_of_body(healthy());
                 }
                 let value =
                     Reflect::get(&chunk, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
