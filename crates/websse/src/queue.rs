@@ -113,9 +113,10 @@ impl Queue {
         self.finished = true;
     }
 
-    /// The stream ends with `error`, then `None`.
+    /// The stream ends with a `Closed` state item, `error`, then `None`: a consumer that shows
+    /// the last state it saw shows a closed stream, and the error stays the last item.
     pub(crate) fn fail(&mut self, error: Error) {
-        self.state = ConnectionState::Closed;
+        self.push_state(ConnectionState::Closed);
         self.push(Err(error));
         self.finished = true;
     }
@@ -269,6 +270,27 @@ mod tests {
     }
 
     #[test]
+    fn a_failure_says_closed_before_the_error() {
+        let mut q = Queue::default();
+        q.push_state(ConnectionState::Connecting);
+        q.fail(Error::Status { status: 404 });
+        assert_eq!(q.state(), ConnectionState::Closed);
+        let items: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        assert!(
+            matches!(
+                items.as_slice(),
+                [
+                    Ok(Item::State(ConnectionState::Connecting)),
+                    Ok(Item::State(ConnectionState::Closed)),
+                    Err(Error::Status { status: 404 }),
+                ]
+            ),
+            "{items:?}"
+        );
+        assert!(q.is_finished());
+    }
+
+    #[test]
     fn the_failure_is_taken_from_the_end() {
         let mut q = Queue::default();
         q.push_state(ConnectionState::Connecting);
@@ -282,12 +304,20 @@ mod tests {
             q.pop(),
             Some(Ok(Item::State(ConnectionState::Connecting)))
         ));
+        assert!(matches!(
+            q.pop(),
+            Some(Ok(Item::State(ConnectionState::Closed)))
+        ));
         assert!(q.pop().is_none() && q.is_empty());
         // Taken after the consumer read everything before it.
         q.fail(Error::Status { status: 500 });
         assert!(matches!(
             q.take_failure(),
             Some(Error::Status { status: 500 })
+        ));
+        assert!(matches!(
+            q.pop(),
+            Some(Ok(Item::State(ConnectionState::Closed)))
         ));
         assert!(q.is_empty() && q.head == 0);
     }

@@ -75,6 +75,42 @@ impl Framing {
     }
 }
 
+/// What the fetch transport does when the server ends the response body cleanly.
+///
+/// A server ends the body for two reasons: it is done (an LLM answer that ended with
+/// `data: [DONE]`), or a proxy or deploy cut an open-ended stream. Sending the request again is
+/// right only in the second case, and only when the server can tell where to pick up; otherwise
+/// a `POST` would run (and bill) the same prompt again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EndOfBody {
+    /// Reconnect only when the server can resume: an SSE stream that has seen an event id (so
+    /// the new request carries `Last-Event-ID`), or an SSE `GET` (which the browser's
+    /// `EventSource` would reconnect too). Otherwise the stream ends with
+    /// [`Closed`](crate::ConnectionState::Closed). The default.
+    #[default]
+    Resume,
+    /// Always reconnect, whatever the method and framing (the `EventSource` behaviour for any
+    /// request): for servers that end their body on purpose to make clients come back.
+    Reconnect,
+    /// Never reconnect: the end of the body ends the stream.
+    Close,
+}
+
+impl EndOfBody {
+    /// Whether a clean end of the body leads to a new request, given the request's framing and
+    /// method and the id that a new request would send as `Last-Event-ID`.
+    pub(crate) fn reconnects(self, framing: Framing, method: &str, last_event_id: &str) -> bool {
+        match self {
+            EndOfBody::Reconnect => true,
+            EndOfBody::Close => false,
+            EndOfBody::Resume => {
+                framing == Framing::Sse
+                    && (!last_event_id.is_empty() || method.eq_ignore_ascii_case("GET"))
+            }
+        }
+    }
+}
+
 /// A request body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Body {
@@ -115,6 +151,7 @@ pub struct SseRequest {
     pub(crate) last_event_id: String,
     pub(crate) done_on_data: Option<String>,
     pub(crate) pause_when_hidden: bool,
+    pub(crate) end_of_body: EndOfBody,
     pub(crate) events: Vec<String>,
     /// A builder step that failed (a body that did not serialize); `open` returns it.
     pub(crate) error: Option<Error>,
@@ -138,6 +175,7 @@ impl fmt::Debug for SseRequest {
             .field("last_event_id", &self.last_event_id)
             .field("done_on_data", &self.done_on_data)
             .field("pause_when_hidden", &self.pause_when_hidden)
+            .field("end_of_body", &self.end_of_body)
             .field("events", &self.events)
             .field("error", &self.error)
             .finish()
@@ -167,6 +205,7 @@ impl SseRequest {
             last_event_id: String::new(),
             done_on_data: None,
             pause_when_hidden: false,
+            end_of_body: EndOfBody::default(),
             events: Vec::new(),
             error: None,
         }
@@ -303,6 +342,15 @@ impl SseRequest {
     /// [`Error::FeatureNotEnabled`].
     pub fn pause_when_hidden(mut self, pause: bool) -> Self {
         self.pause_when_hidden = pause;
+        self
+    }
+
+    /// What a clean end of the response body does (fetch transport; default
+    /// [`EndOfBody::Resume`]: reconnect only when the server can resume, so a finished `POST`
+    /// is never sent twice). Errors (a network failure, a 5xx, an idle timeout) reconnect per
+    /// the [`ReconnectPolicy`] whatever this says.
+    pub fn end_of_body(mut self, end: EndOfBody) -> Self {
+        self.end_of_body = end;
         self
     }
 
@@ -589,5 +637,42 @@ mod tests {
         let copy = r.clone().max_buffered(64);
         assert_eq!((copy.max_buffered, copy.method.as_str()), (64, "PUT"));
         assert_eq!(r.max_buffered, SseRequest::DEFAULT_MAX_BUFFERED);
+    }
+
+    #[test]
+    fn a_finished_post_without_ids_is_not_sent_again() {
+        // The OpenAI shape: POST, no `id:` fields, `data: [DONE]`, then the body ends.
+        assert!(!EndOfBody::default().reconnects(Framing::Sse, "POST", ""));
+        assert!(!EndOfBody::Resume.reconnects(Framing::Sse, "post", ""));
+    }
+
+    #[test]
+    fn a_stream_that_can_resume_reconnects_at_the_end_of_its_body() {
+        assert!(EndOfBody::Resume.reconnects(Framing::Sse, "POST", "s:7"));
+        assert!(EndOfBody::Resume.reconnects(Framing::Sse, "GET", ""));
+        assert!(EndOfBody::Resume.reconnects(Framing::Sse, "get", "s:7"));
+    }
+
+    #[test]
+    fn framings_without_a_resume_point_end_with_their_body() {
+        for framing in [Framing::Ndjson, Framing::Raw] {
+            for method in ["GET", "POST"] {
+                assert!(!EndOfBody::Resume.reconnects(framing, method, ""));
+                assert!(!EndOfBody::Resume.reconnects(framing, method, "7"));
+            }
+        }
+    }
+
+    #[test]
+    fn end_of_body_can_be_forced_either_way() {
+        for framing in [Framing::Sse, Framing::Ndjson, Framing::Raw] {
+            for (method, id) in [("GET", ""), ("POST", ""), ("POST", "7")] {
+                assert!(EndOfBody::Reconnect.reconnects(framing, method, id));
+                assert!(!EndOfBody::Close.reconnects(framing, method, id));
+            }
+        }
+        let r = SseRequest::post("/x").end_of_body(EndOfBody::Reconnect);
+        assert_eq!(r.end_of_body, EndOfBody::Reconnect);
+        assert_eq!(SseRequest::post("/x").end_of_body, EndOfBody::Resume);
     }
 }

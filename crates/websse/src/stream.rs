@@ -433,8 +433,10 @@ mod tests {
             None,
         );
         let items: Vec<_> = block_on(s.by_ref().collect::<Vec<_>>());
-        assert_eq!(items.len(), 2);
-        assert!(matches!(items[1], Err(Error::Status { status: 404 })));
+        assert_eq!(items.len(), 3, "{items:?}");
+        // Closed first, so that the last state a consumer saw is not `Connecting` or `Open`.
+        assert!(matches!(items[1], Ok(Item::State(ConnectionState::Closed))));
+        assert!(matches!(items[2], Err(Error::Status { status: 404 })));
         assert!(s.is_terminated());
         assert!(block_on(s.next()).is_none(), "fused");
     }

@@ -13,8 +13,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 use websse::{
-    ConnectionState, Disconnect, Error, EventStream, Framing, Item, ReconnectPolicy, Skipped,
-    SseRequest, Transport,
+    ConnectionState, Disconnect, EndOfBody, Error, EventStream, Framing, Item, ReconnectPolicy,
+    Skipped, SseRequest, Transport,
 };
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -479,7 +479,17 @@ async fn fetch_404_is_fatal_with_the_status() {
         matches!(items.last(), Some(Err(Error::Status { status: 404 }))),
         "{items:?}"
     );
+    assert_last_state_is_closed(&items);
     assert_eq!(log(&k).await.len(), 1);
+}
+
+/// The last state item of a stream that ended (with or without an error) is `Closed`.
+fn assert_last_state_is_closed(items: &[Result<Item, Error>]) {
+    let last_state = items.iter().rev().find_map(|item| match item {
+        Ok(Item::State(state)) => Some(*state),
+        _ => None,
+    });
+    assert_eq!(last_state, Some(ConnectionState::Closed), "{items:?}");
 }
 
 #[wasm_bindgen_test]
@@ -530,7 +540,168 @@ async fn eventsource_404_and_html_are_fatal() {
             matches!(items.last(), Some(Err(Error::EventSourceClosed))),
             "{name}: {items:?}"
         );
+        assert_last_state_is_closed(&items);
     }
+}
+
+#[wasm_bindgen_test]
+async fn shared_404_ends_each_subscriber_with_closed_then_the_error() {
+    let k = key("shared-404");
+    script(
+        &k,
+        json!([{ "status": 404, "headers": {"content-type": "text/plain"} }]),
+    )
+    .await;
+    let shared = fetch(&k).share().expect("share");
+    let mut subscriptions = [shared.subscribe(), shared.subscribe()];
+    for subscription in &mut subscriptions {
+        let mut items = Vec::new();
+        while let Some(item) = subscription.next().await {
+            items.push(item);
+            assert!(items.len() < 100, "{items:?}");
+        }
+        assert!(
+            matches!(items.last(), Some(Err(Error::Status { status: 404 }))),
+            "{items:?}"
+        );
+        assert_last_state_is_closed(&items);
+    }
+}
+
+/// An OpenAI-shaped answer: data-only JSON events, `[DONE]`, then the body ends.
+const OPENAI_ANSWER: &str = "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n\
+                             data: [DONE]\n\n";
+
+#[wasm_bindgen_test]
+async fn fetch_post_without_ids_is_sent_once_when_its_body_ends() {
+    let k = key("post-once");
+    // A second response is there to be served if the request were sent again.
+    script(
+        &k,
+        json!([
+            { "chunks": [text_chunk(OPENAI_ANSWER)], "end": "close" },
+            { "chunks": [text_chunk("data: billed twice\n\n")], "end": "close" }
+        ]),
+    )
+    .await;
+    let mut stream = open(
+        SseRequest::post(sse_url(&k))
+            .body_text("{}")
+            .reconnect(fast_policy()),
+    );
+    let items = drain(&mut stream).await;
+    let data: Vec<String> = items
+        .iter()
+        .filter_map(|i| match i {
+            Ok(Item::Message(m)) => Some(m.data().to_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(data.len(), 2, "{items:?}");
+    assert_eq!(data[1], "[DONE]");
+    assert!(
+        matches!(items.last(), Some(Ok(Item::State(ConnectionState::Closed)))),
+        "{items:?}"
+    );
+    // The stream has ended, so its driver is gone: no later request can come from it.
+    let log = log(&k).await;
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0]["method"], "POST");
+}
+
+#[wasm_bindgen_test]
+async fn fetch_post_with_ids_resumes_after_its_body_ends() {
+    let k = key("post-resume");
+    script(
+        &k,
+        json!([
+            { "chunks": [text_chunk("id: a1\ndata: one\n\n")], "end": "close" },
+            { "chunks": [text_chunk("id: a2\ndata: two\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let mut stream = open(
+        SseRequest::post(sse_url(&k))
+            .body_text("{}")
+            .reconnect(fast_policy()),
+    );
+    assert_eq!(next_message(&mut stream).await.data(), "one");
+    assert_eq!(next_message(&mut stream).await.data(), "two");
+    let log = log(&k).await;
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[1]["method"], "POST");
+    assert_eq!(log[1]["last_event_id"], "a1");
+}
+
+#[wasm_bindgen_test]
+async fn fetch_get_without_ids_reconnects_when_its_body_ends() {
+    let k = key("get-again");
+    script(
+        &k,
+        json!([
+            { "chunks": [text_chunk("data: one\n\n")], "end": "close" },
+            { "chunks": [text_chunk("data: two\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let mut stream = open(fetch(&k));
+    assert_eq!(next_message(&mut stream).await.data(), "one");
+    assert_eq!(next_message(&mut stream).await.data(), "two");
+    assert_eq!(log(&k).await.len(), 2);
+}
+
+#[wasm_bindgen_test]
+async fn fetch_ndjson_and_raw_end_with_their_body() {
+    for framing in [Framing::Ndjson, Framing::Raw] {
+        let k = key("lines-end");
+        script(
+            &k,
+            json!([
+                { "headers": {"content-type": "text/plain"}, "chunks": [text_chunk("{\"a\":1}\n")], "end": "close" },
+                { "headers": {"content-type": "text/plain"}, "chunks": [text_chunk("{\"b\":2}\n")], "end": "close" }
+            ]),
+        )
+        .await;
+        // The default policy reconnects forever: only the end-of-body rule stops it here.
+        let mut stream = open(fetch(&k).framing(framing).reconnect(fast_policy()));
+        let items = drain(&mut stream).await;
+        assert!(
+            matches!(items.last(), Some(Ok(Item::State(ConnectionState::Closed)))),
+            "{framing:?}: {items:?}"
+        );
+        assert_eq!(log(&k).await.len(), 1, "{framing:?}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn fetch_end_of_body_reconnect_is_an_explicit_opt_in() {
+    let k = key("post-opt-in");
+    script(
+        &k,
+        json!([
+            { "chunks": [text_chunk("data: one\n\n")], "end": "close" },
+            { "chunks": [text_chunk("data: two\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let mut stream = open(
+        SseRequest::post(sse_url(&k))
+            .body_text("{}")
+            .reconnect(fast_policy())
+            .end_of_body(EndOfBody::Reconnect),
+    );
+    assert_eq!(next_message(&mut stream).await.data(), "one");
+    assert_eq!(next_message(&mut stream).await.data(), "two");
+    assert_eq!(log(&k).await.len(), 2);
+    // And `Close` ends even a GET that could resume.
+    let k = key("get-close");
+    script(&k, reconnect_script()).await;
+    let items = drain(&mut open(fetch(&k).end_of_body(EndOfBody::Close))).await;
+    assert!(
+        matches!(items.last(), Some(Ok(Item::State(ConnectionState::Closed)))),
+        "{items:?}"
+    );
+    assert_eq!(log(&k).await.len(), 1);
 }
 
 #[wasm_bindgen_test]

@@ -187,7 +187,9 @@ pub fn InspectorPage() -> Html {
                             cause: cause.to_string(),
                         },
                         ConnectionState::Paused => Connection::Paused,
-                        // `Closed`, and whatever a later websse adds.
+                        // The stream's end (or its error, which comes next) says it better.
+                        ConnectionState::Closed => return,
+                        // Whatever a later websse adds.
                         _ => Connection::Closed,
                     };
                     dispatch.dispatch(InspectorAction::State(connection, time));

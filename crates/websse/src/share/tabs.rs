@@ -231,11 +231,21 @@ impl Future for Driver {
                 hub.borrow_mut().park(cx.waker());
                 return Poll::Pending;
             }
-            let item = match Pin::new(stream).poll_next(cx) {
+            let item = match Pin::new(&mut *stream).poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(item)) => item,
                 // Ended without saying so (it always says; to be safe): a clean end.
                 Poll::Ready(None) => Ok(Item::State(ConnectionState::Closed)),
+            };
+            // A failed connection says `Closed` and then its error, both queued at once: take
+            // the error, so that the subscribers (and the other tabs) end with it and not
+            // cleanly; the hub says `Closed` before it.
+            let item = match item {
+                Ok(Item::State(ConnectionState::Closed)) => match Pin::new(stream).poll_next(cx) {
+                    Poll::Ready(Some(Err(error))) => Err(error),
+                    _ => item,
+                },
+                item => item,
             };
             this.relay(&item);
             if hub.borrow_mut().deliver(item) {

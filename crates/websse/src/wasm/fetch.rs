@@ -166,6 +166,10 @@ enum Outcome {
     Fatal(Error),
     /// The page was hidden (pause_when_hidden): reconnect when visible, no backoff.
     Hidden,
+    /// The body ended cleanly and the request says not to send it again (see [`EndOfBody`]).
+    ///
+    /// [`EndOfBody`]: crate::EndOfBody
+    Ended,
     /// Reconnect per policy. `why` goes into the `Reconnecting` state; `cause` is what to report
     /// if the policy gives up (`None`: a clean end of body, reported as a clean close).
     Lost {
@@ -177,8 +181,16 @@ enum Outcome {
 }
 
 impl Outcome {
-    /// A clean end of body: the spec's EventSource reconnects.
-    fn end_of_body(healthy: bool) -> Outcome {
+    /// A clean end of body: reconnect only when the request allows it (by default, when the
+    /// server can resume), so that a finished answer to a `POST` is not requested again.
+    fn end_of_body(request: &SseRequest, decoder: &Decoder, healthy: bool) -> Outcome {
+        if !request.end_of_body.reconnects(
+            request.framing,
+            &request.method,
+            decoder.last_event_id(),
+        ) {
+            return Outcome::Ended;
+        }
         Outcome::Lost {
             why: Disconnect::EndOfBody,
             cause: None,
@@ -383,7 +395,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
 
             let Some(body) = response.body() else {
                 decoder.finish(&mut emit);
-                break 'connect Outcome::end_of_body(healthy());
+                break 'connect Outcome::end_of_body(request, decoder, healthy());
             };
             let reader = match ReaderGuard::new(&body) {
                 Ok(r) => r,
@@ -424,7 +436,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
                     .unwrap_or(false);
                 if done {
                     decoder.finish(&mut emit);
-                    break 'connect Outcome::end_of_body(healthy());
+                    break 'connect Outcome::end_of_body(request, decoder, healthy());
                 }
                 let value =
                     Reflect::get(&chunk, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
@@ -445,7 +457,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
                 }
             }
         } {
-            Outcome::NoContent => return crate::queue::edit(&queue).close(),
+            Outcome::NoContent | Outcome::Ended => return crate::queue::edit(&queue).close(),
             Outcome::Fatal(e) => return crate::queue::edit(&queue).fail(e),
             Outcome::Hidden => continue,
             Outcome::Lost {
