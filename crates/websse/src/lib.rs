@@ -172,6 +172,8 @@ mod error;
 // the `fetch` feature) they are compiled for their unit tests only.
 #[cfg_attr(not(all(target_arch = "wasm32", feature = "fetch")), allow(dead_code))]
 mod framing;
+#[cfg_attr(not(all(target_arch = "wasm32", feature = "fetch")), allow(dead_code))]
+mod lifecycle;
 mod message;
 mod policy;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -193,7 +195,7 @@ pub use error::Error;
 pub use error::JsonError;
 pub use message::{ConnectionState, Disconnect, Item, Message, Role, Sharing, Skipped};
 pub use policy::ReconnectPolicy;
-pub use request::{Credentials, EndOfBody, Framing, SseRequest, Transport};
+pub use request::{Credentials, EndOfBody, Framing, SseRequest, Transport, UnknownName};
 pub use share::{SharedRequest, SharedStream, Subscription};
-pub use stream::{CloseHandle, EventStream, Messages};
+pub use stream::{CloseGuard, CloseHandle, EventStream, Messages};
 pub use websse_core;

@@ -211,8 +211,13 @@ async fn fetch_states_connecting_then_open() {
     );
     assert_eq!(stream.state(), ConnectionState::Open);
     stream.close();
-    assert!(stream.next().await.is_none());
     assert_eq!(stream.state(), ConnectionState::Closed);
+    // The same end as through a close handle: `Closed`, then `None`.
+    assert_eq!(
+        stream.next().await.unwrap().unwrap(),
+        Item::State(ConnectionState::Closed)
+    );
+    assert!(stream.next().await.is_none());
 }
 
 fn reconnect_script() -> Value {
@@ -226,11 +231,11 @@ fn reconnect_script() -> Value {
 async fn fetch_last_event_id_on_reconnect_and_headers_recomputed() {
     let k = key("fetch-lastid");
     script(&k, reconnect_script()).await;
-    let counter = std::rc::Rc::new(std::cell::Cell::new(0));
+    let counter = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let c = counter.clone();
     let mut stream = open(fetch(&k).headers_with(move || {
-        c.set(c.get() + 1);
-        vec![("X-Token".to_owned(), format!("t{}", c.get()))]
+        let n = c.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        vec![("X-Token".to_owned(), format!("t{n}"))]
     }));
     assert_eq!(next_message(&mut stream).await.data(), "one");
     let two = next_message(&mut stream).await;
@@ -242,7 +247,7 @@ async fn fetch_last_event_id_on_reconnect_and_headers_recomputed() {
     assert_eq!(log[0]["headers"]["x-token"], "t1");
     assert_eq!(log[1]["headers"]["x-token"], "t2");
     assert_eq!(log[0]["headers"]["accept"], "text/event-stream");
-    assert_eq!(counter.get(), 2);
+    assert_eq!(counter.load(std::sync::atomic::Ordering::Relaxed), 2);
 }
 
 #[wasm_bindgen_test]
@@ -267,7 +272,7 @@ async fn eventsource_last_event_id_on_reconnect() {
             [
                 ConnectionState::Reconnecting {
                     attempt: 1,
-                    delay: Duration::ZERO,
+                    delay: None,
                     cause: Disconnect::Unreported,
                     ..
                 },
@@ -323,7 +328,7 @@ async fn fetch_retry_field_is_honoured() {
             other => panic!("{other:?}"),
         }
     }
-    assert_eq!(reconnecting, Some((1, Duration::from_millis(400))));
+    assert_eq!(reconnecting, Some((1, Some(Duration::from_millis(400)))));
     assert!(
         now() - start >= 390.0,
         "reconnected after {} ms",
@@ -413,8 +418,8 @@ async fn fetch_500_then_200_recovers_with_backoff() {
     assert_eq!(
         delays,
         [
-            (1, Duration::from_millis(50)),
-            (2, Duration::from_millis(100))
+            (1, Some(Duration::from_millis(50))),
+            (2, Some(Duration::from_millis(100)))
         ]
     );
     assert_eq!(log(&k).await.len(), 3);
@@ -436,7 +441,7 @@ async fn fetch_503_retry_after_is_honoured() {
     loop {
         match next_within(&mut stream, 5000).await.unwrap().unwrap() {
             Item::State(ConnectionState::Reconnecting { delay, .. }) => {
-                assert_eq!(delay, Duration::from_secs(1))
+                assert_eq!(delay, Some(Duration::from_secs(1)))
             }
             Item::State(_) => {}
             Item::Message(_) => break,
@@ -1080,6 +1085,7 @@ async fn states_until_message(stream: &mut EventStream) -> (Vec<ConnectionState>
 }
 
 fn reconnects(states: &[ConnectionState]) -> Vec<(u32, Duration, Disconnect)> {
+    // Every fetch reconnect says its delay.
     states
         .iter()
         .filter_map(|s| match *s {
@@ -1088,7 +1094,7 @@ fn reconnects(states: &[ConnectionState]) -> Vec<(u32, Duration, Disconnect)> {
                 delay,
                 cause,
                 ..
-            } => Some((attempt, delay, cause)),
+            } => Some((attempt, delay.expect("a fetch delay"), cause)),
             _ => None,
         })
         .collect()
@@ -1360,4 +1366,271 @@ async fn open_returns_the_error_of_a_request_the_browser_refuses() {
         matches!(bad_header, Err(Error::Js { .. })),
         "{bad_header:?}"
     );
+}
+
+/// The delays of every `Reconnecting` until the first message.
+async fn delays_until_message(
+    stream: &mut EventStream,
+) -> Vec<(u32, Option<Duration>, Disconnect)> {
+    let (states, _) = states_until_message(stream).await;
+    states
+        .iter()
+        .filter_map(|s| match *s {
+            ConnectionState::Reconnecting {
+                attempt,
+                delay,
+                cause,
+                ..
+            } => Some((attempt, delay, cause)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn fetch_retry_after_zero_keeps_the_backoff_floor() {
+    let k = key("retry-after-0");
+    let busy =
+        json!({ "status": 503, "headers": {"content-type": "text/plain", "retry-after": "0"} });
+    script(
+        &k,
+        json!([busy, busy, busy, { "chunks": [text_chunk("data: ok\n\n")], "end": "hold" }]),
+    )
+    .await;
+    let mut stream = open(fetch(&k));
+    let ms = |n| Some(Duration::from_millis(n));
+    // The server's zero once; then never less than the policy's own delay (50 ms doubling).
+    assert_eq!(
+        delays_until_message(&mut stream).await,
+        [
+            (1, ms(0), Disconnect::Status(503)),
+            (2, ms(100), Disconnect::Status(503)),
+            (3, ms(200), Disconnect::Status(503)),
+        ]
+    );
+}
+
+/// A token store the request's header callback reads and its 401 hook refreshes.
+fn token_request(k: &str) -> (SseRequest, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+    use std::sync::atomic::Ordering;
+    let token = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(1));
+    let (read, refreshes) = (token.clone(), token.clone());
+    let request = fetch(k)
+        .headers_with(move || {
+            let t = read.load(Ordering::Relaxed);
+            vec![("Authorization".to_owned(), format!("Bearer t{t}"))]
+        })
+        .on_unauthorized(move || {
+            let token = refreshes.clone();
+            async move {
+                // As a real refresh would: a round trip before the new token is there.
+                sleep(20).await;
+                token.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    (request, token)
+}
+
+#[wasm_bindgen_test]
+async fn fetch_expired_token_refreshes_once_and_resumes_without_duplicates() {
+    let k = key("token-expiry");
+    script(
+        &k,
+        json!([
+            { "chunks": [text_chunk("id: 1\ndata: a\n\n")], "end": "abort" },
+            { "status": 401, "headers": {"content-type": "text/plain"} },
+            { "chunks": [text_chunk("id: 2\ndata: b\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let (request, token) = token_request(&k);
+    let mut stream = open(request);
+    assert_eq!(next_message(&mut stream).await.data(), "a");
+    let (states, b) = states_until_message(&mut stream).await;
+    assert_eq!((b.data(), b.last_event_id()), ("b", "2"));
+    assert!(
+        states.iter().any(|s| matches!(
+            s,
+            ConnectionState::Reconnecting {
+                attempt: 0,
+                cause: Disconnect::Unauthorized,
+                ..
+            }
+        )),
+        "{states:?}"
+    );
+    let log = log(&k).await;
+    // One extra request (the 401), each resume with the last id, the fresh token after it.
+    assert_eq!(log.len(), 3, "{log:?}");
+    assert_eq!(log[1]["headers"]["authorization"], "Bearer t1");
+    assert_eq!(log[1]["last_event_id"], "1");
+    assert_eq!(log[2]["headers"]["authorization"], "Bearer t2");
+    assert_eq!(log[2]["last_event_id"], "1");
+    assert_eq!(token.load(std::sync::atomic::Ordering::Relaxed), 2);
+}
+
+#[wasm_bindgen_test]
+async fn fetch_a_second_401_in_a_row_is_fatal() {
+    let k = key("token-refused");
+    let refused = json!({ "status": 401, "headers": {"content-type": "text/plain"} });
+    script(&k, json!([refused, refused, refused])).await;
+    let (request, token) = token_request(&k);
+    let items = drain(&mut open(request)).await;
+    assert!(
+        matches!(items.last(), Some(Err(Error::Status { status: 401 }))),
+        "{items:?}"
+    );
+    assert_last_state_is_closed(&items);
+    assert_eq!(log(&k).await.len(), 2);
+    assert_eq!(
+        token.load(std::sync::atomic::Ordering::Relaxed),
+        2,
+        "one refresh"
+    );
+}
+
+/// A policy whose waits are long enough that only a wake-up can explain a quick reconnect.
+fn slow_policy() -> ReconnectPolicy {
+    ReconnectPolicy {
+        initial_delay: Duration::from_secs(20),
+        jitter: 0.0,
+        ..ReconnectPolicy::default()
+    }
+}
+
+#[wasm_bindgen_test]
+async fn fetch_online_event_ends_a_pending_reconnect_wait() {
+    let k = key("online");
+    script(
+        &k,
+        json!([
+            { "status": 500, "headers": {"content-type": "text/plain"} },
+            { "chunks": [text_chunk("data: back\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let mut stream = open(fetch(&k).reconnect(slow_policy()));
+    loop {
+        match next_within(&mut stream, 5000).await.unwrap().unwrap() {
+            Item::State(ConnectionState::Reconnecting { delay, .. }) => {
+                assert_eq!(delay, Some(Duration::from_secs(20)));
+                break;
+            }
+            Item::State(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let window = web_sys::window().unwrap();
+    window
+        .dispatch_event(&web_sys::Event::new("online").unwrap())
+        .unwrap();
+    let start = now();
+    assert_eq!(next_message(&mut stream).await.data(), "back");
+    assert!(now() - start < 3000.0, "{} ms", now() - start);
+}
+
+/// Blocks the page's only thread for `ms`, as a sleeping machine stops its timers.
+fn block_main_thread(ms: f64) {
+    let until = now() + ms;
+    while now() < until {}
+}
+
+#[wasm_bindgen_test]
+async fn fetch_a_late_idle_timer_reconnects_at_once() {
+    let k = key("slept");
+    script(
+        &k,
+        json!([
+            { "chunks": [text_chunk("data: before\n\n")], "end": "hold" },
+            { "chunks": [text_chunk("data: after\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let mut stream = open(
+        fetch(&k)
+            .reconnect(slow_policy())
+            .idle_timeout(Duration::from_secs(1)),
+    );
+    assert_eq!(next_message(&mut stream).await.data(), "before");
+    // The 1 s idle timer fires about 3.5 s late: the machine "slept", so the connection is
+    // replaced at once instead of after the policy's 20 s.
+    block_main_thread(4500.0);
+    let start = now();
+    let (states, after) = states_until_message(&mut stream).await;
+    assert_eq!(after.data(), "after");
+    assert!(now() - start < 3000.0, "{} ms: {states:?}", now() - start);
+    assert!(
+        states.iter().any(|s| matches!(
+            s,
+            ConnectionState::Reconnecting {
+                attempt: 0,
+                cause: Disconnect::WokeUp,
+                ..
+            }
+        )),
+        "{states:?}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn reconnect_replaces_the_connection_now_on_both_transports() {
+    for transport in [Transport::Fetch, Transport::EventSource] {
+        let k = key("reconnect-now");
+        script(
+            &k,
+            json!([
+                { "chunks": [text_chunk("id: 1\ndata: a\n\n")], "end": "hold" },
+                { "chunks": [text_chunk("id: 2\ndata: b\n\n")], "end": "hold" }
+            ]),
+        )
+        .await;
+        let mut stream = open(fetch(&k).transport(transport).reconnect(slow_policy()));
+        assert_eq!(next_message(&mut stream).await.data(), "a");
+        let handle = stream.close_handle();
+        handle.reconnect();
+        let (states, b) = states_until_message(&mut stream).await;
+        assert_eq!(b.data(), "b", "{transport:?}");
+        assert!(
+            states.iter().any(|s| matches!(
+                s,
+                ConnectionState::Reconnecting {
+                    cause: Disconnect::Requested,
+                    ..
+                }
+            )),
+            "{transport:?}: {states:?}"
+        );
+        let log = until_log(&k, 2000.0, "the first connection to close", |log| {
+            log.first()
+                .is_some_and(|c| c["outcome"] == "client_disconnected")
+        })
+        .await;
+        assert_eq!(log.len(), 2, "{transport:?}: {log:?}");
+        if transport == Transport::Fetch {
+            assert_eq!(log[1]["last_event_id"], "1");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn fetch_events_keeps_message_and_the_named_types_only() {
+    let k = key("fetch-events");
+    script(
+        &k,
+        json!([{ "chunks": [text_chunk("event: a\ndata: 1\n\nevent: b\ndata: 2\n\ndata: 3\n\nevent: a\ndata: 4\n\n")], "end": "close" }]),
+    )
+    .await;
+    let items = drain(&mut open(
+        fetch(&k).events(["a"]).end_of_body(EndOfBody::Close),
+    ))
+    .await;
+    let got: Vec<(String, String)> = items
+        .iter()
+        .filter_map(|i| match i {
+            Ok(Item::Message(m)) => Some((m.event_type().to_owned(), m.data().to_owned())),
+            _ => None,
+        })
+        .collect();
+    let want = |t: &str, d: &str| (t.to_owned(), d.to_owned());
+    assert_eq!(got, [want("a", "1"), want("message", "3"), want("a", "4")]);
 }

@@ -183,7 +183,8 @@ pub fn InspectorPage() -> Html {
                             ..
                         } => Connection::Reconnecting {
                             attempt,
-                            delay_ms: delay.as_millis().try_into().unwrap_or(u64::MAX),
+                            delay_ms: delay
+                                .map_or(0, |d| d.as_millis().try_into().unwrap_or(u64::MAX)),
                             cause: cause.to_string(),
                         },
                         ConnectionState::Paused => Connection::Paused,
