@@ -156,7 +156,10 @@ pub fn browser_tests(ctx: &mut Ctx, engine: Engine) -> Result {
     };
     let cmd = cmd
         .arg("crates/websse")
-        .env("WEBSSE_TEST_SERVER", server.url());
+        .env("WEBSSE_TEST_SERVER", server.url())
+        // The runner's limit is for a whole test binary (its tests run side by side in one
+        // page), 20 s by default: too close for a loaded machine.
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
     ctx.run_tests(cmd, &format!("wasm-pack test ({})", engine.name()))
 }
 
