@@ -23,7 +23,7 @@ const FLOORS: [(&str, &str); 2] = [
 ];
 
 pub fn run(root: &Path, args: &[String]) -> Result {
-    let (mut parser, mut ui, mut throughput) = (true, true, true);
+    let (mut parser, mut ui, mut throughput, mut deploy) = (true, true, true, true);
     let mut v8_only = false;
     // The size table runs with everything, or alone with --size-only (--twiggy adds profiles).
     let mut twiggy = false;
@@ -32,11 +32,14 @@ pub fn run(root: &Path, args: &[String]) -> Result {
         .any(|a| a.ends_with("-only") && a != "--size-only");
     for a in args {
         match a.as_str() {
-            "--parser-only" => (ui, throughput) = (false, false),
-            "--v8-only" => (parser, ui, throughput, v8_only) = (false, false, false, true),
-            "--ui-only" => (parser, throughput) = (false, false),
-            "--throughput-only" => (parser, ui) = (false, false),
-            "--size-only" => (parser, ui, throughput) = (false, false, false),
+            "--parser-only" => (ui, throughput, deploy) = (false, false, false),
+            "--v8-only" => {
+                (parser, ui, throughput, deploy, v8_only) = (false, false, false, false, true)
+            }
+            "--ui-only" => (parser, throughput, deploy) = (false, false, false),
+            "--throughput-only" => (parser, ui, deploy) = (false, false, false),
+            "--deploy-only" => (parser, ui, throughput) = (false, false, false),
+            "--size-only" => (parser, ui, throughput, deploy) = (false, false, false, false),
             "--twiggy" => twiggy = true,
             other => return Err(format!("bench: unknown argument {other:?}")),
         }
@@ -52,6 +55,9 @@ pub fn run(root: &Path, args: &[String]) -> Result {
     }
     if throughput {
         crate::throughput::run(root)?;
+    }
+    if deploy {
+        crate::bench_deploy::run(root)?;
     }
     if size {
         crate::size::run(root, twiggy)?;

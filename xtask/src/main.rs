@@ -25,6 +25,7 @@
 //! (see [`tools`]), so a fresh machine with only rustup and cargo works unaided.
 
 mod bench;
+mod bench_deploy;
 mod bench_v8;
 mod engines;
 mod examples;
@@ -63,6 +64,8 @@ commands:
   bench --ui-only             the UI bench: a long answer typed in headless Chromium
   bench --throughput-only     events/s through websse (both transports), the native EventSource
                               and eventsource-parser, in one Chromium page
+  bench --deploy-only         the server deployed: resume time to first byte on Redis vs memory,
+                              first-token latency through nginx vs direct, delta throughput
   bench --size-only [--twiggy]
                               sizes: the app and the library, gzipped after wasm-opt -Oz
   fuzz [SECONDS]              run the websse-core differential fuzz target (default 60 s)
@@ -233,7 +236,7 @@ fn build_app(root: &Path, tools: &tools::Tools) -> Result {
 }
 
 /// Builds the websse-server binary (dev profile) and returns its path.
-fn build_server(root: &Path, tools: &tools::Tools) -> Result<PathBuf> {
+pub(crate) fn build_server(root: &Path, tools: &tools::Tools) -> Result<PathBuf> {
     Cmd::new("cargo")
         .args([
             "build",
@@ -256,7 +259,7 @@ fn build_server(root: &Path, tools: &tools::Tools) -> Result<PathBuf> {
     }
 }
 
-fn target_dir(root: &Path) -> PathBuf {
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }
 
