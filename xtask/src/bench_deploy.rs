@@ -44,11 +44,13 @@ fn get(
         if n == 0 {
             break;
         }
+        // Search only what is new (plus a marker's length back): never rescan the body.
+        let from = body.len().saturating_sub(mark.len().max(end.len()));
         body.extend_from_slice(&buf[..n]);
-        if first.is_none() && find(&body, mark).is_some() {
+        if first.is_none() && find(&body[from..], mark).is_some() {
             first = Some(started.elapsed());
         }
-        if find(&body, end).is_some() {
+        if find(&body[from..], end).is_some() {
             break;
         }
     }
