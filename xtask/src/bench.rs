@@ -23,7 +23,8 @@ const FLOORS: [(&str, &str); 2] = [
 ];
 
 pub fn run(root: &Path, args: &[String]) -> Result {
-    let (mut parser, mut ui, mut throughput, mut markdown) = (true, true, true, true);
+    let (mut parser, mut ui, mut throughput, mut markdown, mut deploy) =
+        (true, true, true, true, true);
     let mut v8_only = false;
     // The size table runs with everything, or alone with --size-only (--twiggy adds profiles).
     let mut twiggy = false;
@@ -32,14 +33,18 @@ pub fn run(root: &Path, args: &[String]) -> Result {
         .any(|a| a.ends_with("-only") && a != "--size-only");
     for a in args {
         match a.as_str() {
-            "--parser-only" => (ui, throughput, markdown) = (false, false, false),
+            "--parser-only" => (ui, throughput, markdown, deploy) = (false, false, false, false),
             "--v8-only" => {
-                (parser, ui, throughput, markdown, v8_only) = (false, false, false, false, true)
+                (parser, ui, throughput, markdown, deploy, v8_only) =
+                    (false, false, false, false, false, true)
             }
-            "--ui-only" => (parser, throughput, markdown) = (false, false, false),
-            "--throughput-only" => (parser, ui, markdown) = (false, false, false),
-            "--markdown-only" => (parser, ui, throughput) = (false, false, false),
-            "--size-only" => (parser, ui, throughput, markdown) = (false, false, false, false),
+            "--ui-only" => (parser, throughput, markdown, deploy) = (false, false, false, false),
+            "--throughput-only" => (parser, ui, markdown, deploy) = (false, false, false, false),
+            "--markdown-only" => (parser, ui, throughput, deploy) = (false, false, false, false),
+            "--deploy-only" => (parser, ui, throughput, markdown) = (false, false, false, false),
+            "--size-only" => {
+                (parser, ui, throughput, markdown, deploy) = (false, false, false, false, false)
+            }
             "--twiggy" => twiggy = true,
             other => return Err(format!("bench: unknown argument {other:?}")),
         }
@@ -58,6 +63,9 @@ pub fn run(root: &Path, args: &[String]) -> Result {
     }
     if markdown {
         markdown_bench(root)?;
+    }
+    if deploy {
+        crate::bench_deploy::run(root)?;
     }
     if size {
         crate::size::run(root, twiggy)?;

@@ -1,8 +1,11 @@
 //! `cargo xtask`: the project's own automation.
 //!
-//! - `cargo xtask demo [--addr ADDR] [--allow-origin ORIGIN]...`: build the app with Trunk (release)
-//!   and serve it, with the API, from websse-server; `--allow-origin` opens the API to a front end
-//!   served elsewhere (e.g. `trunk serve` or an example app on another port).
+//! - `cargo xtask demo [--addr ADDR] [--allow-origin ORIGIN]... [--redis URL] [--instances N]`:
+//!   build the app with Trunk (release) and serve it, with the API, from websse-server;
+//!   `--allow-origin` opens the API to a front end served elsewhere (e.g. `trunk serve` or an
+//!   example app on another port); `--redis` keeps the answers in that Redis; `--instances 2`
+//!   starts a Redis (unless `--redis` names one), two instances on it and nginx in front of them
+//!   on ADDR, to show a resume landing on the other instance.
 //! - `cargo xtask examples [--addr ADDR]`: build the example apps in `examples/` (Leptos, Dioxus,
 //!   plain wasm-bindgen) and serve them, with the API, from websse-server.
 //! - `cargo xtask test [--keep-going] [--browsers chromium,firefox,webkit]`: the whole suite
@@ -23,6 +26,7 @@
 //! (see [`tools`]), so a fresh machine with only rustup and cargo works unaided.
 
 mod bench;
+mod bench_deploy;
 mod bench_v8;
 mod engines;
 mod examples;
@@ -46,9 +50,11 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  demo [--addr ADDR] [--allow-origin ORIGIN]...
+  demo [--addr ADDR] [--allow-origin ORIGIN]... [--redis URL] [--instances N]
                               build the app (release) and serve it with the API (default 127.0.0.1:8080);
-                              --allow-origin lets a front end on another origin (or *) call the API
+                              --allow-origin lets a front end on another origin (or *) call the API;
+                              --redis keeps answers in Redis; --instances 2 runs Redis, two instances
+                              and nginx (round robin) in front of them on ADDR
   examples [--addr ADDR]      build the Leptos, Dioxus and wasm-bindgen examples and serve them
   test [--keep-going] [--browsers LIST]
                               format, lints, native tests, browser tests, app build, end-to-end tests;
@@ -60,6 +66,8 @@ commands:
   bench --markdown-only       websse-markdown: streamed vs one-shot natively, marked re-lexing in Node
   bench --throughput-only     events/s through websse (both transports), the native EventSource
                               and eventsource-parser, in one Chromium page
+  bench --deploy-only         the server deployed: resume time to first byte on Redis vs memory,
+                              first-token latency through nginx vs direct, delta throughput
   bench --size-only [--twiggy]
                               sizes: the app and the library, gzipped after wasm-opt -Oz
   fuzz [SECONDS]              run the websse-core differential fuzz target (default 60 s)
@@ -114,6 +122,8 @@ fn workspace_root() -> PathBuf {
 fn demo(root: &Path, args: &[String]) -> Result {
     let mut addr = "127.0.0.1:8080".to_string();
     let mut origins: Vec<String> = Vec::new();
+    let mut redis: Option<String> = None;
+    let mut instances: usize = 1;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -128,12 +138,43 @@ fn demo(root: &Path, args: &[String]) -> Result {
                     .ok_or("--allow-origin needs an origin such as http://127.0.0.1:3000, or *")?
                     .clone(),
             ),
+            "--redis" => {
+                redis = Some(
+                    it.next()
+                        .ok_or("--redis needs a URL such as redis://127.0.0.1:6379")?
+                        .clone(),
+                )
+            }
+            "--instances" => {
+                instances = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| (1..=8).contains(n))
+                    .ok_or("--instances needs a number from 1 to 8")?
+            }
             other => return Err(format!("demo: unknown argument {other:?}\n\n{USAGE}")),
         }
     }
-    let tools = tools::Tools::ensure(root, tools::Need::app())?;
+    let need = if instances > 1 {
+        tools::Need::app().with_services()
+    } else {
+        tools::Need::app()
+    };
+    let tools = tools::Tools::ensure(root, need)?;
     build_app(root, &tools)?;
     let server = build_server(root, &tools)?;
+    // Several instances need a shared Redis: the one given, or one started here.
+    let own_redis = match (&redis, instances > 1) {
+        (None, true) => Some(proc::Service::redis()?),
+        _ => None,
+    };
+    let redis = redis.or_else(|| own_redis.as_ref().map(proc::Service::redis_url));
+    let listen = addr.clone();
+    let addr = if instances > 1 {
+        "127.0.0.1:0".to_owned()
+    } else {
+        addr
+    };
     println!("==> starting websse-server on {addr}");
     // The inspector is for any SSE URL: the demo's CSP lets its pages connect to any http(s)
     // origin (scripts stay strict). The server's own default is `connect-src 'self'`.
@@ -150,8 +191,34 @@ fn demo(root: &Path, args: &[String]) -> Result {
     for origin in &origins {
         server_args.extend(["--allow-origin", origin.as_str()]);
     }
+    if let Some(url) = &redis {
+        server_args.extend(["--redis", url.as_str()]);
+    }
     let mut srv = Server::start(&tools, &server, &server_args)?;
-    println!("\n    websse demo: {}/\n    (Ctrl-C stops it)\n", srv.url());
+    let mut others = Vec::new();
+    for _ in 1..instances {
+        others.push(Server::start(&tools, &server, &server_args)?);
+    }
+    let _nginx = if instances > 1 {
+        let upstreams: Vec<String> = std::iter::once(&srv)
+            .chain(&others)
+            .map(|s| s.url().trim_start_matches("http://").to_owned())
+            .collect();
+        println!("    instances: {}", upstreams.join(", "));
+        let dir = target_dir(root).join("demo-nginx");
+        Some(proc::Service::nginx(&dir, &listen, &upstreams)?)
+    } else {
+        None
+    };
+    let shown = if instances > 1 {
+        format!("http://{listen}")
+    } else {
+        srv.url().to_owned()
+    };
+    println!("\n    websse demo: {shown}/\n    (Ctrl-C stops it)\n");
+    if let Some(url) = &redis {
+        println!("    answers are kept in Redis at {url}\n");
+    }
     if !origins.is_empty() {
         println!(
             "    the API answers CORS requests from: {}\n",
@@ -171,7 +238,7 @@ fn build_app(root: &Path, tools: &tools::Tools) -> Result {
 }
 
 /// Builds the websse-server binary (dev profile) and returns its path.
-fn build_server(root: &Path, tools: &tools::Tools) -> Result<PathBuf> {
+pub(crate) fn build_server(root: &Path, tools: &tools::Tools) -> Result<PathBuf> {
     Cmd::new("cargo")
         .args([
             "build",
@@ -194,7 +261,7 @@ fn build_server(root: &Path, tools: &tools::Tools) -> Result<PathBuf> {
     }
 }
 
-fn target_dir(root: &Path) -> PathBuf {
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }
 
@@ -381,12 +448,18 @@ fn test_steps(browsers: &[engines::Engine]) -> Vec<Step> {
             run: Box::new(package::dry_run),
         },
         Step {
-            name: "native tests (cargo test)",
+            name: "native tests (cargo test; store suite on memory and Redis, instances behind nginx)",
             run: Box::new(|ctx| {
+                // The Redis half of the store suite and the deployment tests run against this
+                // redis-server (they start nginx themselves, one config per test); with
+                // WEBSSE_REQUIRE_SERVICES they fail rather than skip when something is missing.
+                let redis = proc::Service::redis()?;
                 let cmd = Cmd::new("cargo")
                     .args(["test", "--workspace", "--exclude", "websse-www"])
                     .args(["--exclude", "websse-e2e"])
-                    .envs(ctx.tools.child_env());
+                    .envs(ctx.tools.child_env())
+                    .env("WEBSSE_TEST_REDIS", redis.redis_url())
+                    .env("WEBSSE_REQUIRE_SERVICES", "1");
                 ctx.run_tests(cmd, "cargo test")
             }),
         },

@@ -259,9 +259,137 @@ impl Drop for Server {
     }
 }
 
+/// A free loopback port (bound, then released for the child to take).
+pub fn free_port() -> Result<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free loopback port: {e}"))
+}
+
+/// Waits (at most 10 s) until something accepts connections on the loopback `port`.
+fn wait_for_port(port: u16, what: &str, child: &mut Child) -> Result {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("{what} exited ({status}) before it was listening"));
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "{what} did not listen on 127.0.0.1:{port} within 10 s"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// A child process killed when the guard drops: redis-server or nginx.
+pub struct Service {
+    child: Child,
+    pub port: u16,
+    what: &'static str,
+}
+
+impl Service {
+    /// `redis-server` on a free loopback port, nothing saved to disk.
+    pub fn redis() -> Result<Service> {
+        let bin = crate::tools::find_program("redis-server").ok_or("redis-server is missing")?;
+        let port = free_port()?;
+        println!("==> starting redis-server on 127.0.0.1:{port}");
+        let mut child = Command::new(bin)
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
+            .stdout(Stdio::null())
+            .stdin(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("could not start redis-server: {e}"))?;
+        wait_for_port(port, "redis-server", &mut child)?;
+        Ok(Service {
+            child,
+            port,
+            what: "redis-server",
+        })
+    }
+
+    /// nginx in the foreground, one process, on `listen` (`127.0.0.1:8080`), proxying to
+    /// `upstreams` round robin with the settings an event stream needs; its files in `dir`.
+    pub fn nginx(dir: &Path, listen: &str, upstreams: &[String]) -> Result<Service> {
+        let bin = crate::tools::find_program("nginx").ok_or("nginx is missing")?;
+        let port: u16 = listen
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .ok_or_else(|| format!("{listen:?} is not HOST:PORT"))?;
+        std::fs::create_dir_all(dir.join("tmp"))
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let d = dir.display();
+        let servers: String = upstreams
+            .iter()
+            .map(|u| format!("    server {u};\n"))
+            .collect();
+        let conf = format!(
+            "master_process off;\ndaemon off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+             error_log {d}/error.log warn;\nevents {{ worker_connections 512; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/tmp/body;\n\
+             proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fcgi;\n\
+             uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n\
+             upstream websse {{\n{servers}  }}\n  server {{\n    listen {listen};\n\
+             location / {{\n      proxy_pass http://websse;\n      proxy_http_version 1.1;\n\
+             proxy_set_header Connection \"\";\n      proxy_read_timeout 1h;\n    }}\n  }}\n}}\n"
+        );
+        let path = dir.join("nginx.conf");
+        std::fs::write(&path, conf).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!("==> starting nginx on {listen} (config {})", path.display());
+        let mut child = Command::new(bin)
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("could not start nginx: {e}"))?;
+        wait_for_port(port, "nginx", &mut child)?;
+        Ok(Service {
+            child,
+            port,
+            what: "nginx",
+        })
+    }
+
+    /// `redis://127.0.0.1:PORT`, for redis-server.
+    pub fn redis_url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            println!("==> stopping {}", self.what);
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_test_result;
+    use super::{Service, free_port, parse_test_result};
+
+    #[test]
+    fn demo_nginx_config_is_accepted_and_listens() {
+        if crate::tools::find_program("nginx").is_none() {
+            eprintln!("skipped: nginx is not installed (cargo xtask test installs it)");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("xtask-nginx-{}", std::process::id()));
+        let port = free_port().expect("port");
+        let nginx = Service::nginx(&dir, &format!("127.0.0.1:{port}"), &["127.0.0.1:9".into()])
+            .expect("nginx starts with the demo config");
+        assert_eq!(nginx.port, port);
+        drop(nginx);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn reads_libtest_closing_lines() {

@@ -44,6 +44,7 @@ pub struct Need {
     fuzz: bool,
     wasm_opt: bool,
     twiggy: bool,
+    services: bool,
 }
 
 impl Need {
@@ -59,6 +60,7 @@ impl Need {
             fuzz: false,
             wasm_opt: true,
             twiggy: false,
+            services: true,
         }
     }
     /// The same, plus the browsers and drivers of `engines` beyond Chromium.
@@ -81,6 +83,14 @@ impl Need {
             fuzz: false,
             wasm_opt: true,
             twiggy: false,
+            services: false,
+        }
+    }
+    /// The same, plus Redis and nginx (`cargo xtask demo --instances`, the native tests).
+    pub fn with_services(self) -> Need {
+        Need {
+            services: true,
+            ..self
         }
     }
     /// What the size bench needs: the app's tools, and twiggy when asked for a profile.
@@ -102,6 +112,7 @@ impl Need {
             fuzz: false,
             wasm_opt: false,
             twiggy: false,
+            services: false,
         }
     }
     /// Only the wasm32 target (the V8 bench builds with plain cargo and runs in Node).
@@ -200,6 +211,9 @@ impl Tools {
         }
         if need.webkit {
             tools.ensure_webkit()?;
+        }
+        if need.services {
+            ensure_services()?;
         }
         if need.fuzz {
             tools.ensure_fuzz()?;
@@ -404,6 +418,44 @@ impl Tools {
             .args(["install", "--locked", "cargo-fuzz"])
             .run("cargo install cargo-fuzz")
     }
+}
+
+/// `redis-server`, `nginx` and `openssl` for the deployment tests and the two-instance demo,
+/// from apt when absent and we are root. Only the programs are used: the tests and the demo start
+/// their own processes on loopback ports, never the packages' system services.
+fn ensure_services() -> Result {
+    let missing = || {
+        ["redis-server", "nginx", "openssl"]
+            .into_iter()
+            .filter(|b| find_program(b).is_none())
+            .collect::<Vec<_>>()
+    };
+    if missing().is_empty() {
+        return Ok(());
+    }
+    println!("    redis-server and nginx are needed for the Redis and proxy tests");
+    apt_install(&["redis-server", "nginx", "openssl"])?;
+    let still = missing();
+    if still.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} missing; install them (Debian/Ubuntu: `sudo apt-get install redis-server nginx \
+             openssl`) and run again",
+            still.join(", ")
+        ))
+    }
+}
+
+/// A program on `PATH` or in the sbin directories (nginx installs to /usr/sbin, which a
+/// non-root PATH may lack).
+pub fn find_program(bin: &str) -> Option<PathBuf> {
+    find_on_path(bin).or_else(|| {
+        ["/usr/sbin", "/usr/local/sbin", "/sbin"]
+            .iter()
+            .map(|d| Path::new(d).join(bin))
+            .find(|p| p.is_file())
+    })
 }
 
 /// Node.js and npm, from apt when absent and we are root; `why` says who needs them.

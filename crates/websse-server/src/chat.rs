@@ -2,15 +2,16 @@
 //! `Last-Event-ID: <sid>:<seq>`) resumes one.
 //!
 //! An answer is generated once, by a background task (the embedded model below, or
-//! [`upstream`]), into an [`Answer`] kept in the [`AnswerStore`](crate::answer::AnswerStore);
-//! every connection is only a reader with a cursor into it. That is what makes
+//! [`upstream`]), into the answer log ([`crate::store`], in memory or in Redis); every
+//! connection is only a reader with a cursor into it, and `POST /api/chat/{sid}/stop` is the one
+//! way to end a generation early (a reader that goes away does not). That is what makes
 //! resume exact: a reconnecting client gets the stored tokens after its cursor, then the live ones
 //! as they are produced, and nothing twice.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
@@ -21,8 +22,9 @@ use futures::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
-use crate::answer::{Answer, AnswerState, DoneReason, Message};
+use crate::answer::Message;
 use crate::errors::ApiError;
+use crate::store::{Cursor, EndReason, Entry, OpenError, Producer};
 use crate::{SharedState, model, upstream, util};
 
 /// The model name announced in the `start` event of the embedded model.
@@ -166,7 +168,7 @@ pub(crate) async fn get_chat(
 ) -> Result<Response, ApiError> {
     if let Some(id) = util::last_event_id(&headers) {
         let (sid, seq) = parse_event_id(id)?;
-        return resume(&state, sid, Some(seq));
+        return resume(&state, sid, Some(seq)).await;
     }
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let Query(knobs) = knobs.map_err(|e| ApiError::bad_request(e.body_text()))?;
@@ -182,7 +184,7 @@ pub(crate) async fn get_chat(
         content: prompt,
     }];
     let request = ChatRequest::new(messages, knobs, state.config.default_speed)?;
-    start(&state, request)
+    start(&state, request).await
 }
 
 /// `POST /api/chat` with `{"messages":[...], ...knobs}`.
@@ -194,12 +196,12 @@ pub(crate) async fn post_chat(
     let body = body.map_err(|e| ApiError::from_body_rejection(&e))?;
     if let Some(id) = util::last_event_id(&headers) {
         let (sid, seq) = parse_event_id(id)?;
-        return resume(&state, sid, Some(seq));
+        return resume(&state, sid, Some(seq)).await;
     }
     let body: ChatBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid chat request body: {e}")))?;
     let request = ChatRequest::new(body.messages, body.knobs, state.config.default_speed)?;
-    start(&state, request)
+    start(&state, request).await
 }
 
 /// `GET /api/chat/{sid}`, resuming after `Last-Event-ID` (or `?last_event_id=`), or replaying the
@@ -225,7 +227,7 @@ pub(crate) async fn resume_chat(
         }
         None => None,
     };
-    resume(&state, &sid, seq)
+    resume(&state, &sid, seq).await
 }
 
 fn acquire(state: &SharedState) -> Result<OwnedSemaphorePermit, ApiError> {
@@ -234,20 +236,34 @@ fn acquire(state: &SharedState) -> Result<OwnedSemaphorePermit, ApiError> {
         .map_err(|_| ApiError::busy("too many open streams; try again shortly"))
 }
 
-fn start(state: &SharedState, request: ChatRequest) -> Result<Response, ApiError> {
+fn store_unavailable(e: &impl std::fmt::Display) -> ApiError {
+    tracing::warn!("answer store failed: {e}");
+    ApiError::busy(format!("the answer store is unavailable: {e}"))
+}
+
+async fn start(state: &SharedState, request: ChatRequest) -> Result<Response, ApiError> {
     let permit = acquire(state)?;
     let model = match &state.config.upstream {
         Some(up) if request.bench_tokens.is_none() => up.model.clone(),
         _ => DEMO_MODEL.to_owned(),
     };
-    let answer = state.answers.create(model)?;
+    let producer = match state.answers.create(&model).await {
+        Ok(producer) => producer,
+        Err(OpenError::Store(e)) => return Err(store_unavailable(&e)),
+        Err(other) => return Err(store_unavailable(&format!("{other:?}"))),
+    };
+    let sid = producer.sid().to_owned();
+    let cursor = match state.answers.open(&sid, 0).await {
+        Ok(cursor) => cursor,
+        Err(e) => return Err(store_unavailable(&format!("{e:?}"))),
+    };
     let shutdown = state.config.shutdown.clone();
     match (&state.config.upstream, request.bench_tokens) {
         (Some(up), None) => {
             tokio::spawn(upstream::generate(
                 state.http.clone(),
                 up.clone(),
-                Arc::clone(&answer),
+                producer,
                 request.messages.clone(),
                 request.max_tokens,
                 shutdown,
@@ -259,7 +275,7 @@ fn start(state: &SharedState, request: ChatRequest) -> Result<Response, ApiError
                 None => model::tokenize(&model::answer(request.prompt())),
             };
             tokio::spawn(generate(
-                Arc::clone(&answer),
+                producer,
                 tokens,
                 request.pace,
                 request.max_tokens,
@@ -267,53 +283,97 @@ fn start(state: &SharedState, request: ChatRequest) -> Result<Response, ApiError
             ));
         }
     }
-    tracing::debug!(sid = %answer.sid, "answer started");
+    tracing::debug!(%sid, "answer started");
     Ok(stream_response(
         state,
-        answer,
+        sid,
+        cursor,
         0,
         request.drop_after,
         permit,
     ))
 }
 
-fn resume(state: &SharedState, sid: &str, after: Option<u64>) -> Result<Response, ApiError> {
-    let answer = state
-        .answers
-        .get(sid)
-        .ok_or_else(|| ApiError::not_found(format!("unknown or expired stream id {sid:?}")))?;
-    let next = match after {
-        None => 0,
-        Some(seq) => {
-            let s = answer.state();
-            let done_seq = s.tokens.len() as u64 + 1;
-            if s.done.is_some() && seq >= done_seq {
-                // Everything, `done` included, was delivered: tell EventSource to stop.
-                return Ok(StatusCode::NO_CONTENT.into_response());
-            }
-            if seq >= done_seq {
-                return Err(ApiError::bad_request(format!(
-                    "Last-Event-ID {sid}:{seq} is ahead of the stream (at {sid}:{})",
-                    done_seq - 1
-                )));
-            }
-            seq.saturating_add(1)
-        }
-    };
+/// Resume `sid` after event `after` (from the start without one).
+///
+/// An id whose events the log no longer holds (the answer expired, was evicted or trimmed, or
+/// never existed) gets `410 Gone`, so a client never continues across a gap; an unknown answer
+/// without an id is `404`.
+async fn resume(state: &SharedState, sid: &str, after: Option<u64>) -> Result<Response, ApiError> {
+    let from = after.map_or(0, |seq| seq.saturating_add(1));
     let permit = acquire(state)?;
-    Ok(stream_response(state, answer, next, None, permit))
+    match state.answers.open(sid, from).await {
+        Ok(cursor) => Ok(stream_response(
+            state,
+            sid.to_owned(),
+            cursor,
+            from,
+            None,
+            permit,
+        )),
+        Err(OpenError::Unknown) if after.is_none() => Err(ApiError::not_found(format!(
+            "unknown or expired stream id {sid:?}"
+        ))),
+        Err(OpenError::Unknown | OpenError::Gone) => Err(ApiError::new(
+            StatusCode::GONE,
+            "gone",
+            format!(
+                "the events after {sid}:{} are no longer kept (the answer expired or was trimmed)",
+                after.unwrap_or_default()
+            ),
+        )),
+        // Everything, `done` included, was delivered: tell EventSource to stop.
+        Err(OpenError::Complete) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(OpenError::Ahead { last }) => Err(ApiError::bad_request(format!(
+            "Last-Event-ID {sid}:{} is ahead of the stream (at {sid}:{last})",
+            after.unwrap_or_default()
+        ))),
+        Err(OpenError::Store(e)) => Err(store_unavailable(&e)),
+    }
 }
 
-/// The SSE response reading `answer` from event `next` on.
+/// `POST /api/chat/{sid}/stop`: end the generation of `sid` with reason `stopped`, on whichever
+/// instance produces it. `202 Accepted`: every reader will see the end shortly.
+pub(crate) async fn stop_chat(
+    State(state): State<SharedState>,
+    Path(sid): Path<String>,
+) -> Result<Response, ApiError> {
+    match state.answers.stop(&sid).await {
+        Ok(true) => {
+            tracing::info!(%sid, "stop requested");
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({ "stream_id": sid })),
+            )
+                .into_response())
+        }
+        Ok(false) => Err(ApiError::not_found(format!(
+            "unknown or expired stream id {sid:?}"
+        ))),
+        Err(e) => Err(store_unavailable(&e)),
+    }
+}
+
+/// The SSE response reading the log of `sid` with `cursor`, positioned at `from`.
 fn stream_response(
     state: &SharedState,
-    answer: Arc<Answer>,
-    next: u64,
+    sid: String,
+    cursor: Box<dyn Cursor>,
+    from: u64,
     drop_after: Option<u64>,
     permit: OwnedSemaphorePermit,
 ) -> Response {
-    let sid = answer.sid.clone();
-    let reader = Reader::new(answer, next, drop_after, permit);
+    tracing::info!(%sid, from, "stream opened");
+    let header = HeaderValue::from_str(&sid).ok();
+    let reader = Reader {
+        cursor,
+        sid,
+        drop_after,
+        phase: Phase::Streaming,
+        sent: 0,
+        closed: None,
+        _permit: permit,
+    };
     let sse = Sse::new(reader.into_stream()).keep_alive(
         KeepAlive::new()
             .interval(state.config.keep_alive)
@@ -321,7 +381,7 @@ fn stream_response(
     );
     let mut response = sse.into_response();
     util::stream_headers(response.headers_mut());
-    if let Ok(value) = HeaderValue::from_str(&sid) {
+    if let Some(value) = header {
         response
             .headers_mut()
             .insert(HeaderName::from_static("x-stream-id"), value);
@@ -356,6 +416,36 @@ fn event_id(sid: &str, seq: u64) -> String {
     format!("{sid}:{seq}")
 }
 
+/// The SSE event of one log entry.
+fn entry_event(sid: &str, seq: u64, entry: &Entry) -> Event {
+    match entry {
+        Entry::Start { model } => Event::default()
+            .retry(Duration::from_millis(1000))
+            .event("start")
+            .id(event_id(sid, seq))
+            .data(to_json(&StartData {
+                stream_id: sid,
+                model,
+            })),
+        Entry::Delta(text) => Event::default()
+            .event("delta")
+            .id(event_id(sid, seq))
+            .data(to_json(&DeltaData { text })),
+        // Not an entry of the log: no id, so a client cannot resume "after" it.
+        Entry::End(EndReason::Gone) => Event::default().event("done").data(to_json(&DoneData {
+            reason: EndReason::Gone.as_str(),
+            message: None,
+        })),
+        Entry::End(reason) => Event::default()
+            .event("done")
+            .id(event_id(sid, seq))
+            .data(to_json(&DoneData {
+                reason: reason.as_str(),
+                message: reason.message(),
+            })),
+    }
+}
+
 enum Phase {
     Streaming,
     /// `drop_after` was reached: the next poll breaks the connection.
@@ -363,38 +453,19 @@ enum Phase {
     Ended,
 }
 
-/// One connection's view of an answer: a cursor and the events not yet sent.
+/// One connection's view of an answer: a cursor into its log.
 struct Reader {
-    answer: Arc<Answer>,
-    rx: watch::Receiver<AnswerState>,
-    next: u64,
-    pending: VecDeque<(u64, Event)>,
-    done_queued: bool,
+    cursor: Box<dyn Cursor>,
+    sid: String,
     drop_after: Option<u64>,
     phase: Phase,
+    sent: u64,
+    /// Why the stream closed, once it did on our side; `None` at drop means the client went away.
+    closed: Option<&'static str>,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Reader {
-    fn new(
-        answer: Arc<Answer>,
-        next: u64,
-        drop_after: Option<u64>,
-        permit: OwnedSemaphorePermit,
-    ) -> Self {
-        let rx = answer.subscribe();
-        Self {
-            answer,
-            rx,
-            next,
-            pending: VecDeque::new(),
-            done_queued: false,
-            drop_after,
-            phase: Phase::Streaming,
-            _permit: permit,
-        }
-    }
-
     fn into_stream(self) -> impl Stream<Item = Result<Event, std::io::Error>> + Send + 'static {
         futures::stream::unfold(self, |mut reader| async move {
             let item = reader.next_item().await?;
@@ -402,123 +473,110 @@ impl Reader {
         })
     }
 
-    /// Queue every event from `self.next` that the answer already has.
-    fn collect(&mut self) {
-        let answer = Arc::clone(&self.answer);
-        let state = self.rx.borrow_and_update();
-        if self.next == 0 {
-            let data = to_json(&StartData {
-                stream_id: &answer.sid,
-                model: &answer.model,
-            });
-            let event = Event::default()
-                .retry(Duration::from_millis(1000))
-                .event("start")
-                .id(event_id(&answer.sid, 0))
-                .data(data);
-            self.pending.push_back((0, event));
-            self.next = 1;
-        }
-        let produced = state.tokens.len() as u64;
-        while self.next <= produced {
-            let index = usize::try_from(self.next - 1).unwrap_or(usize::MAX);
-            let Some(token) = state.tokens.get(index) else {
-                break;
-            };
-            let event = Event::default()
-                .event("delta")
-                .id(event_id(&answer.sid, self.next))
-                .data(to_json(&DeltaData { text: token }));
-            self.pending.push_back((self.next, event));
-            self.next += 1;
-        }
-        if state.done.is_some() && self.next > produced + 1 {
-            // Nothing more will come (cannot happen for a validated cursor; end rather than hang).
-            self.done_queued = true;
-        }
-        if let Some(reason) = &state.done
-            && self.next == produced + 1
-        {
-            let (reason, message) = match reason {
-                DoneReason::Finished => ("finished", None),
-                DoneReason::Stopped => ("stopped", None),
-                DoneReason::Error(m) => ("error", Some(m.as_str())),
-            };
-            let event = Event::default()
-                .event("done")
-                .id(event_id(&answer.sid, self.next))
-                .data(to_json(&DoneData { reason, message }));
-            self.pending.push_back((self.next, event));
-            self.next += 1;
-            self.done_queued = true;
-        }
-    }
-
     async fn next_item(&mut self) -> Option<Result<Event, std::io::Error>> {
-        loop {
-            match self.phase {
-                Phase::Ended => return None,
-                Phase::Break => {
-                    self.phase = Phase::Ended;
-                    // Let hyper flush the events already written before the connection breaks.
-                    tokio::time::sleep(FLUSH_PAUSE).await;
-                    return Some(Err(std::io::Error::other(
-                        "drop_after reached: breaking the connection",
-                    )));
-                }
-                Phase::Streaming => {}
-            }
-            if let Some((seq, event)) = self.pending.pop_front() {
-                if self.drop_after == Some(seq) {
-                    self.phase = Phase::Break;
-                }
-                return Some(Ok(event));
-            }
-            if self.done_queued {
+        match self.phase {
+            Phase::Ended => return None,
+            Phase::Break => {
                 self.phase = Phase::Ended;
-                return None;
+                self.closed = Some("broken on purpose (drop_after)");
+                // Let hyper flush the events already written before the connection breaks.
+                tokio::time::sleep(FLUSH_PAUSE).await;
+                return Some(Err(std::io::Error::other(
+                    "drop_after reached: breaking the connection",
+                )));
             }
-            self.collect();
-            if self.pending.is_empty() && self.rx.changed().await.is_err() {
-                return None;
-            }
+            Phase::Streaming => {}
         }
+        let (seq, entry) = match self.cursor.next().await {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::warn!(sid = %self.sid, "reading the answer failed: {e}");
+                self.phase = Phase::Ended;
+                self.closed = Some("store error");
+                let message = format!("the answer store failed: {e}");
+                return Some(Ok(Event::default().event("done").data(to_json(
+                    &DoneData {
+                        reason: "error",
+                        message: Some(&message),
+                    },
+                ))));
+            }
+        };
+        let event = entry_event(&self.sid, seq, &entry);
+        self.sent += 1;
+        if let Entry::End(reason) = &entry {
+            self.phase = Phase::Ended;
+            self.closed = Some(reason.as_str());
+        } else if self.drop_after == Some(seq) {
+            self.phase = Phase::Break;
+        }
+        Some(Ok(event))
     }
 }
 
 impl Drop for Reader {
     fn drop(&mut self) {
-        self.answer.unsubscribe();
+        tracing::info!(
+            sid = %self.sid,
+            events = self.sent,
+            reason = self.closed.unwrap_or("client gone"),
+            "stream closed"
+        );
     }
 }
 
-/// The embedded model: write `tokens` into `answer` at `pace`.
+/// Resolves once a stop was requested through the store or the server shuts down.
+pub(crate) async fn stop_signal(
+    mut stop: watch::Receiver<bool>,
+    shutdown: Option<watch::Receiver<bool>>,
+) {
+    let requested = async move {
+        if stop.wait_for(|s| *s).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = requested => {}
+        () = util::shutdown_signal(shutdown) => {}
+    }
+}
+
+/// The embedded model: write `tokens` into the log at `pace`, then its end.
 async fn generate(
-    answer: Arc<Answer>,
+    mut producer: Box<dyn Producer>,
     tokens: Vec<String>,
     pace: Pace,
     max_tokens: Option<u64>,
     shutdown: Option<watch::Receiver<bool>>,
 ) {
-    let stop_rx = shutdown.clone();
-    let stop = util::shutdown_signal(shutdown);
+    let reason = produce(producer.as_mut(), tokens, pace, max_tokens, shutdown).await;
+    tracing::info!(sid = %producer.sid(), reason = reason.as_str(), "answer ended");
+    producer.finish(reason).await;
+}
+
+async fn produce(
+    producer: &mut dyn Producer,
+    tokens: Vec<String>,
+    pace: Pace,
+    max_tokens: Option<u64>,
+    shutdown: Option<watch::Receiver<bool>>,
+) -> EndReason {
+    let stop_now = producer.stop_requested();
+    let shutdown_now = shutdown.clone();
+    let stop = stop_signal(producer.stop_requested(), shutdown);
     tokio::pin!(stop);
     let mut due = tokio::time::Instant::now();
     let mut since_yield = 0u32;
     for (i, token) in tokens.into_iter().enumerate() {
-        if max_tokens.is_some_and(|max| i as u64 >= max) || answer.abandoned() {
-            answer.finish(DoneReason::Stopped);
-            return;
+        if max_tokens.is_some_and(|max| i as u64 >= max) {
+            return EndReason::Stopped;
         }
         due += pace.delay(&token);
         if due > tokio::time::Instant::now() {
             since_yield = 0;
             tokio::select! {
                 () = tokio::time::sleep_until(due) => {}
-                () = &mut stop => {
-                    answer.finish(DoneReason::Stopped);
-                    return;
-                }
+                () = &mut stop => return EndReason::Stopped,
             }
         } else {
             // Behind schedule (a very fast pace): let the readers run now and then.
@@ -526,15 +584,16 @@ async fn generate(
             if since_yield >= 64 {
                 since_yield = 0;
                 tokio::task::yield_now().await;
-                if util::is_shutting_down(stop_rx.as_ref()) {
-                    answer.finish(DoneReason::Stopped);
-                    return;
+                if util::is_shutting_down(shutdown_now.as_ref()) || *stop_now.borrow() {
+                    return EndReason::Stopped;
                 }
             }
         }
-        answer.push(token);
+        if let Err(e) = producer.push(&token).await {
+            return EndReason::Error(format!("the answer store refused a delta: {e}"));
+        }
     }
-    answer.finish(DoneReason::Finished);
+    EndReason::Finished
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ mod errors;
 mod examples;
 mod flood;
 mod model;
+mod store;
 mod testing;
 mod upstream;
 mod util;
@@ -36,7 +37,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use tokio::sync::{Semaphore, watch};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -85,8 +86,16 @@ pub struct Config {
     pub max_streams: usize,
     /// The most chat answers kept in memory for resuming.
     pub max_answers: usize,
-    /// How long a finished answer stays resumable.
+    /// How long a finished answer stays resumable (in Redis: after its last entry).
     pub answer_ttl: Duration,
+    /// The most entries (start, deltas, end) kept per answer; older ones are trimmed, and a
+    /// resume that needs them gets `410 Gone`.
+    pub answer_max_events: usize,
+    /// Keep answers in Redis Streams at this URL (`redis://127.0.0.1:6379`) instead of in this
+    /// process, so that any instance on the same Redis can resume or stop any answer.
+    pub redis: Option<String>,
+    /// Prefix of the Redis keys (`<prefix>:<stream id>`).
+    pub redis_prefix: String,
     /// Interval of the `: keep-alive` comments on idle streams.
     pub keep_alive: Duration,
     /// Default pace of the embedded model, in characters per second.
@@ -111,6 +120,9 @@ impl Default for Config {
             max_streams: 256,
             max_answers: 1000,
             answer_ttl: Duration::from_secs(300),
+            answer_max_events: 200_000,
+            redis: None,
+            redis_prefix: "websse".to_owned(),
             keep_alive: Duration::from_secs(15),
             default_speed: 30.0,
             hold_max: Duration::from_secs(60),
@@ -125,7 +137,7 @@ impl Default for Config {
 pub(crate) struct AppState {
     pub(crate) config: Config,
     pub(crate) streams: Arc<Semaphore>,
-    pub(crate) answers: answer::AnswerStore,
+    pub(crate) answers: Arc<dyn store::AnswerLog>,
     pub(crate) tests: testing::TestStore,
     pub(crate) http: reqwest::Client,
 }
@@ -138,7 +150,7 @@ pub fn app(config: Config) -> Router {
     let max_streams = config.max_streams.max(1);
     let state = Arc::new(AppState {
         streams: Arc::new(Semaphore::new(max_streams)),
-        answers: answer::AnswerStore::new(config.max_answers.max(1), config.answer_ttl),
+        answers: answer_log(&config),
         tests: testing::TestStore::default(),
         http: reqwest::Client::new(),
         config,
@@ -147,6 +159,7 @@ pub fn app(config: Config) -> Router {
     let mut router = Router::new()
         .route("/api/chat", get(chat::get_chat).post(chat::post_chat))
         .route("/api/chat/{sid}", get(chat::resume_chat))
+        .route("/api/chat/{sid}/stop", post(chat::stop_chat))
         .merge(examples::routes())
         .route("/api/{*rest}", any(errors::api_not_found));
     if state.config.test_endpoints {
@@ -202,6 +215,23 @@ async fn spa_fallback(
     match ServeFile::new(index.as_path()).oneshot(request).await {
         Ok(response) => response.into_response(),
         Err(never) => match never {},
+    }
+}
+
+/// The answer log the config asks for: Redis Streams with `redis`, else this process's memory.
+fn answer_log(config: &Config) -> Arc<dyn store::AnswerLog> {
+    match &config.redis {
+        Some(url) => Arc::new(store::redis::RedisLog::new(
+            url,
+            &config.redis_prefix,
+            config.answer_ttl,
+            config.answer_max_events,
+        )),
+        None => Arc::new(store::memory::MemoryLog::new(
+            config.max_answers,
+            config.answer_ttl,
+            config.answer_max_events,
+        )),
     }
 }
 

@@ -48,6 +48,32 @@ struct Args {
     /// https://stream.example (repeatable; it goes into the CSP's connect-src).
     #[arg(long = "connect-src")]
     connect_src: Vec<String>,
+    /// Keep chat answers in Redis Streams at this URL (e.g. redis://127.0.0.1:6379), so that
+    /// every instance on the same Redis can resume and stop every answer; in memory without it.
+    #[arg(long, env = "WEBSSE_REDIS")]
+    redis: Option<String>,
+    /// Prefix of the Redis keys.
+    #[arg(long, default_value = "websse")]
+    redis_prefix: String,
+    /// Seconds between `: keep-alive` comments on idle streams (keep it below every proxy's
+    /// idle timeout: nginx's proxy_read_timeout is 60 s by default).
+    #[arg(long, default_value_t = 15.0, value_parser = parse_secs)]
+    keep_alive: f64,
+    /// Seconds an answer stays resumable after its last event.
+    #[arg(long, default_value_t = 300.0, value_parser = parse_secs)]
+    answer_ttl: f64,
+    /// Most events kept per answer; older ones are trimmed (a resume that needs them gets 410).
+    #[arg(long, default_value_t = 200_000)]
+    answer_max_events: usize,
+}
+
+fn parse_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a number of seconds above 0 and at most 86400"
+        )),
+    }
 }
 
 #[tokio::main]
@@ -73,8 +99,18 @@ async fn main() -> std::io::Result<()> {
         allow_origins: args.allow_origin,
         test_endpoints: args.test_endpoints,
         shutdown: Some(shutdown_rx),
+        keep_alive: Duration::from_secs_f64(args.keep_alive),
+        answer_ttl: Duration::from_secs_f64(args.answer_ttl),
+        answer_max_events: args.answer_max_events,
+        redis_prefix: args.redis_prefix,
+        redis: args.redis,
         ..Config::default()
     };
+    if let Some(url) = &config.redis
+        && let Err(e) = redis::Client::open(url.as_str())
+    {
+        return Err(std::io::Error::other(format!("--redis {url:?}: {e}")));
+    }
     if let Some(dir) = &config.static_dir
         && !dir.join("index.html").is_file()
     {
@@ -97,6 +133,7 @@ async fn main() -> std::io::Result<()> {
         addr = %local,
         test_endpoints = config.test_endpoints,
         upstream = config.upstream.as_ref().map(|u| u.url.as_str()),
+        store = if config.redis.is_some() { "redis" } else { "memory" },
         "serving"
     );
 

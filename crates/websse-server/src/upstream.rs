@@ -3,7 +3,6 @@
 //! [`websse_core::Parser`], and each `choices[0].delta.content` becomes one of our tokens, so the
 //! client sees the same event format (and can resume) whatever the source.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -11,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::UpstreamConfig;
-use crate::answer::{Answer, DoneReason, Message};
-use crate::util;
+use crate::answer::Message;
+use crate::store::{EndReason as DoneReason, Producer};
 
 /// Longest wait for the upstream's response head.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -76,8 +75,8 @@ fn shorten(text: &str) -> String {
     out
 }
 
-/// Interpret one upstream event's data, pushing its text into the answer.
-fn handle_data(answer: &Answer, data: &str, finish: &mut Option<DoneReason>) -> Step {
+/// Interpret one upstream event's data; its text, if any, goes into `text`.
+fn handle_data(text: &mut Option<String>, data: &str, finish: &mut Option<DoneReason>) -> Step {
     let data = data.trim();
     if data == "[DONE]" {
         return Step::End(finish.take().unwrap_or(DoneReason::Finished));
@@ -100,9 +99,7 @@ fn handle_data(answer: &Answer, data: &str, finish: &mut Option<DoneReason>) -> 
         )));
     }
     if let Some(choice) = chunk.choices.into_iter().next() {
-        if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
-            answer.push(text);
-        }
+        *text = choice.delta.content.filter(|t| !t.is_empty());
         match choice.finish_reason.as_deref() {
             Some("length") => *finish = Some(DoneReason::Stopped),
             Some(_) => *finish = Some(DoneReason::Finished),
@@ -116,25 +113,27 @@ fn handle_data(answer: &Answer, data: &str, finish: &mut Option<DoneReason>) -> 
 pub(crate) async fn generate(
     http: reqwest::Client,
     upstream: UpstreamConfig,
-    answer: Arc<Answer>,
+    mut producer: Box<dyn Producer>,
     messages: Vec<Message>,
     max_tokens: Option<u64>,
     shutdown: Option<watch::Receiver<bool>>,
 ) {
+    let stop = crate::chat::stop_signal(producer.stop_requested(), shutdown);
     let reason = tokio::select! {
-        reason = run(&http, &upstream, &answer, &messages, max_tokens) => reason,
-        () = util::shutdown_signal(shutdown) => DoneReason::Stopped,
+        reason = run(&http, &upstream, producer.as_mut(), &messages, max_tokens) => reason,
+        () = stop => DoneReason::Stopped,
     };
     if let DoneReason::Error(message) = &reason {
         tracing::warn!(url = %upstream.url, "upstream failed: {message}");
     }
-    answer.finish(reason);
+    tracing::info!(sid = %producer.sid(), reason = reason.as_str(), "answer ended");
+    producer.finish(reason).await;
 }
 
 async fn run(
     http: &reqwest::Client,
     upstream: &UpstreamConfig,
-    answer: &Answer,
+    producer: &mut dyn Producer,
     messages: &[Message],
     max_tokens: Option<u64>,
 ) -> DoneReason {
@@ -193,17 +192,20 @@ async fn run(
                 Ok(event) => event,
                 Err(e) => return DoneReason::Error(format!("upstream event rejected: {e}")),
             };
-            let before = answer.produced();
-            if let Step::End(reason) = handle_data(answer, event.data(), &mut finish) {
+            let mut text = None;
+            let step = handle_data(&mut text, event.data(), &mut finish);
+            if let Some(text) = text {
+                if let Err(e) = producer.push(&text).await {
+                    return DoneReason::Error(format!("the answer store refused a delta: {e}"));
+                }
+                tokens += 1;
+            }
+            if let Step::End(reason) = step {
                 return reason;
             }
-            tokens += (answer.produced() - before) as u64;
             if max_tokens.is_some_and(|max| tokens >= max) {
                 return DoneReason::Stopped;
             }
-        }
-        if answer.abandoned() {
-            return DoneReason::Stopped;
         }
     }
 }

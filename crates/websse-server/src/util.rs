@@ -66,7 +66,12 @@ pub(crate) fn is_shutting_down(rx: Option<&watch::Receiver<bool>>) -> bool {
 
 /// The headers every event stream of ours carries besides the content type.
 pub(crate) fn stream_headers(headers: &mut HeaderMap) {
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // `no-transform`: a proxy must not compress or otherwise rewrite the stream, which would
+    // hold events back until a block fills.
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-transform"),
+    );
     headers.insert(
         HeaderName::from_static("x-accel-buffering"),
         HeaderValue::from_static("no"),

@@ -43,7 +43,10 @@ async fn post_chat_exact_bytes_and_headers() {
         .expect("request");
     assert_eq!(response.status(), 200);
     assert_eq!(header(&response, "content-type"), Some("text/event-stream"));
-    assert_eq!(header(&response, "cache-control"), Some("no-cache"));
+    assert_eq!(
+        header(&response, "cache-control"),
+        Some("no-cache, no-transform")
+    );
     assert_eq!(header(&response, "x-accel-buffering"), Some("no"));
     let sid = header(&response, "x-stream-id")
         .expect("x-stream-id")
@@ -238,6 +241,15 @@ async fn resume_errors_are_json() {
     let response = http
         .get(server.url("/api/chat/0123456789abcdef"))
         .header("Last-Event-ID", "0123456789abcdef:3")
+        .send()
+        .await
+        .expect("request");
+    // The log does not hold the events after that id: gone, not a gap.
+    assert_eq!(response.status(), 410);
+    assert_eq!(json_error(response).await.0, "gone");
+
+    let response = http
+        .get(server.url("/api/chat/0123456789abcdef"))
         .send()
         .await
         .expect("request");

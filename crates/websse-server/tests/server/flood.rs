@@ -12,7 +12,10 @@ async fn exactly_n_events_of_size_bytes_with_their_numbers_then_end() {
         .expect("request");
     assert_eq!(response.status(), 200);
     assert_eq!(header(&response, "content-type"), Some("text/event-stream"));
-    assert_eq!(header(&response, "cache-control"), Some("no-cache"));
+    assert_eq!(
+        header(&response, "cache-control"),
+        Some("no-cache, no-transform")
+    );
     let body = read_body(response).await;
     assert!(!body.error);
     let events = body.events();

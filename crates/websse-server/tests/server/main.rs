@@ -8,5 +8,6 @@ mod csp;
 mod examples;
 mod flood;
 mod limits;
+mod store;
 mod testing;
 mod upstream;

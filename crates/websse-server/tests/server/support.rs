@@ -178,3 +178,74 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A redis-server for the tests: the one `WEBSSE_TEST_REDIS` names (xtask starts one), else
+/// one started here on a free loopback port and killed on drop.
+pub struct Redis {
+    pub url: String,
+    child: Option<std::process::Child>,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Whether a missing service fails the test instead of skipping it (`cargo xtask test` sets
+/// `WEBSSE_REQUIRE_SERVICES=1`, since it provides them).
+pub fn services_required() -> bool {
+    std::env::var_os("WEBSSE_REQUIRE_SERVICES").is_some_and(|v| v == "1")
+}
+
+/// A free loopback port (bound and released; the tiny race is acceptable in tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// A program on `PATH` or in the sbin directories (nginx lives in /usr/sbin).
+pub fn find_program(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/local/sbin".into(), "/sbin".into()])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Redis, or `None` (with the reason printed) when there is none and none is required.
+pub async fn redis() -> Option<Redis> {
+    if let Ok(url) = std::env::var("WEBSSE_TEST_REDIS") {
+        return Some(Redis { url, child: None });
+    }
+    let Some(bin) = find_program("redis-server") else {
+        let reason = "redis-server is not installed (cargo xtask test installs it)";
+        assert!(!services_required(), "{reason}");
+        eprintln!("skipped: {reason}");
+        return None;
+    };
+    let port = free_port();
+    let child = std::process::Command::new(bin)
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start redis-server");
+    let redis = Redis {
+        url: format!("redis://127.0.0.1:{port}"),
+        child: Some(child),
+    };
+    eventually(|| async move {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+    Some(redis)
+}
