@@ -17,12 +17,35 @@
 //!     text: String,
 //! }
 //!
-//! async fn chat(token: String) -> Result<String, websse::Error> {
+//! /// The app's credentials, shared by the header callback and the refresh hook.
+//! #[derive(Clone, Default)]
+//! struct Token(std::sync::Arc<std::sync::Mutex<String>>);
+//!
+//! impl Token {
+//!     fn get(&self) -> String {
+//!         self.0.lock().map(|t| t.clone()).unwrap_or_default()
+//!     }
+//!
+//!     async fn refresh(self) {
+//!         let fresh = fetch_new_token().await;
+//!         if let Ok(mut token) = self.0.lock() {
+//!             *token = fresh;
+//!         }
+//!     }
+//! }
+//!
+//! async fn chat(token: Token) -> Result<String, websse::Error> {
 //!     // fetch + ReadableStream: POST with a JSON body and headers; reconnects with
 //!     // Last-Event-ID and backoff; dropping `stream` aborts the request.
 //!     let mut stream = SseRequest::post("/api/chat")
 //!         .json(&serde_json::json!({"messages": [{"role": "user", "content": "What is SSE?"}]}))
-//!         .headers_with(move || vec![("Authorization".into(), format!("Bearer {token}"))])
+//!         .headers_with({
+//!             let token = token.clone();
+//!             move || vec![("Authorization".into(), format!("Bearer {}", token.get()))]
+//!         })
+//!         // A 401 (an expired token): refresh it, then reconnect at once with the same
+//!         // Last-Event-ID; a second 401 in a row ends the stream with the error.
+//!         .on_unauthorized(move || token.clone().refresh())
 //!         .reconnect(ReconnectPolicy { max_attempts: Some(5), ..ReconnectPolicy::default() })
 //!         .idle_timeout(std::time::Duration::from_secs(30))
 //!         .open()?;
@@ -34,9 +57,8 @@
 //!                 answer.push_str(&msg.json::<Delta>()?.text);
 //!             }
 //!             Item::Message(msg) if msg.event_type() == "done" => break,
-//!             Item::State(ConnectionState::Reconnecting { attempt, delay, cause, .. }) => {
-//!                 log(&format!("reconnect #{attempt} in {delay:?}: {cause}"));
-//!             }
+//!             // "reconnecting (attempt 2, in 2 s): the server answered HTTP 503"
+//!             Item::State(state @ ConnectionState::Reconnecting { .. }) => log(&state.to_string()),
 //!             Item::Skipped(skipped) => log(&skipped.to_string()),
 //!             _ => {}
 //!         }
@@ -59,6 +81,7 @@
 //!     Ok(())
 //! }
 //! # fn log(_: &str) {}
+//! # async fn fetch_new_token() -> String { String::new() }
 //! ```
 //!
 //! # The stream contract
@@ -68,7 +91,7 @@
 //!   a [`CloseHandle`], a lost connection when the [`ReconnectPolicy`] allows no more attempts,
 //!   or (fetch transport) `204 No Content` or a body that ended when the server cannot resume
 //!   (see [`EndOfBody`]): a [`ConnectionState::Closed`] item, then `None`.
-//!   [`EventStream::close`] (you hold the stream, so you know) goes straight to `None`.
+//!   [`EventStream::close`] ends it the same way.
 //! - It ends with [`ConnectionState::Closed`], one [`Error`] item, then `None` after a failure
 //!   (a 404, a `text/html` answer, an EventSource the browser closed, ...). So the last state a
 //!   consumer sees is always `Closed`, and every `Err` is fatal and the last item: `item?` is
@@ -84,6 +107,9 @@
 //!   [`ConnectionState::Reconnecting`] with the [`Disconnect`] cause when a connection ended or
 //!   never opened (a server that is down, or whose CORS headers refuse the page, shows up there
 //!   at once instead of retrying silently).
+//! - [`EventStream::reconnect`] (or [`CloseHandle::reconnect`]) replaces the connection now;
+//!   the page coming back (`online`, a restore from the back/forward cache, a wake from sleep)
+//!   ends a pending reconnect wait at once.
 //! - It is a [`FusedStream`](futures_core::FusedStream).
 //! - Dropping it releases everything: the fetch is aborted through its `AbortController`, the
 //!   body reader is cancelled, the EventSource is closed, every listener is removed and every
@@ -118,12 +144,16 @@
 //! |---|---|---|
 //! | method, headers, body | any | GET only, none |
 //! | reconnects | websse, with [`ReconnectPolicy`] | the browser, its own delay |
-//! | `Reconnecting` says | attempt, delay, [`Disconnect`] cause | attempt; delay zero, cause [`Disconnect::Unreported`] |
+//! | `Reconnecting` says | attempt, delay, [`Disconnect`] cause | attempt; delay `None`, cause [`Disconnect::Unreported`] |
 //! | `204 No Content` | clean end (`Closed`, then `None`) | the browser reports a failure: [`Error::EventSourceClosed`] |
 //! | the body ends cleanly | reconnects if it can resume (an id seen, or an SSE `GET`), else ends; see [`EndOfBody`] | the browser reconnects |
-//! | other status, wrong content type | typed [`Error::Status`] / [`Error::ContentType`] | [`Error::EventSourceClosed`] (the browser does not say which) |
+//! | 408, 429, 5xx | retried per the policy; `Retry-After` honoured (bounded, and from the second attempt in a row never shorter than the policy's delay) | the browser gives up: [`Error::EventSourceClosed`] |
+//! | 401 | with [`SseRequest::on_unauthorized`]: the hook runs, then one reconnect at once with fresh headers and the same `Last-Event-ID`; a second 401 in a row, or none: [`Error::Status`] | [`Error::EventSourceClosed`] |
+//! | other 4xx and statuses, wrong content type | typed [`Error::Status`] / [`Error::ContentType`], fatal | [`Error::EventSourceClosed`] (the browser does not say which) |
+//! | page comes back (`online`, back/forward cache, the machine woke) | a pending reconnect happens at once; a connection whose idle timer fired far too late is replaced ([`Disconnect::WokeUp`]) | the browser's own behaviour |
+//! | [`EventStream::reconnect`] | replaces the connection now, with `Last-Event-ID` | closes the EventSource and opens a new one (no `Last-Event-ID`: the browser cannot be given one) |
 //! | slow consumer | the body is read as fast as the stream is polled (TCP backpressure) | bounded queue, [`Skipped::Lagged`] |
-//! | event types | all | `message` and the ones named in [`SseRequest::events`] |
+//! | event types | all, or `message` and the ones named in [`SseRequest::events`] | `message` and the ones named in [`SseRequest::events`] |
 //!
 //! # Browser engines
 //! The browser tests (every behaviour above, both transports) run in Chromium, Firefox ESR and
