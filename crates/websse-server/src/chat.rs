@@ -525,22 +525,6 @@ impl Drop for Reader {
     }
 }
 
-/// Resolves once a stop was requested through the store or the server shuts down.
-pub(crate) async fn stop_signal(
-    mut stop: watch::Receiver<bool>,
-    shutdown: Option<watch::Receiver<bool>>,
-) {
-    let requested = async move {
-        if stop.wait_for(|s| *s).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        () = requested => {}
-        () = util::shutdown_signal(shutdown) => {}
-    }
-}
-
 /// The embedded model: write `tokens` into the log at `pace`, then its end.
 async fn generate(
     mut producer: Box<dyn Producer>,
@@ -563,7 +547,7 @@ async fn produce(
 ) -> EndReason {
     let stop_now = producer.stop_requested();
     let shutdown_now = shutdown.clone();
-    let stop = stop_signal(producer.stop_requested(), shutdown);
+    let stop = util::stop_signal(producer.stop_requested(), shutdown);
     tokio::pin!(stop);
     let mut due = tokio::time::Instant::now();
     let mut since_yield = 0u32;

@@ -118,7 +118,7 @@ pub(crate) async fn generate(
     max_tokens: Option<u64>,
     shutdown: Option<watch::Receiver<bool>>,
 ) {
-    let stop = crate::chat::stop_signal(producer.stop_requested(), shutdown);
+    let stop = crate::util::stop_signal(producer.stop_requested(), shutdown);
     let reason = tokio::select! {
         reason = run(&http, &upstream, producer.as_mut(), &messages, max_tokens) => reason,
         () = stop => DoneReason::Stopped,

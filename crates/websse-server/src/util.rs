@@ -106,3 +106,19 @@ mod tests {
         assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
     }
 }
+
+/// Resolves once a stop was requested through the store or the server shuts down.
+pub(crate) async fn stop_signal(
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    shutdown: Option<tokio::sync::watch::Receiver<bool>>,
+) {
+    let requested = async move {
+        if stop.wait_for(|s| *s).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = requested => {}
+        () = shutdown_signal(shutdown) => {}
+    }
+}

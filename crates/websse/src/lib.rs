@@ -197,6 +197,7 @@
     allow(dead_code, unused_variables, unreachable_code, clippy::never_loop)
 )]
 
+mod control;
 mod error;
 // The framers and the response rules are used by the wasm fetch transport; natively (or without
 // the `fetch` feature) they are compiled for their unit tests only.

@@ -4,12 +4,12 @@
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, Waker};
 
 use futures_core::{FusedStream, Stream};
-use futures_util::task::AtomicWaker;
 
+use crate::control::Control;
 use crate::queue::QueueRef;
 use crate::{ConnectionState, Error, Item, Message, SseRequest};
 
@@ -27,32 +27,6 @@ enum Inner {
     /// in-flight request's abort guard, reader guard and timers.
     #[cfg(all(target_arch = "wasm32", feature = "fetch"))]
     Fetch(Pin<Box<dyn std::future::Future<Output = ()>>>),
-}
-
-/// What a [`CloseHandle`] shares with its stream: the requests to close and to reconnect.
-#[derive(Debug, Default)]
-pub(crate) struct Control {
-    closed: AtomicBool,
-    reconnect: AtomicBool,
-    /// The task that last polled the stream, woken by [`CloseHandle::close`]. An `AtomicWaker`
-    /// rather than a `Mutex<Option<Waker>>`: smaller code in every app.
-    waker: AtomicWaker,
-}
-
-impl Control {
-    fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
-
-    fn register(&self, waker: &Waker) {
-        self.waker.register(waker);
-    }
-
-    /// Whether a reconnect was asked for since the last call (the request is taken).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn take_reconnect(&self) -> bool {
-        self.reconnect.swap(false, Ordering::AcqRel)
-    }
 }
 
 /// Ends an [`EventStream`] from anywhere: `Clone + Send + Sync`, so it fits a Leptos

@@ -25,12 +25,12 @@ use super::{
     Listener, Timer, copy_bytes, fetch_with_request, js_error, js_message, js_message_after,
     performance_now,
 };
+use crate::control::Control;
 use crate::framing::Decoder;
 use crate::lifecycle::{self, Next, Outcome, Reconnects};
 use crate::queue::QueueRef;
 use crate::request::Body;
 use crate::response::{StatusClass, classify_status, is_event_stream, parse_retry_after};
-use crate::stream::Control;
 use crate::{ConnectionState, Credentials, Disconnect, Error, Framing, Item, SseRequest};
 
 #[wasm_bindgen]
