@@ -86,6 +86,22 @@ pub(crate) fn last_event_id(headers: &HeaderMap) -> Option<&str> {
         .filter(|v| !v.is_empty())
 }
 
+/// Resolves once a stop was requested through the store or the server shuts down.
+pub(crate) async fn stop_signal(
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    shutdown: Option<tokio::sync::watch::Receiver<bool>>,
+) {
+    let requested = async move {
+        if stop.wait_for(|s| *s).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = requested => {}
+        () = shutdown_signal(shutdown) => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,21 +120,5 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 16);
         assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
-    }
-}
-
-/// Resolves once a stop was requested through the store or the server shuts down.
-pub(crate) async fn stop_signal(
-    mut stop: tokio::sync::watch::Receiver<bool>,
-    shutdown: Option<tokio::sync::watch::Receiver<bool>>,
-) {
-    let requested = async move {
-        if stop.wait_for(|s| *s).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        () = requested => {}
-        () = shutdown_signal(shutdown) => {}
     }
 }
