@@ -194,6 +194,6 @@ pub use error::JsonError;
 pub use message::{ConnectionState, Disconnect, Item, Message, Role, Sharing, Skipped};
 pub use policy::ReconnectPolicy;
 pub use request::{Credentials, EndOfBody, Framing, SseRequest, Transport};
-pub use share::{SharedRequest, SharedStream, Subscription};
+pub use share::{SharedStream, Subscription};
 pub use stream::{CloseHandle, EventStream, Messages};
 pub use websse_core;
