@@ -1,17 +1,20 @@
 //! What a tab has delivered, to drop what a new leader sends again after a handover.
 //!
 //! A new leader connects with the newest event id it has delivered as `Last-Event-ID`; the
-//! server sends what came after that event, some of which a tab may have delivered already
-//! (it was ahead of the new leader). Each tab counts the messages it delivered under each recent
-//! id, and after a change of leader drops at most that many messages per id, then delivers
-//! everything from the first message that is not such a repeat.
+//! server sends again what came after that event (some servers include the event itself), and a
+//! tab that was ahead of the new leader has delivered some of it already. Each tab remembers its
+//! recent messages (id and a hash of type and data); after a change of leader, the first
+//! messages that repeat that sequence, in order, are dropped, and everything from the first one
+//! that does not is delivered. So at most as many messages are dropped per id as were delivered
+//! under it: with sparse ids (events without an id of their own carry the last one), new events
+//! that still carry the inherited id are not mistaken for repeats.
 
 use std::collections::VecDeque;
 
 use crate::Message;
 
-/// How many recent event ids a tab remembers to recognise messages it already delivered.
-pub(crate) const REMEMBERED_IDS: usize = 256;
+/// How many recent messages a tab remembers to recognise repeats.
+pub(crate) const REMEMBERED: usize = 512;
 
 /// How many leaders whose items are dropped a tab remembers.
 const RETIRED_LEADERS: usize = 8;
@@ -20,16 +23,16 @@ const RETIRED_LEADERS: usize = 8;
 pub(crate) struct Seen {
     /// The last event id of the newest message delivered (`None`: no message yet).
     newest: Option<String>,
-    /// The most recent distinct non-empty ids with how many messages were delivered under each,
+    /// The most recent messages with a non-empty id: the id and a hash of type and data,
     /// oldest first.
-    recent: VecDeque<(String, u32)>,
+    recent: VecDeque<(String, u64)>,
     /// The leader whose items are delivered.
     leader: Option<String>,
     /// Leaders that have been replaced: their late items are dropped.
     retired: VecDeque<String>,
-    /// After a change of leader: how many more repeats to drop per id, until the first message
-    /// that is not one.
-    budget: Option<Vec<(String, u32)>>,
+    /// After a change of leader: where the repeats stand in `recent` (`Some(None)`: the first
+    /// message decides).
+    catch_up: Option<Option<usize>>,
 }
 
 /// Whether an item comes from the leader whose items are delivered.
@@ -43,15 +46,28 @@ pub(crate) enum From {
     Retired,
 }
 
+/// FNV-1a of the type and data: equal messages under one id are repeats.
+fn digest(message: &Message) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in [message.event_type(), message.data()] {
+        for &b in part.as_bytes().iter().chain([0xff].iter()) {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
 impl Seen {
     /// The id a new connection resumes after (empty: start afresh).
     pub(crate) fn resume_id(&self) -> &str {
         self.newest.as_deref().unwrap_or_default()
     }
 
-    /// `leader` leads now, and connected after `resume` (empty when unknown or none). Any change
-    /// of leader is a handover: the first messages may repeat what this tab delivered.
-    pub(crate) fn lead(&mut self, leader: &str, resume: &str) {
+    /// `leader` leads now (it connected after `resume`, which the lead message says; the
+    /// repeats are recognised whatever it is). Any change of leader is a handover: the first
+    /// messages may repeat what this tab delivered.
+    pub(crate) fn lead(&mut self, leader: &str, _resume: &str) {
         // A replaced leader's late word (a lead message still on its way) changes nothing.
         if self.leader.as_deref() == Some(leader) || self.retired.iter().any(|l| l == leader) {
             return;
@@ -62,26 +78,7 @@ impl Seen {
             }
             self.retired.push_back(old);
         }
-        if self.newest.is_none() {
-            self.budget = None;
-            return;
-        }
-        // The server resends what followed the event `resume`: of the messages delivered under
-        // that id, all but the event itself may come again; of later ids, all of them.
-        let budget = self
-            .recent
-            .iter()
-            .map(|(id, count)| {
-                let count = if id == resume {
-                    count.saturating_sub(1)
-                } else {
-                    *count
-                };
-                (id.clone(), count)
-            })
-            .filter(|(_, count)| *count > 0)
-            .collect();
-        self.budget = Some(budget);
+        self.catch_up = (!self.recent.is_empty()).then_some(None);
     }
 
     /// Where an item from `leader` stands; a new leader becomes the current one.
@@ -90,36 +87,36 @@ impl Seen {
             Some(current) if current == leader => From::Current,
             _ if self.retired.iter().any(|l| l == leader) => From::Retired,
             _ => {
-                // Its lead message was missed, so where it resumed is unknown: every message
-                // delivered under an id may come again.
                 self.lead(leader, "");
                 From::New
             }
         }
     }
 
-    /// Whether `message` is new (to deliver) rather than a repeat after a handover; counts it.
+    /// Whether `message` is new (to deliver) rather than a repeat after a handover; remembers it.
     pub(crate) fn admit(&mut self, message: &Message) -> bool {
         let id = message.last_event_id();
-        if let Some(budget) = &mut self.budget {
-            match budget.iter_mut().find(|(seen, _)| seen == id) {
-                Some((_, left)) if *left > 0 && !id.is_empty() => {
-                    *left -= 1;
+        let hash = (!id.is_empty()).then(|| digest(message));
+        if let Some(cursor) = self.catch_up {
+            let same = |(seen, h): &(String, u64)| seen == id && Some(*h) == hash;
+            let at = match cursor {
+                // The first message after the handover: where does it repeat the past?
+                None => self.recent.iter().position(same),
+                Some(next) => self.recent.get(next).filter(|e| same(e)).map(|_| next),
+            };
+            match at {
+                Some(at) if hash.is_some() => {
+                    self.catch_up = Some(Some(at + 1));
                     return false;
                 }
-                _ => self.budget = None,
+                _ => self.catch_up = None,
             }
         }
-        if !id.is_empty() {
-            match self.recent.back_mut() {
-                Some((last, count)) if last == id => *count += 1,
-                _ => {
-                    if self.recent.len() == REMEMBERED_IDS {
-                        self.recent.pop_front();
-                    }
-                    self.recent.push_back((id.to_owned(), 1));
-                }
+        if let Some(hash) = hash {
+            if self.recent.len() == REMEMBERED {
+                self.recent.pop_front();
             }
+            self.recent.push_back((id.to_owned(), hash));
         }
         match &mut self.newest {
             Some(newest) if newest == id => {}
@@ -179,6 +176,20 @@ mod tests {
             &[("y", "7"), ("z", "7"), ("new1", "7"), ("new2", "7")],
         );
         assert_eq!(got, ["new1", "new2"]);
+        // A server that resends event 7 itself too.
+        seen.lead("c", "7");
+        let got = admitted(
+            &mut seen,
+            &[
+                ("x", "7"),
+                ("y", "7"),
+                ("z", "7"),
+                ("new1", "7"),
+                ("new2", "7"),
+                ("new3", "7"),
+            ],
+        );
+        assert_eq!(got, ["new3"]);
     }
 
     #[test]
@@ -205,6 +216,27 @@ mod tests {
     }
 
     #[test]
+    fn a_server_that_resends_the_resume_event_itself_causes_no_repeat() {
+        let mut seen = Seen::default();
+        seen.lead("a", "");
+        admitted(&mut seen, &[("a", "1"), ("b", "2")]);
+        seen.lead("b", "2");
+        assert_eq!(admitted(&mut seen, &[("b", "2"), ("c", "3")]), ["c"]);
+    }
+
+    #[test]
+    fn a_different_message_under_a_delivered_id_ends_the_catch_up() {
+        let mut seen = Seen::default();
+        seen.lead("a", "");
+        admitted(&mut seen, &[("a", "1"), ("b", "2")]);
+        seen.lead("b", "1");
+        assert_eq!(
+            admitted(&mut seen, &[("other", "2"), ("b", "2")]),
+            ["other", "b"]
+        );
+    }
+
+    #[test]
     fn a_first_leader_delivers_everything() {
         let mut seen = Seen::default();
         seen.lead("a", "");
@@ -226,10 +258,10 @@ mod tests {
     #[test]
     fn remembered_ids_are_bounded() {
         let mut seen = Seen::default();
-        for i in 0..10 * REMEMBERED_IDS {
+        for i in 0..10 * REMEMBERED {
             seen.admit(&msg("x", &i.to_string()));
         }
-        assert_eq!(seen.remembered(), REMEMBERED_IDS);
+        assert_eq!(seen.remembered(), REMEMBERED);
         for i in 0..10 * RETIRED_LEADERS {
             seen.lead(&i.to_string(), "");
         }

@@ -188,7 +188,7 @@ impl Driver {
         if self.lock.is_none() && !control.granted.get() {
             // Back from a freeze, or the lead was taken: queue for the lock again.
             self.lock = member.request_lock(false);
-            member.post(&Wire::Hello);
+            member.hello(hub);
             control.heard.set(now());
         }
         if let Some(lock) = &mut self.lock

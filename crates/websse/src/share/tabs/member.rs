@@ -186,8 +186,14 @@ impl Member {
             grant,
             _listeners: listeners,
         };
-        member.post(&Wire::Hello);
+        member.hello(hub);
         Some(member)
+    }
+
+    /// Says hello to the other tabs (the leader answers).
+    pub(super) fn hello(&self, hub: &Rc<RefCell<Hub>>) {
+        let fingerprint = hub.borrow().fingerprint().to_owned();
+        self.post(&Wire::Hello { fingerprint });
     }
 
     /// Asks for the lock (withdrawing a waiting request), or with `steal` takes it from the tab
@@ -322,7 +328,7 @@ fn on_message(hub: &Weak<RefCell<Hub>>, control: &Control, data: &JsValue) {
     };
     let leading = control.granted.get();
     match wire {
-        Wire::Hello => {
+        Wire::Hello { .. } => {
             if leading {
                 control.hello.set(true);
                 control.wake();

@@ -31,8 +31,9 @@ pub(crate) enum Field {
 /// A message between the tabs that share a stream.
 #[derive(Debug, Clone)]
 pub(crate) enum Wire {
-    /// A tab joined (or came back from a freeze): the leader answers with `Lead` and its state.
-    Hello,
+    /// A tab joined (or came back from a freeze) with the request `fingerprint`: the leader
+    /// answers with `Lead` and its state.
+    Hello { fingerprint: String },
     /// `leader` (a random id, new at every lead) leads the request `fingerprint`; it connected
     /// with `resume` as `Last-Event-ID` (empty: none).
     Lead {
@@ -60,7 +61,7 @@ impl Wire {
     pub(crate) fn encode(&self) -> Option<Vec<Field>> {
         let mut fields = vec![s(TAG), Field::Num(f64::from(VERSION))];
         match self {
-            Wire::Hello => fields.push(s("hello")),
+            Wire::Hello { fingerprint } => fields.extend([s("hello"), s(fingerprint)]),
             Wire::Lead {
                 leader,
                 fingerprint,
@@ -96,7 +97,9 @@ impl Wire {
             return None;
         }
         Some(match r.text(2)? {
-            "hello" => Wire::Hello,
+            "hello" => Wire::Hello {
+                fingerprint: r.text(3)?.to_owned(),
+            },
             "lead" => Wire::Lead {
                 leader: r.text(3)?.to_owned(),
                 fingerprint: r.text(4)?.to_owned(),
@@ -346,7 +349,9 @@ mod tests {
             assert_eq!(round_trip(&wire), format!("{wire:?}"));
         }
         for wire in [
-            Wire::Hello,
+            Wire::Hello {
+                fingerprint: "f".into(),
+            },
             Wire::Lead {
                 leader: "L".into(),
                 fingerprint: "f".into(),
@@ -374,7 +379,11 @@ mod tests {
 
     #[test]
     fn another_version_is_ignored() {
-        let mut fields = Wire::Hello.encode().unwrap();
+        let mut fields = Wire::Hello {
+            fingerprint: "f".into(),
+        }
+        .encode()
+        .unwrap();
         fields[1] = Field::Num(2.0);
         assert!(Wire::decode(&fields).is_none());
         // The unversioned format of before: ["item", epoch, "m", ...].
