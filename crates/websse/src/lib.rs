@@ -195,5 +195,5 @@ pub use message::{ConnectionState, Disconnect, Item, Message, Role, Sharing, Ski
 pub use policy::ReconnectPolicy;
 pub use request::{Credentials, EndOfBody, Framing, SseRequest, Transport};
 pub use share::{SharedStream, Subscription};
-pub use stream::{CloseHandle, EventStream, Messages};
+pub use stream::{CloseHandle, EventStream, Messages, SseStream};
 pub use websse_core;

@@ -23,7 +23,7 @@ pub(crate) mod tabs;
 
 use hub::{Hub, Running};
 
-use crate::{CloseHandle, ConnectionState, Error, Item, Sharing, SseRequest};
+use crate::{CloseHandle, ConnectionState, Error, Item, Messages, Sharing, SseRequest, SseStream};
 
 impl SseRequest {
     /// The key that identifies the stream when [shared](SseRequest::share): every share with
@@ -227,6 +227,11 @@ impl Subscription {
         self.close.clone()
     }
 
+    /// A stream of the messages only (state items and skip notices left out; errors kept).
+    pub fn messages(self) -> Messages<Subscription> {
+        SseStream::messages(self)
+    }
+
     fn release(&mut self) {
         if self.terminated {
             return;
@@ -287,6 +292,20 @@ impl Stream for Subscription {
     }
 }
 
+impl SseStream for Subscription {
+    fn state(&self) -> ConnectionState {
+        Subscription::state(self)
+    }
+
+    fn close(&mut self) {
+        Subscription::close(self);
+    }
+
+    fn close_handle(&self) -> CloseHandle {
+        Subscription::close_handle(self)
+    }
+}
+
 impl FusedStream for Subscription {
     fn is_terminated(&self) -> bool {
         self.terminated
@@ -314,6 +333,13 @@ mod tests {
             SseRequest::get("/a").share(),
             Err(Error::UnsupportedTarget)
         ));
+    }
+
+    #[test]
+    fn a_subscription_is_an_sse_stream_like_an_event_stream() {
+        fn takes<S: SseStream>() {}
+        takes::<crate::EventStream>();
+        takes::<Subscription>();
     }
 
     #[test]
