@@ -249,14 +249,14 @@ fn inspector_link(key: &str, tabs: bool) -> String {
 fn inspector_link_with(key: &str, tabs: bool, more: &str) -> String {
     let stream = format!("/test/ticker/{key}?interval_ms={INTERVAL_MS}&count={COUNT}");
     format!(
-        "{}/?url={}&transport=fetch{}#/inspector",
+        "{}/?url={}&transport=fetch{}{more}#/inspector",
         base_url(),
         stream
             .replace('?', "%3F")
             .replace('=', "%3D")
             .replace('&', "%26"),
         if tabs { "&tabs=1" } else { "" },
-    ) + more
+    )
 }
 
 /// Opens `pages` windows (the session's own and new ones) on `link`, each with the reporter.
