@@ -3,6 +3,9 @@
 //! The server's test log must show one connection while every page receives every event; closing
 //! the leader page must make another page reconnect with `Last-Event-ID` within 2 s, and every
 //! page's ids must stay consecutive (no gap, no duplicate) across the handover.
+//!
+//! Then the edges of a page's life: a hidden leader must not pause the one connection while a
+//! follower is visible, and a frozen leader must hand over within 3 s.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -239,15 +242,20 @@ fn check_consecutive(page: usize, ids: &[u64]) -> Result {
 
 /// The inspector's shared link to the ticker `key` over fetch, with sharing across tabs on or off.
 fn inspector_link(key: &str, tabs: bool) -> String {
+    inspector_link_with(key, tabs, "")
+}
+
+/// [`inspector_link`] with more link parameters (`&pause=1`).
+fn inspector_link_with(key: &str, tabs: bool, more: &str) -> String {
     let stream = format!("/test/ticker/{key}?interval_ms={INTERVAL_MS}&count={COUNT}");
     format!(
-        "{}/?url={}&transport=fetch{}#/inspector",
+        "{}/?url={}&transport=fetch{}{more}#/inspector",
         base_url(),
         stream
             .replace('?', "%3F")
             .replace('=', "%3D")
             .replace('&', "%26"),
-        if tabs { "&tabs=1" } else { "" }
+        if tabs { "&tabs=1" } else { "" },
     )
 }
 
@@ -523,6 +531,152 @@ fn without_sharing_each_page_has_its_own_connection() {
         let url = c.current_url().await?;
         if !url.query_pairs().any(|(k, v)| k == "tabs" && v == "1") {
             return Err(format!("the page's link does not keep tabs=1: {url}").into());
+        }
+        Ok(())
+    });
+}
+
+/// Makes the current page look hidden (`visibilityState`, `hidden`) and tells it, as the browser
+/// does when the user switches to another tab; headless windows are never hidden by themselves.
+async fn simulate_hidden(client: &Client) -> Result {
+    js(
+        client,
+        r#"Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+           Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+           document.dispatchEvent(new Event('visibilitychange'));
+           return true;"#,
+        vec![],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A leader page that goes to the background while a follower page stays visible: the leader
+/// must not pause the shared connection (it was asked to pause when hidden, `pause=1`), so the
+/// follower keeps receiving every event and the server sees one connection throughout.
+#[test]
+fn a_hidden_leader_keeps_the_connection_for_a_visible_follower() {
+    run_within(TEST_LIMIT, |c| async move {
+        let key = unique_key("hidden");
+        let link = inspector_link_with(&key, true, "&pause=1");
+        let windows = open_pages(&c, 2, &link).await?;
+        let alive = [0, 1];
+        let leader = settled(&c, &alive).await?;
+        let follower = 1 - leader;
+        c.switch_to_window(windows[leader].clone()).await?;
+        simulate_hidden(&c).await?;
+        c.switch_to_window(windows[follower].clone()).await?;
+        let mark = all_views(&c, &[follower]).await?[&follower]
+            .ids
+            .last()
+            .copied()
+            .unwrap_or(0);
+        // 3 s at one event per 200 ms.
+        reached(
+            &c,
+            &[follower],
+            "15 more events on the visible follower",
+            |_| mark + 15,
+        )
+        .await?;
+        let view = &all_views(&c, &[follower]).await?[&follower];
+        check_consecutive(follower, &view.ids)?;
+        let log = connections(&c, &key).await?;
+        println!(
+            "[{}] hidden leader: the follower went from id {mark} to {:?}; connections: {}",
+            Engine::current().name(),
+            view.ids.last(),
+            log.len()
+        );
+        if log.len() != 1 || log[0]["outcome"] != "open" {
+            return Err(format!(
+                "the hidden leader's connection should stay open, the only one: {log:?}"
+            )
+            .into());
+        }
+        Ok(())
+    });
+}
+
+/// A leader page that is frozen (the browser's Page Lifecycle `frozen` state, through CDP: it
+/// runs no more code, its timers and channel are stopped) must not hold the stream hostage:
+/// another page leads within 3 s, resuming after the newest id, and no page loses or repeats an
+/// event. When the frozen page comes back it follows; it does not connect again.
+#[test]
+fn a_frozen_leader_is_replaced_within_3_s() {
+    run_within(TEST_LIMIT, |c| async move {
+        let key = unique_key("frozen");
+        let windows = open_pages(&c, 3, &inspector_link(&key, true)).await?;
+        let mut alive: Vec<usize> = (0..3).collect();
+        let leader = settled(&c, &alive).await?;
+        let before = all_views(&c, &alive).await?;
+        let mark = before
+            .values()
+            .filter_map(|p| p.ids.last())
+            .max()
+            .copied()
+            .unwrap_or(0);
+        reached(&c, &alive, "5 more events on every page", |_| mark + 5).await?;
+
+        c.switch_to_window(windows[leader].clone()).await?;
+        let frozen_at = epoch_ms();
+        websse_e2e::cdp::execute(
+            &c,
+            "Page.setWebLifecycleState",
+            json!({ "state": "frozen" }),
+        )
+        .await?;
+        alive.retain(|&i| i != leader);
+        c.switch_to_window(windows[alive[0]].clone()).await?;
+        let log = wait_for(Duration::from_secs(10), "a second connection", || {
+            let (c, key) = (&c, &key);
+            async move {
+                let log = connections(c, key).await?;
+                Ok((log.len() >= 2).then_some(log))
+            }
+        })
+        .await?;
+        let started = log[1]["started_ms"].as_u64().ok_or("no started_ms")?;
+        let handover = Duration::from_millis(started.saturating_sub(frozen_at));
+        println!(
+            "[{}] frozen leader: the new connection began {handover:?} after the freeze, with \
+             Last-Event-ID {} (the old one sent up to {}, outcome {})",
+            Engine::current().name(),
+            log[1]["last_event_id"],
+            log[0]["last_sent"],
+            log[0]["outcome"]
+        );
+        if handover > Duration::from_secs(3) {
+            return Err(format!("the handover took {handover:?} (limit 3 s)").into());
+        }
+        let resumed: u64 = log[1]["last_event_id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .ok_or("the new leader sent no numeric Last-Event-ID")?;
+        reached(&c, &alive, "10 more events after the handover", |_| {
+            resumed + 10
+        })
+        .await?;
+        for (i, page) in &all_views(&c, &alive).await? {
+            check_consecutive(*i, &page.ids)?;
+        }
+
+        // The frozen page comes back: it follows the new leader, and nothing reconnects.
+        c.switch_to_window(windows[leader].clone()).await?;
+        websse_e2e::cdp::execute(
+            &c,
+            "Page.setWebLifecycleState",
+            json!({ "state": "active" }),
+        )
+        .await?;
+        let all: Vec<usize> = (0..3).collect();
+        settled(&c, &all).await?;
+        let log = connections(&c, &key).await?;
+        let open = log.iter().filter(|e| e["outcome"] == "open").count();
+        if open != 1 || log.len() != 2 {
+            return Err(
+                format!("after the resume: one open connection of two expected: {log:?}").into(),
+            );
         }
         Ok(())
     });

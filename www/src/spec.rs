@@ -125,6 +125,8 @@ pub struct StreamSpec {
     /// Share one connection with the other tabs of this origin that open the same request
     /// (`SseRequest::across_tabs`); the stream then also reports `Item::Sharing`.
     pub across_tabs: bool,
+    /// Close the connection while the page is hidden (`SseRequest::pause_when_hidden`).
+    pub pause_when_hidden: bool,
 }
 
 /// The items of an opened [`StreamSpec`]: its own `EventStream`, or a subscription to a stream
@@ -180,6 +182,9 @@ impl StreamSpec {
                 CredentialsKind::SameOrigin => Credentials::SameOrigin,
                 CredentialsKind::Include => Credentials::Include,
             });
+        }
+        if self.pause_when_hidden {
+            req = req.pause_when_hidden(true);
         }
         if self.across_tabs {
             let shared = req.across_tabs(true).share().map_err(err)?;

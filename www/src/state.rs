@@ -317,6 +317,9 @@ pub struct InspectorForm {
     pub credentials: Option<CredentialsKind>,
     /// Share the connection with the other tabs of this origin that inspect the same request.
     pub tabs: bool,
+    /// Close the connection while the page is hidden (`SseRequest::pause_when_hidden`); link
+    /// parameter only.
+    pub pause: bool,
 }
 
 impl Default for InspectorForm {
@@ -331,6 +334,7 @@ impl Default for InspectorForm {
             events: String::new(),
             credentials: None,
             tabs: false,
+            pause: false,
         }
     }
 }
@@ -359,6 +363,7 @@ impl InspectorForm {
                 "header" => headers.push(value.clone()),
                 "credentials" => form.credentials = CredentialsKind::parse(value),
                 "tabs" => form.tabs = matches!(value.as_str(), "1" | "true" | "on"),
+                "pause" => form.pause = matches!(value.as_str(), "1" | "true" | "on"),
                 _ => {}
             }
         }
@@ -391,6 +396,9 @@ impl InspectorForm {
         }
         if self.tabs {
             params.push(("tabs".into(), "1".into()));
+        }
+        if self.pause {
+            params.push(("pause".into(), "1".into()));
         }
         params
     }
@@ -442,6 +450,7 @@ impl InspectorForm {
             events: self.event_types(),
             credentials: self.credentials,
             across_tabs: self.tabs,
+            pause_when_hidden: self.pause,
         })
     }
 }

@@ -80,11 +80,19 @@ impl Engine {
     pub fn e2e_skips(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Engine::Chromium => &[],
-            Engine::Firefox | Engine::Webkit => &[(
-                "connect_close_cycles_leave_no_browser_objects_behind",
-                "the leak probe needs the Chrome DevTools Protocol (forced GC, \
-                 Runtime.queryObjects, heap usage), which only Chromium has",
-            )],
+            Engine::Firefox | Engine::Webkit => &[
+                (
+                    "connect_close_cycles_leave_no_browser_objects_behind",
+                    "the leak probe needs the Chrome DevTools Protocol (forced GC, \
+                     Runtime.queryObjects, heap usage), which only Chromium has",
+                ),
+                (
+                    "a_frozen_leader_is_replaced_within_3_s",
+                    "freezing a page (Page.setWebLifecycleState) needs the Chrome DevTools \
+                     Protocol; the silent-leader takeover is covered in every engine by the \
+                     browser test a_silent_leader_is_replaced_within_3_s",
+                ),
+            ],
         }
     }
 }

@@ -73,6 +73,14 @@ pub enum Error {
     /// `pause-when-hidden`): the feature's name.
     #[error("{0} is not compiled in (enable the websse feature \"{0}\")")]
     FeatureNotEnabled(&'static str),
+    /// Another request is already shared under this key (in this tab, or by the tab that
+    /// leads it across tabs): one key names one request, so the streams are not mixed. Share
+    /// the same request, or give the other one its own [`share_key`](crate::SseRequest::share_key).
+    #[error("another request is shared under the key \"{key}\"")]
+    SharedRequestMismatch {
+        /// The share key.
+        key: String,
+    },
     /// Connections can only be opened in a browser (`wasm32`); this target has no `fetch`.
     #[error("websse can only open connections on wasm32 in a browser or worker")]
     UnsupportedTarget,

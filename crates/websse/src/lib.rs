@@ -227,6 +227,6 @@ pub use error::JsonError;
 pub use message::{ConnectionState, Disconnect, Item, Message, Role, Sharing, Skipped};
 pub use policy::ReconnectPolicy;
 pub use request::{Credentials, EndOfBody, Framing, SseRequest, Transport, UnknownName};
-pub use share::{SharedRequest, SharedStream, Subscription};
-pub use stream::{CloseGuard, CloseHandle, EventStream, Messages};
+pub use share::{SharedStream, Subscription};
+pub use stream::{CloseGuard, CloseHandle, EventStream, Messages, SseStream};
 pub use websse_core;

@@ -264,7 +264,7 @@ impl Role {
 }
 
 /// Who holds a shared stream's connection, and how many tabs share it: the payload of
-/// [`Item::Sharing`], yielded by streams shared [across tabs](crate::SharedRequest::across_tabs)
+/// [`Item::Sharing`], yielded by streams shared [across tabs](crate::SseRequest::across_tabs)
 /// whenever either changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -306,6 +306,10 @@ pub struct SseRequest {
     pub(crate) pause_when_hidden: bool,
     pub(crate) end_of_body: EndOfBody,
     pub(crate) events: Vec<String>,
+    /// How [`share`](SseRequest::share) names the stream (`None`: derived from the request).
+    pub(crate) share_key: Option<String>,
+    /// Whether [`share`](SseRequest::share) shares with the other tabs.
+    pub(crate) across_tabs: bool,
     /// A builder step that failed (a body that did not serialize); `open` returns it.
     pub(crate) error: Option<Error>,
 }
@@ -335,6 +339,8 @@ impl fmt::Debug for SseRequest {
             .field("pause_when_hidden", &self.pause_when_hidden)
             .field("end_of_body", &self.end_of_body)
             .field("events", &self.events)
+            .field("share_key", &self.share_key)
+            .field("across_tabs", &self.across_tabs)
             .field("error", &self.error)
             .finish()
     }
@@ -402,6 +408,8 @@ impl SseRequest {
             pause_when_hidden: false,
             end_of_body: EndOfBody::default(),
             events: Vec::new(),
+            share_key: None,
+            across_tabs: false,
             error: None,
         }
     }

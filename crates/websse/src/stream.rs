@@ -272,10 +272,7 @@ impl EventStream {
 
     /// A stream of the messages only (state items and skip notices left out; errors kept).
     pub fn messages(self) -> Messages {
-        Messages {
-            inner: self,
-            skipped: 0,
-        }
+        SseStream::messages(self)
     }
 
     fn release(&mut self) {
@@ -384,18 +381,67 @@ impl FusedStream for EventStream {
     }
 }
 
-/// The messages of an [`EventStream`], without the state items; see [`EventStream::messages`].
+/// What [`EventStream`] and [`Subscription`](crate::Subscription) have in common: code that
+/// shows or ends a stream (a status line, a component's cleanup) takes either.
+///
+/// Both types also have these as inherent methods, so no import is needed to call them.
+pub trait SseStream: Stream<Item = Result<Item, Error>> + FusedStream + Unpin {
+    /// The current connection state (`Closed` once this stream ended).
+    fn state(&self) -> ConnectionState;
+
+    /// Ends this stream now; the next polls yield `Item::State(Closed)`, then `None`.
+    fn close(&mut self);
+
+    /// Asks for a new connection now; see [`CloseHandle::reconnect`].
+    fn reconnect(&self);
+
+    /// A handle that ends this stream from anywhere (`Clone + Send + Sync`); see
+    /// [`CloseHandle`].
+    fn close_handle(&self) -> CloseHandle;
+
+    /// A stream of the messages only (state items and skip notices left out; errors kept).
+    fn messages(self) -> Messages<Self>
+    where
+        Self: Sized,
+    {
+        Messages {
+            inner: self,
+            skipped: 0,
+        }
+    }
+}
+
+impl SseStream for EventStream {
+    fn state(&self) -> ConnectionState {
+        EventStream::state(self)
+    }
+
+    fn close(&mut self) {
+        EventStream::close(self);
+    }
+
+    fn close_handle(&self) -> CloseHandle {
+        EventStream::close_handle(self)
+    }
+
+    fn reconnect(&self) {
+        EventStream::reconnect(self);
+    }
+}
+
+/// The messages of an [`EventStream`] (or of any [`SseStream`]), without the state items; see
+/// [`EventStream::messages`].
 ///
 /// Skip notices ([`Item::Skipped`]) are left out too; [`skipped`](Messages::skipped) counts the
 /// messages they stood for.
 #[derive(Debug)]
 #[must_use = "dropping it closes the connection"]
-pub struct Messages {
-    inner: EventStream,
+pub struct Messages<S = EventStream> {
+    inner: S,
     skipped: u64,
 }
 
-impl Messages {
+impl<S: SseStream> Messages<S> {
     /// The current connection state.
     pub fn state(&self) -> ConnectionState {
         self.inner.state()
@@ -418,7 +464,7 @@ impl Messages {
     }
 }
 
-impl Stream for Messages {
+impl<S: SseStream> Stream for Messages<S> {
     type Item = Result<Message, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -440,7 +486,7 @@ impl Stream for Messages {
     }
 }
 
-impl FusedStream for Messages {
+impl<S: SseStream> FusedStream for Messages<S> {
     fn is_terminated(&self) -> bool {
         self.inner.is_terminated()
     }

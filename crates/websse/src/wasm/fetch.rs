@@ -224,7 +224,7 @@ impl Idle {
             if left <= 0.0 {
                 return Poll::Ready(Expired::Idle);
             }
-            // Whole milliseconds, rounded up, at most `setTimeout`'s range (see `sleep`): `as`
+            // Whole milliseconds, rounded up, at most `setTimeout`'s range (2^31 - 1): `as`
             // saturates, no float-to-Duration panic path and no Duration round trip.
             let ms = left.ceil().min(f64::from(i32::MAX));
             self.timer = Some(Armed {

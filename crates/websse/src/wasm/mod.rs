@@ -19,7 +19,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -139,7 +138,7 @@ struct TimerState {
 }
 
 impl Timer {
-    /// A timer of `ms` milliseconds (at most `setTimeout`'s 2^31 - 1; see [`sleep`]).
+    /// A timer of `ms` milliseconds (at most `setTimeout`'s 2^31 - 1: browsers run a longer one at once).
     pub(crate) fn new(ms: u32) -> Timer {
         let state = Rc::new(TimerState::default());
         let fire = Rc::clone(&state);
@@ -175,19 +174,4 @@ impl Drop for Timer {
         // Harmless for a timer that already fired.
         clear_timeout(&self.handle);
     }
-}
-
-/// A `setTimeout` future for `delay` (cleared on drop). Delays beyond `setTimeout`'s range
-/// (2^31 - 1 ms, about 24.8 days), which the browser would run at once, are cut to it.
-pub(crate) fn sleep(delay: Duration) -> Timer {
-    // In u32 arithmetic: `as_millis` is a u128 (a 128-bit multiply in wasm, code size, issue 13).
-    // Below the bound, `secs * 1000 + 999` fits a u32 with room to spare.
-    const MAX_MS: u32 = i32::MAX as u32;
-    let secs = delay.as_secs();
-    let ms = if secs > u64::from(MAX_MS / 1000) {
-        MAX_MS
-    } else {
-        (secs as u32 * 1000 + delay.subsec_millis()).min(MAX_MS)
-    };
-    Timer::new(ms)
 }

@@ -184,6 +184,11 @@ async fn closing_one_subscription_leaves_the_others() {
     sleep(200).await;
     assert_eq!(log(&k).await[0]["outcome"], "open");
     a.close();
+    // The same end as through a close handle: `Closed`, then `None`.
+    assert_eq!(
+        next_within(&mut a, 1000).await.unwrap().unwrap(),
+        Item::State(ConnectionState::Closed)
+    );
     assert!(next_within(&mut a, 1000).await.is_none());
     until_log(&k, 2000.0, "the connection closed", |log| {
         log[0]["outcome"] == "client_disconnected"
@@ -272,6 +277,110 @@ async fn across_tabs_alone_in_the_browser_this_tab_leads() {
     assert_eq!(stream.sharing().map(|s| s.role), Some(Role::Leader));
 }
 
+/// The lock and channel of a share key (protocol version 1).
+fn lock_name(key: &str) -> String {
+    format!("websse:v1:{key}")
+}
+
+/// What the page posted: when, and its string fields.
+type Heard = Rc<RefCell<Vec<(f64, Vec<String>)>>>;
+
+/// The test's end of a stream's channel: it posts what another tab would, and keeps what the
+/// page posts.
+struct Channel {
+    channel: web_sys::BroadcastChannel,
+    heard: Heard,
+    _listener: gloo_events::EventListener,
+}
+
+impl Channel {
+    fn open(key: &str) -> Channel {
+        let channel = web_sys::BroadcastChannel::new(&lock_name(key)).unwrap();
+        let heard: Heard = Rc::default();
+        let listener = {
+            let heard = Rc::clone(&heard);
+            gloo_events::EventListener::new(&channel, "message", move |event| {
+                let data = event.unchecked_ref::<web_sys::MessageEvent>().data();
+                let fields: Array = data.unchecked_into();
+                let text: Vec<String> = fields.iter().filter_map(|f| f.as_string()).collect();
+                heard.borrow_mut().push((now(), text));
+            })
+        };
+        Channel {
+            channel,
+            heard,
+            _listener: listener,
+        }
+    }
+
+    fn post(&self, fields: Vec<JsValue>) {
+        self.channel
+            .post_message(&fields.into_iter().collect::<Array>())
+            .unwrap();
+    }
+
+    fn item(&self, leader: &str, fields: &[&str]) {
+        let mut all: Vec<JsValue> = vec!["websse".into(), 1.0.into(), "item".into(), leader.into()];
+        all.extend(fields.iter().map(|f| JsValue::from_str(f)));
+        self.post(all);
+    }
+
+    fn message(&self, leader: &str, data: &str, id: &str) {
+        self.item(leader, &["m", "message", data, id]);
+    }
+
+    fn lead(&self, leader: &str, fingerprint: &str, resume: &str) {
+        self.post(vec![
+            "websse".into(),
+            1.0.into(),
+            "lead".into(),
+            leader.into(),
+            fingerprint.into(),
+            resume.into(),
+        ]);
+    }
+
+    fn beat(&self, leader: &str) {
+        self.post(vec![
+            "websse".into(),
+            1.0.into(),
+            "beat".into(),
+            leader.into(),
+            2.0.into(),
+            0.0.into(),
+        ]);
+    }
+
+    /// The request fingerprint the page said hello with.
+    async fn fingerprint(&self) -> String {
+        for _ in 0..200 {
+            let found = self.heard.borrow().iter().find_map(|(_, fields)| {
+                (fields.get(1).map(String::as_str) == Some("hello")).then(|| fields[2].clone())
+            });
+            if let Some(found) = found {
+                return found;
+            }
+            sleep(10).await;
+        }
+        panic!("the page never said hello: {:?}", self.heard.borrow());
+    }
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        self.channel.close();
+    }
+}
+
+/// A stream shared across tabs under `key`, with a fetch to the scenario `scenario`.
+fn across(scenario: &str, key: &str) -> SharedStream {
+    SseRequest::get(sse_url(scenario))
+        .share_key(key)
+        .across_tabs(true)
+        .share()
+        .unwrap()
+}
+
 /// The test plays another tab: it holds the stream's Web Lock, so the page's stream follows;
 /// it relays items over the channel; then it lets go, and the page's stream takes over.
 #[wasm_bindgen_test]
@@ -279,30 +388,17 @@ async fn a_follower_yields_relayed_items_then_takes_over_with_the_newest_id() {
     let k = key("share-handover");
     // The new leader's connection: the server resends event 2, which the follower already has.
     script(&k, json!([held("id: 2\ndata: b\n\nid: 3\ndata: c\n\n")])).await;
-    let request = SseRequest::get(sse_url(&k)).share_key(format!("handover-{k}"));
-    let lock_name = format!("websse:handover-{k}");
-    let other_tab = OtherTab::lead(&lock_name).await;
-    let channel = web_sys::BroadcastChannel::new(&lock_name).unwrap();
-
-    let stream = request.across_tabs(true).share().unwrap();
+    let name = format!("handover-{k}");
+    let other_tab = OtherTab::lead(&lock_name(&name)).await;
+    let channel = Channel::open(&name);
+    let stream = across(&k, &name);
     let mut sub = stream.subscribe();
-    sleep(200).await;
+    let fingerprint = channel.fingerprint().await;
     assert!(log(&k).await.is_empty(), "a follower does not connect");
-    let post = |fields: Vec<JsValue>| {
-        channel
-            .post_message(&fields.into_iter().collect::<Array>())
-            .unwrap()
-    };
-    let item = |fields: &[&str]| {
-        let mut all: Vec<JsValue> = vec!["item".into(), 1.0.into()];
-        all.extend(fields.iter().map(|f| JsValue::from_str(f)));
-        all
-    };
-    post(vec!["lead".into(), 1.0.into()]);
-    post(item(&["s", "open"]));
-    post(item(&["m", "message", "a", "1"]));
-    post(item(&["m", "message", "b", "2"]));
-    post(vec!["tabs".into(), 2.0.into()]);
+    channel.lead("L1", &fingerprint, "");
+    channel.item("L1", &["s", "open"]);
+    channel.message("L1", "a", "1");
+    channel.message("L1", "b", "2");
     let mut items = until_messages(&mut sub, 2).await;
     assert_eq!(log(&k).await.len(), 0);
 
@@ -321,7 +417,240 @@ async fn a_follower_yields_relayed_items_then_takes_over_with_the_newest_id() {
     let log = log(&k).await;
     assert_eq!(log.len(), 1, "{log:?}");
     assert_eq!(log[0]["last_event_id"], "2");
-    channel.close();
+    // The page said it leads, with its fingerprint and the id it resumed after.
+    let heard = channel.heard.borrow();
+    let lead = heard
+        .iter()
+        .find(|(_, f)| f.get(1).map(String::as_str) == Some("lead"))
+        .map(|(_, f)| f.clone())
+        .expect("a lead message");
+    assert_eq!(lead[3..], [fingerprint, "2".to_owned()], "{lead:?}");
+}
+
+/// A leader that stops responding (frozen, stalled) keeps its Web Lock and relays nothing: the
+/// page notices the silence and takes the lock within 3 s, resuming after the newest id, with
+/// no event lost or repeated.
+#[wasm_bindgen_test]
+async fn a_silent_leader_is_replaced_within_3_s() {
+    let k = key("share-silent");
+    script(&k, json!([held("id: 2\ndata: b\n\nid: 3\ndata: c\n\n")])).await;
+    let name = format!("silent-{k}");
+    let _frozen_tab = OtherTab::lead(&lock_name(&name)).await;
+    let channel = Channel::open(&name);
+    let stream = across(&k, &name);
+    let mut sub = stream.subscribe();
+    let fingerprint = channel.fingerprint().await;
+    channel.lead("L1", &fingerprint, "");
+    channel.item("L1", &["s", "open"]);
+    channel.message("L1", "a", "1");
+    channel.message("L1", "b", "2");
+    let mut items = until_messages(&mut sub, 2).await;
+    // Alive for a while: no takeover while it beats.
+    for _ in 0..8 {
+        channel.beat("L1");
+        sleep(250).await;
+    }
+    assert!(log(&k).await.is_empty(), "took over from a live leader");
+    // Then silent, still holding the lock.
+    let silent_at = now();
+    items.extend(until_messages(&mut sub, 1).await);
+    let log = log(&k).await;
+    assert_eq!(log.len(), 1, "{log:?}");
+    let took = log[0]["started_ms"].as_f64().unwrap() - silent_at;
+    assert!(
+        took < 3000.0,
+        "took over {took} ms after the leader fell silent"
+    );
+    assert_eq!(log[0]["last_event_id"], "2");
+    assert_eq!(
+        messages(&items),
+        [&msg("a", "1"), &msg("b", "2"), &msg("c", "3")],
+        "{items:?}"
+    );
+    assert_eq!(stream.sharing().map(|s| s.role), Some(Role::Leader));
+}
+
+/// A tab that missed the last lead message still sees the change of leader in the items
+/// themselves (every leader has its own random id): the new leader's repeats are dropped, and
+/// the old leader's late items too.
+#[wasm_bindgen_test]
+async fn a_new_leader_whose_lead_message_was_missed_causes_no_repeats() {
+    let k = key("share-missed-lead");
+    let name = format!("missed-{k}");
+    let _other = OtherTab::lead(&lock_name(&name)).await;
+    let channel = Channel::open(&name);
+    let stream = across(&k, &name);
+    let mut sub = stream.subscribe();
+    channel.fingerprint().await;
+    channel.message("L1", "1", "1");
+    channel.message("L1", "2", "2");
+    channel.message("L1", "3", "3");
+    let mut items = until_messages(&mut sub, 3).await;
+    // L2 took over after event 1 (its lead message never reached this page) and the server
+    // sends 2 and 3 again; L1's last item arrives late.
+    channel.message("L2", "2", "2");
+    channel.message("L2", "3", "3");
+    channel.message("L1", "late", "9");
+    channel.message("L2", "4", "4");
+    items.extend(until_messages(&mut sub, 1).await);
+    sleep(200).await;
+    while let Some(Some(Ok(item))) = futures::FutureExt::now_or_never(sub.next()) {
+        items.push(item);
+    }
+    assert_eq!(
+        messages(&items),
+        [
+            &msg("1", "1"),
+            &msg("2", "2"),
+            &msg("3", "3"),
+            &msg("4", "4")
+        ],
+        "{items:?}"
+    );
+}
+
+/// Sparse ids: events without an id of their own carry the last one. After a handover at id
+/// 7, the server resends the two id-less events after event 7 (this tab delivered them) and then
+/// new ones that still carry 7: only the repeats are dropped.
+#[wasm_bindgen_test]
+async fn sparse_ids_across_a_handover_lose_nothing() {
+    let k = key("share-sparse");
+    script(
+        &k,
+        json!([held("data: y\n\ndata: z\n\ndata: new1\n\ndata: new2\n\n")]),
+    )
+    .await;
+    let name = format!("sparse-{k}");
+    let other_tab = OtherTab::lead(&lock_name(&name)).await;
+    let channel = Channel::open(&name);
+    let stream = across(&k, &name);
+    let mut sub = stream.subscribe();
+    let fingerprint = channel.fingerprint().await;
+    channel.lead("L1", &fingerprint, "");
+    channel.message("L1", "x", "7");
+    channel.message("L1", "y", "7");
+    channel.message("L1", "z", "7");
+    let mut items = until_messages(&mut sub, 3).await;
+    other_tab.release();
+    items.extend(until_messages(&mut sub, 2).await);
+    let data: Vec<&str> = messages(&items)
+        .iter()
+        .filter_map(|i| match i {
+            Item::Message(m) => Some(m.data()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(data, ["x", "y", "z", "new1", "new2"], "{items:?}");
+    assert_eq!(log(&k).await[0]["last_event_id"], "7");
+}
+
+/// One key names one request: a different request under the same key is refused with a typed
+/// error, in this tab at `share()` and across tabs when the leader leads another request.
+#[wasm_bindgen_test]
+async fn mismatched_requests_under_one_key_are_a_typed_error() {
+    let k = key("share-mismatch");
+    let name = format!("mismatch-{k}");
+    let first = SseRequest::get(sse_url(&format!("{k}-a")))
+        .share_key(&name)
+        .share()
+        .unwrap();
+    let second = SseRequest::get(sse_url(&format!("{k}-b")))
+        .share_key(&name)
+        .share();
+    assert!(
+        matches!(&second, Err(Error::SharedRequestMismatch { key }) if *key == name),
+        "{second:?}"
+    );
+    drop(first);
+
+    let tabs = format!("mismatch-tabs-{k}");
+    let _other = OtherTab::lead(&lock_name(&tabs)).await;
+    let channel = Channel::open(&tabs);
+    let stream = across(&k, &tabs);
+    let mut sub = stream.subscribe();
+    channel.fingerprint().await;
+    channel.lead("L1", "another request", "");
+    channel.message("L1", "not ours", "1");
+    let end = loop {
+        match next_within(&mut sub, 3000).await {
+            Some(Ok(Item::Message(m))) => panic!("delivered {m:?} of another request"),
+            Some(Ok(_)) => {}
+            Some(Err(error)) => break error,
+            None => panic!("ended without an error"),
+        }
+    };
+    assert!(
+        matches!(&end, Error::SharedRequestMismatch { key } if *key == tabs),
+        "{end:?}"
+    );
+    assert!(next_within(&mut sub, 1000).await.is_none());
+}
+
+/// After every subscriber left, a later one starts a fresh stream: no `Last-Event-ID` from the
+/// one before.
+#[wasm_bindgen_test]
+async fn a_later_subscriber_after_all_left_starts_fresh() {
+    let k = key("share-fresh");
+    script(
+        &k,
+        json!([held("id: 5\ndata: a\n\n"), held("id: 1\ndata: again\n\n")]),
+    )
+    .await;
+    let stream = shared(&k, Transport::Fetch);
+    let mut a = stream.subscribe();
+    until_messages(&mut a, 1).await;
+    drop(a);
+    until_log(&k, 2000.0, "the connection closed", |log| {
+        log[0]["outcome"] == "client_disconnected"
+    })
+    .await;
+    let mut b = stream.subscribe();
+    let items = until_messages(&mut b, 1).await;
+    assert_eq!(items.last(), Some(&msg("again", "1")));
+    let log = log(&k).await;
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert!(log[1]["last_event_id"].is_null(), "{:?}", log[1]);
+}
+
+/// Another protocol version is ignored safely: a tab of an older version (its lock and channel
+/// have no version in their names, its messages no tag) neither blocks this one from leading
+/// nor feeds it items; and messages of another version on this channel are dropped.
+#[wasm_bindgen_test]
+async fn another_protocol_version_is_ignored() {
+    let k = key("share-version");
+    script(&k, json!([held("id: 1\ndata: ours\n\n")])).await;
+    let name = format!("version-{k}");
+    // An old tab leads under the unversioned name and relays in the old format.
+    let _old_tab = OtherTab::lead(&format!("websse:{name}")).await;
+    let old_channel = web_sys::BroadcastChannel::new(&format!("websse:{name}")).unwrap();
+    let stream = across(&k, &name);
+    let mut sub = stream.subscribe();
+    let channel = Channel::open(&name);
+    let old: Array = [
+        JsValue::from("item"),
+        1.0.into(),
+        "m".into(),
+        "message".into(),
+        "old".into(),
+        "1".into(),
+    ]
+    .into_iter()
+    .collect();
+    old_channel.post_message(&old).unwrap();
+    channel.post(old.iter().collect());
+    let mut v2 = vec![
+        JsValue::from("websse"),
+        2.0.into(),
+        "item".into(),
+        "L9".into(),
+    ];
+    v2.extend(["m", "message", "v2", "1"].map(JsValue::from));
+    channel.post(v2);
+    let items = until_messages(&mut sub, 1).await;
+    assert_eq!(messages(&items), [&msg("ours", "1")], "{items:?}");
+    assert_eq!(stream.sharing().map(|s| s.role), Some(Role::Leader));
+    assert_eq!(log(&k).await.len(), 1);
+    old_channel.close();
 }
 
 /// A leader whose stream ended tells the other tabs before it lets go of the lock, so that no
@@ -335,21 +664,11 @@ async fn a_leader_whose_stream_ended_says_so_before_another_tab_may_lead() {
         json!([{ "chunks": [text_chunk("id: 1\ndata: last\n\n")], "end": "close" }]),
     )
     .await;
-    let lock_name = format!("websse:ended-{k}");
-    let heard: Rc<RefCell<Vec<(f64, String)>>> = Rc::default();
-    let channel = web_sys::BroadcastChannel::new(&lock_name).unwrap();
-    let _listener = {
-        let heard = Rc::clone(&heard);
-        gloo_events::EventListener::new(&channel, "message", move |event| {
-            let data = event.unchecked_ref::<web_sys::MessageEvent>().data();
-            let fields: Array = data.unchecked_into();
-            let text: Vec<String> = fields.iter().filter_map(|f| f.as_string()).collect();
-            heard.borrow_mut().push((now(), text.join(" ")));
-        })
-    };
+    let name = format!("ended-{k}");
+    let channel = Channel::open(&name);
     let stream = SseRequest::get(sse_url(&k))
         .reconnect(websse::ReconnectPolicy::never())
-        .share_key(format!("ended-{k}"))
+        .share_key(&name)
         .across_tabs(true)
         .share()
         .unwrap();
@@ -357,7 +676,7 @@ async fn a_leader_whose_stream_ended_says_so_before_another_tab_may_lead() {
     until_messages(&mut sub, 1).await;
     assert_eq!(stream.sharing().map(|s| s.role), Some(Role::Leader));
     // Another tab waits for the lock while the page leads.
-    let other = OtherTab::request(&lock_name);
+    let other = OtherTab::request(&lock_name(&name));
     loop {
         match next_within(&mut sub, 5000).await {
             Some(Ok(Item::State(ConnectionState::Closed))) => break,
@@ -372,10 +691,11 @@ async fn a_leader_whose_stream_ended_says_so_before_another_tab_may_lead() {
         sleep(20).await;
     }
     let granted = other.granted_at().unwrap();
-    let closed_heard = heard
+    let closed_heard = channel
+        .heard
         .borrow()
         .iter()
-        .find(|(_, m)| m.ends_with("s closed"))
+        .find(|(_, m)| m.join(" ").ends_with("s closed"))
         .map(|(t, _)| *t);
     let closed_heard = closed_heard.expect("the end was relayed");
     assert!(
@@ -384,7 +704,6 @@ async fn a_leader_whose_stream_ended_says_so_before_another_tab_may_lead() {
     );
     assert!(next_within(&mut sub, 1000).await.is_none());
     assert_eq!(log(&k).await.len(), 1);
-    channel.close();
 }
 
 /// The browser's EventSource cannot be given a starting id: a follower that takes over connects
@@ -393,22 +712,18 @@ async fn a_leader_whose_stream_ended_says_so_before_another_tab_may_lead() {
 async fn an_eventsource_follower_takes_over_afresh() {
     let k = key("share-es-handover");
     script(&k, json!([held("id: 3\ndata: c\n\n")])).await;
-    let lock_name = format!("websse:es-handover-{k}");
-    let other_tab = OtherTab::lead(&lock_name).await;
-    let channel = web_sys::BroadcastChannel::new(&lock_name).unwrap();
+    let name = format!("es-handover-{k}");
+    let other_tab = OtherTab::lead(&lock_name(&name)).await;
+    let channel = Channel::open(&name);
     let stream = SseRequest::get(sse_url(&k))
         .transport(Transport::EventSource)
-        .share_key(format!("es-handover-{k}"))
+        .share_key(&name)
         .across_tabs(true)
         .share()
         .unwrap();
     let mut sub = stream.subscribe();
-    let fields: Array = ["item", "1", "m", "message", "a", "1"]
-        .iter()
-        .map(|f| JsValue::from_str(f))
-        .collect();
-    fields.set(1, 1.0.into());
-    channel.post_message(&fields).unwrap();
+    channel.fingerprint().await;
+    channel.message("L1", "a", "1");
     let mut items = until_messages(&mut sub, 1).await;
     other_tab.release();
     items.extend(until_messages(&mut sub, 1).await);
@@ -423,13 +738,12 @@ async fn an_eventsource_follower_takes_over_afresh() {
             .is_empty(),
         "{log:?}"
     );
-    channel.close();
 }
 
 /// A follower ends with the error the leader's stream ended with, not a description of it.
 #[wasm_bindgen_test]
 async fn followers_end_with_the_leaders_error() {
-    let cases: [(&[&str], Error); 4] = [
+    let cases: [(&[&str], Error); 6] = [
         (
             &["e", "js", "boom"],
             Error::Js {
@@ -447,23 +761,27 @@ async fn followers_end_with_the_leaders_error() {
             },
         ),
         (&["e", "closed"], Error::EventSourceClosed),
+        (
+            &["e", "framing-not-enabled", "ndjson"],
+            Error::FramingNotEnabled("ndjson"),
+        ),
+        (
+            &["e", "feature-not-enabled", "pause-when-hidden"],
+            Error::FeatureNotEnabled("pause-when-hidden"),
+        ),
     ];
     for (fields, expected) in cases {
         let name = format!("errors-{}", key("share"));
-        let lock_name = format!("websse:{name}");
-        let _leader = OtherTab::lead(&lock_name).await;
-        let channel = web_sys::BroadcastChannel::new(&lock_name).unwrap();
+        let _leader = OtherTab::lead(&lock_name(&name)).await;
+        let channel = Channel::open(&name);
         let stream = SseRequest::get(sse_url(&name))
             .share_key(name.clone())
             .across_tabs(true)
             .share()
             .unwrap();
         let mut sub = stream.subscribe();
-        let mut all: Vec<JsValue> = vec!["item".into(), 1.0.into()];
-        all.extend(fields.iter().map(|f| JsValue::from_str(f)));
-        channel
-            .post_message(&all.into_iter().collect::<Array>())
-            .unwrap();
+        channel.fingerprint().await;
+        channel.item("L1", fields);
         let error = loop {
             match next_within(&mut sub, 3000).await {
                 Some(Ok(_)) => {}
@@ -474,7 +792,6 @@ async fn followers_end_with_the_leaders_error() {
         assert_eq!(error.to_string(), expected.to_string(), "{fields:?}");
         assert_eq!(format!("{error:?}"), format!("{expected:?}"));
         assert!(next_within(&mut sub, 1000).await.is_none());
-        channel.close();
     }
 }
 

@@ -1,0 +1,521 @@
+//! The state one shared stream keeps in a tab, and the registry of a tab's shared streams.
+//!
+//! The tab driver (`tabs/`) changes a hub only through its methods: the hub decides what each
+//! subscriber sees, the driver only where items come from.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+use std::task::Waker;
+
+use super::dedupe::{From, Seen};
+use crate::queue::Queue;
+use crate::{ConnectionState, Error, Item, Role, Sharing, SseRequest};
+
+thread_local! {
+    /// The shared streams of this tab (or worker), by key.
+    static REGISTRY: RefCell<HashMap<String, Weak<RefCell<Hub>>>> = RefCell::new(HashMap::new());
+}
+
+/// What drops the connection when dropped (the browser driver; nothing natively).
+#[cfg(target_arch = "wasm32")]
+pub(crate) type Running = super::tabs::Running;
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Default)]
+pub(crate) struct Running {
+    stopped: std::cell::Cell<bool>,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Running {
+    pub(crate) fn stop(&self) {
+        self.stopped.set(true);
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.get()
+    }
+}
+
+pub(crate) struct Hub {
+    key: String,
+    fingerprint: String,
+    request: SseRequest,
+    /// Live subscribers and their queues.
+    subs: Vec<(u64, Queue)>,
+    next_id: u64,
+    state: ConnectionState,
+    sharing: Option<Sharing>,
+    seen: Seen,
+    /// The connection (or the tab membership), while there are subscribers.
+    running: Option<Running>,
+    /// The driver, parked until a subscriber has read everything it was given.
+    driver: Option<Waker>,
+    /// The handle of the connection this tab runs (alone or as the leader), for `reconnect`.
+    connection: Option<crate::CloseHandle>,
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let key = std::mem::take(&mut self.key);
+        // `try_with`: the registry may already be gone when the thread ends.
+        let _ = REGISTRY.try_with(|registry| {
+            if let Ok(mut registry) = registry.try_borrow_mut()
+                && registry
+                    .get(&key)
+                    .is_some_and(|hub| hub.strong_count() == 0)
+            {
+                registry.remove(&key);
+            }
+        });
+    }
+}
+
+impl Hub {
+    pub(crate) fn new(key: String, fingerprint: String, request: SseRequest) -> Hub {
+        Hub {
+            key,
+            fingerprint,
+            request,
+            subs: Vec::new(),
+            next_id: 0,
+            state: ConnectionState::Connecting,
+            sharing: None,
+            seen: Seen::default(),
+            running: None,
+            driver: None,
+            connection: None,
+        }
+    }
+
+    /// The connection this tab runs now (`None`: none, or another tab leads).
+    pub(crate) fn set_connection(&mut self, handle: Option<crate::CloseHandle>) {
+        self.connection = handle;
+    }
+
+    /// Asks the connection this tab runs for a new one now; see [`Subscription::reconnect`].
+    ///
+    /// [`Subscription::reconnect`]: crate::Subscription::reconnect
+    pub(crate) fn reconnect(&self) {
+        if let Some(handle) = &self.connection {
+            handle.reconnect();
+        }
+    }
+
+    /// The live hub for `key` in this tab, or a new one.
+    ///
+    /// # Errors
+    /// [`Error::SharedRequestMismatch`] when another request is shared under `key`.
+    pub(crate) fn join(
+        key: String,
+        fingerprint: String,
+        request: SseRequest,
+    ) -> Result<Rc<RefCell<Hub>>, Error> {
+        REGISTRY.with(|registry| {
+            let mut registry = registry.borrow_mut();
+            if let Some(hub) = registry.get(&key).and_then(Weak::upgrade) {
+                if hub.borrow().fingerprint != fingerprint {
+                    return Err(Error::SharedRequestMismatch { key });
+                }
+                return Ok(hub);
+            }
+            let hub = Rc::new(RefCell::new(Hub::new(key.clone(), fingerprint, request)));
+            registry.insert(key, Rc::downgrade(&hub));
+            Ok(hub)
+        })
+    }
+
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+
+    pub(crate) fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    pub(crate) fn across_tabs(&self) -> bool {
+        self.request.across_tabs
+    }
+
+    pub(crate) fn state(&self) -> ConnectionState {
+        self.state
+    }
+
+    pub(crate) fn sharing(&self) -> Option<Sharing> {
+        self.sharing
+    }
+
+    /// How many subscribers have not ended.
+    pub(crate) fn subscribers(&self) -> usize {
+        self.subs.iter().filter(|(_, q)| !q.is_finished()).count()
+    }
+
+    /// Adds a subscriber (starting the connection if none runs) and returns its id.
+    pub(crate) fn subscribe(
+        this: &Rc<RefCell<Hub>>,
+        start_running: fn(&Rc<RefCell<Hub>>) -> Running,
+    ) -> u64 {
+        let (id, start) = {
+            let mut hub = this.borrow_mut();
+            let id = hub.next_id;
+            hub.next_id += 1;
+            let mut queue = Queue::bounded(hub.request.max_buffered);
+            // Nothing runs yet, or the last connection ended (its membership may linger).
+            let start = hub.running.as_ref().is_none_or(Running::is_stopped);
+            if start {
+                hub.state = ConnectionState::Connecting;
+                hub.sharing = None;
+            }
+            queue.push_state(hub.state);
+            if let Some(sharing) = hub.sharing {
+                queue.push_item(Item::Sharing(sharing));
+            }
+            hub.subs.push((id, queue));
+            (id, start)
+        };
+        if start {
+            // Outside the borrow: starting runs JS, and the ended one is released by the drop.
+            let running = start_running(this);
+            let ended = this.borrow_mut().running.replace(running);
+            drop(ended);
+        }
+        id
+    }
+
+    /// The queues of the subscribers that have not ended.
+    fn live(&mut self) -> impl Iterator<Item = &mut Queue> {
+        self.subs
+            .iter_mut()
+            .map(|(_, queue)| queue)
+            .filter(|queue| !queue.is_finished())
+    }
+
+    /// Whether a subscriber waits for an item: the driver reads the next one only then, so the
+    /// connection goes at the pace of the fastest subscriber (a slower one lags).
+    pub(crate) fn wants_more(&self) -> bool {
+        self.subs
+            .iter()
+            .any(|(_, queue)| queue.is_empty() && !queue.is_finished())
+    }
+
+    /// Parks the driver until [`wants_more`](Hub::wants_more) turns true.
+    pub(crate) fn park(&mut self, driver: &Waker) {
+        self.driver = Some(driver.clone());
+    }
+
+    /// The driver to wake (outside the borrow) because a subscriber has read everything.
+    pub(crate) fn take_driver(&mut self) -> Option<Waker> {
+        self.driver.take()
+    }
+
+    pub(crate) fn slot(&mut self, id: u64) -> Option<&mut Queue> {
+        self.subs
+            .iter_mut()
+            .find_map(|(sub, queue)| (*sub == id).then_some(queue))
+    }
+
+    /// Removes a subscriber; returns the connection to drop when it was the last one, and the
+    /// driver to wake. The last one out forgets where the stream stood: a later subscriber
+    /// starts a fresh stream, not a replay from an old `Last-Event-ID`.
+    pub(crate) fn unsubscribe(&mut self, id: u64) -> (Option<Running>, Option<Waker>) {
+        self.subs.retain(|(sub, _)| *sub != id);
+        let driver = self.driver.take();
+        if self.subs.is_empty() {
+            self.state = ConnectionState::Closed;
+            self.seen = Seen::default();
+            (self.running.take(), driver)
+        } else {
+            (None, driver)
+        }
+    }
+
+    /// Copies an item from this tab's own connection into every subscriber's queue. Returns
+    /// whether the item ended the stream (a fatal error, or `Closed`).
+    pub(crate) fn deliver(&mut self, item: Result<Item, Error>) -> bool {
+        match item {
+            Ok(Item::Message(message)) => {
+                if self.seen.admit(&message) {
+                    for queue in self.live() {
+                        queue.push_message(message.clone());
+                    }
+                }
+            }
+            Ok(Item::State(ConnectionState::Closed)) => {
+                self.end(None);
+                return true;
+            }
+            Ok(Item::State(state)) => {
+                if state != self.state {
+                    self.state = state;
+                    for queue in self.live() {
+                        queue.push_state(state);
+                    }
+                }
+            }
+            Ok(Item::Sharing(sharing)) => self.set_sharing(sharing),
+            Ok(other) => {
+                for queue in self.live() {
+                    queue.push_item(other.clone());
+                }
+            }
+            Err(error) => {
+                self.end(Some(error));
+                return true;
+            }
+        }
+        false
+    }
+
+    /// An item of `leader`'s stream (this tab's own when it leads): delivered when `leader` is
+    /// the current leader (or a new one: a handover whose lead message was missed), dropped when
+    /// it has been replaced. Returns whether the item ended the stream.
+    pub(crate) fn deliver_from(&mut self, leader: &str, item: Result<Item, Error>) -> bool {
+        match self.seen.from(leader) {
+            From::Retired => false,
+            From::Current | From::New => self.deliver(item),
+        }
+    }
+
+    /// Whether `leader` is the current leader (or a new one, which becomes current: a handover
+    /// whose lead message was missed) rather than a replaced one.
+    pub(crate) fn heard_from(&mut self, leader: &str) -> bool {
+        self.seen.from(leader) != From::Retired
+    }
+
+    /// This tab takes the lead as `leader`: returns the request to connect with, resuming after
+    /// the newest event id this tab has delivered, and that id.
+    pub(crate) fn take_lead(&mut self, leader: &str) -> (SseRequest, String) {
+        let mut request = self.request.clone();
+        let resume = self.seen.resume_id().to_owned();
+        self.seen.lead(leader, &resume);
+        // The browser's EventSource cannot be told a starting id: it connects afresh.
+        if !resume.is_empty() && request.transport == crate::Transport::Fetch {
+            request.last_event_id = resume.clone();
+        }
+        // Another tab may be watching: a hidden leader does not pause the shared connection.
+        if request.across_tabs {
+            request.pause_when_hidden = false;
+        }
+        let alone = self.sharing.is_some_and(|s| s.role == Role::Alone);
+        if request.across_tabs && !alone {
+            let tabs = self.sharing.map_or(1, |s| s.tabs.max(1));
+            self.set_sharing(Sharing::new(Role::Leader, tabs));
+        }
+        (request, resume)
+    }
+
+    /// Another tab leads as `leader` the request `fingerprint`, resuming after `resume`.
+    /// Returns whether that ended this stream: a leader of another request under this key ends
+    /// it with [`Error::SharedRequestMismatch`] (the streams are not mixed).
+    pub(crate) fn follow(&mut self, leader: &str, fingerprint: &str, resume: &str) -> bool {
+        if fingerprint != self.fingerprint {
+            let key = self.key.clone();
+            self.end(Some(Error::SharedRequestMismatch { key }));
+            return true;
+        }
+        self.seen.lead(leader, resume);
+        false
+    }
+
+    /// This tab's role or the tab count changed.
+    pub(crate) fn set_sharing(&mut self, sharing: Sharing) {
+        if self.sharing == Some(sharing) {
+            return;
+        }
+        self.sharing = Some(sharing);
+        for queue in self.live() {
+            queue.push_item(Item::Sharing(sharing));
+        }
+    }
+
+    /// The stream is over for every subscriber (a fatal error, or a clean end). The driver
+    /// stops (dropping the transport); a tab's membership stays until its subscribers are gone
+    /// (so that no other tab takes the lead of an ended stream), and a later subscriber starts
+    /// anew.
+    pub(crate) fn end(&mut self, error: Option<Error>) {
+        self.state = ConnectionState::Closed;
+        for queue in self.live() {
+            match &error {
+                Some(error) => queue.fail(error.clone()),
+                None => queue.close(),
+            }
+        }
+        self.seen = Seen::default();
+        if let Some(running) = &self.running {
+            running.stop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Message, Skipped};
+
+    fn msg(data: &str, id: &str) -> Message {
+        Message::new("message", data, id)
+    }
+
+    fn drain(hub: &mut Hub, id: u64) -> Vec<Item> {
+        let queue = hub.slot(id).unwrap();
+        std::iter::from_fn(|| queue.pop())
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    fn hub_with(subs: usize, max_buffered: usize) -> Hub {
+        let mut hub = Hub::new(
+            "k".into(),
+            "f".into(),
+            SseRequest::get("/x").max_buffered(max_buffered),
+        );
+        for id in 0..subs as u64 {
+            hub.subs.push((id, Queue::bounded(max_buffered)));
+        }
+        hub
+    }
+
+    #[test]
+    fn every_subscriber_gets_every_item() {
+        let mut hub = hub_with(3, 1 << 20);
+        hub.deliver(Ok(Item::State(ConnectionState::Open)));
+        hub.deliver(Ok(Item::Message(msg("a", "1"))));
+        hub.deliver(Ok(Item::Skipped(Skipped::TooLarge { limit: 9 })));
+        hub.deliver(Ok(Item::Message(msg("b", "2"))));
+        let expected = vec![
+            Item::State(ConnectionState::Open),
+            Item::Message(msg("a", "1")),
+            Item::Skipped(Skipped::TooLarge { limit: 9 }),
+            Item::Message(msg("b", "2")),
+        ];
+        for id in 0..3 {
+            assert_eq!(drain(&mut hub, id), expected);
+        }
+    }
+
+    #[test]
+    fn a_slow_subscriber_lags_without_holding_back_the_others() {
+        let one = msg("0123456789", "").data().len() + std::mem::size_of::<Message>() + 7;
+        let mut hub = hub_with(2, 3 * one);
+        for round in 0..10 {
+            hub.deliver(Ok(Item::Message(msg("0123456789", ""))));
+            // Subscriber 0 keeps up; subscriber 1 never reads.
+            assert_eq!(drain(&mut hub, 0).len(), 1, "round {round}");
+        }
+        let slow = drain(&mut hub, 1);
+        assert_eq!(slow.len(), 4, "{slow:?}");
+        assert_eq!(slow[3], Item::Skipped(Skipped::Lagged { count: 7 }));
+    }
+
+    #[test]
+    fn an_error_ends_every_subscriber() {
+        let mut hub = hub_with(2, 1 << 20);
+        hub.deliver(Err(Error::Status { status: 404 }));
+        for id in 0..2 {
+            let queue = hub.slot(id).unwrap();
+            assert!(matches!(
+                queue.pop(),
+                Some(Ok(Item::State(ConnectionState::Closed)))
+            ));
+            assert!(matches!(
+                queue.pop(),
+                Some(Err(Error::Status { status: 404 }))
+            ));
+            assert!(queue.is_finished());
+        }
+        assert_eq!(hub.state, ConnectionState::Closed);
+    }
+
+    #[test]
+    fn a_clean_close_ends_every_subscriber_with_closed() {
+        let mut hub = hub_with(2, 1 << 20);
+        hub.deliver(Ok(Item::State(ConnectionState::Closed)));
+        for id in 0..2 {
+            assert_eq!(drain(&mut hub, id), [Item::State(ConnectionState::Closed)]);
+            assert!(hub.slot(id).unwrap().is_finished());
+        }
+    }
+
+    #[test]
+    fn repeated_states_and_sharing_are_said_once() {
+        let mut hub = hub_with(1, 1 << 20);
+        hub.deliver(Ok(Item::State(ConnectionState::Open)));
+        hub.deliver(Ok(Item::State(ConnectionState::Open)));
+        hub.set_sharing(Sharing::new(Role::Follower, 3));
+        hub.set_sharing(Sharing::new(Role::Follower, 3));
+        hub.set_sharing(Sharing::new(Role::Leader, 3));
+        assert_eq!(
+            drain(&mut hub, 0),
+            [
+                Item::State(ConnectionState::Open),
+                Item::Sharing(Sharing::new(Role::Follower, 3)),
+                Item::Sharing(Sharing::new(Role::Leader, 3)),
+            ]
+        );
+    }
+
+    #[test]
+    fn after_the_last_subscriber_left_a_new_lead_starts_fresh() {
+        let mut hub = hub_with(1, 1 << 20);
+        hub.deliver(Ok(Item::Message(msg("a", "41"))));
+        let (request, resume) = hub.take_lead("L1");
+        assert_eq!(
+            (request.last_event_id.as_str(), resume.as_str()),
+            ("41", "41")
+        );
+        let _ = hub.unsubscribe(0);
+        hub.subs.push((1, Queue::bounded(1 << 20)));
+        let (request, resume) = hub.take_lead("L2");
+        assert_eq!((request.last_event_id.as_str(), resume.as_str()), ("", ""));
+    }
+
+    #[test]
+    fn items_of_a_replaced_leader_are_dropped() {
+        let mut hub = hub_with(1, 1 << 20);
+        assert!(!hub.follow("a", "f", ""));
+        hub.deliver_from("a", Ok(Item::Message(msg("1", "1"))));
+        assert!(!hub.follow("b", "f", "1"));
+        hub.deliver_from("a", Ok(Item::Message(msg("late", "2"))));
+        hub.deliver_from("b", Ok(Item::Message(msg("2", "2"))));
+        assert_eq!(
+            drain(&mut hub, 0),
+            [Item::Message(msg("1", "1")), Item::Message(msg("2", "2"))]
+        );
+    }
+
+    #[test]
+    fn a_leader_of_another_request_ends_the_stream_with_a_typed_error() {
+        let mut hub = hub_with(1, 1 << 20);
+        assert!(hub.follow("a", "other", ""));
+        let queue = hub.slot(0).unwrap();
+        assert!(matches!(
+            queue.pop(),
+            Some(Ok(Item::State(ConnectionState::Closed)))
+        ));
+        assert!(matches!(
+            queue.pop(),
+            Some(Err(Error::SharedRequestMismatch { key })) if key == "k"
+        ));
+    }
+
+    #[test]
+    fn a_shared_leader_never_pauses_its_connection() {
+        let mut hub = Hub::new(
+            "k".into(),
+            "f".into(),
+            SseRequest::get("/x")
+                .pause_when_hidden(true)
+                .across_tabs(true),
+        );
+        assert!(!hub.take_lead("L").0.pause_when_hidden);
+        let mut hub = Hub::new(
+            "k".into(),
+            "f".into(),
+            SseRequest::get("/x").pause_when_hidden(true),
+        );
+        assert!(
+            hub.take_lead("L").0.pause_when_hidden,
+            "in one tab it may pause"
+        );
+    }
+}
