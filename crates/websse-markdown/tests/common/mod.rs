@@ -1,0 +1,40 @@
+//! LLM-style answers shared by the native and the browser tests.
+#![allow(dead_code)]
+
+pub const CORPUS: &[&str] = &[
+    // headings, emphasis, inline code, a fenced block with a language, a table, links
+    "# Server-Sent Events\n\nSSE is **one-way**: the server *pushes* events over `text/event-stream`.\nSee [MDN](https://developer.mozilla.org/en-US/docs/Web/API/EventSource \"docs\").\n\n## Example\n\n```rust\nlet mut s = SseRequest::get(\"/api\").open()?;\nwhile let Some(x) = s.next().await {\n    println!(\"{x:?}\");\n}\n```\n\n| Transport | Methods | Headers |\n|:----------|:-------:|--------:|\n| EventSource | GET | no |\n| fetch | any | **yes** |\n\nDone ~~maybe~~ surely.\n",
+    // nested lists, a task list, a list that becomes loose late
+    "Steps:\n\n1. Install the tools\n   - `rustup`\n   - `wasm-pack`\n     1. nested deeper\n2. Build **release**\n3. Run it\n\n4. A blank line above makes the list loose\n\n- [x] done\n- [ ] todo with `code`\n",
+    // setext headings, lazy continuation lines, a block quote
+    "Title here\n==========\n\nA paragraph\nthat continues\non several lines.\n\nSub title\n---------\n\n> A quote that\nis continued lazily\n> and **strong\n> across lines**.\n\n- item one\nlazy continuation of item one\n- item two\n",
+    // reference links defined later, a hard break, an autolink, an email autolink
+    "See [the spec][spec] and [MDN].  \nAlso <https://example.com/a?b=c> and <user@example.com>.\n\nMore text with [spec] again.\n\n[spec]: https://html.spec.whatwg.org/multipage/server-sent-events.html \"WHATWG\"\n[MDN]: https://developer.mozilla.org/\n",
+    // raw HTML shown as text, entities, escapes
+    "Raw <b>bold</b> and <script>alert(1)</script> stay text.\n\n<div>\n*not* parsed\n</div>\n\nEntities: &amp; &copy; &#x41; and escapes \\*not em\\* \\`not code\\`.\n",
+    // a fence without language, an indented code block, a thematic break, a fence never closed
+    "Intro paragraph.\n\n```\nplain fence\n  keeps spaces\n```\n\n    indented code\n    block\n\n***\n\nLast words before code:\n\n~~~python\ndef f():\n    return \"never closed\"\n",
+    // emphasis edge cases and images
+    "Snake_case_words and 2*3*4 and **bold _nested em_ end** and `a``b` and ``double ` tick``.\n\n![alt text](https://img.example.com/a.png) and ![local](/logo.png \"t\")\n\n***bold italic*** then *a **b** c*.\n",
+    // tables that end, followed by a paragraph; a heading right after a paragraph
+    "Before\n# Heading after para\n| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |\nAfter the table is a lazy row\n\nEnd.",
+    // a list that becomes loose with a late blank line between items
+    "- one\n- two\n- three\n\n- four (now loose)\n- five\n\nAfter list.\n",
+];
+
+/// A long LLM-style answer of about `size` bytes, built from varied sections.
+pub fn long_answer(size: usize) -> String {
+    let mut s = String::with_capacity(size + 1024);
+    let mut i = 0;
+    while s.len() < size {
+        i += 1;
+        s.push_str(&format!("## Section {i}\n\nThis section explains **topic {i}** with `inline code` and a [link](https://example.com/{i}). It has *emphasis*, numbers like 3.14, and a sentence that goes on for a while so the paragraph is realistic in length, as answers usually are.\n\n"));
+        s.push_str("1. First point with some detail\n2. Second point, **important**\n   - nested bullet\n   - another one with `code`\n3. Third point\n\n");
+        s.push_str(&format!("```rust\nfn section_{i}() -> u32 {{\n    let x = {i};\n    x * 2 // comment\n}}\n```\n\n"));
+        if i % 3 == 0 {
+            s.push_str("| Name | Value |\n|------|-------|\n| a | 1 |\n| b | 2 |\n\n");
+        }
+        s.push_str("> A short quote to finish the section.\n\n");
+    }
+    s
+}

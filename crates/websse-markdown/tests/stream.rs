@@ -1,0 +1,183 @@
+//! Streamed output equals the one-shot output, for every chunk size and random splits.
+
+mod common;
+
+use std::collections::HashSet;
+
+use proptest::prelude::*;
+use websse_markdown::{MarkdownStream, NodeId, Op, Options, ROOT, VDom, render_ops};
+
+fn once(text: &str, opts: &Options) -> String {
+    let mut dom = VDom::default();
+    dom.apply(&render_ops(text, opts));
+    dom.html()
+}
+
+/// Tracks committed subtrees in the op stream and fails if a later op names one.
+#[derive(Default)]
+struct CommitCheck {
+    /// node -> children created under it (for subtree membership)
+    committed: HashSet<NodeId>,
+    children: std::collections::HashMap<NodeId, Vec<NodeId>>,
+    finishing: bool,
+}
+
+impl CommitCheck {
+    fn mark(&mut self, id: NodeId) {
+        let mut todo = vec![id];
+        while let Some(n) = todo.pop() {
+            self.committed.insert(n);
+            if let Some(c) = self.children.get(&n) {
+                todo.extend(c.iter().copied());
+            }
+        }
+    }
+    fn check(&mut self, ops: &[Op]) {
+        for op in ops {
+            match op {
+                Op::Element { id, .. } | Op::Text { id, .. } => {
+                    assert!(
+                        !self.committed.contains(id),
+                        "id {id} of a committed node reused"
+                    );
+                    self.children.remove(id);
+                }
+                Op::Append { parent, child } => {
+                    assert!(
+                        *parent == ROOT || !self.committed.contains(parent),
+                        "append into committed {parent}"
+                    );
+                    self.children.entry(*parent).or_default().push(*child);
+                }
+                Op::AppendData { id, .. } => {
+                    assert!(!self.committed.contains(id), "appendData on committed {id}")
+                }
+                Op::Remove { id } => {
+                    assert!(!self.committed.contains(id), "remove of committed {id}")
+                }
+                Op::Cursor { parent: Some(p) } => {
+                    assert!(!self.committed.contains(p), "cursor into committed {p}")
+                }
+                Op::Replace { .. } => assert!(self.finishing, "replace while streaming"),
+                Op::Commit { id } => self.mark(*id),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Raw syntax the display completion covers, seen as text outside code.
+fn raw_syntax(html: &str) -> Option<&'static str> {
+    // drop code elements' content, then look at text only (tags removed)
+    let mut s = String::new();
+    let mut rest = html;
+    while let Some(i) = rest.find("<code") {
+        s.push_str(&rest[..i]);
+        let end = rest[i..].find("</code>").map_or(rest.len(), |j| i + j + 7);
+        rest = &rest[end..];
+    }
+    s.push_str(rest);
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in s.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    ["**", "`", "]("].into_iter().find(|p| text.contains(p))
+}
+
+/// Stream `chunks` with a render after each; check commits and raw syntax; return the final HTML.
+fn stream(chunks: &[&str], opts: &Options, check_raw: bool) -> String {
+    let mut s = MarkdownStream::new(opts.clone());
+    let mut dom = VDom::default();
+    let mut check = CommitCheck::default();
+    let mut ops = Vec::new();
+    for c in chunks {
+        s.push(c);
+        s.render(&mut ops);
+        check.check(&ops);
+        dom.apply(&ops);
+        ops.clear();
+        if check_raw && let Some(p) = raw_syntax(&dom.html()) {
+            panic!("raw {p:?} shown after {:?}:\n{}", s.text(), dom.html());
+        }
+    }
+    check.finishing = true;
+    s.finish(&mut ops);
+    check.check(&ops);
+    dom.apply(&ops);
+    assert!(!dom.has_cursor(), "cursor left after finish");
+    dom.html()
+}
+
+fn chunked(text: &str, size: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        let mut j = (i + size).min(text.len());
+        while !text.is_char_boundary(j) {
+            j += 1;
+        }
+        out.push(&text[i..j]);
+        i = j;
+    }
+    out
+}
+
+#[test]
+fn streamed_equals_one_shot_for_every_chunk_size() {
+    let opts = Options::default();
+    for doc in common::CORPUS {
+        let want = once(doc, &opts);
+        let check_raw = raw_syntax(&want).is_none();
+        for size in 1..=64 {
+            let got = stream(&chunked(doc, size), &opts, check_raw);
+            assert_eq!(got, want, "chunk size {size} of {doc:?}");
+        }
+    }
+}
+
+#[test]
+fn one_delta_equals_one_shot() {
+    let opts = Options::default();
+    for doc in common::CORPUS {
+        assert_eq!(stream(&[doc], &opts, false), once(doc, &opts));
+    }
+}
+
+#[test]
+fn long_answer_streams_to_the_one_shot_output() {
+    let opts = Options::default();
+    let doc = common::long_answer(20_000);
+    assert_eq!(stream(&chunked(&doc, 5), &opts, true), once(&doc, &opts));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    #[test]
+    fn random_splits_equal_one_shot(doc in 0..common::CORPUS.len(), cuts in prop::collection::vec(0usize..2000, 0..40)) {
+        let doc = common::CORPUS[doc];
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (doc.len() + 1)).filter(|&c| doc.is_char_boundary(c)).collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut chunks = Vec::new();
+        let mut prev = 0;
+        for c in cuts.into_iter().chain([doc.len()]) {
+            chunks.push(&doc[prev..c]);
+            prev = c;
+        }
+        let opts = Options::default();
+        let want = once(doc, &opts);
+        prop_assert_eq!(stream(&chunks, &opts, raw_syntax(&want).is_none()), want);
+    }
+
+    #[test]
+    fn arbitrary_text_streams_to_one_shot(doc in "[a-z *_`\\[\\]()!#>|\\-\\n:/.~]{0,200}", size in 1usize..16) {
+        let opts = Options::default();
+        prop_assert_eq!(stream(&chunked(&doc, size), &opts, false), once(&doc, &opts));
+    }
+}
