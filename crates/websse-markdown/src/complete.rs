@@ -43,7 +43,10 @@ pub(crate) fn complete(tail: &str) -> (Cow<'_, str>, Kind) {
     // A last line that may become a fence opener (`` ` `` or ``` `` ```) shows nothing yet.
     let line = tail.rfind('\n').map_or(0, |i| i + 1);
     let last = tail[line..].trim_start_matches(' ');
-    if !last.is_empty() && last.len() < 3 && (last.bytes().all(|c| c == b'`') || last.bytes().all(|c| c == b'~')) {
+    if !last.is_empty()
+        && last.len() < 3
+        && (last.bytes().all(|c| c == b'`') || last.bytes().all(|c| c == b'~'))
+    {
         return (Cow::Owned(tail[..line].to_owned()), Kind::Other);
     }
 
@@ -104,22 +107,30 @@ pub(crate) fn complete(tail: &str) -> (Cow<'_, str>, Kind) {
                 let next = tail[i + n..].chars().next();
                 let (left, right) = flanking(prev, next);
                 let (open, close) = if c == b'_' {
-                    (left && (!right || prev.is_some_and(is_punct)), right && (!left || next.is_some_and(is_punct)))
+                    (
+                        left && (!right || prev.is_some_and(is_punct)),
+                        right && (!left || next.is_some_and(is_punct)),
+                    )
                 } else {
                     (left, right)
                 };
-                let matched = close && stack.iter().rposition(|d| d.ch == c).is_some_and(|k| {
-                    let d = &mut stack[k];
-                    if d.len > n {
-                        d.len -= n;
-                        stack.truncate(k + 1);
-                    } else {
-                        stack.truncate(k);
-                    }
-                    true
-                });
+                let matched = close
+                    && stack.iter().rposition(|d| d.ch == c).is_some_and(|k| {
+                        let d = &mut stack[k];
+                        if d.len > n {
+                            d.len -= n;
+                            stack.truncate(k + 1);
+                        } else {
+                            stack.truncate(k);
+                        }
+                        true
+                    });
                 if !matched && open {
-                    stack.push(Delim { ch: c, len: n, pos: i });
+                    stack.push(Delim {
+                        ch: c,
+                        len: n,
+                        pos: i,
+                    });
                 } else if !matched && i + n == b.len() {
                     cut = i;
                 }
@@ -127,16 +138,20 @@ pub(crate) fn complete(tail: &str) -> (Cow<'_, str>, Kind) {
             }
             b'[' => {
                 let image = i > 0 && b[i - 1] == b'!';
-                brackets.push(Bracket { pos: i, image, stack: stack.len() });
+                brackets.push(Bracket {
+                    pos: i,
+                    image,
+                    stack: stack.len(),
+                });
                 i += 1;
             }
             b']' => {
-                if let Some(br) = brackets.pop() {
-                    if b.get(i + 1) == Some(&b'(') {
-                        dest = Some((br, i));
-                        depth = 0;
-                        i += 1;
-                    }
+                if let Some(br) = brackets.pop()
+                    && b.get(i + 1) == Some(&b'(')
+                {
+                    dest = Some((br, i));
+                    depth = 0;
+                    i += 1;
                 }
                 i += 1;
             }
@@ -183,7 +198,10 @@ pub(crate) fn complete(tail: &str) -> (Cow<'_, str>, Kind) {
     };
     // An opener with nothing after it shows nothing; the others get their closers right after
     // the last content (a closer after a space or a new line would not be right-flanking).
-    if let Some(k) = stack.iter().position(|d| out.get(d.pos + d.len..).is_none_or(|s| content_end(s) == 0)) {
+    if let Some(k) = stack
+        .iter()
+        .position(|d| out.get(d.pos + d.len..).is_none_or(|s| content_end(s) == 0))
+    {
         out.truncate(stack[k].pos);
         stack.truncate(k);
         kind = Kind::Other;
@@ -200,7 +218,11 @@ pub(crate) fn complete(tail: &str) -> (Cow<'_, str>, Kind) {
         at -= 1;
         kind = Kind::Other;
     }
-    let closers: String = stack.iter().rev().flat_map(|d| std::iter::repeat_n(d.ch as char, d.len)).collect();
+    let closers: String = stack
+        .iter()
+        .rev()
+        .flat_map(|d| std::iter::repeat_n(d.ch as char, d.len))
+        .collect();
     out.insert_str(at, &closers);
     (Cow::Owned(out), kind)
 }
@@ -287,7 +309,9 @@ fn starts_item(s: &str) -> bool {
 
 fn last_pipe(line: &str) -> Option<usize> {
     let b = line.as_bytes();
-    (0..b.len()).rev().find(|&i| b[i] == b'|' && (i == 0 || b[i - 1] != b'\\'))
+    (0..b.len())
+        .rev()
+        .find(|&i| b[i] == b'|' && (i == 0 || b[i - 1] != b'\\'))
 }
 
 /// Past a line's container markers: indentation, `>`, list markers, an ATX heading's `#`s.
@@ -300,7 +324,10 @@ fn skip_markers(s: &str, mut i: usize) -> usize {
         }
         let rest = &s[i..];
         if starts_item(rest) {
-            i += rest.bytes().take_while(|c| !c.is_ascii_whitespace()).count();
+            i += rest
+                .bytes()
+                .take_while(|c| !c.is_ascii_whitespace())
+                .count();
         } else if rest.starts_with('#') {
             let n = run(b, i, b'#');
             if n <= 6 && b.get(i + n).is_none_or(|c| *c == b' ' || *c == b'\n') {

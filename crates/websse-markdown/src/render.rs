@@ -80,7 +80,12 @@ pub(crate) struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    pub(crate) fn new(opts: &'a Options, ops: &'a mut Vec<Op>, ids: &'a mut Ids, track: bool) -> Self {
+    pub(crate) fn new(
+        opts: &'a Options,
+        ops: &'a mut Vec<Op>,
+        ids: &'a mut Ids,
+        track: bool,
+    ) -> Self {
         Builder {
             opts,
             ops,
@@ -121,7 +126,12 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn element(&mut self, tag: &'static str, attrs: Vec<(&'static str, String)>, src: usize) -> NodeId {
+    fn element(
+        &mut self,
+        tag: &'static str,
+        attrs: Vec<(&'static str, String)>,
+        src: usize,
+    ) -> NodeId {
         let id = self.id();
         self.ops.push(Op::Element { id, tag, attrs });
         let parent = self.parent();
@@ -129,7 +139,13 @@ impl<'a> Builder<'a> {
         id
     }
 
-    fn open(&mut self, tag: &'static str, attrs: Vec<(&'static str, String)>, src: usize, cursor_target: bool) {
+    fn open(
+        &mut self,
+        tag: &'static str,
+        attrs: Vec<(&'static str, String)>,
+        src: usize,
+        cursor_target: bool,
+    ) {
         let id = self.element(tag, attrs, src);
         self.stack.push(Frame {
             id: Some(id),
@@ -171,7 +187,9 @@ impl<'a> Builder<'a> {
                 Event::Start(_) => img.depth += 1,
                 Event::End(TagEnd::Image) if img.depth == 0 => return self.end_image(range.start),
                 Event::End(_) => img.depth -= 1,
-                Event::Text(t) | Event::Code(t) | Event::InlineHtml(t) | Event::Html(t) => img.alt.push_str(&t),
+                Event::Text(t) | Event::Code(t) | Event::InlineHtml(t) | Event::Html(t) => {
+                    img.alt.push_str(&t)
+                }
                 Event::SoftBreak | Event::HardBreak => img.alt.push(' '),
                 _ => {}
             }
@@ -195,8 +213,14 @@ impl<'a> Builder<'a> {
             Event::Code(t) => {
                 let code = self.element("code", Vec::new(), range.start);
                 let id = self.id();
-                self.ops.push(Op::Text { id, text: t.into_string() });
-                self.ops.push(Op::Append { parent: code, child: id });
+                self.ops.push(Op::Text {
+                    id,
+                    text: t.into_string(),
+                });
+                self.ops.push(Op::Append {
+                    parent: code,
+                    child: id,
+                });
                 self.content();
             }
             // Raw HTML is shown as the text it is, never parsed.
@@ -219,7 +243,9 @@ impl<'a> Builder<'a> {
                 self.content();
             }
             // Math and footnotes are not enabled; show anything else as text.
-            Event::InlineMath(t) | Event::DisplayMath(t) | Event::FootnoteReference(t) => self.text(&t, range.end),
+            Event::InlineMath(t) | Event::DisplayMath(t) | Event::FootnoteReference(t) => {
+                self.text(&t, range.end)
+            }
         }
     }
 
@@ -241,24 +267,57 @@ impl<'a> Builder<'a> {
                 self.open("pre", Vec::new(), src, false);
                 if self.opts.copy_buttons {
                     if !lang.is_empty() {
-                        let label = self.element("span", vec![("class", "md-lang".into()), ("aria-hidden", "true".into())], src);
+                        let label = self.element(
+                            "span",
+                            vec![("class", "md-lang".into()), ("aria-hidden", "true".into())],
+                            src,
+                        );
                         let t = self.id();
-                        self.ops.push(Op::Text { id: t, text: lang.clone() });
-                        self.ops.push(Op::Append { parent: label, child: t });
+                        self.ops.push(Op::Text {
+                            id: t,
+                            text: lang.clone(),
+                        });
+                        self.ops.push(Op::Append {
+                            parent: label,
+                            child: t,
+                        });
                     }
-                    let button = self.element("button", vec![("type", "button".into()), ("class", "md-copy".into())], src);
+                    let button = self.element(
+                        "button",
+                        vec![("type", "button".into()), ("class", "md-copy".into())],
+                        src,
+                    );
                     let t = self.id();
-                    self.ops.push(Op::Text { id: t, text: "Copy".into() });
-                    self.ops.push(Op::Append { parent: button, child: t });
+                    self.ops.push(Op::Text {
+                        id: t,
+                        text: "Copy".into(),
+                    });
+                    self.ops.push(Op::Append {
+                        parent: button,
+                        child: t,
+                    });
                 }
-                let attrs = if lang.is_empty() { Vec::new() } else { vec![("class", format!("language-{lang}"))] };
+                let attrs = if lang.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![("class", format!("language-{lang}"))]
+                };
                 let code = self.element("code", attrs, src);
                 self.cursor_parent = Some(code);
                 self.last_text = None;
-                self.code = Some(Code { code, text: String::new(), fenced, end: src });
+                self.code = Some(Code {
+                    code,
+                    text: String::new(),
+                    fenced,
+                    end: src,
+                });
             }
             Tag::List(Some(start)) => {
-                let attrs = if start == 1 { Vec::new() } else { vec![("start", start.to_string())] };
+                let attrs = if start == 1 {
+                    Vec::new()
+                } else {
+                    vec![("start", start.to_string())]
+                };
                 self.open("ol", attrs, src, false);
             }
             Tag::List(None) => self.open("ul", Vec::new(), src, false),
@@ -279,9 +338,19 @@ impl<'a> Builder<'a> {
                     }
                 };
                 let tr = self.id();
-                self.ops.push(Op::Element { id: tr, tag: "tr", attrs: Vec::new() });
-                self.ops.push(Op::Append { parent: tbody, child: tr });
-                self.stack.push(Frame { id: Some(tr), cursor_target: false });
+                self.ops.push(Op::Element {
+                    id: tr,
+                    tag: "tr",
+                    attrs: Vec::new(),
+                });
+                self.ops.push(Op::Append {
+                    parent: tbody,
+                    child: tr,
+                });
+                self.stack.push(Frame {
+                    id: Some(tr),
+                    cursor_target: false,
+                });
             }
             Tag::TableCell => {
                 let tag = if self.in_head { "th" } else { "td" };
@@ -290,7 +359,12 @@ impl<'a> Builder<'a> {
             Tag::Emphasis => self.open("em", Vec::new(), src, false),
             Tag::Strong => self.open("strong", Vec::new(), src, false),
             Tag::Strikethrough => self.open("del", Vec::new(), src, false),
-            Tag::Link { link_type, dest_url, title, .. } => {
+            Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                ..
+            } => {
                 let href = match link_type {
                     LinkType::Email => format!("mailto:{dest_url}"),
                     _ => dest_url.into_string(),
@@ -303,10 +377,15 @@ impl<'a> Builder<'a> {
                     attrs.push(("rel", "noopener noreferrer nofollow".into()));
                     self.open("a", attrs, src, false);
                 } else {
-                    self.stack.push(Frame { id: None, cursor_target: false });
+                    self.stack.push(Frame {
+                        id: None,
+                        cursor_target: false,
+                    });
                 }
             }
-            Tag::Image { dest_url, title, .. } => {
+            Tag::Image {
+                dest_url, title, ..
+            } => {
                 self.image = Some(Image {
                     dest: dest_url.into_string(),
                     title: title.into_string(),
@@ -340,8 +419,14 @@ impl<'a> Builder<'a> {
     fn end_code(&mut self) {
         let Some(code) = self.code.take() else { return };
         let id = self.id();
-        self.ops.push(Op::Text { id, text: code.text });
-        self.ops.push(Op::Append { parent: code.code, child: id });
+        self.ops.push(Op::Text {
+            id,
+            text: code.text,
+        });
+        self.ops.push(Op::Append {
+            parent: code.code,
+            child: id,
+        });
         self.stack.pop();
         self.cursor_parent = Some(code.code);
         self.last_text = Some((id, code.end));
@@ -370,7 +455,10 @@ impl<'a> Builder<'a> {
             let a = self.element("a", attrs, src);
             let t = self.id();
             self.ops.push(Op::Text { id: t, text: label });
-            self.ops.push(Op::Append { parent: a, child: t });
+            self.ops.push(Op::Append {
+                parent: a,
+                child: t,
+            });
             self.content();
         } else {
             self.text(&label, src);
@@ -386,7 +474,9 @@ pub fn safe_link(url: &str) -> bool {
     match url.find([':', '/', '?', '#']) {
         Some(i) if url.as_bytes()[i] == b':' => {
             let scheme = &url[..i];
-            ["http", "https", "mailto"].iter().any(|s| scheme.eq_ignore_ascii_case(s))
+            ["http", "https", "mailto"]
+                .iter()
+                .any(|s| scheme.eq_ignore_ascii_case(s))
         }
         _ => true,
     }
@@ -396,7 +486,9 @@ pub fn safe_link(url: &str) -> bool {
 /// compared case-insensitively) is listed. Relative URLs, credentials and backslashes in the
 /// authority are refused: the page's own origin is not assumed.
 pub fn image_allowed(url: &str, origins: &[String]) -> bool {
-    let Some((scheme, rest)) = url.split_once("://") else { return false };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
     if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
         return false;
     }
@@ -407,7 +499,9 @@ pub fn image_allowed(url: &str, origins: &[String]) -> bool {
     }
     let origin_len = scheme.len() + 3 + host.len();
     let origin = &url[..origin_len];
-    origins.iter().any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    origins
+        .iter()
+        .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
 }
 
 /// The first word of a fence's info string, reduced to characters safe in a class name.

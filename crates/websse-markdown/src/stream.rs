@@ -50,10 +50,14 @@ fn parse(defs: &str, text: &str, mut f: impl FnMut(Event<'_>, Range<usize>)) -> 
         broken.push(link.span.start.saturating_sub(off));
         None
     };
-    let mut iter = Parser::new_with_broken_link_callback(input, parser_options(), Some(callback)).into_offset_iter();
+    let mut iter = Parser::new_with_broken_link_callback(input, parser_options(), Some(callback))
+        .into_offset_iter();
     for (event, range) in iter.by_ref() {
         if range.start >= off || range.end > off {
-            f(event, range.start.saturating_sub(off)..range.end - off.min(range.end));
+            f(
+                event,
+                range.start.saturating_sub(off)..range.end - off.min(range.end),
+            );
         }
     }
     let defs = iter
@@ -152,7 +156,11 @@ struct Broken {
 /// Characters that, appended to a line that already has text, never change how the text
 /// before them parses (no delimiter, bracket, entity, escape, pipe or line end).
 fn plain(c: char) -> bool {
-    c.is_alphanumeric() || matches!(c, ' ' | ',' | '.' | '?' | '\'' | '"' | '/' | ':' | '%' | '=' | '+' | '-' | '@' | '$')
+    c.is_alphanumeric()
+        || matches!(
+            c,
+            ' ' | ',' | '.' | '?' | '\'' | '"' | '/' | ':' | '%' | '=' | '+' | '-' | '@' | '$'
+        )
 }
 
 /// The current line already has a letter after its container markers, so appending plain
@@ -161,7 +169,9 @@ fn line_settled(tail: &str) -> bool {
     let line = &tail[tail.rfind('\n').map_or(0, |i| i + 1)..];
     let mut s = line.trim_start_matches([' ', '>', '|']);
     loop {
-        let t = s.trim_start_matches(['-', '+', '*', '#']).trim_start_matches(|c: char| c.is_ascii_digit());
+        let t = s
+            .trim_start_matches(['-', '+', '*', '#'])
+            .trim_start_matches(|c: char| c.is_ascii_digit());
         let t = t.strip_prefix(['.', ')']).unwrap_or(t);
         let t = t.trim_start_matches([' ', '>', '|']);
         if t.len() == s.len() {
@@ -268,18 +278,18 @@ impl MarkdownStream {
         let pending = &self.text[self.rendered..];
         match self.fast {
             Fast::Text(id) if pending.chars().all(plain) => {
-                ops.push(Op::AppendData { id, text: pending.to_owned() });
+                ops.push(Op::AppendData {
+                    id,
+                    text: pending.to_owned(),
+                });
                 self.rendered = self.text.len();
                 return;
             }
-            Fast::Code { .. } => {
-                if self.code_fast(ops) {
-                    return;
-                }
-            }
             _ => {}
         }
-        self.slow(ops, false);
+        if !self.code_fast(ops) {
+            self.slow(ops, false);
+        }
     }
 
     /// The answer is complete: render everything as committed blocks (the result equals
@@ -308,7 +318,15 @@ impl MarkdownStream {
     }
 
     fn code_fast(&mut self, ops: &mut Vec<Op>) -> bool {
-        let Fast::Code { node, ch, len, mut line, mut line_start, mut shown } = self.fast else {
+        let Fast::Code {
+            node,
+            ch,
+            len,
+            mut line,
+            mut line_start,
+            mut shown,
+        } = self.fast
+        else {
             return false;
         };
         let base = self.rendered;
@@ -324,12 +342,26 @@ impl MarkdownStream {
             }
         }
         // A line that may still become the closing fence waits; it is shown once it cannot.
-        let end = if line.other { self.text.len() } else { line_start.max(shown) };
+        let end = if line.other {
+            self.text.len()
+        } else {
+            line_start.max(shown)
+        };
         if end > shown {
-            ops.push(Op::AppendData { id: node, text: self.text[shown..end].to_owned() });
+            ops.push(Op::AppendData {
+                id: node,
+                text: self.text[shown..end].to_owned(),
+            });
             shown = end;
         }
-        self.fast = Fast::Code { node, ch, len, line, line_start, shown };
+        self.fast = Fast::Code {
+            node,
+            ch,
+            len,
+            line,
+            line_start,
+            shown,
+        };
         self.rendered = self.text.len();
         true
     }
@@ -361,10 +393,18 @@ impl MarkdownStream {
         let n = if last {
             blocks.len()
         } else {
-            blocks.iter().skip(1).take_while(|b| b.1 < complete_to).count()
+            blocks
+                .iter()
+                .skip(1)
+                .take_while(|b| b.1 < complete_to)
+                .count()
         };
         let line_start = |at: usize| region[..at].rfind('\n').map_or(0, |i| i + 1);
-        let end = if n == blocks.len() { region.len() } else { line_start(blocks[n].1) };
+        let end = if n == blocks.len() {
+            region.len()
+        } else {
+            line_start(blocks[n].1)
+        };
         if n == 0 && !last {
             return;
         }
@@ -389,11 +429,19 @@ impl MarkdownStream {
             }
             let from = line_start(blocks[i].1);
             let to = blocks.get(i + 1).map_or(end, |b| line_start(b.1));
-            let refs = parsed.broken.iter().filter(|&&s| s >= from && s < to).count();
+            let refs = parsed
+                .broken
+                .iter()
+                .filter(|&&s| s >= from && s < to)
+                .count();
             for &(id, _) in &b.top[before..] {
                 if refs > 0 {
                     let src = self.committed + from..self.committed + to;
-                    self.broken.push(Broken { node: id, src, count: refs });
+                    self.broken.push(Broken {
+                        node: id,
+                        src,
+                        count: refs,
+                    });
                 }
             }
         }
@@ -419,7 +467,9 @@ impl MarkdownStream {
         self.tail_nodes = b.top.iter().map(|t| t.0).collect();
         self.tail_ids = b.take_created();
         if self.opts.cursor {
-            b.ops.push(Op::Cursor { parent: b.cursor_parent });
+            b.ops.push(Op::Cursor {
+                parent: b.cursor_parent,
+            });
         }
         let fence = b.last_fence_text.zip(b.top.last().map(|t| t.1));
         let text = b.last_text;
@@ -436,7 +486,8 @@ impl MarkdownStream {
             match text {
                 Some((node, end))
                     if end == tail.len()
-                        && (kind == Kind::Unchanged || kind == Kind::Appended && !tail.ends_with(char::is_whitespace))
+                        && (kind == Kind::Unchanged
+                            || kind == Kind::Appended && !tail.ends_with(char::is_whitespace))
                         && tail.chars().next_back().is_some_and(plain)
                         && line_settled(tail) =>
                 {
@@ -458,7 +509,10 @@ impl MarkdownStream {
                 && let Some(new) = new
             {
                 ops.append(&mut fresh);
-                ops.push(Op::Replace { old: broken.node, new });
+                ops.push(Op::Replace {
+                    old: broken.node,
+                    new,
+                });
                 ops.push(Op::Commit { id: new });
                 if let Some(slot) = self.committed_nodes.iter_mut().find(|n| **n == broken.node) {
                     *slot = new;

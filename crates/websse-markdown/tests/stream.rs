@@ -1,4 +1,5 @@
 //! Streamed output equals the one-shot output, for every chunk size and random splits.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

@@ -38,3 +38,20 @@ pub fn long_answer(size: usize) -> String {
     }
     s
 }
+
+/// Attempts to run script, load a foreign resource or smuggle markup through the answer.
+pub const XSS: &[&str] = &[
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "<iframe src=\"https://evil.example/\"></iframe>",
+    "<div onclick=\"alert(1)\">block html</div>\n\nafter",
+    "[click](javascript:alert(1)) and [x](JaVaScRiPt:alert(1)) and [d](data:text/html;base64,PHNjcmlwdD4=)",
+    "[v](vbscript:msgbox) and [e](jav&#x61;script:alert(1)) and [t](java\tscript:alert(1))",
+    "<javascript:alert(1)> and <data:text/html,<script>alert(1)</script>>",
+    "![x](http://198.51.100.1/track.png) and ![y](https://example.com@198.51.100.1/a.png)",
+    "![z](javascript:alert(1)) and ![w](//198.51.100.1/p.png) and ![r](/relative.png)",
+    "[ref]: javascript:alert(1)\n\nA [ref] link.",
+    "```html\n<script>alert(1)</script>\n```",
+    "```\" onmouseover=\"alert(1)\ncode\n```",
+    "`<img src=x onerror=alert(1)>` and <a href=\"javascript:alert(1)\">a</a>",
+];
