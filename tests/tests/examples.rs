@@ -240,6 +240,33 @@ async fn script_held_streams(example: &str) -> Result<(String, String)> {
     Ok((ticker, chat))
 }
 
+/// Vanilla only: two subscribers of one shared ticker both see every tick, over one connection.
+#[test]
+#[ignore = "needs the built examples: run by `cargo xtask test` (examples step)"]
+fn vanilla_two_subscribers_share_one_connection() {
+    websse_e2e::run(|c| async move {
+        let (ticker, chat) = script_held_streams("vanilla-share").await?;
+        let path = format!("/vanilla/?ticker=%2Ftest%2Fsse%2F{ticker}&chat=%2Ftest%2Fsse%2F{chat}");
+        open(&c, &path, "toggle").await?;
+        wait_tick(&c, 3).await?;
+        wait_for(
+            Duration::from_secs(5),
+            "the second subscriber to count 3 ticks",
+            || async {
+                let seen = text(&c, &tid("ticks-seen")).await?.unwrap_or_default();
+                Ok((seen.trim() == "3").then_some(()))
+            },
+        )
+        .await?;
+        assert_eq!(
+            outcomes(&ticker).await?,
+            ["open"],
+            "one connection for both subscribers"
+        );
+        Ok(())
+    });
+}
+
 /// Dioxus only: the Ticker's Stop button closes its stream through a `CloseHandle` kept in a
 /// signal, while the component (and the chat beside it) stays.
 #[test]

@@ -23,7 +23,7 @@ const FLOORS: [(&str, &str); 2] = [
 ];
 
 pub fn run(root: &Path, args: &[String]) -> Result {
-    let (mut parser, mut ui, mut throughput) = (true, true, true);
+    let (mut parser, mut ui, mut throughput, mut markdown) = (true, true, true, true);
     let mut v8_only = false;
     // The size table runs with everything, or alone with --size-only (--twiggy adds profiles).
     let mut twiggy = false;
@@ -32,11 +32,14 @@ pub fn run(root: &Path, args: &[String]) -> Result {
         .any(|a| a.ends_with("-only") && a != "--size-only");
     for a in args {
         match a.as_str() {
-            "--parser-only" => (ui, throughput) = (false, false),
-            "--v8-only" => (parser, ui, throughput, v8_only) = (false, false, false, true),
-            "--ui-only" => (parser, throughput) = (false, false),
-            "--throughput-only" => (parser, ui) = (false, false),
-            "--size-only" => (parser, ui, throughput) = (false, false, false),
+            "--parser-only" => (ui, throughput, markdown) = (false, false, false),
+            "--v8-only" => {
+                (parser, ui, throughput, markdown, v8_only) = (false, false, false, false, true)
+            }
+            "--ui-only" => (parser, throughput, markdown) = (false, false, false),
+            "--throughput-only" => (parser, ui, markdown) = (false, false, false),
+            "--markdown-only" => (parser, ui, throughput) = (false, false, false),
+            "--size-only" => (parser, ui, throughput, markdown) = (false, false, false, false),
             "--twiggy" => twiggy = true,
             other => return Err(format!("bench: unknown argument {other:?}")),
         }
@@ -53,6 +56,9 @@ pub fn run(root: &Path, args: &[String]) -> Result {
     if throughput {
         crate::throughput::run(root)?;
     }
+    if markdown {
+        markdown_bench(root)?;
+    }
     if size {
         crate::size::run(root, twiggy)?;
     }
@@ -67,6 +73,32 @@ fn parser_benches(root: &Path) -> Result {
     let table = read_criterion(&crate::target_dir(root).join("criterion"))?;
     print_table(&table);
     Ok(())
+}
+
+/// websse-markdown natively (a plain bench binary that prints its table: streaming in 5-char
+/// deltas against one-shot rendering, by size and by shape), then marked in Node re-rendering the
+/// whole answer per delta on the same answers, the strategy the crate is meant to beat.
+fn markdown_bench(root: &Path) -> Result {
+    println!(
+        "\n==> Markdown bench: websse-markdown streamed vs one-shot; marked re-lexing per delta"
+    );
+    let work = crate::target_dir(root).join("bench-markdown");
+    std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+    Cmd::new("cargo")
+        .args(["bench", "-p", "websse-markdown", "--bench", "stream"])
+        .env("WEBSSE_MD_BENCH_OUT", &work)
+        .run("cargo bench -p websse-markdown")?;
+    let dir = root.join("bench/markdown");
+    let node = crate::tools::npm_ci(&dir, &work.join("node"))?;
+    // Node resolves `import 'marked'` from the script's directory: run it next to node_modules.
+    std::fs::copy(dir.join("bench.mjs"), node.join("bench.mjs"))
+        .map_err(|e| format!("cannot copy bench/markdown/bench.mjs: {e}"))?;
+    // Re-lexing per 5-char delta is quadratic: 25 KB takes seconds, 50 KB most of a minute.
+    Cmd::new("node")
+        .arg(node.join("bench.mjs"))
+        .arg(work.join("answer-25k.md"))
+        .current_dir(&node)
+        .run("node bench.mjs (bench/markdown)")
 }
 
 /// group -> implementation -> (bytes per iteration, median ns per iteration: on a shared machine

@@ -134,30 +134,52 @@ pub fn env(ctx: &Ctx, engine: Engine, display: Option<&Xvfb>) -> Vec<(OsString, 
     env
 }
 
-/// The `crates/websse` browser tests in `engine`, against a fresh test server.
+/// The wasm-bindgen test binaries (crate, test) that run in every engine (the markdown crate
+/// needs no server, but sharing the run keeps one place that knows how each engine is driven).
+const BROWSER_TESTS: [(&str, &str); 3] = [
+    ("crates/websse", "browser"),
+    // A page of its own: it blocks the page's thread to simulate a sleeping machine.
+    ("crates/websse", "sleep"),
+    ("crates/websse-markdown", "browser"),
+];
+
+/// The browser tests of [`BROWSER_TESTS`] in `engine`, against a fresh test server.
 pub fn browser_tests(ctx: &mut Ctx, engine: Engine) -> Result {
     let bin = crate::build_server(&ctx.root, &ctx.tools)?;
     let server = Server::start_test(&ctx.tools, &bin, None)?;
     println!("    test server: {}", server.url());
-    let wasm_pack = Cmd::new(&ctx.tools.wasm_pack).envs(ctx.tools.child_env());
-    let cmd = match engine {
-        Engine::Chromium => wasm_pack
-            .args(["test", "--headless", "--chrome", "--chromedriver"])
-            .arg(&ctx.tools.chromedriver),
-        Engine::Firefox => wasm_pack
-            .args(["test", "--headless", "--firefox", "--geckodriver"])
-            .arg(&ctx.tools.geckodriver)
-            // The runner starts geckodriver itself; this names the browser it drives.
-            .env(
-                "GECKODRIVER_ARGS",
-                format!("--binary {}", ctx.tools.firefox.display()),
-            ),
-        Engine::Webkit => return webkit_browser_tests(ctx, server.url()),
-    };
-    let cmd = cmd
-        .arg("crates/websse")
-        .env("WEBSSE_TEST_SERVER", server.url());
-    ctx.run_tests(cmd, &format!("wasm-pack test ({})", engine.name()))
+    for (krate, test) in BROWSER_TESTS {
+        let wasm_pack = Cmd::new(&ctx.tools.wasm_pack).envs(ctx.tools.child_env());
+        let cmd = match engine {
+            Engine::Chromium => wasm_pack
+                .args(["test", "--headless", "--chrome", "--chromedriver"])
+                .arg(&ctx.tools.chromedriver),
+            Engine::Firefox => wasm_pack
+                .args(["test", "--headless", "--firefox", "--geckodriver"])
+                .arg(&ctx.tools.geckodriver)
+                // The runner starts geckodriver itself; this names the browser it drives.
+                .env(
+                    "GECKODRIVER_ARGS",
+                    format!("--binary {}", ctx.tools.firefox.display()),
+                ),
+            Engine::Webkit => {
+                webkit_browser_tests(ctx, server.url(), krate, test)?;
+                continue;
+            }
+        };
+        let cmd = cmd
+            .arg(krate)
+            .args(["--test", test])
+            .env("WEBSSE_TEST_SERVER", server.url())
+            // The runner's limit is for a whole test binary (its tests run side by side in one
+            // page), 20 s by default: too close for a loaded machine.
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
+        ctx.run_tests(
+            cmd,
+            &format!("wasm-pack test {krate} --test {test} ({})", engine.name()),
+        )?;
+    }
+    Ok(())
 }
 
 /// The end-to-end tests of the app (`cargo test -p websse-e2e`) in `engine`.
@@ -258,7 +280,7 @@ impl Drop for Xvfb {
 /// where the runner only serves the test page over HTTP (`NO_HEADLESS` mode), and xtask opens
 /// that page in a WebKitWebDriver session itself, echoes the page's `#output` as it grows and
 /// reads the `test result:` line from it; then it stops the runner.
-fn webkit_browser_tests(ctx: &mut Ctx, server_url: &str) -> Result {
+fn webkit_browser_tests(ctx: &mut Ctx, server_url: &str, krate: &str, test: &str) -> Result {
     let display = Xvfb::start(&ctx.tools.xvfb)?;
     let port = free_port()?;
     // `--chrome` only because wasm-pack wants a browser named; without `--headless` the runner
@@ -267,7 +289,8 @@ fn webkit_browser_tests(ctx: &mut Ctx, server_url: &str) -> Result {
     runner
         .args(["test", "--chrome", "--chromedriver"])
         .arg(&ctx.tools.chromedriver)
-        .arg("crates/websse")
+        .arg(krate)
+        .args(["--test", test])
         .envs(ctx.tools.child_env())
         .env("WEBSSE_TEST_SERVER", server_url)
         .env("WASM_BINDGEN_TEST_ADDRESS", format!("127.0.0.1:{port}"))
@@ -275,7 +298,7 @@ fn webkit_browser_tests(ctx: &mut Ctx, server_url: &str) -> Result {
         .stdout(Stdio::piped())
         .process_group(0);
     println!(
-        "    $ wasm-pack test --chrome crates/websse (interactive mode, page on 127.0.0.1:{port})"
+        "    $ wasm-pack test --chrome {krate} --test {test} (interactive mode, page on 127.0.0.1:{port})"
     );
     let mut child = runner
         .spawn()
@@ -329,12 +352,16 @@ fn webkit_browser_tests(ctx: &mut Ctx, server_url: &str) -> Result {
             ctx.failed += failed;
             ctx.ignored += ignored;
             if failed > 0 {
-                return Err(format!("wasm-bindgen tests in WebKit: {failed} failed"));
+                return Err(format!(
+                    "wasm-bindgen tests of {krate} in WebKit: {failed} failed"
+                ));
             }
         }
     }
     if runs == 0 {
-        return Err("wasm-bindgen tests in WebKit: no test result line".into());
+        return Err(format!(
+            "wasm-bindgen tests of {krate} in WebKit: no test result line"
+        ));
     }
     Ok(())
 }

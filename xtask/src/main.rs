@@ -12,7 +12,8 @@
 //!   against the Rust peers, then the V8 group (`bench_v8.rs`: websse-core in wasm against
 //!   eventsource-parser in Node; `--v8-only` alone); `--ui-only`: the UI bench in headless Chromium;
 //!   `--throughput-only`: events per second through four readers in one Chromium page
-//!   (`throughput.rs`); `--size-only [--twiggy]`: the size table (app and library gzipped after
+//!   (`throughput.rs`); `--markdown-only`: websse-markdown streamed against one-shot natively and
+//!   marked re-lexing per delta in Node; `--size-only [--twiggy]`: the size table (app and library gzipped after
 //!   wasm-opt, see `size.rs`), with twiggy profiles.
 //! - `cargo xtask fuzz [SECONDS]`: the differential fuzz target of websse-core.
 //! - `cargo xtask leaks [CYCLES]`: the leak probe (`tests/tests/leaks.rs`) with CYCLES connect/close
@@ -56,6 +57,7 @@ commands:
   bench                       all of the benches below, in one run
   bench --parser-only         the parser natively against the Rust peers, then in V8 (--v8-only)
   bench --ui-only             the UI bench: a long answer typed in headless Chromium
+  bench --markdown-only       websse-markdown: streamed vs one-shot natively, marked re-lexing in Node
   bench --throughput-only     events/s through websse (both transports), the native EventSource
                               and eventsource-parser, in one Chromium page
   bench --size-only [--twiggy]

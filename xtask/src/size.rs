@@ -28,7 +28,7 @@ const FETCH_GOAL: u64 = 15_000;
 const YEW_HELLO: &str = "size-yew-hello";
 
 /// The library apps of `bench/size/`: package name, what it adds to `bare`.
-const APPS: [(&str, &str); 5] = [
+const APPS: [(&str, &str); 7] = [
     ("size-bare", "bare wasm-bindgen app (the baseline)"),
     ("size-websse-fetch", "websse, fetch transport only"),
     (
@@ -37,7 +37,15 @@ const APPS: [(&str, &str); 5] = [
     ),
     ("size-gloo-net", "gloo-net EventSource (the peer)"),
     ("size-parser", "websse-core parser alone"),
+    (
+        "size-pulldown-cmark",
+        "pulldown-cmark alone (Markdown floor)",
+    ),
+    ("size-markdown", "websse-markdown (view + render_once)"),
 ];
+
+/// The Markdown layer's goal over pulldown-cmark alone, in bytes.
+const MARKDOWN_GOAL: u64 = 5_000;
 
 /// Bytes of one built app: wasm and JS, raw and gzipped.
 #[derive(Clone, Copy, Debug, Default)]
@@ -237,6 +245,19 @@ fn print_table(before: &Size, after: &Size, yew: &Size, apps: &[Size]) {
         kb(gloo),
         met(es <= gloo),
         es as f64 / gloo.max(1) as f64
+    );
+    print_markdown(apps);
+}
+
+/// websse-markdown over pulldown-cmark called the same way: what the layer itself costs.
+fn print_markdown(apps: &[Size]) {
+    let layer = apps[6].gz().saturating_sub(apps[5].gz());
+    let kb = |b: u64| format!("{:.1}", b as f64 / 1000.0);
+    println!(
+        "  websse-markdown over pulldown-cmark alone: +{} kB gz; goal <= +{} kB: {}",
+        kb(layer),
+        kb(MARKDOWN_GOAL),
+        met(layer <= MARKDOWN_GOAL)
     );
 }
 

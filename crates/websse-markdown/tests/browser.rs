@@ -117,6 +117,12 @@ fn cursor_is_on_the_line_of_the_last_character_while_streaming() {
                 continue;
             };
             assert_eq!(cursor.get_attribute("aria-hidden").as_deref(), Some("true"));
+            // an empty block (a fence just opened): the cursor starts its first line, with no
+            // character to share a line with
+            let block = cursor.parent_element().and_then(|p| p.text_content());
+            if block.unwrap_or_default().is_empty() {
+                continue;
+            }
             let Some(last) = last_char_rect(&el) else {
                 continue;
             };
@@ -149,8 +155,8 @@ fn a_selection_in_the_first_paragraph_survives_the_stream() {
     let mut view = MarkdownView::new(el.clone(), Options::default());
     let parts = chunks(doc, 4);
     let mut k = 0;
-    // stream until the first paragraph is committed (a block after it has started)
-    while el.query_selector_all("p").unwrap().length() < 2 {
+    // stream until the first paragraph is committed: the block after it starts on a complete line
+    while !view.text().contains("Sub title\n") {
         view.push(parts[k]);
         view.flush();
         k += 1;

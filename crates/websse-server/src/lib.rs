@@ -157,9 +157,11 @@ pub fn app(config: Config) -> Router {
     let router = match &state.config.static_dir {
         Some(dir) => {
             let csp = Arc::new(csp::Csp::new(&state.config.csp_connect_src));
+            let index = Arc::new(dir.join("index.html"));
             let files = Router::new()
                 .fallback_service(
-                    ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html"))),
+                    ServeDir::new(dir)
+                        .fallback(axum::handler::Handler::with_state(spa_fallback, index)),
                 )
                 .layer(axum::middleware::from_fn_with_state(csp, csp::add_policy));
             router.fallback_service(files)
@@ -180,6 +182,27 @@ pub fn app(config: Config) -> Router {
             TraceLayer::new_for_http()
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
+}
+
+/// What a path that names no file gets: `index.html` for a route of the single-page app
+/// (`/inspector`), but a 404 for a path with a file extension (`/typo.js`), so that a wrong
+/// script or wasm path fails where it is made instead of loading the page as JavaScript.
+async fn spa_fallback(
+    axum::extract::State(index): axum::extract::State<Arc<std::path::PathBuf>>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use tower::ServiceExt;
+    let path = request.uri().path();
+    let last = path.rsplit('/').next().unwrap_or_default();
+    if last.contains('.') {
+        let message = format!("no file at {path}");
+        return (axum::http::StatusCode::NOT_FOUND, message).into_response();
+    }
+    match ServeFile::new(index.as_path()).oneshot(request).await {
+        Ok(response) => response.into_response(),
+        Err(never) => match never {},
+    }
 }
 
 /// Response headers a cross-origin script may read.

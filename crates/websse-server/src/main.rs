@@ -23,8 +23,13 @@ struct Args {
     /// Address to listen on (port 0 picks a free port; the real one is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// Serve this directory (the Trunk build of the app), index.html for unknown paths.
-    #[arg(long)]
+    /// Serve this directory (the Trunk build of the app). A path that names no file gets
+    /// index.html (a route of the app), unless it has a file extension (/typo.js): that is a 404.
+    /// HTML pages get a strict Content-Security-Policy: scripts from the page's origin, and
+    /// inline scripts only by their SHA-256 hash; no eval; styles from files only (the browser
+    /// drops inline style= attributes and <style> elements); connections to the page's origin
+    /// and the --connect-src sources.
+    #[arg(long, verbatim_doc_comment)]
     static_dir: Option<PathBuf>,
     /// OpenAI-compatible chat-completions URL to proxy chat requests to
     /// (http or https; API key from the WEBSSE_UPSTREAM_API_KEY environment variable).

@@ -66,10 +66,18 @@
 //!   stream is polled yet.
 //! - It ends with `None` after a clean close: the [done sentinel](SseRequest::done_on_data),
 //!   a [`CloseHandle`], a lost connection when the [`ReconnectPolicy`] allows no more attempts,
-//!   or (fetch transport) `204 No Content`: a [`ConnectionState::Closed`] item, then `None`.
+//!   or (fetch transport) `204 No Content` or a body that ended when the server cannot resume
+//!   (see [`EndOfBody`]): a [`ConnectionState::Closed`] item, then `None`.
 //!   [`EventStream::close`] (you hold the stream, so you know) goes straight to `None`.
-//! - It ends with one [`Error`] item followed by `None` after a failure (a 404, a `text/html`
-//!   answer, an EventSource the browser closed, ...). Every `Err` is fatal, so `item?` is right.
+//! - It ends with [`ConnectionState::Closed`], one [`Error`] item, then `None` after a failure
+//!   (a 404, a `text/html` answer, an EventSource the browser closed, ...). So the last state a
+//!   consumer sees is always `Closed`, and every `Err` is fatal and the last item: `item?` is
+//!   right.
+//! - A clean end of the response body (fetch transport) reconnects only when the server can
+//!   resume: the stream has seen an event id (the new request sends `Last-Event-ID`), or it is
+//!   an SSE `GET`, as the browser's `EventSource` would. A finished `POST` without ids (an
+//!   OpenAI-style answer) is never sent again; NDJSON and raw text end with their body.
+//!   [`SseRequest::end_of_body`] chooses otherwise. Errors reconnect per the policy.
 //! - What lets it carry on is an item: [`Item::Skipped`] when an event over the
 //!   [maximum size](SseRequest::max_event_size) was skipped or, on the EventSource transport, a
 //!   consumer that fell behind lost messages ([`SseRequest::max_buffered`]);
@@ -112,6 +120,7 @@
 //! | reconnects | websse, with [`ReconnectPolicy`] | the browser, its own delay |
 //! | `Reconnecting` says | attempt, delay, [`Disconnect`] cause | attempt; delay zero, cause [`Disconnect::Unreported`] |
 //! | `204 No Content` | clean end (`Closed`, then `None`) | the browser reports a failure: [`Error::EventSourceClosed`] |
+//! | the body ends cleanly | reconnects if it can resume (an id seen, or an SSE `GET`), else ends; see [`EndOfBody`] | the browser reconnects |
 //! | other status, wrong content type | typed [`Error::Status`] / [`Error::ContentType`] | [`Error::EventSourceClosed`] (the browser does not say which) |
 //! | slow consumer | the body is read as fast as the stream is polled (TCP backpressure) | bounded queue, [`Skipped::Lagged`] |
 //! | event types | all | `message` and the ones named in [`SseRequest::events`] |
@@ -163,6 +172,8 @@ mod error;
 // the `fetch` feature) they are compiled for their unit tests only.
 #[cfg_attr(not(all(target_arch = "wasm32", feature = "fetch")), allow(dead_code))]
 mod framing;
+#[cfg_attr(not(all(target_arch = "wasm32", feature = "fetch")), allow(dead_code))]
+mod lifecycle;
 mod message;
 mod policy;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -184,7 +195,7 @@ pub use error::Error;
 pub use error::JsonError;
 pub use message::{ConnectionState, Disconnect, Item, Message, Role, Sharing, Skipped};
 pub use policy::ReconnectPolicy;
-pub use request::{Credentials, Framing, SseRequest, Transport};
+pub use request::{Credentials, EndOfBody, Framing, SseRequest, Transport, UnknownName};
 pub use share::{SharedRequest, SharedStream, Subscription};
-pub use stream::{CloseHandle, EventStream, Messages};
+pub use stream::{CloseGuard, CloseHandle, EventStream, Messages};
 pub use websse_core;

@@ -77,14 +77,16 @@ pub enum ConnectionState {
     /// The connection was lost, or never opened; the next connect happens after `delay`.
     ///
     /// With [`Transport::EventSource`](crate::Transport::EventSource) the browser picks the delay
-    /// and does not reveal it: `delay` is zero there, and `cause` is
+    /// and does not reveal it: `delay` is `None` there, and `cause` is
     /// [`Disconnect::Unreported`].
     #[non_exhaustive]
     Reconnecting {
-        /// 1 for the first reconnect after a healthy connection, then 2, 3...
+        /// 1 for the first reconnect after a healthy connection, then 2, 3...; 0 for a reconnect
+        /// at once that does not count as an attempt ([`Disconnect::WokeUp`],
+        /// [`Disconnect::Requested`], a refreshed 401).
         attempt: u32,
-        /// How long until the next connect.
-        delay: Duration,
+        /// How long until the next connect (`None`: the browser's `EventSource` does not say).
+        delay: Option<Duration>,
         /// Why the last connection ended (or never opened).
         cause: Disconnect,
     },
@@ -105,6 +107,46 @@ impl ConnectionState {
             ConnectionState::Reconnecting { .. } => "reconnecting",
             ConnectionState::Paused => "paused",
             ConnectionState::Closed => "closed",
+        }
+    }
+}
+
+impl fmt::Display for ConnectionState {
+    /// The name, and for `Reconnecting` the attempt, the delay and the cause: `reconnecting
+    /// (attempt 2, in 1.5 s): the server answered HTTP 503`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectionState::Reconnecting {
+                attempt,
+                delay,
+                cause,
+            } => {
+                f.write_str("reconnecting (")?;
+                if *attempt > 0 {
+                    write!(f, "attempt {attempt}, ")?;
+                }
+                match delay {
+                    Some(delay) if delay.is_zero() => f.write_str("now")?,
+                    Some(delay) => write!(f, "in {}", Seconds(*delay))?,
+                    None => f.write_str("when the browser retries")?,
+                }
+                write!(f, "): {cause}")
+            }
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+/// A duration as seconds with at most one decimal (`1.5 s`, `30 s`, `0.2 s`).
+struct Seconds(Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tenths = (self.0.as_millis() + 50) / 100;
+        if tenths.is_multiple_of(10) {
+            write!(f, "{} s", tenths / 10)
+        } else {
+            write!(f, "{}.{} s", tenths / 10, tenths % 10)
         }
     }
 }
@@ -130,6 +172,16 @@ pub enum Disconnect {
     /// The browser's `EventSource` lost the connection and reconnects by itself; it does not
     /// say why.
     Unreported,
+    /// The page came back: the browser went `online`, the page was restored from the
+    /// back/forward cache, or a timer fired far too late because the machine slept. Whatever
+    /// was pending reconnects at once.
+    WokeUp,
+    /// The app asked for a new connection ([`EventStream::reconnect`](crate::EventStream::reconnect)).
+    Requested,
+    /// The server answered 401 and the request's
+    /// [`on_unauthorized`](crate::SseRequest::on_unauthorized) hook ran: reconnecting at once
+    /// with fresh headers.
+    Unauthorized,
 }
 
 impl fmt::Display for Disconnect {
@@ -143,6 +195,11 @@ impl fmt::Display for Disconnect {
             Disconnect::Status(status) => write!(f, "the server answered HTTP {status}"),
             Disconnect::IdleTimeout => f.write_str("no data within the idle timeout"),
             Disconnect::Unreported => f.write_str("the EventSource lost the connection"),
+            Disconnect::WokeUp => f.write_str("the page woke up or came back online"),
+            Disconnect::Requested => f.write_str("the app asked to reconnect"),
+            Disconnect::Unauthorized => {
+                f.write_str("the server answered HTTP 401; credentials were refreshed")
+            }
         }
     }
 }
@@ -218,6 +275,19 @@ pub struct Sharing {
     pub tabs: u32,
 }
 
+impl fmt::Display for Sharing {
+    /// `leader of 3 tabs`, `follower of 2 tabs`, `alone (no cross-tab sharing here)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.role {
+            Role::Alone => f.write_str("alone (no cross-tab sharing in this browser)"),
+            role => {
+                let s = if self.tabs == 1 { "" } else { "s" };
+                write!(f, "{} of {} tab{s}", role.as_str(), self.tabs)
+            }
+        }
+    }
+}
+
 impl Sharing {
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn new(role: Role, tabs: u32) -> Sharing {
@@ -259,10 +329,50 @@ mod tests {
         assert_eq!(ConnectionState::Connecting.as_str(), "connecting");
         let r = ConnectionState::Reconnecting {
             attempt: 1,
-            delay: Duration::ZERO,
+            delay: Some(Duration::ZERO),
             cause: Disconnect::Network,
         };
         assert_eq!(r.as_str(), "reconnecting");
+    }
+
+    #[test]
+    fn states_display_their_cause_and_delay() {
+        let r = ConnectionState::Reconnecting {
+            attempt: 2,
+            delay: Some(Duration::from_millis(1500)),
+            cause: Disconnect::Status(503),
+        };
+        assert_eq!(
+            r.to_string(),
+            "reconnecting (attempt 2, in 1.5 s): the server answered HTTP 503"
+        );
+        let es = ConnectionState::Reconnecting {
+            attempt: 1,
+            delay: None,
+            cause: Disconnect::Unreported,
+        };
+        assert_eq!(
+            es.to_string(),
+            "reconnecting (attempt 1, when the browser retries): the EventSource lost the connection"
+        );
+        let now = ConnectionState::Reconnecting {
+            attempt: 0,
+            delay: Some(Duration::ZERO),
+            cause: Disconnect::WokeUp,
+        };
+        assert_eq!(
+            now.to_string(),
+            "reconnecting (now): the page woke up or came back online"
+        );
+        assert_eq!(ConnectionState::Open.to_string(), "open");
+        assert_eq!(
+            Sharing::new(Role::Leader, 3).to_string(),
+            "leader of 3 tabs"
+        );
+        assert_eq!(
+            Sharing::new(Role::Follower, 1).to_string(),
+            "follower of 1 tab"
+        );
     }
 
     #[test]

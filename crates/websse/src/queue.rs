@@ -2,6 +2,7 @@
 //! the [`EventStream`](crate::EventStream) pops them. Neither side knows the other.
 
 use std::cell::{RefCell, RefMut};
+use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
 use std::task::Waker;
 
@@ -18,6 +19,10 @@ pub(crate) struct Queue {
     items: Vec<Option<Result<Item, Error>>>,
     head: usize,
     waker: Option<Waker>,
+    /// Inside [`edit`]: a push records that the consumer is to be woken, and the guard wakes it
+    /// once the borrow is over (a waker may poll at once, and would find the queue borrowed).
+    deferring: bool,
+    wake_pending: bool,
     finished: bool,
     state: ConnectionState,
     /// Bytes of the queued messages, and the bound on them (`None`: unbounded).
@@ -27,12 +32,54 @@ pub(crate) struct Queue {
 
 pub(crate) type QueueRef = Rc<RefCell<Queue>>;
 
-/// `queue.borrow_mut()` in one place: a `RefCell`'s borrow records its caller for its (never
-/// expected) panic, and one caller here is one record in the binary instead of one per use
-/// (code size, issue 13).
+/// `queue.borrow_mut()` in one place (a `RefCell`'s borrow records its caller for its never
+/// expected panic: one record in the binary instead of one per use). The guard wakes the
+/// consumer, if a push asked for it, after the borrow has ended.
 #[inline(never)]
-pub(crate) fn edit(queue: &QueueRef) -> RefMut<'_, Queue> {
-    queue.borrow_mut()
+pub(crate) fn edit(queue: &QueueRef) -> Edit<'_> {
+    let mut borrowed = queue.borrow_mut();
+    borrowed.deferring = true;
+    Edit {
+        queue: Some(borrowed),
+    }
+}
+
+/// A borrow of the queue; see [`edit`].
+pub(crate) struct Edit<'a> {
+    /// `Some` until dropped.
+    queue: Option<RefMut<'a, Queue>>,
+}
+
+impl Deref for Edit<'_> {
+    type Target = Queue;
+
+    fn deref(&self) -> &Queue {
+        self.queue.as_deref().expect("borrowed until dropped")
+    }
+}
+
+impl DerefMut for Edit<'_> {
+    fn deref_mut(&mut self) -> &mut Queue {
+        self.queue.as_deref_mut().expect("borrowed until dropped")
+    }
+}
+
+impl Drop for Edit<'_> {
+    fn drop(&mut self) {
+        let Some(mut queue) = self.queue.take() else {
+            return;
+        };
+        queue.deferring = false;
+        let waker = if std::mem::take(&mut queue.wake_pending) {
+            queue.waker.take()
+        } else {
+            None
+        };
+        drop(queue);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
 }
 
 /// What one queued message counts for against the bound: its own size and the strings it owns.
@@ -54,7 +101,9 @@ impl Queue {
 
     fn push(&mut self, item: Result<Item, Error>) {
         self.items.push(Some(item));
-        if let Some(w) = self.waker.take() {
+        if self.deferring {
+            self.wake_pending = true;
+        } else if let Some(w) = self.waker.take() {
             w.wake();
         }
     }
@@ -113,9 +162,10 @@ impl Queue {
         self.finished = true;
     }
 
-    /// The stream ends with `error`, then `None`.
+    /// The stream ends with a `Closed` state item, `error`, then `None`: a consumer that shows
+    /// the last state it saw shows a closed stream, and the error stays the last item.
     pub(crate) fn fail(&mut self, error: Error) {
-        self.state = ConnectionState::Closed;
+        self.push_state(ConnectionState::Closed);
         self.push(Err(error));
         self.finished = true;
     }
@@ -269,6 +319,27 @@ mod tests {
     }
 
     #[test]
+    fn a_failure_says_closed_before_the_error() {
+        let mut q = Queue::default();
+        q.push_state(ConnectionState::Connecting);
+        q.fail(Error::Status { status: 404 });
+        assert_eq!(q.state(), ConnectionState::Closed);
+        let items: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        assert!(
+            matches!(
+                items.as_slice(),
+                [
+                    Ok(Item::State(ConnectionState::Connecting)),
+                    Ok(Item::State(ConnectionState::Closed)),
+                    Err(Error::Status { status: 404 }),
+                ]
+            ),
+            "{items:?}"
+        );
+        assert!(q.is_finished());
+    }
+
+    #[test]
     fn the_failure_is_taken_from_the_end() {
         let mut q = Queue::default();
         q.push_state(ConnectionState::Connecting);
@@ -282,12 +353,20 @@ mod tests {
             q.pop(),
             Some(Ok(Item::State(ConnectionState::Connecting)))
         ));
+        assert!(matches!(
+            q.pop(),
+            Some(Ok(Item::State(ConnectionState::Closed)))
+        ));
         assert!(q.pop().is_none() && q.is_empty());
         // Taken after the consumer read everything before it.
         q.fail(Error::Status { status: 500 });
         assert!(matches!(
             q.take_failure(),
             Some(Error::Status { status: 500 })
+        ));
+        assert!(matches!(
+            q.pop(),
+            Some(Ok(Item::State(ConnectionState::Closed)))
         ));
         assert!(q.is_empty() && q.head == 0);
     }
@@ -299,5 +378,43 @@ mod tests {
             q.push_message(msg(&i.to_string()));
         }
         assert_eq!(drain(&mut q).len(), 1000);
+    }
+
+    thread_local! {
+        /// The queue that [`CheckBorrow`] looks at (a waker must be `Send`, a queue is not).
+        static WATCHED: RefCell<Option<QueueRef>> = const { RefCell::new(None) };
+    }
+
+    /// A waker that checks, when woken, that the watched queue is not borrowed.
+    struct CheckBorrow(std::sync::atomic::AtomicBool);
+
+    impl std::task::Wake for CheckBorrow {
+        fn wake(self: std::sync::Arc<Self>) {
+            WATCHED.with(|watched| {
+                if let Some(queue) = &*watched.borrow() {
+                    assert!(queue.try_borrow_mut().is_ok(), "woken while borrowed");
+                }
+            });
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn the_consumer_is_woken_after_the_borrow_ends() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let queue = QueueRef::default();
+        WATCHED.with(|w| *w.borrow_mut() = Some(std::rc::Rc::clone(&queue)));
+        let check = Arc::new(CheckBorrow(AtomicBool::new(false)));
+        edit(&queue).set_waker(&Waker::from(Arc::clone(&check)));
+        edit(&queue).push_state(ConnectionState::Open);
+        assert!(check.0.load(Ordering::Relaxed), "woken");
+        WATCHED.with(|w| *w.borrow_mut() = None);
+        // A queue used without the guard (a shared stream's subscriber) wakes at once.
+        let mut plain = Queue::default();
+        let woken = Arc::new(CheckBorrow(AtomicBool::new(false)));
+        plain.set_waker(&Waker::from(Arc::clone(&woken)));
+        plain.push_state(ConnectionState::Open);
+        assert!(woken.0.load(Ordering::Relaxed));
     }
 }

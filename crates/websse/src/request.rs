@@ -1,7 +1,10 @@
 //! The request description: a consuming builder that opens into an [`EventStream`](crate::EventStream).
 
 use std::fmt;
-use std::rc::Rc;
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::{Error, ReconnectPolicy};
@@ -21,6 +24,14 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// A lower-case name: `fetch` or `eventsource` (what [`FromStr`] reads back).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Fetch => "fetch",
+            Transport::EventSource => "eventsource",
+        }
+    }
+
     /// The cargo feature that compiles this transport in.
     pub(crate) fn feature(self) -> &'static str {
         match self {
@@ -38,6 +49,69 @@ impl Transport {
     }
 }
 
+/// A name that [`FromStr`] did not recognise (for [`Transport`], [`Framing`] and
+/// [`Credentials`]); its `Display` lists the names it takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownName {
+    what: &'static str,
+    expected: &'static str,
+    got: String,
+}
+
+impl fmt::Display for UnknownName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown {} {:?} (expected {})",
+            self.what, self.got, self.expected
+        )
+    }
+}
+
+impl std::error::Error for UnknownName {}
+
+/// Matches `name` (ASCII case-insensitive) against `names`.
+fn parse_name<T: Copy>(
+    name: &str,
+    names: &[(&str, T)],
+    what: &'static str,
+    expected: &'static str,
+) -> Result<T, UnknownName> {
+    names
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name.trim()))
+        .map(|(_, value)| *value)
+        .ok_or_else(|| UnknownName {
+            what,
+            expected,
+            got: name.to_owned(),
+        })
+}
+
+impl FromStr for Transport {
+    type Err = UnknownName;
+
+    /// `fetch`, or `eventsource` (also `event-source`).
+    fn from_str(name: &str) -> Result<Self, UnknownName> {
+        parse_name(
+            name,
+            &[
+                ("fetch", Transport::Fetch),
+                ("eventsource", Transport::EventSource),
+                ("event-source", Transport::EventSource),
+            ],
+            "transport",
+            "fetch or eventsource",
+        )
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The request's [credentials mode](https://developer.mozilla.org/en-US/docs/Web/API/Request/credentials).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Credentials {
@@ -47,6 +121,40 @@ pub enum Credentials {
     SameOrigin,
     /// Send them cross-origin too (EventSource: `withCredentials: true`).
     Include,
+}
+
+impl Credentials {
+    /// fetch's name of the mode: `omit`, `same-origin`, `include` (what [`FromStr`] reads back).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Credentials::Omit => "omit",
+            Credentials::SameOrigin => "same-origin",
+            Credentials::Include => "include",
+        }
+    }
+}
+
+impl FromStr for Credentials {
+    type Err = UnknownName;
+
+    fn from_str(name: &str) -> Result<Self, UnknownName> {
+        parse_name(
+            name,
+            &[
+                ("omit", Credentials::Omit),
+                ("same-origin", Credentials::SameOrigin),
+                ("include", Credentials::Include),
+            ],
+            "credentials mode",
+            "omit, same-origin or include",
+        )
+    }
+}
+
+impl fmt::Display for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// How the response body is cut into messages.
@@ -64,6 +172,15 @@ pub enum Framing {
 }
 
 impl Framing {
+    /// A lower-case name: `sse`, `ndjson` or `raw` (what [`FromStr`] reads back).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Framing::Sse => "sse",
+            Framing::Ndjson => "ndjson",
+            Framing::Raw => "raw",
+        }
+    }
+
     /// The cargo feature that compiles this framing in (`None`: always there).
     pub(crate) fn feature(self) -> Option<&'static str> {
         match self {
@@ -75,6 +192,65 @@ impl Framing {
     }
 }
 
+impl FromStr for Framing {
+    type Err = UnknownName;
+
+    fn from_str(name: &str) -> Result<Self, UnknownName> {
+        parse_name(
+            name,
+            &[
+                ("sse", Framing::Sse),
+                ("ndjson", Framing::Ndjson),
+                ("raw", Framing::Raw),
+            ],
+            "framing",
+            "sse, ndjson or raw",
+        )
+    }
+}
+
+impl fmt::Display for Framing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the fetch transport does when the server ends the response body cleanly.
+///
+/// A server ends the body for two reasons: it is done (an LLM answer that ended with
+/// `data: [DONE]`), or a proxy or deploy cut an open-ended stream. Sending the request again is
+/// right only in the second case, and only when the server can tell where to pick up; otherwise
+/// a `POST` would run (and bill) the same prompt again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EndOfBody {
+    /// Reconnect only when the server can resume: an SSE stream that has seen an event id (so
+    /// the new request carries `Last-Event-ID`), or an SSE `GET` (which the browser's
+    /// `EventSource` would reconnect too). Otherwise the stream ends with
+    /// [`Closed`](crate::ConnectionState::Closed). The default.
+    #[default]
+    Resume,
+    /// Always reconnect, whatever the method and framing (the `EventSource` behaviour for any
+    /// request): for servers that end their body on purpose to make clients come back.
+    Reconnect,
+    /// Never reconnect: the end of the body ends the stream.
+    Close,
+}
+
+impl EndOfBody {
+    /// Whether a clean end of the body leads to a new request, given the request's framing and
+    /// method and the id that a new request would send as `Last-Event-ID`.
+    pub(crate) fn reconnects(self, framing: Framing, method: &str, last_event_id: &str) -> bool {
+        match self {
+            EndOfBody::Reconnect => true,
+            EndOfBody::Close => false,
+            EndOfBody::Resume => {
+                framing == Framing::Sse
+                    && (!last_event_id.is_empty() || method.eq_ignore_ascii_case("GET"))
+            }
+        }
+    }
+}
+
 /// A request body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Body {
@@ -82,15 +258,26 @@ pub(crate) enum Body {
     Bytes(Vec<u8>),
 }
 
-pub(crate) type HeadersFn = Rc<dyn Fn() -> Vec<(String, String)>>;
+/// Headers computed before each connect.
+pub(crate) type HeadersFn = Arc<dyn Fn() -> Vec<(String, String)> + Send + Sync>;
+
+/// A future that the driver awaits in the page's task (it need not be `Send`).
+pub(crate) type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// Headers computed asynchronously before each connect (a token refreshed over the network).
+pub(crate) type HeadersAsyncFn = Arc<dyn Fn() -> LocalFuture<Vec<(String, String)>> + Send + Sync>;
+
+/// What to run when the server answers 401.
+pub(crate) type UnauthorizedFn = Arc<dyn Fn() -> LocalFuture<()> + Send + Sync>;
 
 /// A description of an event stream to open: URL, transport, method, headers, body, credentials,
 /// reconnect policy, limits, and the event types of interest.
 ///
 /// A consuming builder; [`open`](SseRequest::open) turns it into an
 /// [`EventStream`](crate::EventStream). `Clone` is
-/// cheap (the [`headers_with`](SseRequest::headers_with) callback is shared), so one description
-/// can open several streams.
+/// cheap (the callbacks are shared), so one description can open several streams. It is
+/// `Send + Sync` (its callbacks must be too), so it fits a signal or a prop of any framework, and
+/// `PartialEq` (callbacks compare by identity), so a framework can tell whether it changed.
 ///
 /// By default a fetch request sends `Accept: text/event-stream` with the cache mode `no-store`
 /// and nothing else, so that a cross-origin GET stays a
@@ -107,6 +294,8 @@ pub struct SseRequest {
     pub(crate) body: Option<Body>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) headers_with: Option<HeadersFn>,
+    pub(crate) headers_async: Option<HeadersAsyncFn>,
+    pub(crate) on_unauthorized: Option<UnauthorizedFn>,
     pub(crate) reconnect: ReconnectPolicy,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) max_event_size: Option<usize>,
@@ -115,6 +304,7 @@ pub struct SseRequest {
     pub(crate) last_event_id: String,
     pub(crate) done_on_data: Option<String>,
     pub(crate) pause_when_hidden: bool,
+    pub(crate) end_of_body: EndOfBody,
     pub(crate) events: Vec<String>,
     /// A builder step that failed (a body that did not serialize); `open` returns it.
     pub(crate) error: Option<Error>,
@@ -130,6 +320,11 @@ impl fmt::Debug for SseRequest {
             .field("body", &self.body)
             .field("headers", &self.headers)
             .field("headers_with", &self.headers_with.as_ref().map(|_| "Fn"))
+            .field("headers_async", &self.headers_async.as_ref().map(|_| "Fn"))
+            .field(
+                "on_unauthorized",
+                &self.on_unauthorized.as_ref().map(|_| "Fn"),
+            )
             .field("reconnect", &self.reconnect)
             .field("idle_timeout", &self.idle_timeout)
             .field("max_event_size", &self.max_event_size)
@@ -138,9 +333,45 @@ impl fmt::Debug for SseRequest {
             .field("last_event_id", &self.last_event_id)
             .field("done_on_data", &self.done_on_data)
             .field("pause_when_hidden", &self.pause_when_hidden)
+            .field("end_of_body", &self.end_of_body)
             .field("events", &self.events)
             .field("error", &self.error)
             .finish()
+    }
+}
+
+impl PartialEq for SseRequest {
+    /// Every setting equal; callbacks equal when they are the same one (clones of one request,
+    /// not two closures with the same code); a builder error by its message.
+    fn eq(&self, other: &Self) -> bool {
+        fn same<T: ?Sized>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
+            match (a, b) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+        }
+        self.method == other.method
+            && self.url == other.url
+            && self.transport == other.transport
+            && self.credentials == other.credentials
+            && self.body == other.body
+            && self.headers == other.headers
+            && same(&self.headers_with, &other.headers_with)
+            && same(&self.headers_async, &other.headers_async)
+            && same(&self.on_unauthorized, &other.on_unauthorized)
+            && self.reconnect == other.reconnect
+            && self.idle_timeout == other.idle_timeout
+            && self.max_event_size == other.max_event_size
+            && self.max_buffered == other.max_buffered
+            && self.framing == other.framing
+            && self.last_event_id == other.last_event_id
+            && self.done_on_data == other.done_on_data
+            && self.pause_when_hidden == other.pause_when_hidden
+            && self.end_of_body == other.end_of_body
+            && self.events == other.events
+            && self.error.as_ref().map(ToString::to_string)
+                == other.error.as_ref().map(ToString::to_string)
     }
 }
 
@@ -159,6 +390,8 @@ impl SseRequest {
             body: None,
             headers: Vec::new(),
             headers_with: None,
+            headers_async: None,
+            on_unauthorized: None,
             reconnect: ReconnectPolicy::default(),
             idle_timeout: None,
             max_event_size: Some(websse_core::DEFAULT_MAX_EVENT_SIZE),
@@ -167,6 +400,7 @@ impl SseRequest {
             last_event_id: String::new(),
             done_on_data: None,
             pause_when_hidden: false,
+            end_of_body: EndOfBody::default(),
             events: Vec::new(),
             error: None,
         }
@@ -236,8 +470,34 @@ impl SseRequest {
 
     /// Computes extra headers before each connect and reconnect (for example a fresh token).
     /// They are added after those set with [`header`](SseRequest::header).
-    pub fn headers_with(mut self, headers: impl Fn() -> Vec<(String, String)> + 'static) -> Self {
-        self.headers_with = Some(Rc::new(headers));
+    pub fn headers_with(
+        mut self,
+        headers: impl Fn() -> Vec<(String, String)> + Send + Sync + 'static,
+    ) -> Self {
+        self.headers_with = Some(Arc::new(headers));
+        self
+    }
+
+    /// Computes extra headers asynchronously before each connect and reconnect, for a token
+    /// that has to be fetched or refreshed first; the connect waits for it (fetch transport).
+    /// They are added after those of [`headers_with`](SseRequest::headers_with).
+    pub fn headers_async<F>(mut self, headers: impl Fn() -> F + Send + Sync + 'static) -> Self
+    where
+        F: Future<Output = Vec<(String, String)>> + 'static,
+    {
+        self.headers_async = Some(Arc::new(move || Box::pin(headers()) as LocalFuture<_>));
+        self
+    }
+
+    /// Runs `refresh` when the server answers `401 Unauthorized`, then reconnects at once (no
+    /// backoff), with headers computed anew and the same `Last-Event-ID`: the way to renew an
+    /// expired token without losing the stream's place (fetch transport). A second 401 in a row
+    /// ends the stream with [`Error::Status`] 401. Without it, a 401 is fatal at once.
+    pub fn on_unauthorized<F>(mut self, refresh: impl Fn() -> F + Send + Sync + 'static) -> Self
+    where
+        F: Future<Output = ()> + 'static,
+    {
+        self.on_unauthorized = Some(Arc::new(move || Box::pin(refresh()) as LocalFuture<()>));
         self
     }
 
@@ -306,6 +566,15 @@ impl SseRequest {
         self
     }
 
+    /// What a clean end of the response body does (fetch transport; default
+    /// [`EndOfBody::Resume`]: reconnect only when the server can resume, so a finished `POST`
+    /// is never sent twice). Errors (a network failure, a 5xx, an idle timeout) reconnect per
+    /// the [`ReconnectPolicy`] whatever this says.
+    pub fn end_of_body(mut self, end: EndOfBody) -> Self {
+        self.end_of_body = end;
+        self
+    }
+
     /// The named event types of interest. The EventSource transport listens to `message` and to
     /// exactly these (`open` and `error` included: a server event of that name is a message,
     /// while the connection's own open and error events become [`ConnectionState`]s); the fetch
@@ -333,11 +602,17 @@ impl SseRequest {
             if !self.method.eq_ignore_ascii_case("GET") {
                 return Err(Error::EventSourceUnsupported("methods other than GET"));
             }
-            if !self.headers.is_empty() || self.headers_with.is_some() {
+            if !self.headers.is_empty()
+                || self.headers_with.is_some()
+                || self.headers_async.is_some()
+            {
                 return Err(Error::EventSourceUnsupported("custom headers"));
             }
             if self.body.is_some() {
                 return Err(Error::EventSourceUnsupported("a request body"));
+            }
+            if self.on_unauthorized.is_some() {
+                return Err(Error::EventSourceUnsupported("an on_unauthorized hook"));
             }
             if self.framing != Framing::Sse {
                 return Err(Error::EventSourceUnsupported("framings other than SSE"));
@@ -359,10 +634,15 @@ impl SseRequest {
     /// fixed ones, the computed ones, and `Last-Event-ID` when `last_event_id` is not empty (any
     /// given one is left out then). Passed along rather than collected: no list of copies per
     /// connect, and one copy of this code (code size, issue 13).
-    pub(crate) fn connect_headers(&self, last_event_id: &str, out: &mut dyn FnMut(&str, &str)) {
+    pub(crate) fn connect_headers(
+        &self,
+        last_event_id: &str,
+        fetched: &[(String, String)],
+        out: &mut dyn FnMut(&str, &str),
+    ) {
         let computed = self.headers_with.as_ref().map(|f| f()).unwrap_or_default();
-        // Two plain slices rather than a `Chain` iterator walked twice (code size, issue 13).
-        let given = [self.headers.as_slice(), computed.as_slice()];
+        // Plain slices rather than a `Chain` iterator walked twice (smaller code).
+        let given = [self.headers.as_slice(), computed.as_slice(), fetched];
         if !given
             .iter()
             .any(|list| list.iter().any(|(n, _)| n.eq_ignore_ascii_case("accept")))
@@ -385,11 +665,11 @@ impl SseRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::Cell;
+    use std::sync::atomic::{AtomicU32, Ordering};
 
     fn headers_of(r: &SseRequest, last_event_id: &str) -> Vec<(String, String)> {
         let mut headers = Vec::new();
-        r.connect_headers(last_event_id, &mut |n, v| {
+        r.connect_headers(last_event_id, &[], &mut |n, v| {
             headers.push((n.to_owned(), v.to_owned()))
         });
         headers
@@ -423,18 +703,15 @@ mod tests {
 
     #[test]
     fn headers_callback_runs_before_each_connect() {
-        let n = Rc::new(Cell::new(0));
-        let counter = Rc::clone(&n);
+        let n = Arc::new(AtomicU32::new(0));
+        let counter = Arc::clone(&n);
         let r = SseRequest::get("/s").headers_with(move || {
-            counter.set(counter.get() + 1);
-            vec![(
-                "Authorization".to_owned(),
-                format!("Bearer {}", counter.get()),
-            )]
+            let now = counter.fetch_add(1, Ordering::Relaxed) + 1;
+            vec![("Authorization".to_owned(), format!("Bearer {now}"))]
         });
         assert!(headers_of(&r, "").contains(&("Authorization".into(), "Bearer 1".into())));
         assert!(headers_of(&r, "").contains(&("Authorization".into(), "Bearer 2".into())));
-        assert_eq!(n.get(), 2);
+        assert_eq!(n.load(Ordering::Relaxed), 2);
     }
 
     #[cfg(feature = "json")]
@@ -589,5 +866,103 @@ mod tests {
         let copy = r.clone().max_buffered(64);
         assert_eq!((copy.max_buffered, copy.method.as_str()), (64, "PUT"));
         assert_eq!(r.max_buffered, SseRequest::DEFAULT_MAX_BUFFERED);
+    }
+
+    #[test]
+    fn a_finished_post_without_ids_is_not_sent_again() {
+        // The OpenAI shape: POST, no `id:` fields, `data: [DONE]`, then the body ends.
+        assert!(!EndOfBody::default().reconnects(Framing::Sse, "POST", ""));
+        assert!(!EndOfBody::Resume.reconnects(Framing::Sse, "post", ""));
+    }
+
+    #[test]
+    fn a_stream_that_can_resume_reconnects_at_the_end_of_its_body() {
+        assert!(EndOfBody::Resume.reconnects(Framing::Sse, "POST", "s:7"));
+        assert!(EndOfBody::Resume.reconnects(Framing::Sse, "GET", ""));
+        assert!(EndOfBody::Resume.reconnects(Framing::Sse, "get", "s:7"));
+    }
+
+    #[test]
+    fn framings_without_a_resume_point_end_with_their_body() {
+        for framing in [Framing::Ndjson, Framing::Raw] {
+            for method in ["GET", "POST"] {
+                assert!(!EndOfBody::Resume.reconnects(framing, method, ""));
+                assert!(!EndOfBody::Resume.reconnects(framing, method, "7"));
+            }
+        }
+    }
+
+    #[test]
+    fn end_of_body_can_be_forced_either_way() {
+        for framing in [Framing::Sse, Framing::Ndjson, Framing::Raw] {
+            for (method, id) in [("GET", ""), ("POST", ""), ("POST", "7")] {
+                assert!(EndOfBody::Reconnect.reconnects(framing, method, id));
+                assert!(!EndOfBody::Close.reconnects(framing, method, id));
+            }
+        }
+        let r = SseRequest::post("/x").end_of_body(EndOfBody::Reconnect);
+        assert_eq!(r.end_of_body, EndOfBody::Reconnect);
+        assert_eq!(SseRequest::post("/x").end_of_body, EndOfBody::Resume);
+    }
+
+    #[test]
+    fn a_request_is_send_sync_and_compares_its_callbacks_by_identity() {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        let r = SseRequest::get("/s")
+            .headers_with(|| vec![("X-A".to_owned(), "1".to_owned())])
+            .headers_async(|| async { Vec::new() })
+            .on_unauthorized(|| async {});
+        send_sync(&r);
+        assert_eq!(r, r.clone());
+        let other = SseRequest::get("/s").headers_with(|| vec![("X-A".to_owned(), "1".to_owned())]);
+        assert_ne!(other.clone().headers_async(|| async { Vec::new() }), r);
+        assert_ne!(
+            SseRequest::get("/s").headers_with(Vec::new),
+            SseRequest::get("/s").headers_with(Vec::new),
+            "two closures are two callbacks"
+        );
+        assert_eq!(SseRequest::get("/s"), SseRequest::get("/s"));
+        assert_ne!(SseRequest::get("/s"), SseRequest::post("/s"));
+        assert_ne!(SseRequest::get("/s"), SseRequest::get("/s").events(["a"]));
+    }
+
+    #[test]
+    fn names_read_back() {
+        for t in [Transport::Fetch, Transport::EventSource] {
+            assert_eq!(t.as_str().parse::<Transport>(), Ok(t));
+            assert_eq!(t.to_string(), t.as_str());
+        }
+        for f in [Framing::Sse, Framing::Ndjson, Framing::Raw] {
+            assert_eq!(f.as_str().parse::<Framing>(), Ok(f));
+        }
+        for c in [
+            Credentials::Omit,
+            Credentials::SameOrigin,
+            Credentials::Include,
+        ] {
+            assert_eq!(c.as_str().parse::<Credentials>(), Ok(c));
+        }
+        assert_eq!(
+            " EventSource".parse::<Transport>(),
+            Ok(Transport::EventSource)
+        );
+        let error = "websocket".parse::<Transport>().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unknown transport \"websocket\" (expected fetch or eventsource)"
+        );
+    }
+
+    #[test]
+    fn eventsource_refuses_the_auth_hooks() {
+        let es = |r: SseRequest| r.transport(Transport::EventSource).validate();
+        assert!(matches!(
+            es(SseRequest::get("/s").on_unauthorized(|| async {})),
+            Err(Error::EventSourceUnsupported(_))
+        ));
+        assert!(matches!(
+            es(SseRequest::get("/s").headers_async(|| async { Vec::new() })),
+            Err(Error::EventSourceUnsupported(_))
+        ));
     }
 }

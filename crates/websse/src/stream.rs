@@ -19,31 +19,39 @@ enum Inner {
     /// always have one arm to fall back on.
     #[allow(dead_code)]
     Never(std::convert::Infallible),
-    /// The EventSource subscription (callbacks layer) fills the queue.
+    /// The EventSource subscription (callbacks layer) fills the queue; the request is kept to
+    /// open it anew on [`EventStream::reconnect`].
     #[cfg(all(target_arch = "wasm32", feature = "event-source"))]
-    EventSource(#[allow(dead_code)] crate::wasm::event_source::Subscription),
+    EventSource(crate::wasm::event_source::Subscription, Box<SseRequest>),
     /// The fetch driver, polled by the stream itself (no `spawn_local`): dropping it drops the
     /// in-flight request's abort guard, reader guard and timers.
     #[cfg(all(target_arch = "wasm32", feature = "fetch"))]
     Fetch(Pin<Box<dyn std::future::Future<Output = ()>>>),
 }
 
-/// What a [`CloseHandle`] shares with its stream.
+/// What a [`CloseHandle`] shares with its stream: the requests to close and to reconnect.
 #[derive(Debug, Default)]
-struct CloseState {
+pub(crate) struct Control {
     closed: AtomicBool,
+    reconnect: AtomicBool,
     /// The task that last polled the stream, woken by [`CloseHandle::close`]. An `AtomicWaker`
-    /// rather than a `Mutex<Option<Waker>>`: ~0.6 kB gz less in every app (issue 13).
+    /// rather than a `Mutex<Option<Waker>>`: smaller code in every app.
     waker: AtomicWaker,
 }
 
-impl CloseState {
+impl Control {
     fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
 
     fn register(&self, waker: &Waker) {
         self.waker.register(waker);
+    }
+
+    /// Whether a reconnect was asked for since the last call (the request is taken).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn take_reconnect(&self) -> bool {
+        self.reconnect.swap(false, Ordering::AcqRel)
     }
 }
 
@@ -56,7 +64,7 @@ impl CloseState {
 /// dropped. Dropping the handle does nothing.
 #[derive(Debug, Clone)]
 pub struct CloseHandle {
-    state: Arc<CloseState>,
+    state: Arc<Control>,
 }
 
 impl CloseHandle {
@@ -72,6 +80,22 @@ impl CloseHandle {
         self.state.is_closed()
     }
 
+    /// Asks for a new connection now: on the fetch transport, a pending reconnect happens at
+    /// once and an open connection is replaced (with `Last-Event-ID`); the browser's
+    /// `EventSource` is closed and opened anew (the browser cannot be given a starting id).
+    /// The stream says [`Disconnect::Requested`](crate::Disconnect::Requested). Useful after
+    /// the app learns that the network or the credentials changed.
+    pub fn reconnect(&self) {
+        self.state.reconnect.store(true, Ordering::Release);
+        self.state.waker.wake();
+    }
+
+    /// A guard that closes the stream when dropped (unless [`disarm`](CloseGuard::disarm)ed):
+    /// ties the stream's life to a scope or to a value that a framework drops.
+    pub fn drop_guard(self) -> CloseGuard {
+        CloseGuard { handle: Some(self) }
+    }
+
     /// A handle for a new stream (a shared stream's subscription).
     pub(crate) fn new() -> CloseHandle {
         CloseHandle {
@@ -82,6 +106,30 @@ impl CloseHandle {
     /// Wakes the task that polls with `waker` on close.
     pub(crate) fn register(&self, waker: &Waker) {
         self.state.register(waker);
+    }
+}
+
+/// Closes its stream when dropped; see [`CloseHandle::drop_guard`]. `Send + Sync`, like the
+/// handle.
+#[derive(Debug)]
+#[must_use = "dropping it closes the stream"]
+pub struct CloseGuard {
+    handle: Option<CloseHandle>,
+}
+
+impl CloseGuard {
+    /// Gives the handle back without closing the stream.
+    pub fn disarm(mut self) -> CloseHandle {
+        // Always `Some` until this or `drop` takes it.
+        self.handle.take().unwrap_or_else(CloseHandle::new)
+    }
+}
+
+impl Drop for CloseGuard {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.close();
+        }
     }
 }
 
@@ -119,7 +167,7 @@ impl SseRequest {
 pub struct EventStream {
     queue: QueueRef,
     inner: Option<Inner>,
-    close: Arc<CloseState>,
+    close: Arc<Control>,
     done_on_data: Option<String>,
     terminated: bool,
 }
@@ -129,7 +177,7 @@ impl fmt::Debug for EventStream {
         let transport = match &self.inner {
             None => "none",
             #[cfg(all(target_arch = "wasm32", feature = "event-source"))]
-            Some(Inner::EventSource(_)) => "EventSource",
+            Some(Inner::EventSource(..)) => "EventSource",
             #[cfg(all(target_arch = "wasm32", feature = "fetch"))]
             Some(Inner::Fetch(_)) => "fetch",
             Some(Inner::Never(never)) => match *never {},
@@ -152,18 +200,24 @@ impl EventStream {
         crate::queue::edit(&queue).push_state(ConnectionState::Connecting);
         // The stream checks the sentinel; the transports never read it.
         let done_on_data = request.done_on_data.take();
+        let control = Arc::<Control>::default();
         let inner = match request.transport {
             #[cfg(feature = "event-source")]
-            crate::Transport::EventSource => {
-                Inner::EventSource(crate::wasm::event_source::Subscription::open(
+            crate::Transport::EventSource => Inner::EventSource(
+                crate::wasm::event_source::Subscription::open(
                     &request,
                     std::rc::Rc::clone(&queue),
-                )?)
-            }
+                )?,
+                Box::new(request),
+            ),
             #[cfg(feature = "fetch")]
             crate::Transport::Fetch => {
                 let mut driver: Pin<Box<dyn std::future::Future<Output = ()>>> =
-                    Box::pin(crate::wasm::fetch::run(request, std::rc::Rc::clone(&queue)));
+                    Box::pin(crate::wasm::fetch::run(
+                        request,
+                        std::rc::Rc::clone(&queue),
+                        Arc::clone(&control),
+                    ));
                 // Start connecting now, as the EventSource transport does: the driver runs up to
                 // its first await (the `fetch` call). The first poll of the stream registers the
                 // real waker. A request the browser refuses outright (an invalid URL or header)
@@ -184,11 +238,9 @@ impl EventStream {
             #[allow(unreachable_patterns)]
             other => return Err(Error::TransportNotEnabled(other.feature())),
         };
-        Ok(EventStream::with_transport(
-            queue,
-            Some(inner),
-            done_on_data,
-        ))
+        let mut stream = EventStream::with_transport(queue, Some(inner), done_on_data);
+        stream.close = control;
+        Ok(stream)
     }
 
     #[cfg(not(target_arch = "wasm32"))]
@@ -220,9 +272,20 @@ impl EventStream {
         }
     }
 
-    /// Closes the connection now: everything is released, and the next poll yields `None`.
+    /// Closes the connection now (the fetch is aborted, the EventSource closed); the stream then
+    /// yields [`ConnectionState::Closed`] and `None`, as after [`CloseHandle::close`].
     pub fn close(&mut self) {
-        self.release();
+        if self.terminated {
+            return;
+        }
+        self.close.closed.store(true, Ordering::Release);
+        // Dropping runs JS (abort, close): before anything borrows the queue.
+        self.inner = None;
+    }
+
+    /// Asks for a new connection now; see [`CloseHandle::reconnect`].
+    pub fn reconnect(&self) {
+        self.close_handle().reconnect();
     }
 
     /// A handle that closes this stream from anywhere (`Clone + Send + Sync`); see
@@ -308,7 +371,29 @@ impl Stream for EventStream {
                     }
                 }
                 #[cfg(all(target_arch = "wasm32", feature = "event-source"))]
-                Some(Inner::EventSource(_)) => {
+                Some(Inner::EventSource(subscription, request)) => {
+                    if this.close.take_reconnect() {
+                        // The browser's EventSource cannot be told to reconnect: close it and
+                        // open a new one (its callbacks keep filling the same queue).
+                        let cause = crate::Disconnect::Requested;
+                        crate::queue::edit(&this.queue).push_state(ConnectionState::Reconnecting {
+                            attempt: 0,
+                            delay: Some(std::time::Duration::ZERO),
+                            cause,
+                        });
+                        let queue = std::rc::Rc::clone(&this.queue);
+                        // Dropping the old subscription closes it and removes its listeners.
+                        *subscription =
+                            match crate::wasm::event_source::Subscription::open(request, queue) {
+                                Ok(new) => new,
+                                Err(error) => {
+                                    crate::queue::edit(&this.queue).fail(error);
+                                    continue;
+                                }
+                            };
+                        crate::queue::edit(&this.queue).push_state(ConnectionState::Connecting);
+                        continue;
+                    }
                     crate::queue::edit(&this.queue).set_waker(cx.waker());
                     this.close.register(cx.waker());
                     return Poll::Pending;
@@ -433,8 +518,10 @@ mod tests {
             None,
         );
         let items: Vec<_> = block_on(s.by_ref().collect::<Vec<_>>());
-        assert_eq!(items.len(), 2);
-        assert!(matches!(items[1], Err(Error::Status { status: 404 })));
+        assert_eq!(items.len(), 3, "{items:?}");
+        // Closed first, so that the last state a consumer saw is not `Connecting` or `Open`.
+        assert!(matches!(items[1], Ok(Item::State(ConnectionState::Closed))));
+        assert!(matches!(items[2], Err(Error::Status { status: 404 })));
         assert!(s.is_terminated());
         assert!(block_on(s.next()).is_none(), "fused");
     }
@@ -519,7 +606,7 @@ mod tests {
                 msg("a"),
                 state(ConnectionState::Reconnecting {
                     attempt: 1,
-                    delay: std::time::Duration::from_millis(5),
+                    delay: Some(std::time::Duration::from_millis(5)),
                     cause: crate::Disconnect::EndOfBody,
                 }),
                 msg("b"),
@@ -538,7 +625,30 @@ mod tests {
     fn close_ends_at_once() {
         let mut s = scripted(vec![msg("queued")], None);
         s.close();
-        assert!(block_on(s.next()).is_none());
         assert_eq!(s.state(), ConnectionState::Closed);
+        // The same end as a close handle's: `Closed`, then `None`; nothing queued is delivered.
+        assert_eq!(
+            block_on(s.next()).unwrap().unwrap(),
+            Item::State(ConnectionState::Closed)
+        );
+        assert!(block_on(s.next()).is_none());
+        assert!(s.is_terminated());
+    }
+
+    #[test]
+    fn a_drop_guard_closes_and_a_disarmed_one_does_not() {
+        let mut s = scripted(vec![msg("a")], None);
+        let guard = s.close_handle().drop_guard();
+        let handle = guard.disarm();
+        assert!(!handle.is_closed());
+        assert_eq!(block_on(s.next()).unwrap().unwrap(), msg("a").unwrap());
+        drop(s.close_handle().drop_guard());
+        assert!(handle.is_closed());
+        assert_eq!(
+            block_on(s.next()).unwrap().unwrap(),
+            Item::State(ConnectionState::Closed)
+        );
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<CloseGuard>();
     }
 }

@@ -9,12 +9,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::future::{Either, select};
 use serde_json::{Value, json};
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 use websse::{
-    ConnectionState, Disconnect, Error, EventStream, Framing, Item, ReconnectPolicy, Skipped,
-    SseRequest, Transport,
+    ConnectionState, Disconnect, EndOfBody, Error, EventStream, Framing, Item, ReconnectPolicy,
+    Skipped, SseRequest, Transport,
 };
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -22,140 +20,9 @@ wasm_bindgen_test_configure!(run_in_browser);
 #[path = "browser/share.rs"]
 mod share;
 
-/// The websse-server under test, fixed at compile time. Checked when a test runs (not at compile
-/// time) so that `cargo clippy --all-targets` builds without a server.
-fn server() -> &'static str {
-    match option_env!("WEBSSE_TEST_SERVER") {
-        Some(url) => url,
-        None => panic!(
-            "WEBSSE_TEST_SERVER was not set when these tests were built: build them with \
-         WEBSSE_TEST_SERVER=http://127.0.0.1:PORT (a `websse-server --test-endpoints`), \
-         or run `cargo xtask test`"
-        ),
-    }
-}
-
-/// A scenario key unique to this test and this run.
-fn key(name: &str) -> String {
-    format!("{name}-{}", (js_sys::Math::random() * 1e12) as u64)
-}
-
-fn sse_url(key: &str) -> String {
-    format!("{}/test/sse/{key}", server())
-}
-
-async fn sleep(ms: u32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-        web_sys::window()
-            .unwrap()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32)
-            .unwrap();
-    });
-    JsFuture::from(promise).await.unwrap();
-}
-
-fn now() -> f64 {
-    js_sys::Date::now()
-}
-
-/// A plain fetch for the test endpoints (not under test).
-async fn http(method: &str, url: &str, body: Option<String>) -> Value {
-    let init = web_sys::RequestInit::new();
-    init.set_method(method);
-    if let Some(body) = body {
-        init.set_body(&body.into());
-        let headers = web_sys::Headers::new().unwrap();
-        headers.append("content-type", "application/json").unwrap();
-        init.set_headers(&headers);
-    }
-    let request = web_sys::Request::new_with_str_and_init(url, &init).unwrap();
-    let window = web_sys::window().unwrap();
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
-        .await
-        .unwrap()
-        .unchecked_into();
-    let text = JsFuture::from(response.text().unwrap()).await.unwrap();
-    let text = text.as_string().unwrap();
-    assert!(
-        response.ok(),
-        "{method} {url}: {} {text}",
-        response.status()
-    );
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
-async fn script(key: &str, responses: Value) {
-    let body = json!({ "responses": responses }).to_string();
-    http(
-        "POST",
-        &format!("{}/test/script/{key}", server()),
-        Some(body),
-    )
-    .await;
-}
-
-async fn log(key: &str) -> Vec<Value> {
-    let log = http("GET", &format!("{}/test/log/{key}", server()), None).await;
-    log["connections"].as_array().cloned().unwrap_or_default()
-}
-
-/// The next item, or a panic after `ms`.
-async fn next_within(stream: &mut EventStream, ms: u32) -> Option<Result<Item, Error>> {
-    let next = stream.next();
-    let timeout = Box::pin(sleep(ms));
-    match select(next, timeout).await {
-        Either::Left((item, _)) => item,
-        Either::Right(_) => panic!("no item within {ms} ms (state {:?})", stream.state()),
-    }
-}
-
-/// The next message (skipping states), or a panic on error or timeout.
-async fn next_message(stream: &mut EventStream) -> websse::Message {
-    loop {
-        match next_within(stream, 5000).await {
-            Some(Ok(Item::Message(m))) => return m,
-            Some(Ok(Item::State(_))) => {}
-            Some(Ok(other)) => panic!("{other:?} instead of a message"),
-            Some(Err(e)) => panic!("error instead of a message: {e}"),
-            None => panic!("stream ended instead of a message"),
-        }
-    }
-}
-
-/// Every item until the end of the stream.
-async fn drain(stream: &mut EventStream) -> Vec<Result<Item, Error>> {
-    let mut items = Vec::new();
-    while let Some(item) = next_within(stream, 5000).await {
-        items.push(item);
-        assert!(items.len() < 100, "stream does not end: {items:?}");
-    }
-    items
-}
-
-fn fast_policy() -> ReconnectPolicy {
-    ReconnectPolicy {
-        initial_delay: Duration::from_millis(50),
-        min_delay: Duration::from_millis(50),
-        jitter: 0.0,
-        ..ReconnectPolicy::default()
-    }
-}
-
-fn open(request: SseRequest) -> EventStream {
-    request.open().expect("open")
-}
-
-fn es(key: &str) -> SseRequest {
-    SseRequest::get(sse_url(key)).transport(Transport::EventSource)
-}
-
-fn fetch(key: &str) -> SseRequest {
-    SseRequest::get(sse_url(key)).reconnect(fast_policy())
-}
-
-fn text_chunk(text: &str) -> Value {
-    json!({ "text": text, "delay_ms": 0 })
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::*;
 
 const NAMED_AND_DEFAULT: &str = "data: line one\ndata: line two\n\nevent: tick\nid: 5\ndata: t\n\n";
 
@@ -211,8 +78,13 @@ async fn fetch_states_connecting_then_open() {
     );
     assert_eq!(stream.state(), ConnectionState::Open);
     stream.close();
-    assert!(stream.next().await.is_none());
     assert_eq!(stream.state(), ConnectionState::Closed);
+    // The same end as through a close handle: `Closed`, then `None`.
+    assert_eq!(
+        stream.next().await.unwrap().unwrap(),
+        Item::State(ConnectionState::Closed)
+    );
+    assert!(stream.next().await.is_none());
 }
 
 fn reconnect_script() -> Value {
@@ -226,11 +98,11 @@ fn reconnect_script() -> Value {
 async fn fetch_last_event_id_on_reconnect_and_headers_recomputed() {
     let k = key("fetch-lastid");
     script(&k, reconnect_script()).await;
-    let counter = std::rc::Rc::new(std::cell::Cell::new(0));
+    let counter = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let c = counter.clone();
     let mut stream = open(fetch(&k).headers_with(move || {
-        c.set(c.get() + 1);
-        vec![("X-Token".to_owned(), format!("t{}", c.get()))]
+        let n = c.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        vec![("X-Token".to_owned(), format!("t{n}"))]
     }));
     assert_eq!(next_message(&mut stream).await.data(), "one");
     let two = next_message(&mut stream).await;
@@ -242,7 +114,7 @@ async fn fetch_last_event_id_on_reconnect_and_headers_recomputed() {
     assert_eq!(log[0]["headers"]["x-token"], "t1");
     assert_eq!(log[1]["headers"]["x-token"], "t2");
     assert_eq!(log[0]["headers"]["accept"], "text/event-stream");
-    assert_eq!(counter.get(), 2);
+    assert_eq!(counter.load(std::sync::atomic::Ordering::Relaxed), 2);
 }
 
 #[wasm_bindgen_test]
@@ -267,7 +139,7 @@ async fn eventsource_last_event_id_on_reconnect() {
             [
                 ConnectionState::Reconnecting {
                     attempt: 1,
-                    delay: Duration::ZERO,
+                    delay: None,
                     cause: Disconnect::Unreported,
                     ..
                 },
@@ -323,7 +195,7 @@ async fn fetch_retry_field_is_honoured() {
             other => panic!("{other:?}"),
         }
     }
-    assert_eq!(reconnecting, Some((1, Duration::from_millis(400))));
+    assert_eq!(reconnecting, Some((1, Some(Duration::from_millis(400)))));
     assert!(
         now() - start >= 390.0,
         "reconnected after {} ms",
@@ -413,8 +285,8 @@ async fn fetch_500_then_200_recovers_with_backoff() {
     assert_eq!(
         delays,
         [
-            (1, Duration::from_millis(50)),
-            (2, Duration::from_millis(100))
+            (1, Some(Duration::from_millis(50))),
+            (2, Some(Duration::from_millis(100)))
         ]
     );
     assert_eq!(log(&k).await.len(), 3);
@@ -436,7 +308,7 @@ async fn fetch_503_retry_after_is_honoured() {
     loop {
         match next_within(&mut stream, 5000).await.unwrap().unwrap() {
             Item::State(ConnectionState::Reconnecting { delay, .. }) => {
-                assert_eq!(delay, Duration::from_secs(1))
+                assert_eq!(delay, Some(Duration::from_secs(1)))
             }
             Item::State(_) => {}
             Item::Message(_) => break,
@@ -479,7 +351,17 @@ async fn fetch_404_is_fatal_with_the_status() {
         matches!(items.last(), Some(Err(Error::Status { status: 404 }))),
         "{items:?}"
     );
+    assert_last_state_is_closed(&items);
     assert_eq!(log(&k).await.len(), 1);
+}
+
+/// The last state item of a stream that ended (with or without an error) is `Closed`.
+fn assert_last_state_is_closed(items: &[Result<Item, Error>]) {
+    let last_state = items.iter().rev().find_map(|item| match item {
+        Ok(Item::State(state)) => Some(*state),
+        _ => None,
+    });
+    assert_eq!(last_state, Some(ConnectionState::Closed), "{items:?}");
 }
 
 #[wasm_bindgen_test]
@@ -530,7 +412,168 @@ async fn eventsource_404_and_html_are_fatal() {
             matches!(items.last(), Some(Err(Error::EventSourceClosed))),
             "{name}: {items:?}"
         );
+        assert_last_state_is_closed(&items);
     }
+}
+
+#[wasm_bindgen_test]
+async fn shared_404_ends_each_subscriber_with_closed_then_the_error() {
+    let k = key("shared-404");
+    script(
+        &k,
+        json!([{ "status": 404, "headers": {"content-type": "text/plain"} }]),
+    )
+    .await;
+    let shared = fetch(&k).share().expect("share");
+    let mut subscriptions = [shared.subscribe(), shared.subscribe()];
+    for subscription in &mut subscriptions {
+        let mut items = Vec::new();
+        while let Some(item) = subscription.next().await {
+            items.push(item);
+            assert!(items.len() < 100, "{items:?}");
+        }
+        assert!(
+            matches!(items.last(), Some(Err(Error::Status { status: 404 }))),
+            "{items:?}"
+        );
+        assert_last_state_is_closed(&items);
+    }
+}
+
+/// An OpenAI-shaped answer: data-only JSON events, `[DONE]`, then the body ends.
+const OPENAI_ANSWER: &str = "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n\
+                             data: [DONE]\n\n";
+
+#[wasm_bindgen_test]
+async fn fetch_post_without_ids_is_sent_once_when_its_body_ends() {
+    let k = key("post-once");
+    // A second response is there to be served if the request were sent again.
+    script(
+        &k,
+        json!([
+            { "chunks": [text_chunk(OPENAI_ANSWER)], "end": "close" },
+            { "chunks": [text_chunk("data: billed twice\n\n")], "end": "close" }
+        ]),
+    )
+    .await;
+    let mut stream = open(
+        SseRequest::post(sse_url(&k))
+            .body_text("{}")
+            .reconnect(fast_policy()),
+    );
+    let items = drain(&mut stream).await;
+    let data: Vec<String> = items
+        .iter()
+        .filter_map(|i| match i {
+            Ok(Item::Message(m)) => Some(m.data().to_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(data.len(), 2, "{items:?}");
+    assert_eq!(data[1], "[DONE]");
+    assert!(
+        matches!(items.last(), Some(Ok(Item::State(ConnectionState::Closed)))),
+        "{items:?}"
+    );
+    // The stream has ended, so its driver is gone: no later request can come from it.
+    let log = log(&k).await;
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0]["method"], "POST");
+}
+
+#[wasm_bindgen_test]
+async fn fetch_post_with_ids_resumes_after_its_body_ends() {
+    let k = key("post-resume");
+    script(
+        &k,
+        json!([
+            { "chunks": [text_chunk("id: a1\ndata: one\n\n")], "end": "close" },
+            { "chunks": [text_chunk("id: a2\ndata: two\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let mut stream = open(
+        SseRequest::post(sse_url(&k))
+            .body_text("{}")
+            .reconnect(fast_policy()),
+    );
+    assert_eq!(next_message(&mut stream).await.data(), "one");
+    assert_eq!(next_message(&mut stream).await.data(), "two");
+    let log = log(&k).await;
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[1]["method"], "POST");
+    assert_eq!(log[1]["last_event_id"], "a1");
+}
+
+#[wasm_bindgen_test]
+async fn fetch_get_without_ids_reconnects_when_its_body_ends() {
+    let k = key("get-again");
+    script(
+        &k,
+        json!([
+            { "chunks": [text_chunk("data: one\n\n")], "end": "close" },
+            { "chunks": [text_chunk("data: two\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let mut stream = open(fetch(&k));
+    assert_eq!(next_message(&mut stream).await.data(), "one");
+    assert_eq!(next_message(&mut stream).await.data(), "two");
+    assert_eq!(log(&k).await.len(), 2);
+}
+
+#[wasm_bindgen_test]
+async fn fetch_ndjson_and_raw_end_with_their_body() {
+    for framing in [Framing::Ndjson, Framing::Raw] {
+        let k = key("lines-end");
+        script(
+            &k,
+            json!([
+                { "headers": {"content-type": "text/plain"}, "chunks": [text_chunk("{\"a\":1}\n")], "end": "close" },
+                { "headers": {"content-type": "text/plain"}, "chunks": [text_chunk("{\"b\":2}\n")], "end": "close" }
+            ]),
+        )
+        .await;
+        // The default policy reconnects forever: only the end-of-body rule stops it here.
+        let mut stream = open(fetch(&k).framing(framing).reconnect(fast_policy()));
+        let items = drain(&mut stream).await;
+        assert!(
+            matches!(items.last(), Some(Ok(Item::State(ConnectionState::Closed)))),
+            "{framing:?}: {items:?}"
+        );
+        assert_eq!(log(&k).await.len(), 1, "{framing:?}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn fetch_end_of_body_reconnect_is_an_explicit_opt_in() {
+    let k = key("post-opt-in");
+    script(
+        &k,
+        json!([
+            { "chunks": [text_chunk("data: one\n\n")], "end": "close" },
+            { "chunks": [text_chunk("data: two\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let mut stream = open(
+        SseRequest::post(sse_url(&k))
+            .body_text("{}")
+            .reconnect(fast_policy())
+            .end_of_body(EndOfBody::Reconnect),
+    );
+    assert_eq!(next_message(&mut stream).await.data(), "one");
+    assert_eq!(next_message(&mut stream).await.data(), "two");
+    assert_eq!(log(&k).await.len(), 2);
+    // And `Close` ends even a GET that could resume.
+    let k = key("get-close");
+    script(&k, reconnect_script()).await;
+    let items = drain(&mut open(fetch(&k).end_of_body(EndOfBody::Close))).await;
+    assert!(
+        matches!(items.last(), Some(Ok(Item::State(ConnectionState::Closed)))),
+        "{items:?}"
+    );
+    assert_eq!(log(&k).await.len(), 1);
 }
 
 #[wasm_bindgen_test]
@@ -896,19 +939,8 @@ async fn fetch_pause_when_hidden_closes_and_resumes_with_last_event_id() {
 
 // --- issue 10: hardening -------------------------------------------------------------------
 
-/// The states of `stream` until its first message (which is returned too).
-async fn states_until_message(stream: &mut EventStream) -> (Vec<ConnectionState>, websse::Message) {
-    let mut states = Vec::new();
-    loop {
-        match next_within(stream, 8000).await {
-            Some(Ok(Item::State(state))) => states.push(state),
-            Some(Ok(Item::Message(m))) => return (states, m),
-            other => panic!("{other:?} after {states:?}"),
-        }
-    }
-}
-
 fn reconnects(states: &[ConnectionState]) -> Vec<(u32, Duration, Disconnect)> {
+    // Every fetch reconnect says its delay.
     states
         .iter()
         .filter_map(|s| match *s {
@@ -917,7 +949,7 @@ fn reconnects(states: &[ConnectionState]) -> Vec<(u32, Duration, Disconnect)> {
                 delay,
                 cause,
                 ..
-            } => Some((attempt, delay, cause)),
+            } => Some((attempt, delay.expect("a fetch delay"), cause)),
             _ => None,
         })
         .collect()
@@ -1189,4 +1221,219 @@ async fn open_returns_the_error_of_a_request_the_browser_refuses() {
         matches!(bad_header, Err(Error::Js { .. })),
         "{bad_header:?}"
     );
+}
+
+/// The delays of every `Reconnecting` until the first message.
+async fn delays_until_message(
+    stream: &mut EventStream,
+) -> Vec<(u32, Option<Duration>, Disconnect)> {
+    let (states, _) = states_until_message(stream).await;
+    states
+        .iter()
+        .filter_map(|s| match *s {
+            ConnectionState::Reconnecting {
+                attempt,
+                delay,
+                cause,
+                ..
+            } => Some((attempt, delay, cause)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn fetch_retry_after_zero_keeps_the_backoff_floor() {
+    let k = key("retry-after-0");
+    let busy =
+        json!({ "status": 503, "headers": {"content-type": "text/plain", "retry-after": "0"} });
+    script(
+        &k,
+        json!([busy, busy, busy, { "chunks": [text_chunk("data: ok\n\n")], "end": "hold" }]),
+    )
+    .await;
+    let mut stream = open(fetch(&k));
+    let ms = |n| Some(Duration::from_millis(n));
+    // The server's zero once; then never less than the policy's own delay (50 ms doubling).
+    assert_eq!(
+        delays_until_message(&mut stream).await,
+        [
+            (1, ms(0), Disconnect::Status(503)),
+            (2, ms(100), Disconnect::Status(503)),
+            (3, ms(200), Disconnect::Status(503)),
+        ]
+    );
+}
+
+/// A token store the request's header callback reads and its 401 hook refreshes.
+fn token_request(k: &str) -> (SseRequest, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+    use std::sync::atomic::Ordering;
+    let token = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(1));
+    let (read, refreshes) = (token.clone(), token.clone());
+    let request = fetch(k)
+        .headers_with(move || {
+            let t = read.load(Ordering::Relaxed);
+            vec![("Authorization".to_owned(), format!("Bearer t{t}"))]
+        })
+        .on_unauthorized(move || {
+            let token = refreshes.clone();
+            async move {
+                // As a real refresh would: a round trip before the new token is there.
+                sleep(20).await;
+                token.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    (request, token)
+}
+
+#[wasm_bindgen_test]
+async fn fetch_expired_token_refreshes_once_and_resumes_without_duplicates() {
+    let k = key("token-expiry");
+    script(
+        &k,
+        json!([
+            { "chunks": [text_chunk("id: 1\ndata: a\n\n")], "end": "abort" },
+            { "status": 401, "headers": {"content-type": "text/plain"} },
+            { "chunks": [text_chunk("id: 2\ndata: b\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let (request, token) = token_request(&k);
+    let mut stream = open(request);
+    assert_eq!(next_message(&mut stream).await.data(), "a");
+    let (states, b) = states_until_message(&mut stream).await;
+    assert_eq!((b.data(), b.last_event_id()), ("b", "2"));
+    assert!(
+        states.iter().any(|s| matches!(
+            s,
+            ConnectionState::Reconnecting {
+                attempt: 0,
+                cause: Disconnect::Unauthorized,
+                ..
+            }
+        )),
+        "{states:?}"
+    );
+    let log = log(&k).await;
+    // One extra request (the 401), each resume with the last id, the fresh token after it.
+    assert_eq!(log.len(), 3, "{log:?}");
+    assert_eq!(log[1]["headers"]["authorization"], "Bearer t1");
+    assert_eq!(log[1]["last_event_id"], "1");
+    assert_eq!(log[2]["headers"]["authorization"], "Bearer t2");
+    assert_eq!(log[2]["last_event_id"], "1");
+    assert_eq!(token.load(std::sync::atomic::Ordering::Relaxed), 2);
+}
+
+#[wasm_bindgen_test]
+async fn fetch_a_second_401_in_a_row_is_fatal() {
+    let k = key("token-refused");
+    let refused = json!({ "status": 401, "headers": {"content-type": "text/plain"} });
+    script(&k, json!([refused, refused, refused])).await;
+    let (request, token) = token_request(&k);
+    let items = drain(&mut open(request)).await;
+    assert!(
+        matches!(items.last(), Some(Err(Error::Status { status: 401 }))),
+        "{items:?}"
+    );
+    assert_last_state_is_closed(&items);
+    assert_eq!(log(&k).await.len(), 2);
+    assert_eq!(
+        token.load(std::sync::atomic::Ordering::Relaxed),
+        2,
+        "one refresh"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn fetch_online_event_ends_a_pending_reconnect_wait() {
+    let k = key("online");
+    script(
+        &k,
+        json!([
+            { "status": 500, "headers": {"content-type": "text/plain"} },
+            { "chunks": [text_chunk("data: back\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let mut stream = open(fetch(&k).reconnect(slow_policy()));
+    loop {
+        match next_within(&mut stream, 5000).await.unwrap().unwrap() {
+            Item::State(ConnectionState::Reconnecting { delay, .. }) => {
+                assert_eq!(delay, Some(Duration::from_secs(20)));
+                break;
+            }
+            Item::State(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let window = web_sys::window().unwrap();
+    window
+        .dispatch_event(&web_sys::Event::new("online").unwrap())
+        .unwrap();
+    let start = now();
+    assert_eq!(next_message(&mut stream).await.data(), "back");
+    assert!(now() - start < 3000.0, "{} ms", now() - start);
+}
+
+#[wasm_bindgen_test]
+async fn reconnect_replaces_the_connection_now_on_both_transports() {
+    for transport in [Transport::Fetch, Transport::EventSource] {
+        let k = key("reconnect-now");
+        script(
+            &k,
+            json!([
+                { "chunks": [text_chunk("id: 1\ndata: a\n\n")], "end": "hold" },
+                { "chunks": [text_chunk("id: 2\ndata: b\n\n")], "end": "hold" }
+            ]),
+        )
+        .await;
+        let mut stream = open(fetch(&k).transport(transport).reconnect(slow_policy()));
+        assert_eq!(next_message(&mut stream).await.data(), "a");
+        let handle = stream.close_handle();
+        handle.reconnect();
+        let (states, b) = states_until_message(&mut stream).await;
+        assert_eq!(b.data(), "b", "{transport:?}");
+        assert!(
+            states.iter().any(|s| matches!(
+                s,
+                ConnectionState::Reconnecting {
+                    cause: Disconnect::Requested,
+                    ..
+                }
+            )),
+            "{transport:?}: {states:?}"
+        );
+        let log = until_log(&k, 2000.0, "the first connection to close", |log| {
+            log.first()
+                .is_some_and(|c| c["outcome"] == "client_disconnected")
+        })
+        .await;
+        assert_eq!(log.len(), 2, "{transport:?}: {log:?}");
+        if transport == Transport::Fetch {
+            assert_eq!(log[1]["last_event_id"], "1");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn fetch_events_keeps_message_and_the_named_types_only() {
+    let k = key("fetch-events");
+    script(
+        &k,
+        json!([{ "chunks": [text_chunk("event: a\ndata: 1\n\nevent: b\ndata: 2\n\ndata: 3\n\nevent: a\ndata: 4\n\n")], "end": "close" }]),
+    )
+    .await;
+    let items = drain(&mut open(
+        fetch(&k).events(["a"]).end_of_body(EndOfBody::Close),
+    ))
+    .await;
+    let got: Vec<(String, String)> = items
+        .iter()
+        .filter_map(|i| match i {
+            Ok(Item::Message(m)) => Some((m.event_type().to_owned(), m.data().to_owned())),
+            _ => None,
+        })
+        .collect();
+    let want = |t: &str, d: &str| (t.to_owned(), d.to_owned());
+    assert_eq!(got, [want("a", "1"), want("message", "3"), want("a", "4")]);
 }

@@ -2,21 +2,22 @@
 //!
 //! The page streams a chat answer (`POST /api/chat` over fetch), rendered as Markdown while it
 //! arrives with `websse-markdown`, and a ticker (`GET /api/examples/ticker` over the browser's
-//! `EventSource`). The Unmount button closes both
-//! streams through their [`CloseHandle`]s and removes their part of the page; Mount opens them
-//! again.
+//! `EventSource`). The ticker is shared: two views (the newest tick, and a count of the ticks
+//! seen) each subscribe to it, over one connection. The Unmount button closes every stream
+//! through its [`CloseHandle`] and removes their part of the page; Mount opens them again.
 //!
 //! Query parameters: `ticker` (the ticker's URL), `chat` (the chat endpoint), `prompt`, and
 //! `speed` (characters per second of the answer).
 
 use std::cell::RefCell;
 
+use futures::Stream;
 use futures::StreamExt;
 use futures::channel::oneshot;
-use futures::future::join3;
+use futures::future::join4;
 use wasm_bindgen::prelude::*;
 use web_sys::{Document, Element, EventTarget, UrlSearchParams};
-use websse::{CloseHandle, EventStream, Item, SseRequest, Transport};
+use websse::{CloseHandle, Error, EventStream, Item, SharedStream, SseRequest, Transport};
 use websse_markdown::{MarkdownView, Options};
 
 fn main() {
@@ -74,23 +75,34 @@ async fn app() -> Result<(), JsValue> {
         let section = element(&document, "section", "streams", "")?;
         body.append_child(&section)?;
         let ticker = TickerView::new(&document, &section)?;
+        let counter = CounterView::new(&document, &section)?;
         let chat = ChatView::new(&document, &section)?;
-        let ticker_stream = ticker.open(&config);
+        // Two subscribers of one shared stream: one connection, each its own copy of the items.
+        // The connection opens with the first subscriber and closes with the last.
+        let shared = ticker.share(&config);
+        let tick_stream = shared.as_ref().map(SharedStream::subscribe);
+        let count_stream = shared.as_ref().map(SharedStream::subscribe);
         let chat_stream = chat.open(&config);
-        let handles: Vec<CloseHandle> = [&ticker_stream, &chat_stream]
+        let mut handles: Vec<CloseHandle> = [&tick_stream, &count_stream]
             .into_iter()
             .flatten()
-            .map(EventStream::close_handle)
+            .map(|s| s.close_handle())
             .collect();
+        handles.extend(chat_stream.as_ref().map(EventStream::close_handle));
         let unmount = async {
             clicked(&toggle).await?;
             handles.iter().for_each(CloseHandle::close);
             Ok::<_, JsValue>(())
         };
-        let ((), (), unmounted) =
-            join3(ticker.run(ticker_stream), chat.run(chat_stream), unmount).await;
+        let ((), (), (), unmounted) = join4(
+            ticker.run(tick_stream),
+            counter.run(count_stream),
+            chat.run(chat_stream),
+            unmount,
+        )
+        .await;
         unmounted?;
-        // Both streams have ended and were dropped: their connections are closed.
+        // Every stream has ended and was dropped: the connections are closed.
         section.remove();
 
         toggle.set_text_content(Some("Mount"));
@@ -117,15 +129,15 @@ impl TickerView {
         Ok(TickerView { tick, state })
     }
 
-    /// The browser's own `EventSource`: GET only, it reconnects by itself.
-    fn open(&self, config: &Config) -> Option<EventStream> {
-        let opened = SseRequest::get(&config.ticker)
+    /// The browser's own `EventSource` (GET only, it reconnects by itself), shared.
+    fn share(&self, config: &Config) -> Option<SharedStream> {
+        let shared = SseRequest::get(&config.ticker)
             .transport(Transport::EventSource)
-            .open();
-        opened.map_err(|error| self.show(&error.to_string())).ok()
+            .share();
+        shared.map_err(|error| self.show(&error.to_string())).ok()
     }
 
-    async fn run(&self, stream: Option<EventStream>) {
+    async fn run(&self, stream: Option<impl Stream<Item = Result<Item, Error>> + Unpin>) {
         let Some(mut stream) = stream else { return };
         while let Some(item) = stream.next().await {
             match item {
@@ -144,6 +156,32 @@ impl TickerView {
     fn show(&self, state: &str) {
         let _ = self.state.set_attribute("data-state", state);
         self.state.set_text_content(Some(state));
+    }
+}
+
+/// The second subscriber of the ticker: how many ticks it has seen.
+struct CounterView {
+    count: Element,
+}
+
+impl CounterView {
+    fn new(document: &Document, parent: &Element) -> Result<CounterView, JsValue> {
+        let block = element(document, "p", "counter", "ticks seen: ")?;
+        let count = element(document, "strong", "ticks-seen", "0")?;
+        block.append_child(&count)?;
+        parent.append_child(&block)?;
+        Ok(CounterView { count })
+    }
+
+    async fn run(&self, stream: Option<impl Stream<Item = Result<Item, Error>> + Unpin>) {
+        let Some(mut stream) = stream else { return };
+        let mut seen = 0u64;
+        while let Some(item) = stream.next().await {
+            if let Ok(Item::Message(_)) = item {
+                seen += 1;
+                self.count.set_text_content(Some(&seen.to_string()));
+            }
+        }
     }
 }
 

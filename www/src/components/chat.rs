@@ -72,7 +72,7 @@ pub fn ChatPage() -> Html {
                     ..
                 } => dispatch.dispatch(ChatAction::Reconnecting {
                     attempt,
-                    delay_ms: delay.as_millis().try_into().unwrap_or(u64::MAX),
+                    delay_ms: delay.map_or(0, |d| d.as_millis().try_into().unwrap_or(u64::MAX)),
                     cause: cause.to_string(),
                 }),
                 _ => {}

@@ -183,11 +183,14 @@ pub fn InspectorPage() -> Html {
                             ..
                         } => Connection::Reconnecting {
                             attempt,
-                            delay_ms: delay.as_millis().try_into().unwrap_or(u64::MAX),
+                            delay_ms: delay
+                                .map_or(0, |d| d.as_millis().try_into().unwrap_or(u64::MAX)),
                             cause: cause.to_string(),
                         },
                         ConnectionState::Paused => Connection::Paused,
-                        // `Closed`, and whatever a later websse adds.
+                        // The stream's end (or its error, which comes next) says it better.
+                        ConnectionState::Closed => return,
+                        // Whatever a later websse adds.
                         _ => Connection::Closed,
                     };
                     dispatch.dispatch(InspectorAction::State(connection, time));

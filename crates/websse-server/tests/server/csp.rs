@@ -112,6 +112,29 @@ async fn app_pages_carry_a_strict_policy_with_the_inline_script_hash() {
 }
 
 #[tokio::test]
+async fn a_missing_file_is_404_and_an_app_route_is_the_page() {
+    let dir = StaticDir::new("missing");
+    let server = spawn_with(Config {
+        static_dir: Some(dir.0.clone()),
+        ..Config::default()
+    })
+    .await;
+    let http = client();
+    for path in ["/typo.js", "/pkg/app_bg.wasm", "/a/b/style.css"] {
+        let response = http.get(server.url(path)).send().await.expect("request");
+        assert_eq!(response.status(), 404, "{path}");
+        let body = response.text().await.expect("body");
+        assert!(body.contains(path), "{path}: {body}");
+        assert!(!body.contains("<html"), "{path}: the page instead of a 404");
+    }
+    for path in ["/", "/inspector", "/chat/history"] {
+        let response = http.get(server.url(path)).send().await.expect("request");
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.text().await.expect("body"), INDEX, "{path}");
+    }
+}
+
+#[tokio::test]
 async fn api_responses_are_not_pages() {
     let dir = StaticDir::new("api");
     let server = spawn_with(Config {
@@ -198,4 +221,20 @@ async fn not_modified_keeps_the_cached_policy() {
         .expect("request");
     assert_eq!(again.status(), 304);
     assert_eq!(header(&again, "content-security-policy"), None);
+}
+
+#[test]
+fn help_says_what_a_static_dir_gets() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_websse-server"))
+        .arg("--help")
+        .output()
+        .expect("run websse-server --help");
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for words in ["Content-Security-Policy", "404", "style=", "SHA-256 hash"] {
+        assert!(
+            help.contains(words),
+            "--help does not say {words:?}:\n{help}"
+        );
+    }
 }

@@ -730,6 +730,10 @@ mod tests {
             let queue = hub.slot(id).unwrap();
             assert!(matches!(
                 queue.pop(),
+                Some(Ok(Item::State(ConnectionState::Closed)))
+            ));
+            assert!(matches!(
+                queue.pop(),
                 Some(Err(Error::Status { status: 404 }))
             ));
             assert!(queue.is_finished());

@@ -231,11 +231,21 @@ impl Future for Driver {
                 hub.borrow_mut().park(cx.waker());
                 return Poll::Pending;
             }
-            let item = match Pin::new(stream).poll_next(cx) {
+            let item = match Pin::new(&mut *stream).poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(item)) => item,
                 // Ended without saying so (it always says; to be safe): a clean end.
                 Poll::Ready(None) => Ok(Item::State(ConnectionState::Closed)),
+            };
+            // A failed connection says `Closed` and then its error, both queued at once: take
+            // the error, so that the subscribers (and the other tabs) end with it and not
+            // cleanly; the hub says `Closed` before it.
+            let item = match item {
+                Ok(Item::State(ConnectionState::Closed)) => match Pin::new(stream).poll_next(cx) {
+                    Poll::Ready(Some(Err(error))) => Err(error),
+                    _ => item,
+                },
+                item => item,
             };
             this.relay(&item);
             if hub.borrow_mut().deliver(item) {
@@ -505,11 +515,15 @@ fn encode(item: &Result<Item, Error>) -> Option<Vec<JsValue>> {
                     Disconnect::Network => ("network", 0),
                     Disconnect::Status(status) => ("status", *status),
                     Disconnect::IdleTimeout => ("idle", 0),
+                    Disconnect::WokeUp => ("woke", 0),
+                    Disconnect::Requested => ("requested", 0),
+                    Disconnect::Unauthorized => ("unauthorized", 0),
                     _ => ("unreported", 0),
                 };
                 fields.extend([
                     n(f64::from(*attempt)),
-                    n(delay.as_secs_f64() * 1e3),
+                    // -1: the delay is not known (the browser's EventSource).
+                    n(delay.map_or(-1.0, |d| d.as_secs_f64() * 1e3)),
                     s(cause),
                     n(f64::from(status)),
                 ]);
@@ -543,10 +557,11 @@ fn encode(item: &Result<Item, Error>) -> Option<Vec<JsValue>> {
 }
 
 /// What [`Error::EventSourceUnsupported`] can name (see `SseRequest::validate`).
-const UNSUPPORTED: [&str; 5] = [
+const UNSUPPORTED: [&str; 6] = [
     "methods other than GET",
     "custom headers",
     "a request body",
+    "an on_unauthorized hook",
     "framings other than SSE",
     "a starting Last-Event-ID",
 ];
@@ -571,12 +586,15 @@ fn decode(fields: &Array) -> Option<Result<Item, Error>> {
             "closed" => ConnectionState::Closed,
             "reconnecting" => ConnectionState::Reconnecting {
                 attempt: number(2)?.min(f64::from(u32::MAX)) as u32,
-                delay: ms(3)?,
+                delay: ms(3),
                 cause: match text(4)?.as_str() {
                     "end" => Disconnect::EndOfBody,
                     "network" => Disconnect::Network,
                     "status" => Disconnect::Status(number(5)?.min(999.0) as u16),
                     "idle" => Disconnect::IdleTimeout,
+                    "woke" => Disconnect::WokeUp,
+                    "requested" => Disconnect::Requested,
+                    "unauthorized" => Disconnect::Unauthorized,
                     _ => Disconnect::Unreported,
                 },
             },

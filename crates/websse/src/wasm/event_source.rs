@@ -3,7 +3,6 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
-use std::time::Duration;
 
 use wasm_bindgen::JsCast;
 use web_sys::{EventSource, EventSourceInit, MessageEvent};
@@ -99,7 +98,7 @@ impl Subscription {
                     attempt.set(attempt.get().saturating_add(1));
                     crate::queue::edit(&queue).push_state(ConnectionState::Reconnecting {
                         attempt: attempt.get(),
-                        delay: Duration::ZERO,
+                        delay: None,
                         cause: Disconnect::Unreported,
                     });
                 }

@@ -8,6 +8,7 @@ use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
@@ -21,12 +22,15 @@ use web_sys::{
 };
 
 use super::{
-    Listener, Timer, copy_bytes, fetch_with_request, js_error, js_message, js_message_after, sleep,
+    Listener, Timer, copy_bytes, fetch_with_request, js_error, js_message, js_message_after,
+    performance_now,
 };
 use crate::framing::Decoder;
+use crate::lifecycle::{self, Next, Outcome, Reconnects};
 use crate::queue::QueueRef;
 use crate::request::Body;
 use crate::response::{StatusClass, classify_status, is_event_stream, parse_retry_after};
+use crate::stream::Control;
 use crate::{ConnectionState, Credentials, Disconnect, Error, Framing, Item, SseRequest};
 
 #[wasm_bindgen]
@@ -158,46 +162,33 @@ impl Visibility {
     }
 }
 
-/// How one connection ended.
-enum Outcome {
-    /// 204: stop, cleanly.
-    NoContent,
-    /// Do not reconnect.
-    Fatal(Error),
-    /// The page was hidden (pause_when_hidden): reconnect when visible, no backoff.
-    Hidden,
-    /// Reconnect per policy. `why` goes into the `Reconnecting` state; `cause` is what to report
-    /// if the policy gives up (`None`: a clean end of body, reported as a clean close).
-    Lost {
-        why: Disconnect,
-        cause: Option<Error>,
-        retry_after: Option<Duration>,
-        healthy: bool,
-    },
-}
-
-impl Outcome {
-    /// A clean end of body: the spec's EventSource reconnects.
-    fn end_of_body(healthy: bool) -> Outcome {
-        Outcome::Lost {
-            why: Disconnect::EndOfBody,
-            cause: None,
-            retry_after: None,
-            healthy,
-        }
-    }
-}
-
 /// The idle timeout of one connection: one JS timer for the whole connection, not one per read.
 ///
 /// [`touch`](Idle::touch) only moves the deadline; when the timer fires before the deadline (there
 /// was activity since it was armed) it is re-armed for the rest, so a busy stream costs one timer
-/// per timeout period instead of a `setTimeout`/`clearTimeout` pair per chunk.
+/// per timeout period instead of a `setTimeout`/`clearTimeout` pair per chunk. Deadlines are on
+/// the monotonic clock (`performance.now()`), so a change of the system time neither stalls nor
+/// fires it.
 struct Idle {
     timeout: Duration,
-    /// `Date.now()` milliseconds after which the connection counts as dead.
+    /// `performance.now()` milliseconds after which the connection counts as dead.
     deadline: f64,
-    timer: Option<Timer>,
+    timer: Option<Armed>,
+}
+
+/// A timer and when it should fire, to tell a late one (see [`crate::lifecycle::slept`]).
+struct Armed {
+    timer: Timer,
+    clocks: Clocks,
+    ms: f64,
+}
+
+/// What [`Idle::poll_expired`] found.
+enum Expired {
+    /// No bytes for the whole timeout.
+    Idle,
+    /// The timer fired far too late: the machine slept, the connection is likely gone.
+    Slept,
 }
 
 impl Idle {
@@ -213,26 +204,125 @@ impl Idle {
 
     /// Bytes arrived: the connection is alive for another `timeout`.
     fn touch(&mut self) {
-        self.deadline = js_sys::Date::now() + self.timeout.as_secs_f64() * 1000.0;
+        self.deadline = performance_now() + self.timeout.as_secs_f64() * 1000.0;
     }
 
     /// Ready once the deadline has passed; arms (or re-arms) the timer otherwise.
-    fn poll_expired(&mut self, cx: &mut std::task::Context<'_>) -> Poll<()> {
+    fn poll_expired(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Expired> {
         loop {
-            if let Some(timer) = &mut self.timer {
-                if Pin::new(timer).poll(cx).is_pending() {
+            if let Some(armed) = &mut self.timer {
+                if Pin::new(&mut armed.timer).poll(cx).is_pending() {
                     return Poll::Pending;
                 }
+                let slept = armed.clocks.slept_during(armed.ms);
                 self.timer = None;
+                if slept {
+                    return Poll::Ready(Expired::Slept);
+                }
             }
-            let left = self.deadline - js_sys::Date::now();
+            let left = self.deadline - performance_now();
             if left <= 0.0 {
-                return Poll::Ready(());
+                return Poll::Ready(Expired::Idle);
             }
             // Whole milliseconds, rounded up, at most `setTimeout`'s range (see `sleep`): `as`
             // saturates, no float-to-Duration panic path and no Duration round trip.
-            self.timer = Some(Timer::new(left.ceil().min(f64::from(i32::MAX)) as u32));
+            let ms = left.ceil().min(f64::from(i32::MAX));
+            self.timer = Some(Armed {
+                timer: Timer::new(ms as u32),
+                clocks: Clocks::now(),
+                ms,
+            });
         }
+    }
+}
+
+/// Both clocks at one moment: the monotonic one may stop while the machine sleeps, the wall
+/// clock does not, so together they tell how long really passed.
+struct Clocks {
+    mono: f64,
+    wall: f64,
+}
+
+impl Clocks {
+    fn now() -> Clocks {
+        Clocks {
+            mono: performance_now(),
+            wall: js_sys::Date::now(),
+        }
+    }
+
+    /// Whether a wait of `expected_ms` that began at `self` and is over now took so much longer
+    /// that the machine must have slept.
+    fn slept_during(&self, expected_ms: f64) -> bool {
+        let now = Clocks::now();
+        let passed = (now.mono - self.mono).max(now.wall - self.wall);
+        crate::lifecycle::slept(expected_ms, passed, page_hidden())
+    }
+}
+
+/// Whether the page is hidden (`false` where there is no document, in a worker).
+fn page_hidden() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| Reflect::get(&d, &JsValue::from_str("hidden")).ok())
+        .and_then(|hidden| hidden.as_bool())
+        .unwrap_or(false)
+}
+
+/// Reconnect-now signals from the page: `online`, and `pageshow` from the back/forward cache.
+/// The listeners live as long as the stream and are removed with it.
+struct WakeUps {
+    state: Rc<WakeState>,
+    _listeners: Vec<Listener>,
+}
+
+#[derive(Default)]
+struct WakeState {
+    woke: Cell<bool>,
+    waker: Cell<Option<Waker>>,
+}
+
+impl WakeUps {
+    fn new() -> WakeUps {
+        let state = Rc::new(WakeState::default());
+        let mut listeners = Vec::new();
+        if let Some(window) = web_sys::window() {
+            for kind in ["online", "pageshow"] {
+                let state = Rc::clone(&state);
+                listeners.push(Listener::new(
+                    &window,
+                    kind,
+                    Box::new(move |event: web_sys::Event| {
+                        // A `pageshow` that is not a restore from the back/forward cache is the
+                        // page's first load: nothing was interrupted.
+                        let restored = event.type_() != "pageshow"
+                            || Reflect::get(&event, &JsValue::from_str("persisted"))
+                                .ok()
+                                .and_then(|p| p.as_bool())
+                                .unwrap_or(false);
+                        if restored {
+                            state.woke.set(true);
+                            if let Some(waker) = state.waker.take() {
+                                waker.wake();
+                            }
+                        }
+                    }),
+                ));
+            }
+        }
+        WakeUps {
+            state,
+            _listeners: listeners,
+        }
+    }
+
+    /// Whether the page woke since the last call (the flag is cleared); registers `cx` otherwise.
+    fn poll_woke(&self, cx: &mut std::task::Context<'_>) -> bool {
+        if self.state.woke.replace(false) {
+            return true;
+        }
+        self.state.waker.set(Some(cx.waker().clone()));
+        false
     }
 }
 
@@ -240,27 +330,41 @@ enum Race<T> {
     Done(T),
     Idle,
     Hidden,
+    /// Reconnect now, for this reason.
+    Now(Disconnect),
 }
 
-/// Waits for `fut`, unless the idle deadline passes first or the page gets hidden.
+/// What a connection or a wait races against besides its own future.
+struct Interrupts<'a> {
+    visibility: Option<&'a Visibility>,
+    control: &'a Control,
+}
+
+/// Waits for `fut`, unless the idle deadline passes first, the page gets hidden, or the app asks
+/// for a new connection.
 ///
 /// A plain function returning the `poll_fn` future, not an `async fn` around it: one state
-/// machine fewer (code size, issue 13).
+/// machine fewer (smaller code).
 fn race<'a, F: Future + Unpin + 'a>(
     mut fut: F,
     mut idle: Option<&'a mut Idle>,
-    visibility: Option<&'a Visibility>,
+    interrupts: &'a Interrupts<'a>,
 ) -> impl Future<Output = Race<F::Output>> + 'a {
     poll_fn(move |cx| {
+        if interrupts.control.take_reconnect() {
+            return Poll::Ready(Race::Now(Disconnect::Requested));
+        }
         if let Poll::Ready(v) = Pin::new(&mut fut).poll(cx) {
             return Poll::Ready(Race::Done(v));
         }
-        if let Some(idle) = idle.as_deref_mut()
-            && idle.poll_expired(cx).is_ready()
-        {
-            return Poll::Ready(Race::Idle);
+        if let Some(idle) = idle.as_deref_mut() {
+            match idle.poll_expired(cx) {
+                Poll::Ready(Expired::Idle) => return Poll::Ready(Race::Idle),
+                Poll::Ready(Expired::Slept) => return Poll::Ready(Race::Now(Disconnect::WokeUp)),
+                Poll::Pending => {}
+            }
         }
-        if let Some(v) = visibility
+        if let Some(v) = interrupts.visibility
             && v.poll_hidden(cx)
         {
             return Poll::Ready(Race::Hidden);
@@ -269,20 +373,52 @@ fn race<'a, F: Future + Unpin + 'a>(
     })
 }
 
+/// The wait before a reconnect: `delay`, cut short when the page wakes up (`online`, a restore
+/// from the back/forward cache, a sleep of the machine) or the app asks to reconnect.
+///
+/// Waits in steps of at most [`WAIT_STEP_MS`], so that a sleep of the machine is noticed soon
+/// after it ends even when the monotonic clock (and so `setTimeout`) stood still meanwhile.
+async fn wait(delay: Duration, wake: &WakeUps, control: &Control) {
+    let mut left = delay.as_secs_f64() * 1000.0;
+    while left > 0.0 {
+        let step = left.min(WAIT_STEP_MS);
+        let clocks = Clocks::now();
+        let mut timer = Timer::new(step.ceil() as u32);
+        let woke = poll_fn(|cx| {
+            if control.take_reconnect() || wake.poll_woke(cx) {
+                return Poll::Ready(true);
+            }
+            Pin::new(&mut timer).poll(cx).map(|()| false)
+        })
+        .await;
+        if woke || clocks.slept_during(step) {
+            return;
+        }
+        left -= step;
+    }
+}
+
+/// The longest single timer of a reconnect wait (see [`wait`]).
+const WAIT_STEP_MS: f64 = 10_000.0;
+
 /// The fetch driver: connects, reads, reconnects, until the stream is over. Polled by the
 /// [`EventStream`](crate::EventStream) that owns it; dropping it releases the connection.
-pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
+pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Control>) {
     let mut decoder = Decoder::new(request.framing, request.max_event_size);
     decoder.set_last_event_id(&request.last_event_id);
     // Without the cargo feature this is always `None` (`validate` refused the option), so the
-    // compiler drops the listener and every visibility branch below (0.4 kB gz, issue 13).
+    // compiler drops the listener and every visibility branch below.
     let visibility = if cfg!(feature = "pause-when-hidden") && request.pause_when_hidden {
         Visibility::new()
     } else {
         None
     };
-    let policy = &request.reconnect;
-    let mut attempt = 0u32;
+    let interrupts = Interrupts {
+        visibility: visibility.as_ref(),
+        control: &control,
+    };
+    let wake = WakeUps::new();
+    let mut reconnects = Reconnects::default();
     loop {
         if let Some(v) = &visibility
             && v.is_hidden()
@@ -291,34 +427,38 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
             v.until_visible().await;
             crate::queue::edit(&queue).push_state(ConnectionState::Connecting);
         }
+        // Headers that must be fetched first (a refreshed token), before every connect.
+        let fetched = match &request.headers_async {
+            Some(headers) => headers().await,
+            None => Vec::new(),
+        };
         // One connection: request, response checks, body until it ends. Written inline, not as
-        // an `async fn` awaited here: one generator fewer (-0.12 kB gz; matched in place, since
-        // binding it to a `let` first measured +0.14 kB gz, code size, issue 13).
+        // an `async fn` awaited here: one generator fewer (smaller code).
         #[allow(clippy::blocks_in_conditions)]
-        let (why, cause, retry_after) = match 'connect: {
-            let (request, decoder, visibility) = (&request, &mut decoder, visibility.as_ref());
+        let outcome = 'connect: {
+            let (request, decoder) = (&request, &mut decoder);
             let abort = match AbortGuard::new() {
                 Ok(a) => a,
                 Err(e) => break 'connect Outcome::Fatal(e),
             };
-            let js_request = match build_request(request, decoder.last_event_id(), &abort.signal())
-            {
-                Ok(r) => r,
-                Err(e) => break 'connect Outcome::Fatal(e),
-            };
+            let js_request =
+                match build_request(request, decoder.last_event_id(), &fetched, &abort.signal()) {
+                    Ok(r) => r,
+                    Err(e) => break 'connect Outcome::Fatal(e),
+                };
             let mut idle = request.idle_timeout.map(Idle::new);
             let idle_lost = |healthy| Outcome::Lost {
                 why: Disconnect::IdleTimeout,
-                cause: request
-                    .idle_timeout
-                    .map(|timeout| Error::IdleTimeout { timeout }),
+                cause: Error::IdleTimeout {
+                    timeout: request.idle_timeout.unwrap_or_default(),
+                },
                 retry_after: None,
                 healthy,
             };
             let response = match race(
                 JsFuture::from(fetch_with_request(&js_request)),
                 idle.as_mut(),
-                visibility,
+                &interrupts,
             )
             .await
             {
@@ -326,15 +466,16 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
                 Race::Done(Err(e)) => {
                     break 'connect Outcome::Lost {
                         why: Disconnect::Network,
-                        cause: Some(Error::Network {
+                        cause: Error::Network {
                             message: js_message(&e),
-                        }),
+                        },
                         retry_after: None,
                         healthy: false,
                     };
                 }
                 Race::Idle => break 'connect idle_lost(false),
                 Race::Hidden => break 'connect Outcome::Hidden,
+                Race::Now(why) => break 'connect Outcome::Now(why),
             };
             let response: Response = match response.dyn_into() {
                 Ok(r) => r,
@@ -352,11 +493,12 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
             match classify_status(status) {
                 StatusClass::Open => {}
                 StatusClass::NoContent => break 'connect Outcome::NoContent,
+                StatusClass::Fatal if status == 401 => break 'connect Outcome::Unauthorized,
                 StatusClass::Fatal => break 'connect Outcome::Fatal(Error::Status { status }),
                 StatusClass::Retry => {
                     break 'connect Outcome::Lost {
                         why: Disconnect::Status(status),
-                        cause: Some(Error::Status { status }),
+                        cause: Error::Status { status },
                         retry_after: header("retry-after")
                             .and_then(|v| parse_retry_after(&v, js_sys::Date::now())),
                         healthy: false,
@@ -373,17 +515,29 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
             if let Some(idle) = &mut idle {
                 idle.touch();
             }
-            let opened_at = js_sys::Date::now();
+            let opened_at = performance_now();
             let healthy = || {
-                js_sys::Date::now() - opened_at
+                performance_now() - opened_at
                     >= request.reconnect.reset_after.as_secs_f64() * 1000.0
             };
-            // The fetch queue is unbounded (see `EventStream::open`).
-            let mut emit = |item: Item| crate::queue::edit(&queue).push_unbounded(item);
+            // The fetch queue is unbounded (see `EventStream::open`). Named event types that
+            // the request did not ask for are dropped here, as the EventSource transport does.
+            let wanted = |item: &Item| match item {
+                Item::Message(m) if !request.events.is_empty() => {
+                    let t = m.event_type();
+                    t == "message" || request.events.iter().any(|e| e == t)
+                }
+                _ => true,
+            };
+            let mut emit = |item: Item| {
+                if wanted(&item) {
+                    crate::queue::edit(&queue).push_unbounded(item);
+                }
+            };
 
             let Some(body) = response.body() else {
                 decoder.finish(&mut emit);
-                break 'connect Outcome::end_of_body(healthy());
+                break 'connect Outcome::EndOfBody { healthy: healthy() };
             };
             let reader = match ReaderGuard::new(&body) {
                 Ok(r) => r,
@@ -391,7 +545,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
             };
             let mut scratch = Vec::new();
             loop {
-                let chunk = match race(reader.read(), idle.as_mut(), visibility).await {
+                let chunk = match race(reader.read(), idle.as_mut(), &interrupts).await {
                     Race::Done(Ok(result)) => {
                         if let Some(idle) = &mut idle {
                             idle.touch();
@@ -402,9 +556,9 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
                         decoder.finish(&mut emit);
                         break 'connect Outcome::Lost {
                             why: Disconnect::Network,
-                            cause: Some(Error::Network {
+                            cause: Error::Network {
                                 message: js_message(&e),
-                            }),
+                            },
                             retry_after: None,
                             healthy: healthy(),
                         };
@@ -417,6 +571,10 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
                         decoder.finish(&mut emit);
                         break 'connect Outcome::Hidden;
                     }
+                    Race::Now(why) => {
+                        decoder.finish(&mut emit);
+                        break 'connect Outcome::Now(why);
+                    }
                 };
                 let done = Reflect::get(&chunk, &JsValue::from_str("done"))
                     .ok()
@@ -424,7 +582,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
                     .unwrap_or(false);
                 if done {
                     decoder.finish(&mut emit);
-                    break 'connect Outcome::end_of_body(healthy());
+                    break 'connect Outcome::EndOfBody { healthy: healthy() };
                 }
                 let value =
                     Reflect::get(&chunk, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
@@ -444,40 +602,45 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
                     }
                 }
             }
-        } {
-            Outcome::NoContent => return crate::queue::edit(&queue).close(),
-            Outcome::Fatal(e) => return crate::queue::edit(&queue).fail(e),
-            Outcome::Hidden => continue,
-            Outcome::Lost {
-                why,
-                cause,
-                retry_after,
-                healthy,
-            } => {
-                if healthy {
-                    attempt = 0;
+        };
+        let next = reconnects.next(
+            outcome,
+            &lifecycle::Context {
+                request: &request,
+                last_event_id: decoder.last_event_id(),
+                server_retry: decoder.retry(),
+                random: js_sys::Math::random(),
+            },
+        );
+        let now = |cause| ConnectionState::Reconnecting {
+            attempt: 0,
+            delay: Some(Duration::ZERO),
+            cause,
+        };
+        match next {
+            Next::Close => return crate::queue::edit(&queue).close(),
+            Next::Fail(e) => return crate::queue::edit(&queue).fail(e),
+            Next::Pause => continue,
+            Next::Refresh => {
+                crate::queue::edit(&queue).push_state(now(Disconnect::Unauthorized));
+                if let Some(refresh) = &request.on_unauthorized {
+                    refresh().await;
                 }
-                (why, cause, retry_after)
             }
-        };
-        attempt = attempt.saturating_add(1);
-        if !policy.allows(attempt) {
-            let mut queue = crate::queue::edit(&queue);
-            return match cause {
-                Some(e) => queue.fail(e),
-                None => queue.close(),
-            };
+            Next::Now(cause) => crate::queue::edit(&queue).push_state(now(cause)),
+            Next::Wait {
+                attempt,
+                delay,
+                cause,
+            } => {
+                crate::queue::edit(&queue).push_state(ConnectionState::Reconnecting {
+                    attempt,
+                    delay: Some(delay),
+                    cause,
+                });
+                wait(delay, &wake, &control).await;
+            }
         }
-        let delay = match retry_after {
-            Some(wait) => policy.server_delay(wait),
-            None => policy.delay(attempt, decoder.retry(), js_sys::Math::random()),
-        };
-        crate::queue::edit(&queue).push_state(ConnectionState::Reconnecting {
-            attempt,
-            delay,
-            cause: why,
-        });
-        sleep(delay).await;
         crate::queue::edit(&queue).push_state(ConnectionState::Connecting);
     }
 }
@@ -486,6 +649,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef) {
 fn build_request(
     request: &SseRequest,
     last_event_id: &str,
+    fetched: &[(String, String)],
     signal: &AbortSignal,
 ) -> Result<Request, Error> {
     // A plain object filled with `Reflect.set` rather than `RequestInit`'s setters: one JS import
@@ -508,7 +672,7 @@ fn build_request(
     }
     let headers = Headers::new().map_err(js_error)?;
     let mut refused = None;
-    request.connect_headers(last_event_id, &mut |name, value| {
+    request.connect_headers(last_event_id, fetched, &mut |name, value| {
         if refused.is_none() {
             refused = headers.append(name, value).err();
         }

@@ -43,6 +43,12 @@ extern "C" {
     #[wasm_bindgen(js_name = setTimeout)]
     fn set_timeout(handler: &js_sys::Function, ms: u32) -> JsValue;
 
+    /// [`performance.now()`](https://developer.mozilla.org/en-US/docs/Web/API/Performance/now):
+    /// milliseconds on a monotonic clock (window or worker), unmoved by changes of the system
+    /// time.
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+
     /// The global `clearTimeout`.
     #[wasm_bindgen(js_name = clearTimeout)]
     fn clear_timeout(handle: &JsValue);
