@@ -505,8 +505,9 @@ pub async fn answer_visible_text(client: &Client) -> Result<String> {
     Ok(value.as_str().map(str::to_owned).unwrap_or_default())
 }
 
-/// `markdown` rendered one-shot by the page itself (the app's `render_markdown` test hook, the
-/// same crate and options the chat streams with), as `innerHTML`.
+/// `markdown` rendered in one go by the page itself (the app's `render_markdown` test hook: the
+/// whole text pushed at once into a view with the chat's options, then finished, which the crate
+/// guarantees equals its `render_once`), as `innerHTML`.
 ///
 /// # Errors
 /// When WebDriver fails or the page has no such hook.

@@ -73,10 +73,15 @@ impl AnswerView {
     }
 }
 
-/// Test hook: renders `markdown` one-shot into `container` with the chat's options, so browser
-/// tests can compare a streamed answer with the one-shot rendering of the same text on the same
-/// page. Trunk's loader exposes it as `window.wasmBindings.render_markdown`.
+/// Test hook: renders `markdown` into `container` all at once (one push, then finish) with the
+/// chat's options, so browser tests can compare a streamed answer with the rendering of the whole
+/// text on the same page. The crate guarantees (and tests) that a finished view equals
+/// `render_once`; calling `render_once` here would link its separate one-shot path, about 6 kB of
+/// gzipped wasm, for a test. Trunk's loader exposes it as `window.wasmBindings.render_markdown`.
 #[wasm_bindgen]
 pub fn render_markdown(container: &Element, markdown: &str) {
-    websse_markdown::render_once(container, markdown, &options());
+    let mut view = MarkdownView::new(container.clone(), options());
+    view.push(markdown);
+    view.finish();
+    // Dropping a finished view leaves its rendering in place.
 }
