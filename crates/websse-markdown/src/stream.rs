@@ -222,6 +222,21 @@ fn part(e: &Event<'_>) -> Option<Part> {
     }
 }
 
+/// A blank line with something after it: the end of any paragraph or table before it.
+fn blank_then_text(s: &str) -> bool {
+    let mut blank = false;
+    for line in s.split_inclusive('\n') {
+        if blank && !line.trim().is_empty() {
+            return true;
+        }
+        blank |= line.ends_with('\n') && line.trim().is_empty();
+    }
+    false
+}
+
+/// Left as text in a paragraph, these may still pair with text to come.
+const SPECIAL: [char; 7] = ['*', '_', '~', '`', '[', ']', '<'];
+
 /// A list item and a blank line with the marker of `line`: the same list, made loose.
 fn loose_item(line: &str) -> String {
     let t = line.trim_start_matches(' ');
@@ -303,6 +318,8 @@ pub struct MarkdownStream {
     fast: Fast,
     partial: Option<Partial>,
     parts: bool,
+    /// A paragraph line is cut (a text node frozen) at most every this many bytes.
+    min_split: usize,
     split_due: bool,
     finished: bool,
 }
@@ -324,6 +341,7 @@ impl MarkdownStream {
             fast: Fast::None,
             partial: None,
             parts: true,
+            min_split: 256,
             split_due: false,
             finished: false,
         }
@@ -334,6 +352,13 @@ impl MarkdownStream {
     #[doc(hidden)]
     pub fn without_parts(mut self) -> Self {
         self.parts = false;
+        self
+    }
+
+    /// Cut a long paragraph line at most every `bytes` (256 by default): tests cut short ones.
+    #[doc(hidden)]
+    pub fn split_lines_every(mut self, bytes: usize) -> Self {
+        self.min_split = bytes;
         self
     }
 
@@ -417,9 +442,9 @@ impl MarkdownStream {
         if self.opts.cursor {
             ops.push(Op::Cursor { parent: None });
         }
-        let parts = self.parts;
+        let (parts, min_split) = (self.parts, self.min_split);
         *self = MarkdownStream::new(std::mem::take(&mut self.opts));
-        self.parts = parts;
+        (self.parts, self.min_split) = (parts, min_split);
     }
 
     fn code_fast(&mut self, ops: &mut Vec<Op>) -> bool {
@@ -623,6 +648,8 @@ impl MarkdownStream {
             .unwrap_or(usize::MAX);
         // Scan the first block for the last point where what precedes is final.
         let mut cut: Option<(usize, usize)> = None;
+        // For a cut inside a text event: the event and where in it.
+        let mut split: Option<(usize, usize)> = None;
         let mut head_end = None;
         let mut clean = true;
         let mut loose = false;
@@ -663,13 +690,37 @@ impl MarkdownStream {
                     ),
                 ) => tight = true,
                 (Some(Part::Para), _, Event::Text(t)) => {
+                    // Inside one long line: after a space, before a letter, in text that is its
+                    // own source, far enough on to be worth a node. No `|` before it on the
+                    // line: the line may yet become a table's header row.
+                    let last = cut.map_or(0, |c| c.1);
+                    let line = from + line_start(&shown, r.start);
+                    if clean
+                        && depth == 1
+                        && shown.get(r.clone()) == Some(&**t)
+                        && !self.text[line..from + r.start].contains('|')
+                        && let Some(k) = t
+                            .char_indices()
+                            .rev()
+                            .find(|&(k, c)| {
+                                k > 0 && t.as_bytes()[k - 1] == b' ' && c.is_alphabetic()
+                            })
+                            .map(|(k, _)| k)
+                            .filter(|&k| !t[..k].contains(SPECIAL) && !t[..k].contains('|'))
+                        && ok(r.start + k)
+                        && r.start + k >= last + self.min_split
+                    {
+                        cut = Some((i, r.start + k));
+                        split = Some((i, k));
+                    }
                     // A delimiter, bracket, backtick or `<` left as text may pair with later text.
-                    clean &= !t.contains(['*', '_', '~', '`', '[', ']', '<']);
+                    clean &= !t.contains(SPECIAL);
                 }
                 (Some(Part::Para), 1, Event::SoftBreak) if clean => {
                     let q = shown[r.start..].find('\n').map_or(0, |k| r.start + k + 1);
                     if ok(q) && shown[q..].starts_with(char::is_alphabetic) {
                         cut = Some((i + 1, q));
+                        split = None;
                     }
                 }
                 _ => {}
@@ -682,6 +733,11 @@ impl MarkdownStream {
         }
         if !force {
             if next_block.is_some_and(|n| block_done(first_ends, &shown, n, complete_to)) {
+                return false;
+            }
+            // What display completion hides (a lone backtick) still starts a block in the
+            // text, and the commit goes by the text.
+            if first_ends == Ends::Blank && first != Some(Part::List) && blank_then_text(region) {
                 return false;
             }
             if resumed == Some((Part::List, false)) && (loose || blank_inside) {
@@ -702,7 +758,14 @@ impl MarkdownStream {
         if let Some(p) = &self.partial {
             b.resume(&p.at);
         }
-        for (i, (e, r)) in events.into_iter().enumerate() {
+        for (i, (mut e, mut r)) in events.into_iter().enumerate() {
+            if let Some((_, k)) = split.filter(|s| s.0 == i)
+                && let Event::Text(t) = &e
+            {
+                let rest = CowStr::from(t[k..].to_owned());
+                b.event(Event::Text(t[..k].to_owned().into()), r.start..r.start + k);
+                (e, r) = (Event::Text(rest), r.start + k..r.end);
+            }
             if cut.is_some_and(|c| c.0 == i) {
                 frozen = Some(b.freeze());
             }

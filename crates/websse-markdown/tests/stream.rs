@@ -145,7 +145,7 @@ fn streamed_equals_one_shot_for_every_chunk_size() {
 /// Stream `chunks` twice, with the open block rendered in parts and whole, and compare the
 /// two DOMs after every render: the parts must show what a full re-render shows.
 fn parts_equal_whole(chunks: &[&str], opts: &Options) {
-    let mut a = MarkdownStream::new(opts.clone());
+    let mut a = MarkdownStream::new(opts.clone()).split_lines_every(4);
     let mut b = MarkdownStream::new(opts.clone()).without_parts();
     let (mut da, mut db) = (VDom::default(), VDom::default());
     let mut check = CommitCheck::default();
