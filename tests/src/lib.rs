@@ -468,6 +468,99 @@ pub async fn answer(client: &Client) -> Result<String> {
     Ok(text(client, &tid("answer")).await?.unwrap_or_default())
 }
 
+/// The newest answer's rendered DOM (`innerHTML`), without the cursor.
+///
+/// # Errors
+/// When WebDriver fails.
+pub async fn answer_html(client: &Client) -> Result<String> {
+    let value = js(
+        client,
+        r#"const e = document.querySelector('[data-testid="answer"]');
+           if (!e) return null;
+           const copy = e.cloneNode(true);
+           copy.querySelectorAll('[data-testid="cursor"]').forEach(c => c.remove());
+           return copy.innerHTML;"#,
+        vec![],
+    )
+    .await?;
+    Ok(value.as_str().map(str::to_owned).unwrap_or_default())
+}
+
+/// The newest answer's text as a reader sees it: without the cursor and the code blocks' chrome
+/// (copy buttons, `aria-hidden` labels).
+///
+/// # Errors
+/// When WebDriver fails.
+pub async fn answer_visible_text(client: &Client) -> Result<String> {
+    let value = js(
+        client,
+        r#"const e = document.querySelector('[data-testid="answer"]');
+           if (!e) return '';
+           const copy = e.cloneNode(true);
+           copy.querySelectorAll('button, [aria-hidden="true"]').forEach(c => c.remove());
+           return copy.textContent;"#,
+        vec![],
+    )
+    .await?;
+    Ok(value.as_str().map(str::to_owned).unwrap_or_default())
+}
+
+/// `markdown` rendered in one go by the page itself (the app's `render_markdown` test hook: the
+/// whole text pushed at once into a view with the chat's options, then finished, which the crate
+/// guarantees equals its `render_once`), as `innerHTML`.
+///
+/// # Errors
+/// When WebDriver fails or the page has no such hook.
+pub async fn one_shot_html(client: &Client, markdown: &str) -> Result<String> {
+    let value = js(
+        client,
+        r#"const render = window.wasmBindings && window.wasmBindings.render_markdown;
+           if (!render) return { error: 'no window.wasmBindings.render_markdown' };
+           const div = document.createElement('div');
+           render(div, arguments[0]);
+           return div.innerHTML;"#,
+        vec![json!(markdown)],
+    )
+    .await?;
+    value
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("one-shot render failed: {value}").into())
+}
+
+/// The `k` for which the newest answer's DOM equals the one-shot render of the first `k` pieces
+/// concatenated (`k` >= 1), if any: a stopped or failed answer must show exactly a prefix of the
+/// stream, rendered as final.
+///
+/// # Errors
+/// When WebDriver fails or the page has no render hook.
+pub async fn rendered_prefix(client: &Client, pieces: &[String]) -> Result<Option<usize>> {
+    let value = js(
+        client,
+        r#"const [pieces] = arguments;
+           const render = window.wasmBindings && window.wasmBindings.render_markdown;
+           if (!render) return { error: 'no window.wasmBindings.render_markdown' };
+           const answer = document.querySelector('[data-testid="answer"]').cloneNode(true);
+           answer.querySelectorAll('[data-testid="cursor"]').forEach(c => c.remove());
+           const shown = answer.innerHTML;
+           let text = '';
+           for (let k = 1; k <= pieces.length; k++) {
+             text += pieces[k - 1];
+             const div = document.createElement('div');
+             render(div, text);
+             if (div.innerHTML === shown) return k;
+           }
+           return -1;"#,
+        vec![json!(pieces)],
+    )
+    .await?;
+    match value.as_i64() {
+        Some(k) if k > 0 => Ok(Some(k as usize)),
+        Some(_) => Ok(None),
+        None => Err(format!("prefix search failed: {value}").into()),
+    }
+}
+
 /// Types `prompt` into the prompt box and presses Enter.
 ///
 /// # Errors
@@ -489,12 +582,35 @@ pub async fn choose_transport(client: &Client, transport: &str) -> Result {
     Ok(())
 }
 
+/// Puts `text` into the prompt box as it is (newlines included) and clicks Send.
+///
+/// # Errors
+/// When WebDriver fails.
+pub async fn send_text(client: &Client, text: &str) -> Result {
+    js(
+        client,
+        r#"document.querySelector('[data-testid="prompt"]').value = arguments[0];
+           document.querySelector('[data-testid="send"]').click();"#,
+        vec![json!(text)],
+    )
+    .await?;
+    Ok(())
+}
+
 /// The full answer the server gives for `prompt`, read straight from `GET /api/chat` with the
 /// page's own `fetch` at top speed: the oracle the UI's text is compared with.
 ///
 /// # Errors
 /// When the request fails.
 pub async fn server_answer(client: &Client, prompt: &str) -> Result<String> {
+    Ok(server_deltas(client, prompt).await?.concat())
+}
+
+/// The deltas of the answer the server gives for `prompt`, in order (see [`server_answer`]).
+///
+/// # Errors
+/// When the request fails.
+pub async fn server_deltas(client: &Client, prompt: &str) -> Result<Vec<String>> {
     let value = client
         .execute_async(
             r#"
@@ -502,14 +618,14 @@ pub async fn server_answer(client: &Client, prompt: &str) -> Result<String> {
             fetch('/api/chat?speed=1000000&prompt=' + encodeURIComponent(prompt))
               .then(r => r.text())
               .then(body => {
-                let out = '';
+                const out = [];
                 for (const block of body.split(/\r?\n\r?\n/)) {
                   let type = 'message'; const data = [];
                   for (const line of block.split(/\r?\n/)) {
                     if (line.startsWith('event:')) type = line.slice(6).trim();
                     else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
                   }
-                  if (type === 'delta' && data.length) out += JSON.parse(data.join('\n')).text;
+                  if (type === 'delta' && data.length) out.push(JSON.parse(data.join('\n')).text);
                 }
                 done(out);
               })
@@ -519,8 +635,13 @@ pub async fn server_answer(client: &Client, prompt: &str) -> Result<String> {
         )
         .await?;
     value
-        .as_str()
-        .map(str::to_owned)
+        .as_array()
+        .map(|deltas| {
+            deltas
+                .iter()
+                .map(|d| d.as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
         .ok_or_else(|| format!("oracle request failed: {value}").into())
 }
 

@@ -64,10 +64,15 @@ async fn streams_answer_and_ticks(c: Client, example: &str) -> Result {
         }
     })
     .await?;
-    assert_eq!(
-        text(&c, &tid("answer")).await?.unwrap_or_default(),
-        expected
-    );
+    if example == "vanilla" {
+        // Rendered as Markdown with websse-markdown (docs/frameworks.md).
+        assert_markdown_answer(&c).await?;
+    } else {
+        assert_eq!(
+            text(&c, &tid("answer")).await?.unwrap_or_default(),
+            expected
+        );
+    }
 
     let first = wait_tick(&c, 2).await?;
     let later = wait_tick(&c, first + 3).await?;
@@ -82,6 +87,41 @@ async fn streams_answer_and_ticks(c: Client, example: &str) -> Result {
         Some("open")
     );
     no_csp_violations(&c).await
+}
+
+/// The finished answer is rendered Markdown: the demo answer's heading, list, table and code
+/// block are elements, no raw syntax shows, and the cursor is gone.
+async fn assert_markdown_answer(c: &Client) -> Result {
+    let found = js(
+        c,
+        r#"const a = document.querySelector('[data-testid="answer"]');
+           const n = s => a.querySelectorAll(s).length;
+           const copy = a.cloneNode(true);
+           copy.querySelectorAll('button, [aria-hidden="true"]').forEach(e => e.remove());
+           const text = copy.textContent;
+           return { h: n('h2'), li: n('li'), td: n('table td'), pre: n('pre > code'),
+                    cursor: n('.md-cursor'),
+                    raw: ['## ', '```', '| ---', '**'].filter(r => text.includes(r)) };"#,
+        vec![],
+    )
+    .await?;
+    for key in ["h", "li", "td", "pre"] {
+        assert!(
+            found[key].as_u64().unwrap_or(0) >= 1,
+            "vanilla: no {key} in the answer: {found}"
+        );
+    }
+    assert_eq!(
+        found["cursor"],
+        json!(0),
+        "vanilla: the cursor stays: {found}"
+    );
+    assert_eq!(
+        found["raw"],
+        json!([]),
+        "vanilla: raw Markdown shows: {found}"
+    );
+    Ok(())
 }
 
 /// Scripted streams that hold their connections: unmounting closes both (the server logs

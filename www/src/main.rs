@@ -8,6 +8,7 @@
 mod components;
 mod hooks;
 mod json;
+mod markdown;
 mod page;
 mod spec;
 mod state;

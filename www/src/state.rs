@@ -1,13 +1,15 @@
 //! App state: reducers with explicit state enums, as in Yew's `function_todomvc`.
 //!
-//! The chat's growing answer text is *not* here: it streams straight into the DOM through the
-//! typewriter hook (see `hooks::use_typewriter`), so a token never causes a re-render.
+//! The chat's growing answer text is *not* here: it streams straight into the turn's Markdown
+//! view through the typewriter hook (see `hooks::use_typewriter`), so a token never causes a
+//! re-render.
 
 use std::collections::VecDeque;
 use std::rc::Rc;
 
 use yew::prelude::*;
 
+use crate::markdown::AnswerView;
 use crate::spec::{CredentialsKind, FramingKind, StreamSpec, TransportKind};
 
 /// Named event types of the chat stream (design.md section 3).
@@ -71,8 +73,10 @@ pub struct Turn {
     pub prompt: String,
     /// The answer's state.
     pub phase: Phase,
-    /// The element the answer text is written into (outside the virtual DOM).
+    /// The element the answer is rendered into (outside the virtual DOM).
     pub text: NodeRef,
+    /// The answer's Markdown view; the turn owns it, so history stays rendered.
+    pub view: AnswerView,
     /// The request for this answer.
     pub spec: StreamSpec,
 }
@@ -87,6 +91,9 @@ pub struct ChatState {
     /// Extra chat request fields from the page's query string (speed, bench_tokens, ...): name
     /// and a JSON number, as JSON text.
     pub knobs: Vec<(String, String)>,
+    /// The chat endpoint instead of `/api/chat` (hidden `api` query parameter, `/test/...` only):
+    /// end-to-end tests stream any text through the chat this way.
+    pub api: Option<String>,
     next_id: u64,
     generation: u64,
 }
@@ -128,13 +135,16 @@ pub enum ChatAction {
 
 /// The chat request knobs the page passes on from its query string (hidden; tests and the UI bench
 /// use them). `tps` is short for `tokens_per_second`.
-pub const KNOBS: [(&str, &str); 6] = [
+pub const KNOBS: [(&str, &str); 8] = [
     ("speed", "speed"),
     ("tokens_per_second", "tokens_per_second"),
     ("tps", "tokens_per_second"),
     ("bench_tokens", "bench_tokens"),
     ("drop_after", "drop_after"),
     ("max_tokens", "max_tokens"),
+    // `/test/markdown`'s pacing, with `api`
+    ("chunk", "chunk"),
+    ("delay_ms", "delay_ms"),
 ];
 
 impl ChatState {
@@ -146,6 +156,11 @@ impl ChatState {
                 if let Some(transport) = TransportKind::parse(value) {
                     state.transport = transport;
                 }
+                continue;
+            }
+            // Same origin, test endpoints only: a link must not point the chat elsewhere.
+            if key == "api" {
+                state.api = value.starts_with("/test/").then(|| value.clone());
                 continue;
             }
             let Some((_, field)) = KNOBS.iter().find(|(name, _)| name == key) else {
@@ -178,9 +193,11 @@ impl ChatState {
 
     fn spec_for(&self, prompt: &str, generation: u64) -> StreamSpec {
         let events = CHAT_EVENTS.iter().map(|e| (*e).to_owned()).collect();
+        let api = self.api.as_deref().unwrap_or("/api/chat");
         match self.transport {
             TransportKind::EventSource => {
-                let mut url = String::from("/api/chat?prompt=");
+                let mut url = String::from(api);
+                url.push_str("?prompt=");
                 url.push_str(&String::from(js_sys::encode_uri_component(prompt)));
                 // Knob names are fixed ASCII words and the values JSON numbers: nothing to encode.
                 for (key, value) in &self.knobs {
@@ -212,7 +229,7 @@ impl ChatState {
                 body.push('}');
                 StreamSpec {
                     generation,
-                    url: "/api/chat".into(),
+                    url: api.into(),
                     method: "POST".into(),
                     transport: TransportKind::Fetch,
                     headers: vec![("Content-Type".into(), "application/json".into())],
@@ -250,6 +267,7 @@ impl Reducible for ChatState {
                     prompt,
                     phase: Phase::Connecting,
                     text: NodeRef::default(),
+                    view: AnswerView::default(),
                     spec,
                 });
                 next.next_id += 1;

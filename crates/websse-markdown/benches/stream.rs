@@ -79,28 +79,54 @@ fn row(name: &str, text: &str, every: usize, runs: usize) -> f64 {
     s.as_secs_f64()
 }
 
+/// The floor of any parse-per-delta strategy: pulldown-cmark parsing only the current line
+/// (from its start to the delta's end) once per delta, with nothing rendered.
+fn line_floor(text: &str) -> Duration {
+    best(3, || {
+        let mut i = 0;
+        while i < text.len() {
+            let mut j = (i + DELTA).min(text.len());
+            while !text.is_char_boundary(j) {
+                j += 1;
+            }
+            let line = text[..j].rfind('\n').map_or(0, |k| k + 1).min(j);
+            let n = pulldown_cmark::Parser::new(&text[line..j]).count();
+            black_box(n);
+            i = j;
+        }
+    })
+}
+
 fn main() {
     // `cargo bench` passes --bench; a filter is not supported, the whole table is one run.
     let out = std::env::var_os("WEBSSE_MD_BENCH_OUT");
     println!("\nwebsse-markdown (native core, ops generated, not applied): 5-char deltas");
     println!("| shape | size | render | one-shot ms | streamed ms | streamed / one-shot |");
     println!("|---|---:|---|---:|---:|---:|");
-    let mut by_size = Vec::new();
+    let mut per_delta = Vec::new();
+    let mut per_frame = Vec::new();
     for kb in [25, 50, 100] {
         let text = common::long_answer(kb * 1000);
         if let Some(dir) = &out {
             let path = std::path::Path::new(dir).join(format!("answer-{kb}k.md"));
             std::fs::write(&path, &text).expect("write the bench answer");
         }
-        by_size.push(row("LLM-style answer", &text, 1, 3));
+        per_delta.push(row("LLM-style answer", &text, 1, 3));
+        // One render per frame at 3,000 deltas/s and 60 frames/s.
+        per_frame.push(row("LLM-style answer", &text, 50, 3));
     }
     println!(
-        "linearity: 100 KB / 50 KB streaming time = {:.2} (2.00 is linear)",
-        by_size[2] / by_size[1]
+        "linearity: 100 KB / 50 KB streaming time = {:.2} per delta, {:.2} per frame (2.00 is linear)",
+        per_delta[2] / per_delta[1],
+        per_frame[2] / per_frame[1]
     );
     let text = common::long_answer(100_000);
-    // One render per frame at 3,000 deltas/s and 60 frames/s.
-    row("LLM-style answer", &text, 50, 3);
+    let floor = line_floor(&text);
+    println!(
+        "floor: pulldown-cmark parsing the current line once per delta (no render) = {:.2} ms, {:.2}x one-shot",
+        ms(floor),
+        floor.as_secs_f64() / one_shot(&text).as_secs_f64()
+    );
 
     // One never-ending block of each kind.
     let prose: String =
@@ -108,18 +134,38 @@ fn main() {
             .repeat(1250);
     row("one 100 KB paragraph, plain prose", &prose, 1, 1);
     let styled: String = "Some **bold** and `code` and *em* in one paragraph. ".repeat(500);
-    row("one 25 KB paragraph, inline markup", &styled, 1, 1);
+    row("one 25 KB paragraph line, inline markup", &styled, 1, 1);
     let styled: String = "Some **bold** and `code` and *em* in one paragraph. ".repeat(1000);
-    row("one 50 KB paragraph, inline markup", &styled, 1, 1);
+    row("one 50 KB paragraph line, inline markup", &styled, 1, 1);
+    for n in [500, 1000, 2000] {
+        let lines: String =
+            "Some **bold** and `code` and *em* on a line of a paragraph.\n".repeat(n);
+        row("one paragraph of lines, inline markup", &lines, 1, 1);
+    }
     let code = format!(
         "```rust\n{}```\n",
         "    let x = compute(a, b) * 2; // step\n".repeat(2500)
     );
     row("one 100 KB code block", &code, 1, 3);
-    let list: String = "- an item with **bold** text and `code`\n".repeat(625);
-    row("one 25 KB list", &list, 1, 1);
-    let list: String = "- an item with **bold** text and `code`\n".repeat(1250);
-    row("one 50 KB list", &list, 1, 1);
+    for n in [625, 1250, 2500] {
+        let list: String = "- an item with **bold** text and `code`\n".repeat(n);
+        row("one list", &list, 1, 1);
+    }
+    let loose: String = format!(
+        "{}\n{}",
+        "- an item with **bold** text and `code`\n".repeat(1250),
+        "- an item with **bold** text and `code`\n\n".repeat(10)
+    );
+    row("one list, loose after 1,250 items", &loose, 1, 1);
+    for n in [1250, 2500] {
+        let table = format!(
+            "| name | value | note |\n|---|---|---|\n{}",
+            "| a cell | **42** | `code` here |\n".repeat(n)
+        );
+        row("one table", &table, 1, 1);
+    }
+    let quote: String = "> a quoted line with **bold** and `code`\n".repeat(625);
+    row("one block quote (whole, not in parts)", &quote, 1, 1);
 
     // Pathological: one 200 k-character line of backslashes and punctuation.
     let line: String = "\\\\*_`[](<!&\\".chars().cycle().take(200_000).collect();

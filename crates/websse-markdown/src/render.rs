@@ -37,6 +37,8 @@ struct Frame {
     id: Option<NodeId>,
     /// The cursor may sit at the end of this element.
     cursor_target: bool,
+    /// Created before the last [`Builder::freeze`]: it stays when the rest is rendered again.
+    frozen: bool,
 }
 
 #[derive(Debug)]
@@ -67,7 +69,7 @@ pub(crate) struct Builder<'a> {
     code: Option<Code>,
     image: Option<Image>,
     in_head: bool,
-    tbody: Option<NodeId>,
+    tbody: Option<(NodeId, bool)>,
     /// Children of the container created so far, with the source offset of their block.
     pub(crate) top: Vec<(NodeId, usize)>,
     /// Where the cursor goes: the innermost open block at the last content.
@@ -77,6 +79,17 @@ pub(crate) struct Builder<'a> {
     pub(crate) last_text: Option<(NodeId, usize)>,
     /// The text node of a fenced code block that is the last child of the container.
     pub(crate) last_fence_text: Option<NodeId>,
+    /// Nodes attached to the container or to a frozen element since the last freeze: what to
+    /// remove to render the open part again.
+    pub(crate) roots: Vec<NodeId>,
+}
+
+/// Where a [`Builder`] stopped at a freeze: enough to resume inside the same elements.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Resume {
+    pub(crate) frames: Vec<(Option<NodeId>, bool)>,
+    pub(crate) tbody: Option<NodeId>,
+    pub(crate) cursor: Option<NodeId>,
 }
 
 impl<'a> Builder<'a> {
@@ -100,7 +113,42 @@ impl<'a> Builder<'a> {
             cursor_parent: None,
             last_text: None,
             last_fence_text: None,
+            roots: Vec::new(),
         }
+    }
+
+    /// Continue inside elements rendered earlier (they are frozen: never removed by us).
+    pub(crate) fn resume(&mut self, at: &Resume) {
+        self.stack = at
+            .frames
+            .iter()
+            .map(|&(id, cursor_target)| Frame {
+                id,
+                cursor_target,
+                frozen: true,
+            })
+            .collect();
+        self.tbody = at.tbody.map(|t| (t, true));
+        self.cursor_parent = at.cursor;
+    }
+
+    /// Everything built so far stays: returns the ids created since the last freeze and where
+    /// to resume; from here on `created` and `roots` collect the open part only.
+    pub(crate) fn freeze(&mut self) -> (Vec<NodeId>, Resume) {
+        for f in &mut self.stack {
+            f.frozen = true;
+        }
+        if let Some(t) = &mut self.tbody {
+            t.1 = true;
+        }
+        self.roots.clear();
+        let ids = self.created.replace(Vec::new()).unwrap_or_default();
+        let at = Resume {
+            frames: self.stack.iter().map(|f| (f.id, f.cursor_target)).collect(),
+            tbody: self.tbody.map(|t| t.0),
+            cursor: self.cursor_parent,
+        };
+        (ids, at)
     }
 
     pub(crate) fn take_created(&mut self) -> Vec<NodeId> {
@@ -115,14 +163,22 @@ impl<'a> Builder<'a> {
         id
     }
 
-    fn parent(&self) -> NodeId {
-        self.stack.iter().rev().find_map(|f| f.id).unwrap_or(ROOT)
+    /// The element new nodes go into, and whether it is frozen (the container is).
+    fn parent(&self) -> (NodeId, bool) {
+        self.stack
+            .iter()
+            .rev()
+            .find_map(|f| f.id.map(|id| (id, f.frozen)))
+            .unwrap_or((ROOT, true))
     }
 
-    fn attach(&mut self, parent: NodeId, child: NodeId, src: usize) {
+    fn attach(&mut self, (parent, frozen): (NodeId, bool), child: NodeId, src: usize) {
         self.ops.push(Op::Append { parent, child });
         if parent == ROOT {
             self.top.push((child, src));
+        }
+        if frozen {
+            self.roots.push(child);
         }
     }
 
@@ -150,6 +206,7 @@ impl<'a> Builder<'a> {
         self.stack.push(Frame {
             id: Some(id),
             cursor_target,
+            frozen: false,
         });
         if cursor_target {
             self.cursor_parent = Some(id);
@@ -332,7 +389,7 @@ impl<'a> Builder<'a> {
                 let tbody = match self.tbody {
                     Some(t) => t,
                     None => {
-                        let t = self.element("tbody", Vec::new(), src);
+                        let t = (self.element("tbody", Vec::new(), src), false);
                         self.tbody = Some(t);
                         t
                     }
@@ -343,13 +400,11 @@ impl<'a> Builder<'a> {
                     tag: "tr",
                     attrs: Vec::new(),
                 });
-                self.ops.push(Op::Append {
-                    parent: tbody,
-                    child: tr,
-                });
+                self.attach(tbody, tr, src);
                 self.stack.push(Frame {
                     id: Some(tr),
                     cursor_target: false,
+                    frozen: false,
                 });
             }
             Tag::TableCell => {
@@ -380,6 +435,7 @@ impl<'a> Builder<'a> {
                     self.stack.push(Frame {
                         id: None,
                         cursor_target: false,
+                        frozen: false,
                     });
                 }
             }

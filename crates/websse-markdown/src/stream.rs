@@ -15,12 +15,12 @@
 
 use std::ops::Range;
 
-use pulldown_cmark::{BrokenLink, CowStr, Event, Parser};
+use pulldown_cmark::{BrokenLink, CodeBlockKind, CowStr, Event, Parser, Tag};
 
 use crate::Options;
 use crate::complete::{Kind, complete};
 use crate::ops::{NodeId, Op};
-use crate::render::{Builder, Ids};
+use crate::render::{Builder, Ids, Resume};
 
 /// CommonMark plus GFM tables, strikethrough and task lists.
 pub(crate) fn parser_options() -> pulldown_cmark::Options {
@@ -107,10 +107,51 @@ impl FenceLine {
     }
 }
 
-/// The top-level blocks of a parse: (index of the first event, source offset).
+/// What can end a top-level block for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ends {
+    /// Any block after it (an ATX or setext heading, a rule, a closed fence).
+    Itself,
+    /// A blank line before the next block (a paragraph, a table, a block quote: nothing after
+    /// a blank line continues them, lazily or as a setext underline or delimiter row).
+    Blank,
+    /// Only a next block on a complete line (a list and indented code go on past blank lines).
+    Next,
+}
+
+fn ends(e: &Event<'_>) -> Ends {
+    match e {
+        Event::Rule
+        | Event::Start(Tag::Heading { .. } | Tag::CodeBlock(CodeBlockKind::Fenced(_))) => {
+            Ends::Itself
+        }
+        Event::Start(Tag::Paragraph | Tag::Table(_) | Tag::BlockQuote(_)) => Ends::Blank,
+        _ => Ends::Next,
+    }
+}
+
+fn line_start(s: &str, at: usize) -> usize {
+    s[..at].rfind('\n').map_or(0, |i| i + 1)
+}
+
+/// Whether a block of kind `ends` is final given that the next one starts at `next` (text
+/// complete up to `complete_to`).
+fn block_done(ends: Ends, s: &str, next: usize, complete_to: usize) -> bool {
+    next < complete_to
+        || match ends {
+            Ends::Itself => true,
+            Ends::Blank => {
+                let ls = line_start(s, next);
+                ls > 0 && s[line_start(s, ls - 1)..ls].trim().is_empty()
+            }
+            Ends::Next => false,
+        }
+}
+
+/// The top-level blocks of a parse: (index of the first event, source offset, what ends it).
 #[derive(Default)]
 struct TopBlocks {
-    starts: Vec<(usize, usize)>,
+    starts: Vec<(usize, usize, Ends)>,
     depth: usize,
     seen: usize,
 }
@@ -118,7 +159,7 @@ struct TopBlocks {
 impl TopBlocks {
     fn see(&mut self, e: &Event<'_>, r: &Range<usize>) {
         if self.depth == 0 {
-            self.starts.push((self.seen, r.start));
+            self.starts.push((self.seen, r.start, ends(e)));
         }
         match e {
             Event::Start(_) => self.depth += 1,
@@ -144,6 +185,65 @@ enum Fast {
         line_start: usize,
         shown: usize,
     },
+}
+
+/// The open top-level block rendered in parts: a list's finished items, a table's finished
+/// rows, a paragraph's lines up to where no inline construct is left open. Those parts stay;
+/// the rest is parsed again from `from`, preceded by `ctx`, inside the same elements.
+#[derive(Debug)]
+struct Partial {
+    kind: Part,
+    /// The top-level element (`ul`/`ol`, `table`, `p`).
+    block: NodeId,
+    /// Where the parse of the open part starts: the start of a line.
+    from: usize,
+    /// Parsed before `text[from..]`, its events dropped: a table's head; for a loose list an
+    /// item and a blank line, so that the open items render loose too.
+    ctx: String,
+    at: Resume,
+    loose: bool,
+    /// Every id of the frozen part, the block's included.
+    ids: Vec<NodeId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    List,
+    Table,
+    Para,
+}
+
+fn part(e: &Event<'_>) -> Option<Part> {
+    match e {
+        Event::Start(Tag::List(_)) => Some(Part::List),
+        Event::Start(Tag::Table(_)) => Some(Part::Table),
+        Event::Start(Tag::Paragraph) => Some(Part::Para),
+        _ => None,
+    }
+}
+
+/// A blank line with something after it: the end of any paragraph or table before it.
+fn blank_then_text(s: &str) -> bool {
+    let mut blank = false;
+    for line in s.split_inclusive('\n') {
+        if blank && !line.trim().is_empty() {
+            return true;
+        }
+        blank |= line.ends_with('\n') && line.trim().is_empty();
+    }
+    false
+}
+
+/// Left as text in a paragraph, these may still pair with text to come.
+const SPECIAL: [char; 7] = ['*', '_', '~', '`', '[', ']', '<'];
+
+/// A list item and a blank line with the marker of `line`: the same list, made loose.
+fn loose_item(line: &str) -> String {
+    let t = line.trim_start_matches(' ');
+    let indent = &line[..line.len() - t.len()];
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let marker = &t[..(digits + 1).min(t.len())];
+    format!("{indent}{marker} x\n\n")
 }
 
 #[derive(Debug)]
@@ -216,6 +316,10 @@ pub struct MarkdownStream {
     tail_ids: Vec<NodeId>,
     broken: Vec<Broken>,
     fast: Fast,
+    partial: Option<Partial>,
+    parts: bool,
+    /// A paragraph line is cut (a text node frozen) at most every this many bytes.
+    min_split: usize,
     split_due: bool,
     finished: bool,
 }
@@ -235,9 +339,27 @@ impl MarkdownStream {
             tail_ids: Vec::new(),
             broken: Vec::new(),
             fast: Fast::None,
+            partial: None,
+            parts: true,
+            min_split: 256,
             split_due: false,
             finished: false,
         }
+    }
+
+    /// Render the open block whole every time, never in parts: the reference that tests
+    /// compare the incremental rendering with.
+    #[doc(hidden)]
+    pub fn without_parts(mut self) -> Self {
+        self.parts = false;
+        self
+    }
+
+    /// Cut a long paragraph line at most every `bytes` (256 by default): tests cut short ones.
+    #[doc(hidden)]
+    pub fn split_lines_every(mut self, bytes: usize) -> Self {
+        self.min_split = bytes;
+        self
     }
 
     /// The options it renders with.
@@ -308,13 +430,21 @@ impl MarkdownStream {
 
     /// Remove everything and start again with no text.
     pub fn reset(&mut self, ops: &mut Vec<Op>) {
-        for &id in self.committed_nodes.iter().chain(&self.tail_nodes) {
+        let block = self.partial.as_ref().map(|p| p.block);
+        for &id in self
+            .committed_nodes
+            .iter()
+            .chain(&self.tail_nodes)
+            .chain(&block)
+        {
             ops.push(Op::Remove { id });
         }
         if self.opts.cursor {
             ops.push(Op::Cursor { parent: None });
         }
+        let (parts, min_split) = (self.parts, self.min_split);
         *self = MarkdownStream::new(std::mem::take(&mut self.opts));
+        (self.parts, self.min_split) = (parts, min_split);
     }
 
     fn code_fast(&mut self, ops: &mut Vec<Op>) -> bool {
@@ -371,14 +501,37 @@ impl MarkdownStream {
             ops.push(Op::Remove { id });
         }
         self.ids.release(&mut self.tail_ids);
-        if last || self.split_due {
-            self.split_due = false;
-            self.commit(ops, last);
-        }
         self.rendered = self.text.len();
         self.fast = Fast::None;
-        if !last {
-            self.render_tail(ops);
+        if last {
+            self.drop_partial(ops);
+            self.split_due = false;
+            self.commit(ops, true);
+            return;
+        }
+        if self.partial.is_some() {
+            if self.render_tail(ops, false) {
+                return;
+            }
+            // The block ended, changed shape or turned loose: render all of it again, once.
+            self.drop_partial(ops);
+            self.split_due = true;
+        }
+        if self.split_due {
+            self.split_due = false;
+            self.commit(ops, false);
+        }
+        if !self.render_tail(ops, false) {
+            // A block ended by a blank line while the next one's first line is incomplete.
+            self.commit(ops, false);
+            self.render_tail(ops, true);
+        }
+    }
+
+    fn drop_partial(&mut self, ops: &mut Vec<Op>) {
+        if let Some(mut p) = self.partial.take() {
+            ops.push(Op::Remove { id: p.block });
+            self.ids.release(&mut p.ids);
         }
     }
 
@@ -394,12 +547,11 @@ impl MarkdownStream {
             blocks.len()
         } else {
             blocks
-                .iter()
-                .skip(1)
-                .take_while(|b| b.1 < complete_to)
+                .windows(2)
+                .take_while(|w| block_done(w[0].2, region, w[1].1, complete_to))
                 .count()
         };
-        let line_start = |at: usize| region[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line_start = |at: usize| line_start(region, at);
         let end = if n == blocks.len() {
             region.len()
         } else {
@@ -456,15 +608,205 @@ impl MarkdownStream {
         self.committed += end;
     }
 
-    fn render_tail(&mut self, ops: &mut Vec<Op>) {
-        let tail = &self.text[self.committed..];
-        if tail.is_empty() {
-            return;
+    /// Render the open tail, or the open part of a partly rendered block. Returns `false`,
+    /// with no ops, when the first block has ended (commit first) or, for a partial block, no
+    /// longer parses as the same kind of block; `force` renders regardless.
+    fn render_tail(&mut self, ops: &mut Vec<Op>, force: bool) -> bool {
+        let from = self.partial.as_ref().map_or(self.committed, |p| p.from);
+        let region = &self.text[from..];
+        if region.is_empty() && self.partial.is_none() {
+            return true;
         }
-        let (shown, kind) = complete(tail);
+        let (shown, kind) = complete(region);
+        // Completion only changes text from here on: nothing later is frozen.
+        let same = region
+            .bytes()
+            .zip(shown.bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let complete_to = region.rfind('\n').map_or(0, |i| i + 1);
+        let pre = match &self.partial {
+            Some(p) if !p.ctx.is_empty() => [self.defs.as_str(), &p.ctx].concat(),
+            _ => self.defs.clone(),
+        };
+        let mut events = Vec::new();
+        let parsed = parse(&pre, &shown, |e, r| events.push((e.into_static(), r)));
+
+        let resumed = self.partial.as_ref().map(|p| (p.kind, p.loose));
+        let first = events.first().and_then(|(e, _)| part(e));
+        let first_ends = events.first().map_or(Ends::Next, |(e, _)| ends(e));
+        if let Some((k, _)) = resumed
+            && first != Some(k)
+        {
+            return false;
+        }
+        let defs_end = parsed
+            .defs
+            .iter()
+            .map(|d| d.start)
+            .min()
+            .unwrap_or(usize::MAX);
+        // Scan the first block for the last point where what precedes is final.
+        let mut cut: Option<(usize, usize)> = None;
+        // For a cut inside a text event: the event and where in it.
+        let mut split: Option<(usize, usize)> = None;
+        let mut head_end = None;
+        let mut clean = true;
+        let mut loose = false;
+        // An empty item looks the same tight or loose: freeze only once the parse shows which.
+        let mut tight = false;
+        // A blank line between items, or before a block in an item: loose even if the parse
+        // cannot show it yet (its items are empty).
+        let mut blank_inside = false;
+        let mut depth = 0usize;
+        let mut next_block = None;
+        for (i, (e, r)) in events.iter().enumerate() {
+            if depth == 0 && i > 0 {
+                next_block = Some(r.start);
+                break;
+            }
+            let ok = |q: usize| q > 0 && q < complete_to && q <= same && q <= defs_end;
+            if first == Some(Part::List) && (depth == 2 || depth == 1 && i > 1) {
+                let ls = line_start(&shown, r.start);
+                blank_inside |= ls > 0 && shown[line_start(&shown, ls - 1)..ls].trim().is_empty();
+            }
+            match (first, depth, e) {
+                (Some(Part::List), 1, Event::Start(Tag::Item))
+                | (Some(Part::Table), 1, Event::Start(Tag::TableRow)) => {
+                    let q = line_start(&shown, r.start);
+                    head_end.get_or_insert(q);
+                    if r.start < complete_to && ok(q) {
+                        cut = Some((i, q));
+                    }
+                }
+                (Some(Part::List), 2, Event::Start(Tag::Paragraph)) => loose = true,
+                (
+                    Some(Part::List),
+                    2,
+                    Event::Text(_)
+                    | Event::Code(_)
+                    | Event::Start(
+                        Tag::Emphasis | Tag::Strong | Tag::Strikethrough | Tag::Link { .. },
+                    ),
+                ) => tight = true,
+                (Some(Part::Para), _, Event::Text(t)) => {
+                    // Inside one long line: after a space, before a letter, in text that is its
+                    // own source, far enough on to be worth a node. No `|` before it on the
+                    // line: the line may yet become a table's header row.
+                    let last = cut.map_or(0, |c| c.1);
+                    let line = from + line_start(&shown, r.start);
+                    if clean
+                        && depth == 1
+                        && shown.get(r.clone()) == Some(&**t)
+                        && !self.text[line..from + r.start].contains('|')
+                        && let Some(k) = t
+                            .char_indices()
+                            .rev()
+                            .find(|&(k, c)| {
+                                k > 0 && t.as_bytes()[k - 1] == b' ' && c.is_alphabetic()
+                            })
+                            .map(|(k, _)| k)
+                            .filter(|&k| !t[..k].contains(SPECIAL) && !t[..k].contains('|'))
+                        && ok(r.start + k)
+                        && r.start + k >= last + self.min_split
+                    {
+                        cut = Some((i, r.start + k));
+                        split = Some((i, k));
+                    }
+                    // A delimiter, bracket, backtick or `<` left as text may pair with later text.
+                    clean &= !t.contains(SPECIAL);
+                }
+                (Some(Part::Para), 1, Event::SoftBreak) if clean => {
+                    let q = shown[r.start..].find('\n').map_or(0, |k| r.start + k + 1);
+                    if ok(q) && shown[q..].starts_with(char::is_alphabetic) {
+                        cut = Some((i + 1, q));
+                        split = None;
+                    }
+                }
+                _ => {}
+            }
+            match e {
+                Event::Start(_) => depth += 1,
+                Event::End(_) => depth -= 1,
+                _ => {}
+            }
+        }
+        if !force {
+            if next_block.is_some_and(|n| block_done(first_ends, &shown, n, complete_to)) {
+                return false;
+            }
+            // What display completion hides (a lone backtick) still starts a block in the
+            // text, and the commit goes by the text.
+            if first_ends == Ends::Blank && first != Some(Part::List) && blank_then_text(region) {
+                return false;
+            }
+            if resumed == Some((Part::List, false)) && (loose || blank_inside) {
+                return false;
+            }
+        }
+        let known = loose || tight || resumed.is_some_and(|r| r.1);
+        if !self.parts
+            || next_block.is_some() && self.partial.is_none()
+            || first == Some(Part::List) && !known
+        {
+            // Parts only for a block that is the whole tail.
+            cut = None;
+        }
+
         let mut b = Builder::new(&self.opts, ops, &mut self.ids, true);
-        parse(&self.defs, &shown, |e, r| b.event(e, r));
-        self.tail_nodes = b.top.iter().map(|t| t.0).collect();
+        let mut frozen = None;
+        if let Some(p) = &self.partial {
+            b.resume(&p.at);
+        }
+        for (i, (mut e, mut r)) in events.into_iter().enumerate() {
+            if let Some((_, k)) = split.filter(|s| s.0 == i)
+                && let Event::Text(t) = &e
+            {
+                let rest = CowStr::from(t[k..].to_owned());
+                b.event(Event::Text(t[..k].to_owned().into()), r.start..r.start + k);
+                (e, r) = (Event::Text(rest), r.start + k..r.end);
+            }
+            if cut.is_some_and(|c| c.0 == i) {
+                frozen = Some(b.freeze());
+            }
+            // A resumed block's element exists: its start event is not rendered again.
+            if i > 0 || resumed.is_none() {
+                b.event(e, r);
+            }
+        }
+        if let (Some((ids, at)), Some((_, q))) = (frozen, cut) {
+            let kind = first.unwrap_or(Part::Para);
+            let ctx = match kind {
+                Part::List if loose || resumed.is_some_and(|r| r.1) => {
+                    loose_item(&shown[q..shown[q..].find('\n').map_or(shown.len(), |k| q + k)])
+                }
+                Part::Table => match &self.partial {
+                    Some(p) => p.ctx.clone(),
+                    None => shown[..head_end.unwrap_or(0)].to_owned(),
+                },
+                _ => String::new(),
+            };
+            match &mut self.partial {
+                Some(p) => {
+                    p.ids.extend(ids);
+                    p.at = at;
+                    p.from += q;
+                    p.ctx = ctx;
+                }
+                None => {
+                    self.partial = Some(Partial {
+                        kind,
+                        block: b.top.first().map_or(0, |t| t.0),
+                        from: from + q,
+                        ctx,
+                        at,
+                        loose,
+                        ids,
+                    });
+                }
+            }
+        }
+        self.tail_nodes = std::mem::take(&mut b.roots);
         self.tail_ids = b.take_created();
         if self.opts.cursor {
             b.ops.push(Op::Cursor {
@@ -474,28 +816,30 @@ impl MarkdownStream {
         let fence = b.last_fence_text.zip(b.top.last().map(|t| t.1));
         let text = b.last_text;
         self.fast = if let Some((node, start)) = fence {
-            open_fence(tail, start).map_or(Fast::None, |(ch, len, line, line_start)| Fast::Code {
+            open_fence(region, start).map_or(Fast::None, |(ch, len, line, line_start)| Fast::Code {
                 node,
                 ch,
                 len,
                 line,
-                line_start: self.committed + line_start,
+                line_start: from + line_start,
                 shown: self.text.len(),
             })
         } else {
             match text {
                 Some((node, end))
-                    if end == tail.len()
+                    if end == region.len()
                         && (kind == Kind::Unchanged
-                            || kind == Kind::Appended && !tail.ends_with(char::is_whitespace))
-                        && tail.chars().next_back().is_some_and(plain)
-                        && line_settled(tail) =>
+                            || kind == Kind::Appended
+                                && !region.ends_with(char::is_whitespace))
+                        && region.chars().next_back().is_some_and(plain)
+                        && line_settled(region) =>
                 {
                     Fast::Text(node)
                 }
                 _ => Fast::None,
             }
         };
+        true
     }
 
     fn resolve_references(&mut self, ops: &mut Vec<Op>) {

@@ -142,6 +142,40 @@ fn streamed_equals_one_shot_for_every_chunk_size() {
     }
 }
 
+/// Stream `chunks` twice, with the open block rendered in parts and whole, and compare the
+/// two DOMs after every render: the parts must show what a full re-render shows.
+fn parts_equal_whole(chunks: &[&str], opts: &Options) {
+    let mut a = MarkdownStream::new(opts.clone()).split_lines_every(4);
+    let mut b = MarkdownStream::new(opts.clone()).without_parts();
+    let (mut da, mut db) = (VDom::default(), VDom::default());
+    let mut check = CommitCheck::default();
+    let mut ops = Vec::new();
+    for c in chunks {
+        a.push(c);
+        b.push(c);
+        a.render(&mut ops);
+        check.check(&ops);
+        da.apply(&ops);
+        ops.clear();
+        b.render(&mut ops);
+        db.apply(&ops);
+        ops.clear();
+        assert_eq!(da.html(), db.html(), "after {:?}", a.text());
+    }
+}
+
+#[test]
+fn open_block_in_parts_shows_what_a_full_render_shows() {
+    let opts = Options::default();
+    for doc in common::CORPUS {
+        for size in 1..=24 {
+            parts_equal_whole(&chunked(doc, size), &opts);
+        }
+    }
+    let doc = common::long_answer(6_000);
+    parts_equal_whole(&chunked(&doc, 5), &opts);
+}
+
 #[test]
 fn one_delta_equals_one_shot() {
     let opts = Options::default();
@@ -174,6 +208,11 @@ proptest! {
         let opts = Options::default();
         let want = once(doc, &opts);
         prop_assert_eq!(stream(&chunks, &opts, raw_syntax(&want).is_none()), want);
+    }
+
+    #[test]
+    fn arbitrary_text_in_parts_shows_a_full_render(doc in "([a-z]{1,6}|[ *_`\\[\\]()!#>|\\-\n:/.~]|\n- |\n1. |\n\n){0,60}", size in 1usize..12) {
+        parts_equal_whole(&chunked(&doc, size), &Options::default());
     }
 
     #[test]

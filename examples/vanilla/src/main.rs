@@ -1,21 +1,24 @@
 //! websse without a framework: plain `wasm-bindgen` and `web-sys`.
 //!
-//! The page streams a chat answer (`POST /api/chat` over fetch) and a ticker
-//! (`GET /api/examples/ticker` over the browser's `EventSource`). The ticker is shared: two views
-//! (the newest tick, and a count of the ticks seen) each subscribe to it, over one connection.
-//! The Unmount button closes every stream through its [`CloseHandle`] and removes their part of
-//! the page; Mount opens them again.
+//! The page streams a chat answer (`POST /api/chat` over fetch), rendered as Markdown while it
+//! arrives with `websse-markdown`, and a ticker (`GET /api/examples/ticker` over the browser's
+//! `EventSource`). The ticker is shared: two views (the newest tick, and a count of the ticks
+//! seen) each subscribe to it, over one connection. The Unmount button closes every stream
+//! through its [`CloseHandle`] and removes their part of the page; Mount opens them again.
 //!
 //! Query parameters: `ticker` (the ticker's URL), `chat` (the chat endpoint), `prompt`, and
 //! `speed` (characters per second of the answer).
 
+use std::cell::RefCell;
+
+use futures::Stream;
 use futures::StreamExt;
 use futures::channel::oneshot;
 use futures::future::join4;
 use wasm_bindgen::prelude::*;
 use web_sys::{Document, Element, EventTarget, UrlSearchParams};
-use futures::Stream;
 use websse::{CloseHandle, Error, EventStream, Item, SharedStream, SseRequest, Transport};
+use websse_markdown::{MarkdownView, Options};
 
 fn main() {
     // The page's one task: it lives as long as the page.
@@ -186,15 +189,20 @@ impl CounterView {
 struct ChatView {
     status: Element,
     answer: Element,
+    view: RefCell<Option<MarkdownView>>,
 }
 
 impl ChatView {
     fn new(document: &Document, parent: &Element) -> Result<ChatView, JsValue> {
         let status = element(document, "p", "chat-state", "")?;
-        let answer = element(document, "p", "answer", "")?;
+        let answer = element(document, "div", "answer", "")?;
         parent.append_child(&status)?;
         parent.append_child(&answer)?;
-        let view = ChatView { status, answer };
+        let view = ChatView {
+            status,
+            answer,
+            view: RefCell::new(None),
+        };
         view.show("connecting", "");
         Ok(view)
     }
@@ -218,26 +226,45 @@ impl ChatView {
 
     async fn run(&self, stream: Option<EventStream>) {
         let Some(stream) = stream else { return };
+        // The view owns the answer element's children: it renders completed blocks once and the
+        // open tail once per animation frame, with a cursor after the last character. It stays
+        // after the answer ends (its copy buttons work while it lives) and goes with this view.
+        *self.view.borrow_mut() = Some(MarkdownView::new(
+            self.answer.clone(),
+            // The defaults: a blinking cursor and copy buttons, no image from another origin.
+            Options::default(),
+        ));
+        let ended = self.read(stream).await;
+        // Done, failed or closed: what arrived stays, rendered as final, and the cursor goes.
+        if let Some(view) = self.view.borrow_mut().as_mut() {
+            view.finish();
+        }
+        match ended {
+            Ok(true) => self.show("done", ""),
+            Ok(false) => {}
+            Err(error) => self.show("failed", &error),
+        }
+    }
+
+    /// Feeds the deltas to the view; `Ok(true)` at `done`, `Ok(false)` when the stream closed.
+    async fn read(&self, stream: EventStream) -> Result<bool, String> {
         let mut messages = stream.messages();
         while let Some(msg) = messages.next().await {
-            let msg = match msg {
-                Ok(msg) => msg,
-                Err(error) => return self.show("failed", &error.to_string()),
-            };
+            let msg = msg.map_err(|error| error.to_string())?;
             match msg.event_type() {
                 "start" => self.show("streaming", ""),
-                // One text node per delta: the answer grows without re-rendering what is there.
-                "delta" => match msg.json::<Delta>() {
-                    Ok(delta) => {
-                        let _ = self.answer.append_with_str_1(&delta.text);
+                "delta" => {
+                    let delta = msg.json::<Delta>().map_err(|error| error.to_string())?;
+                    if let Some(view) = self.view.borrow_mut().as_mut() {
+                        view.push(&delta.text);
                     }
-                    Err(error) => return self.show("failed", &error.to_string()),
-                },
+                }
                 // The answer is complete: stop here rather than let fetch reconnect.
-                "done" => return self.show("done", ""),
+                "done" => return Ok(true),
                 _ => {}
             }
         }
+        Ok(false)
     }
 
     fn show(&self, state: &str, detail: &str) {

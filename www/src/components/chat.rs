@@ -34,20 +34,24 @@ pub fn ChatPage() -> Html {
     let last_id = use_mut_ref(|| None::<(String, u64)>);
     let prompt_ref = use_node_ref();
 
-    // Point the typewriter at the streaming answer's element; write out what is pending when the
-    // answer stops streaming (done, stopped, failed).
-    let target = state
-        .active()
-        .map(|turn| (turn.id, turn.spec.generation, turn.text.clone()));
+    // Point the typewriter at the streaming answer's view; finish the view when the answer stops
+    // streaming (done, stopped, failed): the text so far stays rendered, the cursor goes.
+    let target = state.active().map(|turn| {
+        (
+            turn.id,
+            turn.spec.generation,
+            turn.text.clone(),
+            turn.view.clone(),
+        )
+    });
     {
         let typewriter = typewriter.clone();
         let last_id = last_id.clone();
         use_effect_with(target, move |target| {
-            if let Some(element) = target
-                .as_ref()
-                .and_then(|(_, _, node)| node.cast::<Element>())
+            if let Some((_, _, node, view)) = target
+                && let Some(element) = node.cast::<Element>()
             {
-                typewriter.attach(element);
+                typewriter.attach(element, view.clone());
                 *last_id.borrow_mut() = None;
             }
             move || typewriter.detach()

@@ -7,9 +7,10 @@ use crate::state::{Phase, Turn};
 /// The user's bubble and the assistant's, keyed by the turn's id; `newest` carries the `answer`
 /// test hook.
 ///
-/// The answer's text element is rendered empty and never gets children from Yew: the typewriter
-/// appends text nodes to it directly, so the virtual DOM never holds the growing answer. Since
-/// everything is rendered with `Text` nodes, stream content is never parsed as HTML.
+/// The answer element is rendered empty and never gets children from Yew: the turn's Markdown
+/// view renders into it directly (with the blinking cursor inline while it streams), so the
+/// virtual DOM never holds the growing answer. The view builds elements and text nodes; stream
+/// content is never parsed as HTML.
 ///
 /// A function, not a component: a component of its own costs the app about 1 kB of gzipped wasm
 /// (Yew's lifecycle code for one more type, issue 13), and a turn is a handful of nodes.
@@ -29,11 +30,8 @@ pub fn turn_view(turn: &Turn, newest: bool) -> Html {
             <div class="bubble user" aria-label="You said">{ turn.prompt.clone() }</div>
             <div class="bubble assistant" aria-live="polite" aria-busy={if active { "true" } else { "false" }}
                 data-state={turn.phase.name()}>
-                <span class="text" ref={turn.text.clone()}
-                    data-testid={newest.then_some("answer")}></span>
-                if active {
-                    <span class="cursor" data-testid="cursor" aria-hidden="true"></span>
-                }
+                <div class="text markdown" ref={turn.text.clone()}
+                    data-testid={newest.then_some("answer")}></div>
                 { note }
             </div>
         </>

@@ -20,6 +20,18 @@ pub const CORPUS: &[&str] = &[
     "Before\n# Heading after para\n| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |\nAfter the table is a lazy row\n\nEnd.",
     // a list that becomes loose with a late blank line between items
     "- one\n- two\n- three\n\n- four (now loose)\n- five\n\nAfter list.\n",
+    // long lists, rendered in parts: tight with inline markup, then loose late; an ordered
+    // one whose item holds two paragraphs; a list ended by a thematic break
+    "- item **one** with `code`\n- item *two* and [a link](https://example.com/2)\n- item three\n  - nested **deep**\n  - nested two\n- item four\n- item five ends\n\n- item six, loose now\n- item seven\n- item eight\n\nAfter.\n",
+    "1. first\n2. second\n3. third with\n\n   a second paragraph\n4. fourth\n5. fifth\n10. tenth\n\n* other list\n* other two\n- - -\n- a\n- b\n- c\n---\nend\n",
+    // a long table, then one a paragraph line turns into, and a lazy row
+    "| Name | Value | Note |\n|---|:---:|--:|\n| a | 1 | **x** |\n| b | 2 | `y` |\n| c | 3 | [z](https://e.com) |\n| d | 4 | w |\n| e | 5 | v |\n| f | 6 | u |\n\nText line one\nline two | cell\n|---|---|\n| r1 | r2 |\n| s1 | s2 |\nlazy row\n\nEnd.\n",
+    // long paragraphs over many lines: emphasis, code and links across line ends, snake_case,
+    // a hard break, then one that becomes a setext heading and one a table interrupts
+    "First line of a long paragraph\nsecond line with **bold**\nthird line *starts em\nand ends it* here\nfourth `code span\nacross lines` done\nfifth [link text\nacross](https://example.com) ok\nsixth with snake_case_name\nseventh line  \neighth after a hard break\nninth line\ntenth line.\n\nAnother paragraph\nthat goes on\nfor a while\nand then\nbecomes a heading\n===\n\nA third one\nwith lines\nstill going\n| x | y |\n|---|---|\n| 1 | 2 |\n",
+    // one long line: cut inside it; then one that turns into a table's header row late
+    "A long line of words with **bold** and `code` and [a link](https://e.com) and *em* and snake_case and more words after all of that and a_b and ~~del~~ and <b>html</b> and the end comes here.\n\nwords words words words then a | b | c\n|---|---|---|\n| 1 | 2 | 3 |\n",
+    "Para with <span\nclass=\"x\"> raw html\nacross lines and\n2*3*4 and a_b_c and ~~del\nacross~~ lines\nand a trailing line",
 ];
 
 /// A long LLM-style answer of about `size` bytes, built from varied sections.

@@ -56,8 +56,8 @@ async fn post_chat_exact_bytes_and_headers() {
     assert!(!body.error);
     let expected = format!(
         "retry: 1000\nevent: start\nid: {sid}:0\ndata: {{\"stream_id\":\"{sid}\",\"model\":\"websse-demo\"}}\n\n\
-         event: delta\nid: {sid}:1\ndata: {{\"text\":\"Server-\"}}\n\n\
-         event: delta\nid: {sid}:2\ndata: {{\"text\":\"Sent \"}}\n\n\
+         event: delta\nid: {sid}:1\ndata: {{\"text\":\"## \"}}\n\n\
+         event: delta\nid: {sid}:2\ndata: {{\"text\":\"What \"}}\n\n\
          event: done\nid: {sid}:3\ndata: {{\"reason\":\"stopped\"}}\n\n"
     );
     assert_eq!(body.text(), expected);
@@ -83,7 +83,7 @@ async fn get_chat_streams_a_whole_answer_with_sequential_ids() {
     assert_eq!(seqs, (0..events.len() as u64).collect::<Vec<_>>());
     let answer = text(&events);
     assert!(
-        answer.starts_with("Server-Sent Events (SSE) is"),
+        answer.starts_with("## What is SSE?\n\n**Server-Sent Events** (SSE)"),
         "{answer}"
     );
     assert!(answer.len() > 500);
@@ -105,7 +105,10 @@ async fn chinese_prompt_gets_a_chinese_answer() {
         .await
         .expect("request");
     let answer = text(&read_body(response).await.events());
-    assert!(answer.starts_with("服务器发送事件"), "{answer}");
+    assert!(
+        answer.starts_with("## 什么是 SSE？\n\n**服务器发送事件**"),
+        "{answer}"
+    );
 }
 
 #[tokio::test]

@@ -431,3 +431,181 @@ async fn ticker_limits_are_bad_requests() {
     }
     assert!(log_is_empty(&server, "limits").await);
 }
+
+/// `(type, id, data)` of each event.
+fn triples(events: &[websse_core::Event]) -> Vec<(String, String, String)> {
+    events
+        .iter()
+        .map(|e| {
+            (
+                e.event_type().to_owned(),
+                e.last_event_id().to_owned(),
+                e.data().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The concatenated `text` of the `delta` events.
+fn delta_text(events: &[websse_core::Event]) -> String {
+    events
+        .iter()
+        .filter(|e| e.event_type() == "delta")
+        .map(|e| {
+            let value: Value = serde_json::from_str(e.data()).expect("delta json");
+            value["text"].as_str().expect("text").to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn markdown_streams_the_text_as_chat_deltas_of_n_characters() {
+    let server = spawn().await;
+    let text = "## Hi\n\n- 中文 `x`";
+    let response = client()
+        .post(server.url("/test/markdown"))
+        .json(&json!({ "text": text, "chunk": 3 }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "content-type"), Some("text/event-stream"));
+    let body = read_body(response).await;
+    assert!(!body.error);
+    let events = triples(&body.events());
+    // 15 characters in deltas of 3 (the last of them multi-byte): 5 deltas.
+    assert_eq!(
+        events,
+        [
+            (
+                "start",
+                "md:0",
+                r#"{"model":"markdown-test","stream_id":"md"}"#
+            ),
+            ("delta", "md:1", r###"{"text":"## "}"###),
+            ("delta", "md:2", r#"{"text":"Hi\n"}"#),
+            ("delta", "md:3", r#"{"text":"\n- "}"#),
+            ("delta", "md:4", r#"{"text":"中文 "}"#),
+            ("delta", "md:5", r#"{"text":"`x`"}"#),
+            ("done", "md:6", r#"{"reason":"finished"}"#),
+        ]
+        .map(|(t, i, d)| (t.to_owned(), i.to_owned(), d.to_owned()))
+    );
+    assert!(body.text().starts_with("retry: 1000\n"));
+}
+
+#[tokio::test]
+async fn markdown_takes_the_chats_request_shapes_and_paces_its_deltas() {
+    let server = spawn().await;
+    let text = "# Title\n\nSome **bold** text.";
+    // The chat's POST body: the text is the last user message; other knobs are ignored.
+    let started = Instant::now();
+    let response = client()
+        .post(server.url("/test/markdown"))
+        .json(&json!({
+            "messages": [{"role": "user", "content": "not this"},
+                         {"role": "assistant", "content": "nor this"},
+                         {"role": "user", "content": text}],
+            "chunk": 10, "delay_ms": 40, "speed": 3
+        }))
+        .send()
+        .await
+        .expect("request");
+    let events = read_body(response).await.events();
+    assert!(
+        started.elapsed() >= Duration::from_millis(120),
+        "3 deltas, 40 ms each"
+    );
+    assert_eq!(delta_text(&events), text);
+    assert_eq!(events.len(), 1 + 3 + 1);
+    // The chat's GET form.
+    let response = client()
+        .get(server.url("/test/markdown"))
+        .query(&[("prompt", text), ("chunk", "1000")])
+        .send()
+        .await
+        .expect("request");
+    let events = read_body(response).await.events();
+    assert_eq!(delta_text(&events), text);
+    assert_eq!(events.len(), 3);
+}
+
+#[tokio::test]
+async fn markdown_resumes_after_last_event_id_and_breaks_at_drop_after() {
+    let server = spawn().await;
+    let url = server.url("/test/markdown?text=abcdefg&chunk=2&drop_after=2");
+    let first = read_body(client().get(&url).send().await.expect("request")).await;
+    assert!(first.error, "drop_after breaks the connection");
+    let events = first.events();
+    assert_eq!(events.last().map(|e| e.last_event_id()), Some("md:2"));
+    assert_eq!(delta_text(&events), "abcd");
+    // The reconnect carries Last-Event-ID and gets exactly the rest; drop_after is for the
+    // first connection only.
+    let rest = read_body(
+        client()
+            .get(&url)
+            .header("last-event-id", "md:2")
+            .send()
+            .await
+            .expect("resume"),
+    )
+    .await;
+    assert!(!rest.error);
+    let events = triples(&rest.events());
+    let ids: Vec<&str> = events.iter().map(|(_, id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["md:3", "md:4", "md:5"]);
+    assert_eq!(delta_text(&rest.events()), "efg");
+    // After `done` there is nothing left: 204 stops EventSource.
+    let response = client()
+        .get(&url)
+        .header("last-event-id", "md:5")
+        .send()
+        .await
+        .expect("after done");
+    assert_eq!(response.status(), 204);
+    for bad in ["md:6", "x:1", "md:-1", "md"] {
+        let response = client()
+            .get(&url)
+            .header("last-event-id", bad)
+            .send()
+            .await
+            .expect("bad id");
+        assert_eq!(response.status(), 400, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn markdown_requests_are_bounded() {
+    // A body limit above the text limit, so that the endpoint's own bound is what answers.
+    let server = support::spawn_with(websse_server::Config {
+        test_endpoints: true,
+        body_limit: 1024 * 1024,
+        ..websse_server::Config::default()
+    })
+    .await;
+    let long = "x".repeat(256 * 1024 + 1);
+    for (body, what) in [
+        (json!({ "text": "a", "chunk": 0 }), "chunk"),
+        (json!({ "text": "a", "delay_ms": 1001 }), "delay_ms"),
+        (
+            json!({ "text": "a".repeat(200), "chunk": 1, "delay_ms": 1000 }),
+            "add up",
+        ),
+        (json!({ "text": long }), "longer than"),
+        (json!({ "chunk": 3 }), "give the text"),
+        (
+            json!({ "messages": [{"role": "system", "content": "x"}] }),
+            "user",
+        ),
+    ] {
+        let response = client()
+            .post(server.url("/test/markdown"))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 400, "{what}");
+        let (_, message) = json_error(response).await;
+        assert!(message.contains(what), "{what}: {message}");
+    }
+}

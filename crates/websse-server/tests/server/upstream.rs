@@ -105,6 +105,60 @@ async fn upstream_deltas_are_restreamed_in_our_format() {
     task.abort();
 }
 
+/// The model's Markdown reaches the client byte for byte: whitespace-only deltas, blank lines,
+/// fences, table pipes, backslashes, HTML-looking text and trailing spaces are not trimmed,
+/// merged or escaped on the way.
+#[tokio::test]
+async fn upstream_markdown_passes_through_unchanged() {
+    const DELTAS: [&str; 14] = [
+        "## Title",
+        "\n\n",
+        "- **a** and `b`\n",
+        "  - nested\\*\n\n",
+        "```rust\nfn main() {}\n",
+        "```",
+        "\n\n| x | y |\n| --- | --- |\n",
+        "| <b> | [l](https://example.com/a_b) |",
+        "\n",
+        "  ",
+        "line with two trailing spaces  \n",
+        "next\r\n",
+        "\t",
+        "> 引用 ~~del~~",
+    ];
+    let body: String = DELTAS
+        .iter()
+        .map(|d| {
+            format!(
+                "data: {}\n\n",
+                json!({"choices": [{"delta": {"content": d}}]})
+            )
+        })
+        .chain(["data: [DONE]\n\n".to_owned()])
+        .collect();
+    let (url, _seen, task) = fake_upstream(StatusCode::OK, body.leak()).await;
+    let server = spawn_with(config(url)).await;
+    let response = client()
+        .post(server.url("/api/chat"))
+        .json(&json!({"messages": [{"role": "user", "content": "markdown please"}]}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    let events = read_body(response).await.events();
+    let deltas: Vec<String> = events
+        .iter()
+        .filter(|e| e.event_type() == "delta")
+        .map(|e| {
+            let value: Value = serde_json::from_str(e.data()).expect("json");
+            value["text"].as_str().expect("text").to_owned()
+        })
+        .collect();
+    assert_eq!(deltas, DELTAS);
+    assert_eq!(events.last().map(|e| e.event_type()), Some("done"));
+    task.abort();
+}
+
 #[tokio::test]
 async fn upstream_failure_ends_with_an_error_reason() {
     let (url, _seen, task) =
