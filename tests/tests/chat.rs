@@ -327,3 +327,103 @@ fn shift_enter_adds_a_line_and_enter_sends() {
         Ok(())
     });
 }
+
+/// The resumed answer `sid` from the first event on, as the page's `fetch` reads it within
+/// `ms`: the reason of its `done` event, or `null` if none came in time.
+async fn resumed_done_reason(c: &Client, sid: &str, ms: u64) -> Result<serde_json::Value> {
+    Ok(c.execute_async(
+        r#"
+        const [sid, ms, done] = arguments;
+        const abort = new AbortController();
+        const timer = setTimeout(() => abort.abort(), ms);
+        fetch('/api/chat/' + sid, { headers: { 'Last-Event-ID': sid + ':0' }, signal: abort.signal })
+          .then(r => r.text())
+          .then(body => {
+            clearTimeout(timer);
+            const m = body.match(/event: done\r?\n(?:id:[^\n]*\n)?data: ([^\n]*)/);
+            done(m ? JSON.parse(m[1]).reason : null);
+          })
+          .catch(() => done(null));
+        "#,
+        vec![json!(sid), json!(ms)],
+    )
+    .await?)
+}
+
+#[test]
+fn stop_asks_the_server_to_stop_generating() {
+    run(|c| async move {
+        open(&c, "/?speed=40", "prompt").await?;
+        ask(&c, WHAT).await?;
+        wait_for(Duration::from_secs(10), "some text", || async {
+            Ok((answer(&c).await?.len() > 10).then_some(()))
+        })
+        .await?;
+        let sid = js(
+            &c,
+            "return document.querySelector('.bubble.assistant:last-of-type')?.dataset.streamId ?? null",
+            vec![],
+        )
+        .await?;
+        let sid = sid
+            .as_str()
+            .ok_or("the answer has no data-stream-id")?
+            .to_owned();
+        c.find(Locator::Css(&tid("stop"))).await?.click().await?;
+        wait_status(&c, &["stopped"], Duration::from_secs(5)).await?;
+        // A dropped connection alone would leave the answer generating at 40 characters a
+        // second for many more seconds; stopped, a resume ends at once with `stopped`.
+        let reason = wait_for(
+            Duration::from_secs(5),
+            "the server to record the stop",
+            || async {
+                let reason = resumed_done_reason(&c, &sid, 1500).await?;
+                Ok((reason == json!("stopped")).then_some(reason))
+            },
+        )
+        .await?;
+        assert_eq!(reason, json!("stopped"));
+        Ok(())
+    });
+}
+
+#[test]
+fn an_interrupted_answer_keeps_its_text_and_says_so() {
+    run(|c| async move {
+        let key = format!("interrupted-{}", std::process::id());
+        let script = json!({ "responses": [{ "chunks": [{ "text":
+            "event: start\nid: feed01:0\ndata: {\"stream_id\":\"feed01\",\"model\":\"m\"}\n\n\
+             event: delta\nid: feed01:1\ndata: {\"text\":\"Half an **answer**\"}\n\n\
+             event: done\nid: feed01:2\ndata: {\"reason\":\"interrupted\"}\n\n" }],
+            "end": "close" }] });
+        open(&c, "/", "prompt").await?;
+        let scripted = c
+            .execute_async(
+                "const [key, body, done] = arguments; \
+                 fetch('/test/script/' + key, { method: 'POST', headers: { 'content-type': 'application/json' }, body }) \
+                   .then(r => done(r.status)).catch(e => done(String(e)));",
+                vec![json!(key), json!(script.to_string())],
+            )
+            .await?;
+        assert_eq!(scripted, json!(200), "scripting the stream");
+        open(&c, &format!("/?api=/test/sse/{key}"), "prompt").await?;
+        ask(&c, WHAT).await?;
+        wait_status(&c, &["interrupted"], Duration::from_secs(10)).await?;
+        assert_eq!(answer_visible_text(&c).await?.trim(), "Half an answer");
+        let bold = js(
+            &c,
+            "return document.querySelector('[data-testid=answer] strong')?.textContent ?? null",
+            vec![],
+        )
+        .await?;
+        assert_eq!(bold, json!("answer"), "the text so far stays rendered");
+        let state = js(
+            &c,
+            "return document.querySelector('.bubble.assistant:last-of-type')?.dataset.state ?? null",
+            vec![],
+        )
+        .await?;
+        assert_eq!(state, json!("interrupted"));
+        Ok(())
+    });
+}

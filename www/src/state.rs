@@ -38,6 +38,9 @@ pub enum Phase {
     },
     /// The user stopped it; the partial answer stays.
     Stopped,
+    /// The server that produced it went away mid-answer (`done` with reason `interrupted`); the
+    /// text so far stays.
+    Interrupted,
     /// The stream failed with this message.
     Failed(String),
 }
@@ -59,6 +62,7 @@ impl Phase {
             Self::Reconnecting { .. } => "reconnecting",
             Self::Done { .. } => "done",
             Self::Stopped => "stopped",
+            Self::Interrupted => "interrupted",
             Self::Failed(_) => "failed",
         }
     }
@@ -79,6 +83,8 @@ pub struct Turn {
     pub view: AnswerView,
     /// The request for this answer.
     pub spec: StreamSpec,
+    /// The server's id of the answer (from its events), to stop or resume it.
+    pub sid: Option<String>,
 }
 
 /// The chat page.
@@ -125,6 +131,10 @@ pub enum ChatAction {
     },
     /// The stream failed.
     Failed(String),
+    /// The answer's producer went away (`done` with reason `interrupted`).
+    Interrupted,
+    /// The server's id of the streaming answer became known.
+    Started(String),
     /// The stream ended without `done`.
     Ended,
     /// The user stopped the answer (stop button or Esc).
@@ -269,6 +279,7 @@ impl Reducible for ChatState {
                     text: NodeRef::default(),
                     view: AnswerView::default(),
                     spec,
+                    sid: None,
                 });
                 next.next_id += 1;
             }
@@ -291,6 +302,15 @@ impl Reducible for ChatState {
             }),
             ChatAction::Done { cut } => next.set_active_phase(Phase::Done { cut }),
             ChatAction::Failed(message) => next.set_active_phase(Phase::Failed(message)),
+            ChatAction::Interrupted => next.set_active_phase(Phase::Interrupted),
+            ChatAction::Started(sid) => {
+                if let Some(turn) = next.turns.last_mut().filter(|t| t.phase.is_active()) {
+                    if turn.sid.as_deref() == Some(sid.as_str()) {
+                        return self;
+                    }
+                    turn.sid = Some(sid);
+                }
+            }
             ChatAction::Ended => next.set_active_phase(Phase::Failed(
                 "the connection closed before the answer was complete".into(),
             )),

@@ -25,6 +25,27 @@ fn parse_id(id: &str) -> Option<(&str, u64)> {
     Some((sid, seq.parse().ok()?))
 }
 
+/// Asks the server to stop generating answer `sid` (`POST /api/chat/{sid}/stop`). One request,
+/// answered or not: the stream is closed either way.
+fn request_stop(sid: &str) {
+    // Server ids are URL-safe; anything else is not one of ours.
+    if !sid
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return;
+    }
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    let request = window.fetch_with_str_and_init(&format!("/api/chat/{sid}/stop"), &init);
+    wasm_bindgen_futures::spawn_local(async move {
+        let _ = wasm_bindgen_futures::JsFuture::from(request).await;
+    });
+}
+
 /// The chat page.
 #[component]
 pub fn ChatPage() -> Html {
@@ -78,6 +99,11 @@ pub fn ChatPage() -> Html {
                 _ => {}
             },
             SseSignal::Message(message) => match message.event_type() {
+                "start" => {
+                    if let Some((sid, _)) = parse_id(message.last_event_id()) {
+                        dispatch.dispatch(ChatAction::Started(sid.to_owned()));
+                    }
+                }
                 "delta" => {
                     if let Some((sid, seq)) = parse_id(message.last_event_id()) {
                         let mut last = last_id.borrow_mut();
@@ -94,11 +120,17 @@ pub fn ChatPage() -> Html {
                     }
                 }
                 "done" => {
-                    // `{"reason": "finished" | "stopped"}`
+                    // `{"reason": "finished" | "stopped" | "error" | "interrupted" | "gone"}`
                     let reason =
                         json::parse(message.data()).and_then(|v| json::string_field(&v, "reason"));
-                    dispatch.dispatch(ChatAction::Done {
-                        cut: reason.is_some_and(|r| r != "finished"),
+                    dispatch.dispatch(match reason.as_deref() {
+                        Some("interrupted") => ChatAction::Interrupted,
+                        Some("gone") => ChatAction::Failed(
+                            "the server no longer has this answer (it expired)".into(),
+                        ),
+                        reason => ChatAction::Done {
+                            cut: reason.is_some_and(|r| r != "finished"),
+                        },
                     });
                 }
                 _ => {}
@@ -114,13 +146,26 @@ pub fn ChatPage() -> Html {
     };
     use_sse(state.active_spec(), on_signal);
 
+    // Stopping is not disconnecting: the server goes on generating an answer whose reader left
+    // (another tab may resume it), so the Stop button asks it to stop, then closes the stream.
+    let stop = {
+        let dispatch = state.dispatcher();
+        let sid = state.active().and_then(|turn| turn.sid.clone());
+        let own_api = state.api.is_none();
+        Callback::from(move |()| {
+            if let Some(sid) = sid.as_deref().filter(|_| own_api) {
+                request_stop(sid);
+            }
+            dispatch.dispatch(ChatAction::Stop);
+        })
+    };
     let active = state.active().is_some();
     {
-        let dispatch = state.dispatcher();
+        let stop = stop.clone();
         use_window_keydown(Callback::from(move |event: KeyboardEvent| {
             if event.key() == "Escape" && active {
                 event.prevent_default();
-                dispatch.dispatch(ChatAction::Stop);
+                stop.emit(());
             }
         }));
     }
@@ -152,8 +197,8 @@ pub fn ChatPage() -> Html {
         Callback::from(move |_: MouseEvent| send.emit(()))
     };
     let on_stop = {
-        let dispatch = state.dispatcher();
-        Callback::from(move |_: MouseEvent| dispatch.dispatch(ChatAction::Stop))
+        let stop = stop.clone();
+        Callback::from(move |_: MouseEvent| stop.emit(()))
     };
     let on_retry = {
         let dispatch = state.dispatcher();

@@ -56,6 +56,9 @@ pub fn status(phase: Option<&Phase>, left: Option<u64>, on_retry: &Callback<()>)
                 Phase::Done { cut: false } => "done".to_owned(),
                 Phase::Done { cut: true } => "done (the server cut the answer short)".to_owned(),
                 Phase::Stopped => "stopped".to_owned(),
+                Phase::Interrupted => {
+                    "interrupted: the server stopped writing this answer".to_owned()
+                }
                 Phase::Failed(message) => format!("failed: {message}"),
             },
         ),

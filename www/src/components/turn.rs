@@ -20,6 +20,7 @@ pub fn turn_view(turn: &Turn, newest: bool) -> Html {
     let note = match &turn.phase {
         Phase::Stopped => html! { <span class="note stopped">{ "stopped" }</span> },
         Phase::Failed(_) => html! { <span class="note failed">{ "failed" }</span> },
+        Phase::Interrupted => html! { <span class="note failed">{ "interrupted" }</span> },
         Phase::Done { cut: true } => {
             html! { <span class="note">{ "cut short by the server" }</span> }
         }
@@ -29,7 +30,7 @@ pub fn turn_view(turn: &Turn, newest: bool) -> Html {
         <key={turn.id}>
             <div class="bubble user" aria-label="You said">{ turn.prompt.clone() }</div>
             <div class="bubble assistant" aria-live="polite" aria-busy={if active { "true" } else { "false" }}
-                data-state={turn.phase.name()}>
+                data-state={turn.phase.name()} data-stream-id={turn.sid.clone()}>
                 <div class="text markdown" ref={turn.text.clone()}
                     data-testid={newest.then_some("answer")}></div>
                 { note }
