@@ -17,8 +17,10 @@ use crate::{ConnectionState, Credentials, Disconnect, Error, Message, SseRequest
 pub(crate) struct Subscription {
     source: EventSource,
     listeners: Vec<Listener>,
-    /// Keeps the end-of-task wake-up alive (closed on drop).
+    /// The end-of-task wake-up (closed on drop) and its port's listener: apart from
+    /// `listeners`, whose types are the EventSource's.
     tick: Rc<Tick>,
+    _wake: Listener,
 }
 
 /// One wake of the stream per browser task instead of one per event: the browser dispatches
@@ -95,7 +97,7 @@ impl Subscription {
         let (wants_open, wants_error) = (wants("open"), wants("error"));
         let (tick, wake_listener) = Tick::new(&queue)?;
         crate::queue::edit(&queue).hold_message_wakes();
-        let mut listeners: Vec<Listener> = vec![wake_listener];
+        let mut listeners: Vec<Listener> = Vec::new();
 
         // `message` and each named type once (`open` and `error` have their own listeners).
         for t in std::iter::once("message").chain(request.events.iter().map(String::as_str)) {
@@ -164,6 +166,7 @@ impl Subscription {
             source,
             listeners,
             tick,
+            _wake: wake_listener,
         })
     }
 }
