@@ -1,5 +1,4 @@
-//! The borrowed batches (`EventStream::next_batch`) and the EventSource transport's one wake per
-//! task.
+//! The borrowed batches (`EventStream::next_batch`).
 
 use serde_json::json;
 use wasm_bindgen_test::*;
@@ -141,28 +140,5 @@ async fn fetch_items_from_one_chunk_keep_their_own_type_data_and_id() {
             (m.data(), m.last_event_id()),
             (&*i.to_string(), &*i.to_string())
         );
-    }
-}
-
-#[wasm_bindgen_test]
-async fn eventsource_wakes_once_per_task_and_loses_nothing_across_tasks() {
-    let k = key("es-ticks");
-    let burst = |from: u32| -> String {
-        (from..from + 100)
-            .map(|i| format!("data: {i}\n\n"))
-            .collect()
-    };
-    script(
-        &k,
-        json!([{ "chunks": [
-            text_chunk(&burst(0)),
-            { "text": burst(100), "delay_ms": 50 },
-            { "text": burst(200), "delay_ms": 50 },
-        ], "end": "hold" }]),
-    )
-    .await;
-    let mut stream = open(es(&k));
-    for i in 0..300 {
-        assert_eq!(next_message(&mut stream).await.data(), i.to_string());
     }
 }
