@@ -6,11 +6,17 @@
 //   websse-eventsource   websse's EventSource transport (wasm, pkg/)
 //   native-eventsource   the browser's EventSource, used from JavaScript
 //   eventsource-parser   eventsource-parser 4.x (npm) over fetch + TextDecoder, from JavaScript
+//   websse-batch         websse's fetch transport through the borrowed `next_batch` API
+//   websse-shared-N      N subscribers of one websse `SharedStream` over fetch
+//   floor-js, floor-wasm loops that only read the body's chunks (into wasm memory for the latter)
+//
+// With `json`, the data is OpenAI-shaped JSON and each reader parses it and sums the lengths of
+// `choices[0].delta.content` (`content`).
 //
 // The driver (tests/src/bin/throughput-bench.rs) calls `window.__throughput.run(name, url)` and
-// reads `{events, bytes, last, end, ms}`. An external module script, so the page runs under a
+// reads `{events, bytes, content, last, end, ms, allocs}` (`{body, ms}` from a floor). An external module script, so the page runs under a
 // Content-Security-Policy without 'unsafe-inline' or 'unsafe-eval'.
-import init, { run_websse } from "./pkg/throughput.js";
+import init, * as wasm from "./pkg/throughput.js";
 import { createParser } from "./eventsource-parser/index.js";
 
 function nativeEventSource(url) {
@@ -37,9 +43,10 @@ function nativeEventSource(url) {
   });
 }
 
-async function eventsourceParser(url) {
+async function eventsourceParser(url, json) {
   let events = 0;
   let bytes = 0;
+  let content = 0;
   let last = null;
   let end = null;
   const started = performance.now();
@@ -51,6 +58,9 @@ async function eventsourceParser(url) {
         events += 1;
         bytes += e.data.length;
         last = e.data;
+        if (json) {
+          content += JSON.parse(e.data).choices[0].delta.content.length;
+        }
       }
     },
   });
@@ -77,24 +87,56 @@ async function eventsourceParser(url) {
   if (end === null) {
     throw new Error(`the body ended without its end event after ${events} events`);
   }
-  return { events, bytes, last, end, ms };
+  return { events, bytes, content, last, end, ms };
+}
+
+// The floor: a loop that only reads the body's chunks (counting their bytes) until it ends.
+async function readChunksOnly(url) {
+  const started = performance.now();
+  const response = await fetch(url, {
+    cache: "no-store",
+    headers: { Accept: "text/event-stream" },
+  });
+  const reader = response.body.getReader();
+  let body = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) {
+      break;
+    }
+    body += value.length;
+  }
+  return { body, ms: performance.now() - started };
 }
 
 const RUNNERS = {
-  "websse-fetch": (url) => run_websse(url, "fetch"),
-  "websse-eventsource": (url) => run_websse(url, "event-source"),
+  "websse-fetch": (url, json) => wasm.run_websse(url, "fetch", json),
+  "websse-batch": (url, json) => wasm.run_websse_batch(url, json),
+  "websse-eventsource": (url, json) => wasm.run_websse(url, "event-source", json),
+  "websse-shared-1": (url, json) => wasm.run_websse_shared(url, 1, json),
+  "websse-shared-4": (url, json) => wasm.run_websse_shared(url, 4, json),
   "native-eventsource": nativeEventSource,
   "eventsource-parser": eventsourceParser,
+  "floor-js": readChunksOnly,
+  "floor-wasm": (url) => wasm.run_floor(url),
+};
+
+const NEEDS = {
+  "websse-batch": "run_websse_batch",
+  "websse-shared-1": "run_websse_shared",
+  "websse-shared-4": "run_websse_shared",
+  "floor-wasm": "run_floor",
 };
 
 const status = document.getElementById("status");
 try {
   await init();
   window.__throughput = {
-    names: Object.keys(RUNNERS),
-    run(name, url) {
+    // Readers whose wasm export this build lacks are left out.
+    names: Object.keys(RUNNERS).filter((n) => NEEDS[n] === undefined || typeof wasm[NEEDS[n]] === "function"),
+    run(name, url, json) {
       const runner = RUNNERS[name];
-      return runner ? runner(url) : Promise.reject(new Error(`no runner ${name}`));
+      return runner ? runner(url, json) : Promise.reject(new Error(`no runner ${name}`));
     },
   };
   status.textContent = "ready";

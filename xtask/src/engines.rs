@@ -144,10 +144,12 @@ pub fn env(ctx: &Ctx, engine: Engine, display: Option<&Xvfb>) -> Vec<(OsString, 
 
 /// The wasm-bindgen test binaries (crate, test) that run in every engine (the markdown crate
 /// needs no server, but sharing the run keeps one place that knows how each engine is driven).
-const BROWSER_TESTS: [(&str, &str); 3] = [
+const BROWSER_TESTS: [(&str, &str); 4] = [
     ("crates/websse", "browser"),
     // A page of its own: it blocks the page's thread to simulate a sleeping machine.
     ("crates/websse", "sleep"),
+    // A page of its own: nothing else there polls a stream whose wake-up is missing.
+    ("crates/websse", "wakes"),
     ("crates/websse-markdown", "browser"),
 ];
 

@@ -1,8 +1,10 @@
 //! The browser throughput section of `cargo xtask bench` (`--throughput-only` runs it alone):
-//! events per second through websse's fetch and EventSource transports, the native
-//! `EventSource` used from JavaScript, and eventsource-parser (npm) over fetch, in one headless
-//! Chromium page and one run, reading small events at full speed from websse-server's
-//! `/test/flood`.
+//! events per second through websse's fetch transport (the owned `Item` stream, the borrowed
+//! `next_batch`, a `SharedStream` with one and four subscribers) and EventSource transport, the
+//! native `EventSource` used from JavaScript, eventsource-parser (npm) over fetch, and the floor
+//! (loops that only read the body's chunks), in one headless Chromium page and one run, reading
+//! small events, then OpenAI-shaped JSON events, at full speed from websse-server's
+//! `/test/flood`; with a CPU profile of one websse fetch run per shape first.
 //!
 //! The page is `bench/throughput/`: a wasm-bindgen crate (its own workspace and `Cargo.lock`, like
 //! the examples) for websse's two transports, and `bench.js` for the two JavaScript readers.
@@ -22,6 +24,9 @@ use crate::{Result, tools};
 const EVENTS: u64 = 500_000;
 const SIZE: u64 = 16;
 const ROUNDS: u64 = 8;
+/// The second shape: OpenAI-shaped JSON events of this many data bytes, parsed by every reader.
+const JSON_EVENTS: u64 = 100_000;
+const JSON_SIZE: u64 = 200;
 
 pub fn run(root: &Path) -> Result {
     println!(
@@ -43,6 +48,8 @@ pub fn run(root: &Path) -> Result {
         ])
         .args(["--", "--events", &EVENTS.to_string()])
         .args(["--size", &SIZE.to_string(), "--rounds", &ROUNDS.to_string()])
+        .args(["--json-events", &JSON_EVENTS.to_string()])
+        .args(["--json-size", &JSON_SIZE.to_string(), "--profile"])
         .envs(tools.child_env())
         .env("WEBSSE_E2E_URL", server.url())
         .env("WEBSSE_E2E_BROWSER", "chromium")

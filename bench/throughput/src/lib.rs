@@ -1,72 +1,308 @@
-//! The wasm half of the browser throughput bench: websse's fetch and EventSource transports
-//! read a `/test/flood` stream the way an app would (`while let Some(item) = stream.next()`),
-//! counting the events and their data bytes until the `end` event.
+//! The wasm half of the browser throughput bench: websse's transports read a `/test/flood`
+//! stream the way an app would, counting the events and their data bytes until the `end` event
+//! (and with `json`, parsing each event's data and summing the lengths of its content).
 //!
-//! `bench.js` calls [`run_websse`]; the native `EventSource` and eventsource-parser runs are
-//! plain JavaScript there, and do the same per event.
+//! `bench.js` calls the exported `run_*` functions; the native `EventSource`, eventsource-parser
+//! and the JS floor are plain JavaScript there, and do the same per event. Every run also reports
+//! the heap allocations made while it ran (`allocs`), counted by this crate's global allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 
 use futures::StreamExt;
-use js_sys::{Object, Reflect};
+use js_sys::{Object, Reflect, Uint8Array};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use websse::{Item, SseRequest, Transport};
+use websse::{Item, Message, SseRequest, Transport};
 
-/// Reads the flood at `url` with websse over `transport` (`"fetch"` or `"event-source"`) and
-/// resolves to `{events, bytes, last, end, ms}`: the messages before the `end` event, their data
-/// bytes, the last one's data, the `end` event's data, and the milliseconds from `open()` to the
-/// `end` event.
+/// The system allocator, counting allocations (the page is single-threaded).
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+#[allow(unsafe_code)]
+// SAFETY: forwards every call to `System` unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.with(|a| a.set(a.get() + 1));
+        // SAFETY: the caller's contract is `System`'s.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract is `System`'s.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.with(|a| a.set(a.get() + 1));
+        // SAFETY: the caller's contract is `System`'s.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocs() -> u64 {
+    ALLOCS.with(Cell::get)
+}
+
+/// An OpenAI-shaped chunk, owned (what `Message::json` gives).
+#[derive(serde::Deserialize)]
+struct Completion {
+    choices: Vec<Choice>,
+}
+
+#[derive(serde::Deserialize)]
+struct Choice {
+    delta: Delta,
+}
+
+#[derive(serde::Deserialize)]
+struct Delta {
+    content: String,
+}
+
+fn js_err(e: impl std::fmt::Display) -> JsValue {
+    JsValue::from_str(&e.to_string())
+}
+
+fn now() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}
+
+/// What one reader counted.
+#[derive(Default, PartialEq, Debug)]
+struct Counts {
+    events: u32,
+    bytes: usize,
+    content: usize,
+    last: Option<String>,
+    end: Option<String>,
+}
+
+impl Counts {
+    /// Counts one message; `true` at the `end` event.
+    fn message(&mut self, msg: &Message, json: bool) -> Result<bool, JsValue> {
+        if msg.event_type() == "end" {
+            self.end = Some(msg.data().to_owned());
+            return Ok(true);
+        }
+        self.events += 1;
+        self.bytes += msg.data().len();
+        if json {
+            let c: Completion = msg.json().map_err(js_err)?;
+            self.content += c.choices.first().map_or(0, |c| c.delta.content.len());
+        }
+        Ok(false)
+    }
+
+    fn result(
+        self,
+        started: f64,
+        allocs_before: u64,
+        last: Option<String>,
+    ) -> Result<JsValue, JsValue> {
+        let ms = now() - started;
+        let allocs = allocs() - allocs_before;
+        let end = self.end.ok_or("the stream ended without its end event")?;
+        let result = Object::new();
+        let set =
+            |key: &str, value: JsValue| Reflect::set(&result, &JsValue::from_str(key), &value);
+        set("events", self.events.into())?;
+        set("bytes", (self.bytes as f64).into())?;
+        set("content", (self.content as f64).into())?;
+        set(
+            "last",
+            last.map_or(JsValue::NULL, |m| JsValue::from_str(&m)),
+        )?;
+        set("end", JsValue::from_str(&end))?;
+        set("ms", ms.into())?;
+        set("allocs", (allocs as f64).into())?;
+        Ok(result.into())
+    }
+}
+
+/// Reads the flood at `url` with websse over `transport` (`"fetch"` or `"event-source"`),
+/// through the owned API (`while let Some(item) = stream.next().await`), and resolves to
+/// `{events, bytes, content, last, end, ms, allocs}`.
 ///
 /// # Errors
 /// An unknown transport, a stream error, a skipped event, or a stream that ends without `end`.
 #[wasm_bindgen]
-pub async fn run_websse(url: String, transport: String) -> Result<JsValue, JsValue> {
+pub async fn run_websse(url: String, transport: String, json: bool) -> Result<JsValue, JsValue> {
     let transport = match transport.as_str() {
         "fetch" => Transport::Fetch,
         "event-source" => Transport::EventSource,
         other => return Err(JsValue::from_str(&format!("unknown transport {other:?}"))),
     };
-    let performance = web_sys::window()
-        .and_then(|w| w.performance())
-        .ok_or("no performance clock")?;
-    let started = performance.now();
+    let allocs_before = allocs();
+    let started = now();
     let mut stream = SseRequest::get(url)
         .transport(transport)
         .events(["end"])
         .open()
-        .map_err(|e| JsValue::from_str(&e.to_string()))?;
-    let (mut events, mut bytes) = (0u32, 0usize);
+        .map_err(js_err)?;
+    let mut counts = Counts::default();
     let mut last = None;
-    let mut end = None;
     while let Some(item) = stream.next().await {
-        match item.map_err(|e| JsValue::from_str(&e.to_string()))? {
-            Item::Message(msg) if msg.event_type() == "end" => {
-                end = Some(msg.into_data());
-                break;
-            }
+        match item.map_err(js_err)? {
             Item::Message(msg) => {
-                events += 1;
-                bytes += msg.data().len();
+                if counts.message(&msg, json)? {
+                    break;
+                }
                 last = Some(msg);
             }
-            Item::Skipped(skipped) => {
-                return Err(JsValue::from_str(&format!(
-                    "websse skipped events: {skipped:?}"
-                )));
-            }
+            Item::Skipped(skipped) => return Err(js_err(format!("skipped: {skipped}"))),
             _ => {}
         }
     }
-    let ms = performance.now() - started;
     drop(stream);
-    let end = end.ok_or("the stream ended without its end event")?;
+    counts.result(started, allocs_before, last.map(Message::into_data))
+}
+
+/// Reads the flood through `subscribers` subscriptions of one websse `SharedStream` over fetch,
+/// each counting every event; resolves to the first one's counts once all saw `end` (and
+/// rejects unless they all counted the same).
+///
+/// # Errors
+/// As [`run_websse`], for any subscriber.
+#[wasm_bindgen]
+pub async fn run_websse_shared(
+    url: String,
+    subscribers: u32,
+    json: bool,
+) -> Result<JsValue, JsValue> {
+    let allocs_before = allocs();
+    let started = now();
+    let shared = SseRequest::get(url)
+        .events(["end"])
+        .share()
+        .map_err(js_err)?;
+    let subs: Vec<_> = (0..subscribers).map(|_| shared.subscribe()).collect();
+    drop(shared);
+    let runs = subs.into_iter().map(|mut sub| async move {
+        let mut counts = Counts::default();
+        let mut last = None;
+        while let Some(item) = sub.next().await {
+            match item.map_err(js_err)? {
+                Item::Message(msg) => {
+                    if counts.message(&msg, json)? {
+                        break;
+                    }
+                    last = Some(msg);
+                }
+                Item::Skipped(skipped) => return Err(js_err(format!("skipped: {skipped}"))),
+                _ => {}
+            }
+        }
+        Ok::<_, JsValue>((counts, last.map(Message::into_data)))
+    });
+    let mut all = futures::future::join_all(runs).await.into_iter();
+    let (first, last) = all.next().ok_or("no subscriber")??;
+    for other in all {
+        let (counts, other_last) = other?;
+        if counts != first || other_last != last {
+            return Err("the subscribers received different events".into());
+        }
+    }
+    first.result(started, allocs_before, last)
+}
+
+/// The floor for a wasm reader: fetches `url` and only reads the body's chunks, copying each
+/// into wasm memory (as websse's fetch transport does), until the body ends; resolves to
+/// `{body, ms}`.
+///
+/// # Errors
+/// A failed fetch or read.
+#[wasm_bindgen]
+pub async fn run_floor(url: String) -> Result<JsValue, JsValue> {
+    let started = now();
+    let window = web_sys::window().ok_or("no window")?;
+    let response: web_sys::Response =
+        wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(&url))
+            .await?
+            .dyn_into()?;
+    let reader: web_sys::ReadableStreamDefaultReader =
+        response.body().ok_or("no body")?.get_reader().dyn_into()?;
+    let mut scratch = Vec::new();
+    let mut body = 0usize;
+    loop {
+        let chunk = wasm_bindgen_futures::JsFuture::from(reader.read()).await?;
+        if Reflect::get(&chunk, &"done".into())?.as_bool() == Some(true) {
+            break;
+        }
+        let bytes: Uint8Array = Reflect::get(&chunk, &"value".into())?.dyn_into()?;
+        scratch.resize(bytes.length() as usize, 0);
+        bytes.copy_to(&mut scratch);
+        body += scratch.len();
+    }
     let result = Object::new();
-    let set = |key: &str, value: JsValue| Reflect::set(&result, &JsValue::from_str(key), &value);
-    set("events", events.into())?;
-    set("bytes", (bytes as f64).into())?;
-    set(
-        "last",
-        last.map_or(JsValue::NULL, |m| JsValue::from_str(m.data())),
-    )?;
-    set("end", JsValue::from_str(&end))?;
-    set("ms", ms.into())?;
+    Reflect::set(&result, &"body".into(), &(body as f64).into())?;
+    Reflect::set(&result, &"ms".into(), &(now() - started).into())?;
     Ok(result.into())
+}
+
+/// An OpenAI-shaped chunk, borrowed (what `MessageRef::json` can give): a streamed chunk has
+/// one choice, so an array of one and not a `Vec` (no allocation).
+#[derive(serde::Deserialize)]
+struct CompletionRef<'a> {
+    #[serde(borrow)]
+    choices: [ChoiceRef<'a>; 1],
+}
+
+#[derive(serde::Deserialize)]
+struct ChoiceRef<'a> {
+    #[serde(borrow)]
+    delta: DeltaRef<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct DeltaRef<'a> {
+    content: &'a str,
+}
+
+/// As [`run_websse`] over fetch, through the borrowed API: `stream.next_batch()` and
+/// `batch.messages()`, JSON deserialized into borrowed types.
+///
+/// # Errors
+/// As [`run_websse`].
+#[wasm_bindgen]
+pub async fn run_websse_batch(url: String, json: bool) -> Result<JsValue, JsValue> {
+    let allocs_before = allocs();
+    let started = now();
+    let mut stream = SseRequest::get(url)
+        .events(["end"])
+        .open()
+        .map_err(js_err)?;
+    let mut counts = Counts::default();
+    let mut last = String::new();
+    'read: while let Some(batch) = stream.next_batch().await {
+        let batch = batch.map_err(js_err)?;
+        if let Some(Item::Skipped(skipped)) = batch.item() {
+            return Err(js_err(format!("skipped: {skipped}")));
+        }
+        for msg in batch.messages() {
+            if msg.event_type() == "end" {
+                counts.end = Some(msg.data().to_owned());
+                break 'read;
+            }
+            counts.events += 1;
+            counts.bytes += msg.data().len();
+            if json {
+                let c: CompletionRef<'_> = msg.json().map_err(js_err)?;
+                counts.content += c.choices[0].delta.content.len();
+            }
+            // Kept as the last one's data without a copy per message: its range is enough.
+            last.clear();
+            last.push_str(msg.data());
+        }
+    }
+    drop(stream);
+    counts.result(started, allocs_before, Some(last))
 }

@@ -65,7 +65,17 @@ struct Params {
     size: usize,
     #[serde(default)]
     ids: bool,
+    /// The data as OpenAI-shaped JSON (see [`JSON_HEAD`]) rather than digits and filler.
+    #[serde(default)]
+    json: bool,
 }
+
+/// With `json=true`, an event's data is `JSON_HEAD`, the 8-digit number, `JSON_MID`, filler
+/// (the delta's content), then `JSON_TAIL`: `size` bytes in all (at least [`JSON_MIN`]).
+const JSON_HEAD: &str = "{\"id\":\"chatcmpl-";
+const JSON_MID: &str = "\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"";
+const JSON_TAIL: &str = "\"},\"finish_reason\":null}]}";
+const JSON_MIN: usize = JSON_HEAD.len() + 8 + JSON_MID.len() + JSON_TAIL.len();
 
 fn default_events() -> u64 {
     10_000
@@ -75,7 +85,7 @@ fn default_size() -> usize {
     16
 }
 
-/// `GET /test/flood?events=N&size=B&ids=false`
+/// `GET /test/flood?events=N&size=B&ids=false&json=false`
 async fn flood(
     State(state): State<SharedState>,
     params: Result<Query<Params>, QueryRejection>,
@@ -91,6 +101,11 @@ async fn flood(
             "size must be within {}..={}",
             SIZE_RANGE.start(),
             SIZE_RANGE.end()
+        )));
+    }
+    if params.json && params.size < JSON_MIN {
+        return Err(ApiError::bad_request(format!(
+            "with json=true, size must be at least {JSON_MIN}"
         )));
     }
     if params.events.saturating_mul(params.size as u64) > MAX_DATA_BYTES {
@@ -161,18 +176,28 @@ struct Writer {
     params: Params,
     /// The next event number (1-based); `events + 1` is the `end` event, beyond it nothing.
     next: u64,
-    /// `size - 8` filler bytes, the same for every event.
+    /// What comes before the 8-digit number in every event's data.
+    head: &'static [u8],
+    /// What comes after it (filler, in JSON when `json`), the same for every event.
     filler: Vec<u8>,
 }
 
 impl Writer {
     fn new(params: Params) -> Writer {
-        let filler = (0..params.size - 8)
-            .map(|i| b'a' + (i % 26) as u8)
-            .collect();
+        let fill = |n: usize| (0..n).map(|i| b'a' + (i % 26) as u8);
+        let (head, filler) = if params.json {
+            let content = params.size.saturating_sub(JSON_MIN);
+            let mut tail = JSON_MID.as_bytes().to_vec();
+            tail.extend(fill(content));
+            tail.extend_from_slice(JSON_TAIL.as_bytes());
+            (JSON_HEAD.as_bytes(), tail)
+        } else {
+            (&b""[..], fill(params.size - 8).collect())
+        };
         Writer {
             params,
             next: 1,
+            head,
             filler,
         }
     }
@@ -191,6 +216,7 @@ impl Writer {
                 out.push(b'\n');
             }
             out.extend_from_slice(b"data: ");
+            out.extend_from_slice(self.head);
             out.extend_from_slice(&eight_digits(n));
             out.extend_from_slice(&self.filler);
             out.extend_from_slice(b"\n\n");
@@ -219,7 +245,12 @@ mod tests {
     use super::*;
 
     fn body(events: u64, size: usize, ids: bool) -> String {
-        let mut writer = Writer::new(Params { events, size, ids });
+        let mut writer = Writer::new(Params {
+            events,
+            size,
+            ids,
+            json: false,
+        });
         let chunks: Vec<Bytes> = std::iter::from_fn(|| writer.next_chunk()).collect();
         assert!(chunks.iter().all(|c| c.len() <= CHUNK + size + 64));
         String::from_utf8(chunks.concat()).expect("ascii")
@@ -234,6 +265,28 @@ mod tests {
         assert_eq!(
             body(2, 8, true),
             "id: 1\ndata: 00000001\n\nid: 2\ndata: 00000002\n\nevent: end\ndata: 2\n\n"
+        );
+    }
+
+    #[test]
+    fn json_data_is_openai_shaped_and_of_the_size_asked() {
+        let mut writer = Writer::new(Params {
+            events: 1,
+            size: 200,
+            ids: false,
+            json: true,
+        });
+        let body = String::from_utf8(writer.next_chunk().unwrap().to_vec()).unwrap();
+        let data = body.lines().next().unwrap().strip_prefix("data: ").unwrap();
+        assert_eq!(data.len(), 200);
+        let value: serde_json::Value = serde_json::from_str(data).unwrap();
+        assert_eq!(value["id"], "chatcmpl-00000001");
+        assert_eq!(
+            value["choices"][0]["delta"]["content"]
+                .as_str()
+                .unwrap()
+                .len(),
+            200 - JSON_MIN
         );
     }
 

@@ -1,12 +1,15 @@
 //! Turning body bytes into messages: SSE (websse-core), NDJSON (cargo feature `ndjson`), raw text
 //! (cargo feature `raw-text`).
 //!
-//! Items go out through a `&mut dyn FnMut(Item)`: one copy of each decoder in the binary, not one
-//! per caller's closure (code size, issue 13).
+//! Messages go out borrowed through a `&mut dyn FnMut(Decoded)` (the caller copies them once per
+//! chunk into one buffer): one copy of each decoder in the binary, not one per caller's closure.
 
 use std::time::Duration;
 
-use crate::{Framing, Item, Message, Skipped};
+use crate::{Framing, MessageRef, Skipped};
+
+/// What a decoder produces: a message, borrowed for the call, or a skip notice.
+pub(crate) type Decoded<'a> = Result<MessageRef<'a>, Skipped>;
 
 /// Decodes one event source's body bytes (across reconnections) into messages.
 #[derive(Debug)]
@@ -37,16 +40,18 @@ impl Decoder {
     }
 
     /// Feeds the next chunk of a body; `out` gets each message (or size error) it completes.
-    pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut dyn FnMut(Item)) {
+    pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut dyn FnMut(Decoded<'_>)) {
         match self {
             Decoder::Sse(parser) => {
-                // The borrowed API and one copy out per event: ~0.5 kB gz less in an app than
-                // `feed`'s iterator (issue 13); an event larger than the parser's kept capacity
-                // is copied once here instead of handed over.
+                // The borrowed API: the caller copies each event once, into its chunk's buffer.
                 parser.feed_with(chunk, |item| {
                     out(match item {
-                        Ok(event) => Item::Message(Message::from(event.to_event())),
-                        Err(error) => Item::Skipped(skipped(error)),
+                        Ok(event) => Ok(MessageRef::new(
+                            event.event_type(),
+                            event.data(),
+                            event.last_event_id(),
+                        )),
+                        Err(error) => Err(skipped(error)),
                     })
                 });
             }
@@ -57,7 +62,7 @@ impl Decoder {
                 let mut text = String::new();
                 utf8.decode(chunk, &mut text);
                 if !text.is_empty() {
-                    out(Item::Message(Message::new("message", text, "")));
+                    out(Ok(MessageRef::new("message", &text, "")));
                 }
             }
         }
@@ -69,7 +74,7 @@ impl Decoder {
         not(any(feature = "ndjson", feature = "raw-text")),
         allow(unused_variables)
     )]
-    pub(crate) fn finish(&mut self, out: &mut dyn FnMut(Item)) {
+    pub(crate) fn finish(&mut self, out: &mut dyn FnMut(Decoded<'_>)) {
         match self {
             Decoder::Sse(parser) => parser.finish(),
             #[cfg(feature = "ndjson")]
@@ -85,7 +90,7 @@ impl Decoder {
                 let mut text = String::new();
                 utf8.finish(&mut text);
                 if !text.is_empty() {
-                    out(Item::Message(Message::new("message", text, "")));
+                    out(Ok(MessageRef::new("message", &text, "")));
                 }
             }
         }
@@ -141,7 +146,7 @@ pub(crate) struct Ndjson {
 
 #[cfg(feature = "ndjson")]
 impl Ndjson {
-    fn feed(&mut self, chunk: &[u8], out: &mut dyn FnMut(Item)) {
+    fn feed(&mut self, chunk: &[u8], out: &mut dyn FnMut(Decoded<'_>)) {
         let mut rest = chunk;
         while !rest.is_empty() {
             let (part, found) = match memchr_lf(rest) {
@@ -167,22 +172,22 @@ impl Ndjson {
         }
     }
 
-    fn check_size(&mut self, out: &mut dyn FnMut(Item)) {
+    fn check_size(&mut self, out: &mut dyn FnMut(Decoded<'_>)) {
         if let Some(limit) = self.max
             && self.line.len() > limit
         {
             self.line = String::new();
             self.skipping = true;
-            out(Item::Skipped(Skipped::TooLarge { limit }));
+            out(Err(Skipped::TooLarge { limit }));
         }
     }
 
-    fn emit_line(&mut self, out: &mut dyn FnMut(Item)) {
-        let line = std::mem::take(&mut self.line);
-        let line = line.strip_suffix('\r').map(str::to_owned).unwrap_or(line);
+    fn emit_line(&mut self, out: &mut dyn FnMut(Decoded<'_>)) {
+        let line = self.line.strip_suffix('\r').unwrap_or(&self.line);
         if !line.trim().is_empty() {
-            out(Item::Message(Message::new("message", line, "")));
+            out(Ok(MessageRef::new("message", line, "")));
         }
+        self.line.clear();
     }
 }
 
@@ -258,11 +263,11 @@ mod tests {
     fn run(framing: Framing, max: Option<usize>, chunks: &[&[u8]]) -> Vec<Result<String, usize>> {
         let mut d = Decoder::new(framing, max);
         let mut got = Vec::new();
-        let mut out = |item: Item| {
+        let mut out = |item: Decoded<'_>| {
             got.push(match item {
-                Item::Message(m) => Ok(m.data().to_owned()),
-                Item::Skipped(Skipped::TooLarge { limit }) => Err(limit),
-                other => panic!("{other:?}"),
+                Ok(m) => Ok(m.data().to_owned()),
+                Err(Skipped::TooLarge { limit }) => Err(limit),
+                Err(other) => panic!("{other:?}"),
             })
         };
         for c in chunks {
@@ -373,8 +378,8 @@ mod tests {
         d.feed(
             b"retry: 250\nid: 7\nevent: delta\ndata: a\ndata: b\n\n",
             &mut |item| match item {
-                Item::Message(m) => got.push(m),
-                other => panic!("{other:?}"),
+                Ok(m) => got.push(m.to_message()),
+                Err(other) => panic!("{other:?}"),
             },
         );
         assert_eq!(got.len(), 1);

@@ -116,6 +116,38 @@
 //!   timer cleared. No closure is ever leaked with `Closure::forget`, and nothing evaluates code,
 //!   so it works under a strict Content-Security-Policy (`script-src 'self' 'wasm-unsafe-eval'`).
 //!
+//! # Borrowed batches, for hot loops
+//! Each [`Item::Message`] owns its [`Message`] (one allocation), which is what most code wants.
+//! A loop over a flood of small messages can borrow them instead: [`EventStream::next_batch`]
+//! yields a [`Batch`], every message that is ready at once (on the fetch transport, all that one
+//! chunk of the body completed, copied once into one buffer), lent out as [`MessageRef`]s with no
+//! allocation per message; [`MessageRef::json`] deserializes into types that borrow from the
+//! data. A batch that holds no message stands for one other item ([`Batch::item`]). It is the
+//! same stream, ending where the [`Item`] stream ends, and the two may be mixed.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), websse::Error> {
+//! #[derive(serde::Deserialize)]
+//! struct Delta<'a> {
+//!     text: &'a str,
+//! }
+//!
+//! let mut stream = websse::SseRequest::post("/api/chat").open()?;
+//! let mut answer = String::new();
+//! while let Some(batch) = stream.next_batch().await {
+//!     let batch = batch?;
+//!     for msg in batch.messages() {
+//!         answer.push_str(msg.json::<Delta>()?.text);
+//!     }
+//!     if let Some(websse::Item::State(state)) = batch.item() {
+//!         log(&state.to_string());
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! # fn log(_: &str) {}
+//! ```
+//!
 //! # One connection, many consumers
 //! [`SseRequest::share`] returns a [`SharedStream`]: every [`subscribe`](SharedStream::subscribe)
 //! is a [`Subscription`], a stream of the same items over one connection, which opens with the
@@ -197,6 +229,8 @@
     allow(dead_code, unused_variables, unreachable_code, clippy::never_loop)
 )]
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod batch;
 mod control;
 mod error;
 // The framers and the response rules are used by the wasm fetch transport; natively (or without
@@ -221,10 +255,11 @@ mod stream;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
+pub use batch::Batch;
 pub use error::Error;
 #[cfg(feature = "json")]
 pub use error::JsonError;
-pub use message::{ConnectionState, Disconnect, Item, Message, Role, Sharing, Skipped};
+pub use message::{ConnectionState, Disconnect, Item, Message, MessageRef, Role, Sharing, Skipped};
 pub use policy::ReconnectPolicy;
 pub use request::{Credentials, EndOfBody, Framing, SseRequest, Transport, UnknownName};
 pub use share::{SharedStream, Subscription};

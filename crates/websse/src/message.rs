@@ -59,6 +59,67 @@ impl Message {
     }
 }
 
+/// One message, borrowed: what [`Batch::messages`](crate::Batch::messages) lends out, with no
+/// allocation per message. [`to_message`](MessageRef::to_message) keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageRef<'a> {
+    event_type: &'a str,
+    data: &'a str,
+    last_event_id: &'a str,
+}
+
+impl<'a> MessageRef<'a> {
+    pub(crate) fn new(event_type: &'a str, data: &'a str, last_event_id: &'a str) -> Self {
+        MessageRef {
+            event_type,
+            data,
+            last_event_id,
+        }
+    }
+
+    /// The event type (`message` unless the server named it).
+    pub fn event_type(&self) -> &'a str {
+        self.event_type
+    }
+
+    /// The data (lines joined with LF).
+    pub fn data(&self) -> &'a str {
+        self.data
+    }
+
+    /// The last event id in force when the message was dispatched (may be empty).
+    pub fn last_event_id(&self) -> &'a str {
+        self.last_event_id
+    }
+
+    /// Deserializes the data as JSON (cargo feature `json`, on by default). `T` may borrow
+    /// from the data (`&'a str` fields, `Cow`s): no copy of the strings it keeps.
+    ///
+    /// # Errors
+    /// [`Error::Json`](crate::Error::Json) when the data is not valid JSON for `T`.
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::Deserialize<'a>>(&self) -> Result<T, crate::Error> {
+        Ok(serde_json::from_str(self.data)?)
+    }
+
+    /// The same message, owned (one allocation).
+    pub fn to_message(&self) -> Message {
+        Message::from(
+            websse_core::EventRef::new(self.event_type, self.data, self.last_event_id).to_event(),
+        )
+    }
+}
+
+impl<'a> From<&'a Message> for MessageRef<'a> {
+    fn from(message: &'a Message) -> Self {
+        MessageRef::new(
+            message.event_type(),
+            message.data(),
+            message.last_event_id(),
+        )
+    }
+}
+
 impl From<websse_core::Event> for Message {
     fn from(event: websse_core::Event) -> Self {
         Message { event }

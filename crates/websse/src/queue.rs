@@ -6,6 +6,7 @@ use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
 use std::task::Waker;
 
+use crate::batch::{Batch, Chunk};
 use crate::{ConnectionState, Error, Item, Message, Skipped};
 
 /// What a transport hands to the stream: queued items, the current state, whether it is over.
@@ -16,13 +17,17 @@ pub(crate) struct Queue {
     /// app ~0.1 kB gz (issue 13). Emptied whenever the consumer catches up, and compacted in
     /// [`pop`](Queue::pop) when taken slots are the larger half, so it never holds more than
     /// twice the waiting items (and a few).
-    items: Vec<Option<Result<Item, Error>>>,
+    items: Vec<Option<Slot>>,
     head: usize,
     waker: Option<Waker>,
     /// Inside [`edit`]: a push records that the consumer is to be woken, and the guard wakes it
     /// once the borrow is over (a waker may poll at once, and would find the queue borrowed).
     deferring: bool,
     wake_pending: bool,
+    /// Messages and skip notices do not wake the consumer; [`wake_held`](Queue::wake_held)
+    /// does, for all of them at once (the EventSource transport: once per browser task).
+    hold_wakes: bool,
+    held: bool,
     finished: bool,
     state: ConnectionState,
     /// Bytes of the queued messages, and the bound on them (`None`: unbounded).
@@ -31,6 +36,13 @@ pub(crate) struct Queue {
 }
 
 pub(crate) type QueueRef = Rc<RefCell<Queue>>;
+
+/// One queued entry: an item, or the messages of one chunk and the first one not yet taken.
+#[derive(Debug)]
+enum Slot {
+    Item(Result<Item, Error>),
+    Chunk(Chunk, usize),
+}
 
 /// `queue.borrow_mut()` in one place (a `RefCell`'s borrow records its caller for its never
 /// expected panic: one record in the binary instead of one per use). The guard wakes the
@@ -100,11 +112,37 @@ impl Queue {
     }
 
     fn push(&mut self, item: Result<Item, Error>) {
-        self.items.push(Some(item));
-        if self.deferring {
+        self.push_slot(Slot::Item(item));
+    }
+
+    fn push_slot(&mut self, slot: Slot) {
+        let hold =
+            self.hold_wakes && matches!(slot, Slot::Item(Ok(Item::Message(_) | Item::Skipped(_))));
+        self.items.push(Some(slot));
+        if hold {
+            self.held = true;
+        } else if self.deferring {
             self.wake_pending = true;
         } else if let Some(w) = self.waker.take() {
             w.wake();
+        }
+    }
+
+    /// From now on, messages wake the consumer only at [`wake_held`](Queue::wake_held).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn hold_message_wakes(&mut self) {
+        self.hold_wakes = true;
+    }
+
+    /// Wakes the consumer if a message arrived since the last wake.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn wake_held(&mut self) {
+        if std::mem::take(&mut self.held) {
+            if self.deferring {
+                self.wake_pending = true;
+            } else if let Some(w) = self.waker.take() {
+                w.wake();
+            }
         }
     }
 
@@ -119,7 +157,8 @@ impl Queue {
         };
         let cost = cost(&message);
         if self.queued_bytes > 0 && self.queued_bytes.saturating_add(cost) > max {
-            if let Some(Some(Ok(Item::Skipped(Skipped::Lagged { count })))) = self.items.last_mut()
+            if let Some(Some(Slot::Item(Ok(Item::Skipped(Skipped::Lagged { count }))))) =
+                self.items.last_mut()
             {
                 *count = count.saturating_add(1);
             } else {
@@ -141,6 +180,16 @@ impl Queue {
             "a bounded queue counts its messages"
         );
         self.push(Ok(item));
+    }
+
+    /// Queues the messages of one chunk in one slot (unbounded queues only, like
+    /// [`push_unbounded`](Queue::push_unbounded)).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn push_chunk(&mut self, chunk: Chunk) {
+        debug_assert!(self.max_bytes.is_none(), "a chunk is not counted");
+        if chunk.len() > 0 {
+            self.push_slot(Slot::Chunk(chunk, 0));
+        }
     }
 
     /// Queues what a decoder produced (a message, or a skip notice).
@@ -172,10 +221,13 @@ impl Queue {
 
     /// The error the stream failed with, taken out, if it failed.
     pub(crate) fn take_failure(&mut self) -> Option<Error> {
-        if !self.finished || !matches!(self.items.last(), Some(Some(Err(_)))) {
+        if !self.finished || !matches!(self.items.last(), Some(Some(Slot::Item(Err(_))))) {
             return None;
         }
-        let error = self.items.pop().flatten().and_then(Result::err);
+        let error = match self.items.pop().flatten() {
+            Some(Slot::Item(Err(error))) => Some(error),
+            _ => None,
+        };
         if self.head >= self.items.len() {
             self.items.clear();
             self.head = 0;
@@ -183,8 +235,33 @@ impl Queue {
         error
     }
 
-    /// The next item, if any.
+    /// The next item, if any (a message of a chunk is copied out of it).
     pub(crate) fn pop(&mut self) -> Option<Result<Item, Error>> {
+        if let Some(Some(Slot::Chunk(chunk, next))) = self.items.get_mut(self.head) {
+            let message = chunk.get(*next).map(|m| Ok(Item::Message(m.to_message())));
+            *next += 1;
+            if *next < chunk.len() {
+                return message;
+            }
+            self.take_head();
+            return message;
+        }
+        match self.take_head()? {
+            Slot::Item(item) => Some(item),
+            Slot::Chunk(..) => None,
+        }
+    }
+
+    /// Everything the next slot holds: the rest of a chunk's messages, or one item.
+    pub(crate) fn pop_batch(&mut self) -> Option<Result<Batch, Error>> {
+        Some(match self.take_head()? {
+            Slot::Chunk(chunk, from) => Ok(Batch::chunk(chunk, from)),
+            Slot::Item(Ok(item)) => Ok(Batch::of_item(item)),
+            Slot::Item(Err(error)) => Err(error),
+        })
+    }
+
+    fn take_head(&mut self) -> Option<Slot> {
         let item = self.items.get_mut(self.head)?.take()?;
         self.head += 1;
         if self.head >= self.items.len() {
@@ -195,7 +272,7 @@ impl Queue {
             self.head = 0;
         }
         if self.max_bytes.is_some()
-            && let Ok(Item::Message(message)) = &item
+            && let Slot::Item(Ok(Item::Message(message))) = &item
         {
             self.queued_bytes = self.queued_bytes.saturating_sub(cost(message));
         }
@@ -205,6 +282,11 @@ impl Queue {
     pub(crate) fn is_empty(&self) -> bool {
         // Never only taken slots: the last `pop` empties those.
         self.items.is_empty()
+    }
+
+    /// Bytes of the queued messages (counted in bounded queues only).
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.queued_bytes
     }
 
     pub(crate) fn is_finished(&self) -> bool {
@@ -369,6 +451,58 @@ mod tests {
             Some(Ok(Item::State(ConnectionState::Closed)))
         ));
         assert!(q.is_empty() && q.head == 0);
+    }
+
+    #[test]
+    fn chunks_pop_one_message_at_a_time_or_whole() {
+        let mut chunk = Chunk::default();
+        for d in ["a", "b", "c"] {
+            chunk.push(crate::MessageRef::new("message", d, ""));
+        }
+        let mut q = Queue::default();
+        q.push_state(ConnectionState::Open);
+        q.push_chunk(chunk.clone());
+        q.push_chunk(Chunk::default());
+        q.push_chunk(chunk);
+        q.push_state(ConnectionState::Closed);
+        assert!(matches!(
+            q.pop(),
+            Some(Ok(Item::State(ConnectionState::Open)))
+        ));
+        assert_eq!(q.pop().unwrap().unwrap(), Item::Message(msg("a")));
+        // The rest of the first chunk, then the second whole (the empty one was never queued).
+        let rest = q.pop_batch().unwrap().unwrap();
+        assert_eq!(
+            rest.messages().map(|m| m.data()).collect::<Vec<_>>(),
+            ["b", "c"]
+        );
+        assert_eq!(q.pop_batch().unwrap().unwrap().len(), 3);
+        assert_eq!(
+            q.pop_batch().unwrap().unwrap().item(),
+            Some(&Item::State(ConnectionState::Closed))
+        );
+        assert!(q.pop().is_none() && q.is_empty());
+    }
+
+    #[test]
+    fn held_wakes_wait_for_wake_held_and_states_do_not() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let mut q = Queue::bounded(1 << 20);
+        q.hold_message_wakes();
+        let woken = Arc::new(CheckBorrow(AtomicBool::new(false)));
+        q.set_waker(&Waker::from(Arc::clone(&woken)));
+        q.push_message(msg("a"));
+        q.push_message(msg("b"));
+        assert!(!woken.0.load(Ordering::Relaxed), "held");
+        q.wake_held();
+        assert!(woken.0.load(Ordering::Relaxed), "woken once for both");
+        let again = Arc::new(CheckBorrow(AtomicBool::new(false)));
+        q.set_waker(&Waker::from(Arc::clone(&again)));
+        q.wake_held();
+        assert!(!again.0.load(Ordering::Relaxed), "nothing new: no wake");
+        q.push_state(ConnectionState::Open);
+        assert!(again.0.load(Ordering::Relaxed), "a state wakes at once");
     }
 
     #[test]

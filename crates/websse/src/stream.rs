@@ -11,7 +11,7 @@ use futures_core::{FusedStream, Stream};
 
 use crate::control::Control;
 use crate::queue::QueueRef;
-use crate::{ConnectionState, Error, Item, Message, SseRequest};
+use crate::{Batch, ConnectionState, Error, Item, Message, SseRequest};
 
 /// The transport a stream runs on. Dropping it releases every JS resource it holds.
 enum Inner {
@@ -290,9 +290,18 @@ impl EventStream {
     }
 }
 
-impl Stream for EventStream {
-    type Item = Result<Item, Error>;
+/// What [`EventStream::poll_queue`] found.
+enum Step<T> {
+    /// Something taken from the queue.
+    Taken(T),
+    /// Closed from a handle (the stream is released): say `Closed`, then end.
+    Closed,
+    /// The stream is over.
+    End,
+}
 
+impl EventStream {
+    /// Drives the transport until `take` gets something from the queue, or the stream is over.
     #[cfg_attr(
         not(all(
             target_arch = "wasm32",
@@ -300,78 +309,139 @@ impl Stream for EventStream {
         )),
         allow(unused_variables, clippy::never_loop)
     )]
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
+    fn poll_queue<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        take: fn(&mut crate::queue::Queue) -> Option<T>,
+    ) -> Poll<Step<T>> {
         loop {
-            if this.terminated {
-                return Poll::Ready(None);
+            if self.terminated {
+                return Poll::Ready(Step::End);
             }
-            if this.close.is_closed() {
+            if self.close.is_closed() {
                 // Closed from a handle: the consumer did not ask here, so say it, then `None`.
-                this.release();
-                return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed))));
+                self.release();
+                return Poll::Ready(Step::Closed);
             }
-            let next = crate::queue::edit(&this.queue).pop();
-            if let Some(item) = next {
-                match &item {
-                    Ok(Item::Message(m)) if this.is_sentinel(m) => {
-                        this.release();
-                        return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed))));
-                    }
-                    Err(_) => this.release(),
-                    _ => {}
-                }
-                return Poll::Ready(Some(item));
+            let next = take(&mut crate::queue::edit(&self.queue));
+            if let Some(taken) = next {
+                return Poll::Ready(Step::Taken(taken));
             }
-            if crate::queue::edit(&this.queue).is_finished() {
-                this.release();
-                return Poll::Ready(None);
+            if crate::queue::edit(&self.queue).is_finished() {
+                self.release();
+                return Poll::Ready(Step::End);
             }
-            match &mut this.inner {
+            match &mut self.inner {
                 None => {
-                    this.release();
-                    return Poll::Ready(None);
+                    self.release();
+                    return Poll::Ready(Step::End);
                 }
                 #[cfg(all(target_arch = "wasm32", feature = "fetch"))]
                 Some(Inner::Fetch(driver)) => {
                     if driver.as_mut().poll(cx).is_ready() {
-                        crate::queue::edit(&this.queue).set_finished();
-                    } else if crate::queue::edit(&this.queue).is_empty() {
-                        this.close.register(cx.waker());
+                        crate::queue::edit(&self.queue).set_finished();
+                    } else if crate::queue::edit(&self.queue).is_empty() {
+                        self.close.register(cx.waker());
                         return Poll::Pending;
                     }
                 }
                 #[cfg(all(target_arch = "wasm32", feature = "event-source"))]
                 Some(Inner::EventSource(subscription, request)) => {
-                    if this.close.take_reconnect() {
+                    if self.close.take_reconnect() {
                         // The browser's EventSource cannot be told to reconnect: close it and
                         // open a new one (its callbacks keep filling the same queue).
                         let cause = crate::Disconnect::Requested;
-                        crate::queue::edit(&this.queue).push_state(ConnectionState::Reconnecting {
+                        crate::queue::edit(&self.queue).push_state(ConnectionState::Reconnecting {
                             attempt: 0,
                             delay: Some(std::time::Duration::ZERO),
                             cause,
                         });
-                        let queue = std::rc::Rc::clone(&this.queue);
+                        let queue = std::rc::Rc::clone(&self.queue);
                         // Dropping the old subscription closes it and removes its listeners.
                         *subscription =
                             match crate::wasm::event_source::Subscription::open(request, queue) {
                                 Ok(new) => new,
                                 Err(error) => {
-                                    crate::queue::edit(&this.queue).fail(error);
+                                    crate::queue::edit(&self.queue).fail(error);
                                     continue;
                                 }
                             };
-                        crate::queue::edit(&this.queue).push_state(ConnectionState::Connecting);
+                        crate::queue::edit(&self.queue).push_state(ConnectionState::Connecting);
                         continue;
                     }
-                    crate::queue::edit(&this.queue).set_waker(cx.waker());
-                    this.close.register(cx.waker());
+                    crate::queue::edit(&self.queue).set_waker(cx.waker());
+                    self.close.register(cx.waker());
                     return Poll::Pending;
                 }
                 Some(Inner::Never(never)) => match *never {},
             }
         }
+    }
+
+    /// The next [`Batch`]: every message that is ready (on the fetch transport, what one chunk
+    /// of the body completed), lent out without an allocation per message, or one other item;
+    /// `None` at the end, exactly where [`next`](futures_util::StreamExt::next) would end.
+    ///
+    /// The same stream as the [`Item`]s, read in batches: the two may be mixed. For a hot loop
+    /// over many small messages; see the crate docs, "Borrowed batches".
+    pub fn next_batch(
+        &mut self,
+    ) -> impl std::future::Future<Output = Option<Result<Batch, Error>>> + '_ {
+        std::future::poll_fn(move |cx| self.poll_next_batch(cx))
+    }
+
+    /// [`next_batch`](EventStream::next_batch) as a poll function.
+    pub fn poll_next_batch(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Batch, Error>>> {
+        let closed = || Some(Ok(Batch::of_item(Item::State(ConnectionState::Closed))));
+        Poll::Ready(
+            match std::task::ready!(self.poll_queue(cx, crate::queue::Queue::pop_batch)) {
+                Step::End => None,
+                Step::Closed => closed(),
+                Step::Taken(Err(error)) => {
+                    self.release();
+                    Some(Err(error))
+                }
+                Step::Taken(Ok(mut batch)) => {
+                    let sentinel = self.done_on_data.as_deref();
+                    match sentinel.and_then(|s| batch.messages().position(|m| m.data() == s)) {
+                        Some(0) => {
+                            self.release();
+                            closed()
+                        }
+                        Some(before) => {
+                            // The messages before the sentinel now; the next poll says `Closed`
+                            // and ends, as after a close handle.
+                            batch.truncate(before);
+                            self.close.closed.store(true, Ordering::Release);
+                            Some(Ok(batch))
+                        }
+                        None => Some(Ok(batch)),
+                    }
+                }
+            },
+        )
+    }
+}
+
+impl Stream for EventStream {
+    type Item = Result<Item, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let item = match std::task::ready!(this.poll_queue(cx, crate::queue::Queue::pop)) {
+            Step::End => return Poll::Ready(None),
+            Step::Closed => return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed)))),
+            Step::Taken(item) => item,
+        };
+        match &item {
+            Ok(Item::Message(m)) if this.is_sentinel(m) => {
+                this.release();
+                return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed))));
+            }
+            Err(_) => this.release(),
+            _ => {}
+        }
+        Poll::Ready(Some(item))
     }
 }
 

@@ -20,6 +20,9 @@ wasm_bindgen_test_configure!(run_in_browser);
 #[path = "browser/share.rs"]
 mod share;
 
+#[path = "browser/batch.rs"]
+mod batch;
+
 #[path = "common/mod.rs"]
 mod common;
 use common::*;

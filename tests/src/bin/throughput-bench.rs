@@ -1,10 +1,15 @@
 //! Browser throughput bench: events per second through websse's fetch and EventSource
-//! transports, the native `EventSource` used from JavaScript, and eventsource-parser over fetch
-//! from JavaScript, in one headless Chromium page and one run.
+//! transports (the owned `Item` stream, the borrowed `next_batch`, a `SharedStream` with one and
+//! four subscribers), the native `EventSource` used from JavaScript, eventsource-parser over fetch
+//! from JavaScript, and the floor (loops that only read the body's chunks), in one headless
+//! Chromium page and one run; on two shapes: small events, and OpenAI-shaped JSON events that
+//! every reader parses.
 //!
 //! Run by `cargo xtask bench` (`--throughput-only` alone) with `WEBSSE_E2E_URL` pointing at a
 //! websse-server that serves the page (`bench/throughput/`, built into `target/throughput/site`)
-//! with `--test-endpoints`. Arguments: `--events N --size B --rounds R`.
+//! with `--test-endpoints`. Arguments: `--events N --size B --rounds R` (the small shape),
+//! `--json-events N --json-size B` (the JSON shape; `--json-events 0` leaves it out), `--profile`
+//! (a CPU profile of one websse fetch run per shape, CDP `Profiler`: the top frames by self time).
 //!
 //! Every reader gets the same stream, `GET /test/flood?events=N&size=B`: N events of B data bytes
 //! at full speed, then `event: end`. A run is timed in the page from the request to the `end`
@@ -15,11 +20,16 @@
 //! per round so that every reader runs in every position equally often. Ratios are paired: within
 //! a round, a reader's rate over the native EventSource's, the median over the rounds.
 //!
+//! A floor reader is checked to have read the whole body (its length is known from the query).
+//! The wasm readers also report the heap allocations made during the run (their page's global
+//! allocator counts them): the table shows them per event.
+//!
 //! Two rates per run: events per second of wall-clock time (what the goal is stated in), and
 //! events per second of the renderer main thread's CPU time (CDP `Performance.getMetrics`
 //! `ThreadTime`, read before and after the run), which load from other processes on a shared
 //! machine does not inflate.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use fantoccini::Client;
@@ -27,21 +37,31 @@ use fantoccini::wd::TimeoutConfiguration;
 use serde_json::{Value, json};
 use websse_e2e::{Result, base_url, bench_main, cdp, js, wait_for};
 
-/// The readers: the page's name for each, and the table's.
-const READERS: [(&str, &str); 4] = [
-    ("websse-fetch", "websse fetch (wasm)"),
-    ("websse-eventsource", "websse EventSource (wasm)"),
-    ("native-eventsource", "native EventSource (JS)"),
-    ("eventsource-parser", "eventsource-parser 4 + fetch (JS)"),
+/// The readers: the page's name for each, the table's, and whether it runs on the JSON shape.
+const READERS: [(&str, &str, bool); 9] = [
+    ("websse-fetch", "websse fetch, Item stream (wasm)", true),
+    ("websse-batch", "websse fetch, next_batch (wasm)", true),
+    ("websse-shared-1", "websse shared, 1 subscriber", true),
+    ("websse-shared-4", "websse shared, 4 subscribers", true),
+    ("websse-eventsource", "websse EventSource (wasm)", false),
+    ("native-eventsource", "native EventSource (JS)", false),
+    (
+        "eventsource-parser",
+        "eventsource-parser 4 + fetch (JS)",
+        true,
+    ),
+    ("floor-js", "floor: read chunks only (JS)", true),
+    ("floor-wasm", "floor: read chunks into wasm", true),
 ];
-/// The reader the ratios are over.
-const BASELINE: usize = 2;
 
 #[derive(Clone, Copy, Debug)]
 struct Params {
     events: u64,
     size: u64,
     rounds: usize,
+    json_events: u64,
+    json_size: u64,
+    profile: bool,
 }
 
 fn parse_args() -> std::result::Result<Params, String> {
@@ -49,30 +69,88 @@ fn parse_args() -> std::result::Result<Params, String> {
         events: 500_000,
         size: 16,
         rounds: 8,
+        json_events: 100_000,
+        json_size: 200,
+        profile: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--profile" {
+            params.profile = true;
+            continue;
+        }
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         let number = |v: &str| v.parse::<u64>().map_err(|_| format!("{flag} {v:?}"));
         match flag.as_str() {
             "--events" => params.events = number(&value)?,
             "--size" => params.size = number(&value)?,
             "--rounds" => params.rounds = number(&value)? as usize,
+            "--json-events" => params.json_events = number(&value)?,
+            "--json-size" => params.json_size = number(&value)?,
             _ => return Err(format!("unknown argument {flag:?}")),
         }
     }
     if params.size < 8 || params.events == 0 || params.rounds == 0 {
         return Err("need --size >= 8, --events >= 1 and --rounds >= 1".into());
     }
+    if params.json_events > 0 && params.json_size < JSON_MIN {
+        return Err(format!("need --json-size >= {JSON_MIN}"));
+    }
     Ok(params)
 }
 
-/// The data of event `n` as `/test/flood` writes it: 8 digits, then `a..z` filler.
-fn expected_data(n: u64, size: u64) -> String {
-    let filler: String = (0..size - 8)
-        .map(|i| char::from(b'a' + (i % 26) as u8))
-        .collect();
-    format!("{n:08}{filler}")
+/// The JSON shape's data, as `/test/flood?json=true` writes it (see websse-server's flood.rs).
+const JSON_HEAD: &str = "{\"id\":\"chatcmpl-";
+const JSON_MID: &str = "\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"";
+const JSON_TAIL: &str = "\"},\"finish_reason\":null}]}";
+const JSON_MIN: u64 = (JSON_HEAD.len() + 8 + JSON_MID.len() + JSON_TAIL.len()) as u64;
+
+/// One stream the readers read: how many events of what size, and whether JSON.
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    events: u64,
+    size: u64,
+    json: bool,
+}
+
+impl Shape {
+    fn url(&self) -> String {
+        format!(
+            "/test/flood?events={}&size={}&json={}",
+            self.events, self.size, self.json
+        )
+    }
+
+    fn filler(n: u64) -> String {
+        (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect()
+    }
+
+    /// The data of event `n` as `/test/flood` writes it.
+    fn data(&self, n: u64) -> String {
+        if self.json {
+            let content = Shape::filler(self.size - JSON_MIN);
+            format!("{JSON_HEAD}{n:08}{JSON_MID}{content}{JSON_TAIL}")
+        } else {
+            format!("{n:08}{}", Shape::filler(self.size - 8))
+        }
+    }
+
+    /// The whole body's length.
+    fn body(&self) -> u64 {
+        self.events * (self.size + 8)
+            + format!("event: end\ndata: {}\n\n", self.events).len() as u64
+    }
+
+    fn label(&self) -> String {
+        if self.json {
+            format!(
+                "{} OpenAI-shaped JSON events of {} bytes, parsed by every reader",
+                self.events, self.size
+            )
+        } else {
+            format!("{} events of {} data bytes", self.events, self.size)
+        }
+    }
 }
 
 /// The renderer main thread's CPU time so far, in seconds (CDP `Performance.getMetrics`,
@@ -87,22 +165,24 @@ async fn main_thread_cpu(c: &Client) -> Result<f64> {
         .ok_or_else(|| format!("no ThreadTime in {metrics}").into())
 }
 
-/// One run: wall milliseconds in the page (request to `end`), main-thread CPU seconds.
+/// One run: wall milliseconds in the page (request to `end`), main-thread CPU seconds, heap
+/// allocations (wasm readers).
 #[derive(Clone, Copy, Debug)]
 struct Run {
     ms: f64,
     cpu: f64,
+    allocs: Option<f64>,
 }
 
 /// One checked run of `reader`.
-async fn run_once(c: &Client, reader: &str, events: u64, size: u64) -> Result<Run> {
-    let url = format!("/test/flood?events={events}&size={size}");
+async fn run_once(c: &Client, reader: &str, shape: Shape) -> Result<Run> {
+    let Shape { events, size, json } = shape;
     let cpu_before = main_thread_cpu(c).await?;
     let result = c
         .execute_async(
-            "const [name, url, done] = arguments; \
-             window.__throughput.run(name, url).then(done, e => done({ error: String(e) }));",
-            vec![json!(reader), json!(url)],
+            "const [name, url, json, done] = arguments; \
+             window.__throughput.run(name, url, json).then(done, e => done({ error: String(e) }));",
+            vec![json!(reader), json!(shape.url()), json!(json)],
         )
         .await?;
     let cpu = main_thread_cpu(c).await? - cpu_before;
@@ -110,12 +190,20 @@ async fn run_once(c: &Client, reader: &str, events: u64, size: u64) -> Result<Ru
         return Err(format!("{reader}: {error}").into());
     }
     let got = |key: &str| result.get(key).cloned().unwrap_or(Value::Null);
-    let want = [
-        ("events", json!(events)),
-        ("bytes", json!(events * size)),
-        ("last", json!(expected_data(events, size))),
-        ("end", json!(events.to_string())),
-    ];
+    let mut want = vec![];
+    if reader.starts_with("floor") {
+        want.push(("body", json!(shape.body())));
+    } else {
+        want.extend([
+            ("events", json!(events)),
+            ("bytes", json!(events * size)),
+            ("last", json!(shape.data(events))),
+            ("end", json!(events.to_string())),
+        ]);
+        if json {
+            want.push(("content", json!(events * (size - JSON_MIN))));
+        }
+    }
     for (key, value) in want {
         // Numbers may come back as floats (the wasm side's f64).
         let same = match (got(key).as_f64(), value.as_f64()) {
@@ -137,7 +225,60 @@ async fn run_once(c: &Client, reader: &str, events: u64, size: u64) -> Result<Ru
     if cpu <= 0.0 {
         return Err(format!("{reader}: no main-thread CPU time measured").into());
     }
-    Ok(Run { ms, cpu })
+    Ok(Run {
+        ms,
+        cpu,
+        allocs: got("allocs").as_f64(),
+    })
+}
+
+/// A CPU profile of one run of `reader` (CDP `Profiler`): the top frames by self time.
+async fn profile(c: &Client, reader: &str, shape: Shape) -> Result {
+    cdp::execute(c, "Profiler.enable", json!({})).await?;
+    cdp::execute(
+        c,
+        "Profiler.setSamplingInterval",
+        json!({ "interval": 100 }),
+    )
+    .await?;
+    cdp::execute(c, "Profiler.start", json!({})).await?;
+    let run = run_once(c, reader, shape).await;
+    let stopped = cdp::execute(c, "Profiler.stop", json!({})).await?;
+    cdp::execute(c, "Profiler.disable", json!({})).await?;
+    run?;
+    let nodes = stopped["profile"]["nodes"]
+        .as_array()
+        .ok_or("no nodes in the profile")?;
+    let mut by_name: HashMap<String, u64> = HashMap::new();
+    let mut total = 0;
+    for node in nodes {
+        let hits = node["hitCount"].as_u64().unwrap_or(0);
+        let frame = &node["callFrame"];
+        let mut name = frame["functionName"].as_str().unwrap_or("").to_owned();
+        if name.is_empty() {
+            name = "(anonymous)".into();
+        }
+        let url = frame["url"].as_str().unwrap_or("");
+        let file = url.rsplit('/').next().unwrap_or("");
+        if !file.is_empty() {
+            name = format!("{name}  [{file}]");
+        }
+        *by_name.entry(name).or_default() += hits;
+        total += hits;
+    }
+    let mut top: Vec<_> = by_name.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1));
+    println!(
+        "\n    profile of one {reader} run ({}): top frames by self time",
+        shape.label()
+    );
+    for (name, hits) in top.iter().take(18) {
+        println!(
+            "    {:>5.1}%  {name}",
+            *hits as f64 * 100.0 / total.max(1) as f64
+        );
+    }
+    Ok(())
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -163,6 +304,120 @@ fn thousands(v: f64) -> String {
         out.push(ch);
     }
     out
+}
+
+/// Rounds of every reader in `names` on `shape`; prints the table and the goals' ratios.
+async fn bench_shape(
+    c: &Client,
+    names: &[&str],
+    shape: Shape,
+    rounds: usize,
+    base: &str,
+) -> Result {
+    let readers: Vec<(&str, &str)> = READERS
+        .iter()
+        .filter(|(name, _, on_json)| names.contains(name) && (!shape.json || *on_json))
+        .map(|(name, label, _)| (*name, *label))
+        .collect();
+    let index = |name: &str| readers.iter().position(|(n, _)| *n == name);
+    let base_i = index(base).ok_or_else(|| format!("no {base} reader"))?;
+    println!("\n==> {}, {rounds} rounds", shape.label());
+    // Warm-up: every reader once, checked, not timed.
+    for (reader, _) in &readers {
+        run_once(c, reader, shape).await?;
+    }
+    let n = readers.len();
+    let (mut wall, mut cpu, mut allocs) = (vec![vec![]; n], vec![vec![]; n], vec![vec![]; n]);
+    for round in 0..rounds {
+        let mut order: Vec<usize> = (0..n).collect();
+        order.rotate_left(round % n);
+        for i in order {
+            let run = run_once(c, readers[i].0, shape).await?;
+            wall[i].push(shape.events as f64 / (run.ms / 1000.0));
+            cpu[i].push(shape.events as f64 / run.cpu);
+            if let Some(a) = run.allocs {
+                allocs[i].push(a / shape.events as f64);
+            }
+        }
+    }
+    println!(
+        "    every run received exactly {} events and {} data bytes, last and end as sent{}\n",
+        shape.events,
+        shape.events * shape.size,
+        if shape.json {
+            ", and the same JSON content"
+        } else {
+            ""
+        }
+    );
+    let base_label = readers[base_i].0;
+    println!(
+        "    {:<36} {:>11} {:>25} {:>6} {:>9} {:>13} {:>9} {:>12}",
+        "reader",
+        "events/s",
+        "min .. max",
+        "MB/s",
+        "x base",
+        "events/CPU-s",
+        "x base",
+        "allocs/event"
+    );
+    // Within each round, a reader's rate over another's; the median over the rounds.
+    let paired = |rates: &[Vec<f64>], i: usize, base: usize| -> Vec<f64> {
+        let mut ratios: Vec<f64> = rates[i]
+            .iter()
+            .zip(&rates[base])
+            .map(|(r, b)| r / b)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        ratios
+    };
+    for (i, (_, label)) in readers.iter().enumerate() {
+        let mut w = wall[i].clone();
+        let med = median(&mut w);
+        println!(
+            "    {label:<36} {:>11} {:>25} {:>6.1} {:>8.2}x {:>13} {:>8.2}x {:>12}",
+            thousands(med),
+            format!("{} .. {}", thousands(w[0]), thousands(w[w.len() - 1])),
+            med * shape.size as f64 / 1e6,
+            median(&mut paired(&wall, i, base_i)),
+            thousands(median(&mut cpu[i].clone())),
+            median(&mut paired(&cpu, i, base_i)),
+            if allocs[i].is_empty() {
+                "-".to_owned()
+            } else {
+                format!("{:.3}", median(&mut allocs[i].clone()))
+            },
+        );
+    }
+    println!("    (x base: paired over {base_label})\n");
+    // `want`: the goal, if the ratio has one (the floors' say what is left above websse).
+    let goal = |a: &str, b: &str, want: Option<f64>| {
+        if let (Some(i), Some(j)) = (index(a), index(b)) {
+            let mut r = paired(&wall, i, j);
+            let m = median(&mut r);
+            println!(
+                "    {a} / {b}: {m:.2}x events/s ({:.2}x .. {:.2}x), {:.2}x per main-thread CPU \
+                 second{}",
+                r[0],
+                r[r.len() - 1],
+                median(&mut paired(&cpu, i, j)),
+                match want {
+                    Some(w) if m >= w => format!("; goal >= {w}: met"),
+                    Some(w) => format!("; goal >= {w}: NOT met"),
+                    None => String::new(),
+                }
+            );
+        }
+    };
+    goal("websse-fetch", "eventsource-parser", Some(1.5));
+    goal("websse-batch", "eventsource-parser", Some(1.5));
+    goal("websse-eventsource", "native-eventsource", Some(0.95));
+    goal("websse-shared-1", "websse-fetch", Some(0.9));
+    goal("websse-shared-4", "websse-fetch", Some(0.9));
+    goal("floor-js", "eventsource-parser", None);
+    goal("floor-wasm", "eventsource-parser", None);
+    Ok(())
 }
 
 async fn bench(client: Client, params: Params) -> Result {
@@ -192,81 +447,39 @@ async fn bench(client: Client, params: Params) -> Result {
     if state[0] != "ready" {
         return Err(format!("the bench page did not start: {}", state[1]).into());
     }
-    let Params {
-        events,
-        size,
-        rounds,
-    } = params;
-
-    // Warm-up: every reader once, checked, not timed (the JS and wasm tiers; and the server
-    // renders the flood here, then serves it from memory).
-    for (reader, _) in READERS {
-        run_once(c, reader, events, size).await?;
-    }
-    // wall[reader][round] and cpu[reader][round], events per second
-    let mut wall = vec![Vec::with_capacity(rounds); READERS.len()];
-    let mut cpu = vec![Vec::with_capacity(rounds); READERS.len()];
-    for round in 0..rounds {
-        let mut order: Vec<usize> = (0..READERS.len()).collect();
-        order.rotate_left(round % READERS.len());
-        for i in order {
-            let run = run_once(c, READERS[i].0, events, size).await?;
-            wall[i].push(events as f64 / (run.ms / 1000.0));
-            cpu[i].push(events as f64 / run.cpu);
+    let names = js(c, "return window.__throughput.names;", vec![]).await?;
+    let names: Vec<&str> = READERS
+        .iter()
+        .map(|r| r.0)
+        .filter(|n| names.as_array().is_some_and(|a| a.iter().any(|v| v == n)))
+        .collect();
+    let small = Shape {
+        events: params.events,
+        size: params.size,
+        json: false,
+    };
+    let json_shape = Shape {
+        events: params.json_events,
+        size: params.json_size,
+        json: true,
+    };
+    if params.profile {
+        for shape in [small, json_shape] {
+            if shape.events > 0 {
+                run_once(c, "websse-fetch", shape).await?;
+                profile(c, "websse-fetch", shape).await?;
+            }
         }
     }
-
-    println!(
-        "\n    every run received exactly {events} events and {} data bytes, last and end as sent\n",
-        events * size
-    );
-    println!(
-        "    {:<34} {:>11} {:>25} {:>6} {:>8} {:>13} {:>8}",
-        "reader", "events/s", "min .. max", "MB/s", "x native", "events/CPU-s", "x native"
-    );
-    // Within each round, a reader's rate over the baseline's; the median over the rounds.
-    let paired = |rates: &[Vec<f64>], i: usize, base: usize| -> Vec<f64> {
-        let mut ratios: Vec<f64> = rates[i]
-            .iter()
-            .zip(&rates[base])
-            .map(|(r, b)| r / b)
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        ratios
-    };
-    for (i, (_, label)) in READERS.iter().enumerate() {
-        let mut w = wall[i].clone();
-        let med = median(&mut w);
-        println!(
-            "    {label:<34} {:>11} {:>25} {:>6.1} {:>7.2}x {:>13} {:>7.2}x",
-            thousands(med),
-            format!("{} .. {}", thousands(w[0]), thousands(w[w.len() - 1])),
-            med * size as f64 / 1e6,
-            median(&mut paired(&wall, i, BASELINE)),
-            thousands(median(&mut cpu[i].clone())),
-            median(&mut paired(&cpu, i, BASELINE)),
-        );
+    bench_shape(c, &names, small, params.rounds, "native-eventsource").await?;
+    if json_shape.events > 0 {
+        bench_shape(c, &names, json_shape, params.rounds, "eventsource-parser").await?;
     }
-    let mut goal = paired(&wall, 0, BASELINE);
-    let ratio = median(&mut goal);
     println!(
-        "\n    websse fetch / native EventSource: {ratio:.2}x events/s (paired median of {rounds} \
-         rounds; {:.2}x .. {:.2}x), {:.2}x per main-thread CPU second; goal >= 2x: {}",
-        goal[0],
-        goal[goal.len() - 1],
-        median(&mut paired(&cpu, 0, BASELINE)),
-        if ratio >= 2.0 { "met" } else { "NOT met" }
-    );
-    println!(
-        "    websse fetch / eventsource-parser over fetch: {:.2}x events/s, {:.2}x per main-thread \
-         CPU second",
-        median(&mut paired(&wall, 0, 3)),
-        median(&mut paired(&cpu, 0, 3)),
-    );
-    println!(
-        "    ({events} events of {size} data bytes per run; events/s: wall clock in the page from \
-         the request to the end event; events/CPU-s: over the renderer main thread's CPU time, \
-         which other load on the machine does not inflate; MB/s: data bytes only)"
+        "\n    (events/s: wall clock in the page from the request to the end event; events/CPU-s: \
+         over the renderer main thread's CPU time, which other load on the machine does not \
+         inflate; MB/s: data bytes only; allocs/event: heap allocations in wasm per event, \
+         wasm readers only)"
     );
     Ok(())
 }

@@ -193,9 +193,12 @@ impl Hub {
     /// Whether a subscriber waits for an item: the driver reads the next one only then, so the
     /// connection goes at the pace of the fastest subscriber (a slower one lags).
     pub(crate) fn wants_more(&self) -> bool {
+        // Below a low-water mark rather than empty: the driver then delivers what the
+        // connection has ready in one go, instead of one item per wake of each side.
+        let low = (self.request.max_buffered / 4).min(64 * 1024);
         self.subs
             .iter()
-            .any(|(_, queue)| queue.is_empty() && !queue.is_finished())
+            .any(|(_, queue)| queue.queued_bytes() < low.max(1) && !queue.is_finished())
     }
 
     /// Parks the driver until [`wants_more`](Hub::wants_more) turns true.
@@ -235,7 +238,13 @@ impl Hub {
         match item {
             Ok(Item::Message(message)) => {
                 if self.seen.admit(&message) {
-                    for queue in self.live() {
+                    // A copy for every subscriber but the last, which gets the message itself.
+                    let mut live = self.live().peekable();
+                    while let Some(queue) = live.next() {
+                        if live.peek().is_none() {
+                            queue.push_message(message);
+                            break;
+                        }
                         queue.push_message(message.clone());
                     }
                 }

@@ -4,8 +4,8 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use wasm_bindgen::JsCast;
-use web_sys::{EventSource, EventSourceInit, MessageEvent};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{EventSource, EventSourceInit, MessageChannel, MessageEvent, MessagePort};
 
 use super::Listener;
 use crate::queue::QueueRef;
@@ -17,6 +17,52 @@ use crate::{ConnectionState, Credentials, Disconnect, Error, Message, SseRequest
 pub(crate) struct Subscription {
     source: EventSource,
     listeners: Vec<Listener>,
+    /// The end-of-task wake-up (closed on drop) and its port's listener: apart from
+    /// `listeners`, whose types are the EventSource's.
+    tick: Rc<Tick>,
+    _wake: Listener,
+}
+
+/// One wake of the stream per browser task instead of one per event: the browser dispatches
+/// every event of a received chunk in one task, and a wake per event would poll the stream (a
+/// microtask) between each two. A message posted to this channel at the first event of a task
+/// runs after that task and wakes the stream once for all of them.
+struct Tick {
+    /// The port posted to; the other one's listener wakes the stream.
+    port: MessagePort,
+    other: MessagePort,
+    scheduled: Cell<bool>,
+}
+
+impl Tick {
+    fn new(queue: &QueueRef) -> Result<(Rc<Tick>, Listener), Error> {
+        let channel = MessageChannel::new().map_err(crate::wasm::js_error)?;
+        let tick = Rc::new(Tick {
+            port: channel.port1(),
+            other: channel.port2(),
+            scheduled: Cell::new(false),
+        });
+        let listener = Listener::new(&tick.other, "message", {
+            let (queue, tick) = (Rc::clone(queue), Rc::downgrade(&tick));
+            Box::new(move |_| {
+                if let Some(tick) = tick.upgrade() {
+                    tick.scheduled.set(false);
+                }
+                crate::queue::edit(&queue).wake_held();
+            })
+        });
+        // A port listened to with `addEventListener` delivers only once started.
+        tick.other.start();
+        Ok((tick, listener))
+    }
+
+    /// Schedules the wake for the end of this task, once.
+    fn schedule(&self) {
+        if !self.scheduled.replace(true) {
+            // Posting `undefined` to an open port cannot throw.
+            let _ = self.port.post_message(&JsValue::UNDEFINED);
+        }
+    }
 }
 
 impl std::fmt::Debug for Subscription {
@@ -49,6 +95,8 @@ impl Subscription {
             .map_err(crate::wasm::js_error)?;
         let wants = |t: &str| request.events.iter().any(|e| e == t);
         let (wants_open, wants_error) = (wants("open"), wants("error"));
+        let (tick, wake_listener) = Tick::new(&queue)?;
+        crate::queue::edit(&queue).hold_message_wakes();
         let mut listeners: Vec<Listener> = Vec::new();
 
         // `message` and each named type once (`open` and `error` have their own listeners).
@@ -57,6 +105,7 @@ impl Subscription {
                 continue;
             }
             let queue = Rc::clone(&queue);
+            let tick = Rc::clone(&tick);
             let event_type = t.to_owned();
             listeners.push(Listener::new(
                 &source,
@@ -64,6 +113,7 @@ impl Subscription {
                 Box::new(move |event| {
                     if let Some(event) = event.dyn_ref::<MessageEvent>() {
                         deliver(&queue, &event_type, event);
+                        tick.schedule();
                     }
                 }),
             ));
@@ -73,8 +123,12 @@ impl Subscription {
         listeners.push(Listener::new(&source, "open", {
             let queue = Rc::clone(&queue);
             let attempt = Rc::clone(&attempt);
+            let tick = Rc::clone(&tick);
             Box::new(move |event| match event.dyn_ref::<MessageEvent>() {
-                Some(message) if wants_open => deliver(&queue, "open", message),
+                Some(message) if wants_open => {
+                    deliver(&queue, "open", message);
+                    tick.schedule();
+                }
                 Some(_) => {}
                 None => {
                     attempt.set(0);
@@ -85,8 +139,12 @@ impl Subscription {
 
         listeners.push(Listener::new(&source, "error", {
             let source = source.clone();
+            let tick = Rc::clone(&tick);
             Box::new(move |event| match event.dyn_ref::<MessageEvent>() {
-                Some(message) if wants_error => deliver(&queue, "error", message),
+                Some(message) if wants_error => {
+                    deliver(&queue, "error", message);
+                    tick.schedule();
+                }
                 Some(_) => {}
                 None if source.ready_state() == EventSource::CLOSED => {
                     // The browser gave up (a status other than 200, a wrong content type, a 204,
@@ -104,7 +162,12 @@ impl Subscription {
                 }
             })
         }));
-        Ok(Subscription { source, listeners })
+        Ok(Subscription {
+            source,
+            listeners,
+            tick,
+            _wake: wake_listener,
+        })
     }
 }
 
@@ -116,7 +179,11 @@ impl Subscription {
 /// (code size, issue 13).
 fn deliver(queue: &QueueRef, event_type: &str, event: &MessageEvent) {
     let data = event.data().as_string().unwrap_or_default();
-    let message = Message::new(event_type, data, event.last_event_id());
+    let message = Message::from(websse_core::Event::from_data(
+        event_type,
+        data,
+        &event.last_event_id(),
+    ));
     crate::queue::edit(queue).push_message(message);
 }
 
@@ -126,5 +193,7 @@ impl Drop for Subscription {
         // removes them).
         self.source.close();
         self.listeners.clear();
+        self.tick.port.close();
+        self.tick.other.close();
     }
 }

@@ -25,8 +25,9 @@ use super::{
     Listener, Timer, copy_bytes, fetch_with_request, js_error, js_message, js_message_after,
     performance_now,
 };
+use crate::batch::Chunk;
 use crate::control::Control;
-use crate::framing::Decoder;
+use crate::framing::{Decoded, Decoder};
 use crate::lifecycle::{self, Next, Outcome, Reconnects};
 use crate::queue::QueueRef;
 use crate::request::Body;
@@ -520,23 +521,16 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
                 performance_now() - opened_at
                     >= request.reconnect.reset_after.as_secs_f64() * 1000.0
             };
-            // The fetch queue is unbounded (see `EventStream::open`). Named event types that
-            // the request did not ask for are dropped here, as the EventSource transport does.
-            let wanted = |item: &Item| match item {
-                Item::Message(m) if !request.events.is_empty() => {
-                    let t = m.event_type();
-                    t == "message" || request.events.iter().any(|e| e == t)
-                }
-                _ => true,
-            };
-            let mut emit = |item: Item| {
-                if wanted(&item) {
-                    crate::queue::edit(&queue).push_unbounded(item);
-                }
+            // The fetch queue is unbounded (see `EventStream::open`): what a chunk of the body
+            // completes goes into it at once, its messages in one slot.
+            let mut sink = Sink {
+                queue: &queue,
+                events: &request.events,
+                chunk: Chunk::default(),
             };
 
             let Some(body) = response.body() else {
-                decoder.finish(&mut emit);
+                sink.finish(decoder);
                 break 'connect Outcome::EndOfBody { healthy: healthy() };
             };
             let reader = match ReaderGuard::new(&body) {
@@ -553,7 +547,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
                         result
                     }
                     Race::Done(Err(e)) => {
-                        decoder.finish(&mut emit);
+                        sink.finish(decoder);
                         break 'connect Outcome::Lost {
                             why: Disconnect::Network,
                             cause: Error::Network {
@@ -564,15 +558,15 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
                         };
                     }
                     Race::Idle => {
-                        decoder.finish(&mut emit);
+                        sink.finish(decoder);
                         break 'connect idle_lost(healthy());
                     }
                     Race::Hidden => {
-                        decoder.finish(&mut emit);
+                        sink.finish(decoder);
                         break 'connect Outcome::Hidden;
                     }
                     Race::Now(why) => {
-                        decoder.finish(&mut emit);
+                        sink.finish(decoder);
                         break 'connect Outcome::Now(why);
                     }
                 };
@@ -581,7 +575,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
                     .and_then(|v| v.as_bool())
                     .unwrap_or(false);
                 if done {
-                    decoder.finish(&mut emit);
+                    sink.finish(decoder);
                     break 'connect Outcome::EndOfBody { healthy: healthy() };
                 }
                 let value =
@@ -593,7 +587,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
                         scratch.clear();
                         scratch.resize(bytes.length() as usize, 0);
                         copy_bytes(&mut scratch, &bytes);
-                        decoder.feed(&scratch, &mut emit);
+                        sink.feed(decoder, &scratch);
                     }
                     Err(value) => {
                         break 'connect Outcome::Fatal(Error::Js {
@@ -642,6 +636,51 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
             }
         }
         crate::queue::edit(&queue).push_state(ConnectionState::Connecting);
+    }
+}
+
+/// Where the fetch driver puts what it decodes: the messages of one chunk of the body into one
+/// [`Chunk`] (one buffer, one queue slot), queued when the chunk is done.
+struct Sink<'a> {
+    queue: &'a QueueRef,
+    /// The named event types asked for (empty: all). Others are dropped here, as the
+    /// EventSource transport does.
+    events: &'a [String],
+    chunk: Chunk,
+}
+
+impl Sink<'_> {
+    fn emit(&mut self, item: Decoded<'_>) {
+        match item {
+            Ok(message) => {
+                let t = message.event_type();
+                if self.events.is_empty() || t == "message" || self.events.iter().any(|e| e == t) {
+                    self.chunk.push(message);
+                }
+            }
+            Err(skipped) => {
+                self.flush();
+                crate::queue::edit(self.queue).push_unbounded(Item::Skipped(skipped));
+            }
+        }
+    }
+
+    fn feed(&mut self, decoder: &mut Decoder, bytes: &[u8]) {
+        decoder.feed(bytes, &mut |item| self.emit(item));
+        self.flush();
+    }
+
+    fn finish(&mut self, decoder: &mut Decoder) {
+        decoder.finish(&mut |item| self.emit(item));
+        self.flush();
+    }
+
+    /// Queues the messages so far (one slot), keeping the capacity for the next chunk.
+    fn flush(&mut self) {
+        if self.chunk.len() > 0 {
+            let next = Chunk::sized_like(&self.chunk);
+            crate::queue::edit(self.queue).push_chunk(std::mem::replace(&mut self.chunk, next));
+        }
     }
 }
 
