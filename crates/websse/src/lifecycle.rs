@@ -82,7 +82,9 @@ impl Reconnects {
             Outcome::Unauthorized => {
                 // One refresh per 401: a second one in a row means the fresh credentials are
                 // refused too, and asking again would loop.
-                if cx.request.on_unauthorized.is_some() && !refreshed {
+                // Without the cargo feature the hook is never set (`open` refuses it), and this
+                // branch is compiled out.
+                if cfg!(feature = "auth") && cx.request.on_unauthorized.is_some() && !refreshed {
                     self.refreshed = true;
                     return Next::Refresh;
                 }

@@ -52,42 +52,45 @@ pub(crate) fn edit(queue: &QueueRef) -> Edit<'_> {
     let mut borrowed = queue.borrow_mut();
     borrowed.deferring = true;
     Edit {
-        queue: Some(borrowed),
+        queue: borrowed,
+        _wake: WakeAfter(queue),
     }
 }
 
-/// A borrow of the queue; see [`edit`].
+/// A borrow of the queue; see [`edit`]. Fields drop in order: the borrow ends first, then the
+/// consumer is woken.
 pub(crate) struct Edit<'a> {
-    /// `Some` until dropped.
-    queue: Option<RefMut<'a, Queue>>,
+    queue: RefMut<'a, Queue>,
+    _wake: WakeAfter<'a>,
 }
 
 impl Deref for Edit<'_> {
     type Target = Queue;
 
     fn deref(&self) -> &Queue {
-        self.queue.as_deref().expect("borrowed until dropped")
+        &self.queue
     }
 }
 
 impl DerefMut for Edit<'_> {
     fn deref_mut(&mut self) -> &mut Queue {
-        self.queue.as_deref_mut().expect("borrowed until dropped")
+        &mut self.queue
     }
 }
 
-impl Drop for Edit<'_> {
+/// Wakes the consumer, if a push during the borrow asked for it, once the borrow is over.
+struct WakeAfter<'a>(&'a RefCell<Queue>);
+
+impl Drop for WakeAfter<'_> {
     fn drop(&mut self) {
-        let Some(mut queue) = self.queue.take() else {
-            return;
-        };
-        queue.deferring = false;
-        let waker = if std::mem::take(&mut queue.wake_pending) {
-            queue.waker.take()
-        } else {
-            None
-        };
-        drop(queue);
+        let waker = self.0.try_borrow_mut().ok().and_then(|mut queue| {
+            queue.deferring = false;
+            if std::mem::take(&mut queue.wake_pending) {
+                queue.waker.take()
+            } else {
+                None
+            }
+        });
         if let Some(waker) = waker {
             waker.wake();
         }

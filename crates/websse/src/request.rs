@@ -635,6 +635,11 @@ impl SseRequest {
         if self.pause_when_hidden && !cfg!(feature = "pause-when-hidden") {
             return Err(Error::FeatureNotEnabled("pause-when-hidden"));
         }
+        if (self.headers_async.is_some() || self.on_unauthorized.is_some())
+            && !cfg!(feature = "auth")
+        {
+            return Err(Error::FeatureNotEnabled("auth"));
+        }
         Ok(())
     }
 

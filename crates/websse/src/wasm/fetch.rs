@@ -245,7 +245,14 @@ struct Clocks {
 }
 
 impl Clocks {
+    /// Both clocks now (nothing without the `wake-ups` cargo feature, which alone reads them).
     fn now() -> Clocks {
+        if !cfg!(feature = "wake-ups") {
+            return Clocks {
+                mono: 0.0,
+                wall: 0.0,
+            };
+        }
         Clocks {
             mono: performance_now(),
             wall: js_sys::Date::now(),
@@ -253,8 +260,11 @@ impl Clocks {
     }
 
     /// Whether a wait of `expected_ms` that began at `self` and is over now took so much longer
-    /// that the machine must have slept.
+    /// that the machine must have slept (always `false` without the `wake-ups` cargo feature).
     fn slept_during(&self, expected_ms: f64) -> bool {
+        if !cfg!(feature = "wake-ups") {
+            return false;
+        }
         let now = Clocks::now();
         let passed = (now.mono - self.mono).max(now.wall - self.wall);
         crate::lifecycle::slept(expected_ms, passed, page_hidden())
@@ -272,17 +282,20 @@ fn page_hidden() -> bool {
 
 /// Reconnect-now signals from the page: `online`, and `pageshow` from the back/forward cache.
 /// The listeners live as long as the stream and are removed with it.
+#[cfg(feature = "wake-ups")]
 struct WakeUps {
     state: Rc<WakeState>,
     _listeners: Vec<Listener>,
 }
 
+#[cfg(feature = "wake-ups")]
 #[derive(Default)]
 struct WakeState {
     woke: Cell<bool>,
     waker: Cell<Option<Waker>>,
 }
 
+#[cfg(feature = "wake-ups")]
 impl WakeUps {
     fn new() -> WakeUps {
         let state = Rc::new(WakeState::default());
@@ -323,6 +336,21 @@ impl WakeUps {
             return true;
         }
         self.state.waker.set(Some(cx.waker().clone()));
+        false
+    }
+}
+
+/// Without the `wake-ups` cargo feature: nothing to listen to, nothing ever wakes.
+#[cfg(not(feature = "wake-ups"))]
+struct WakeUps;
+
+#[cfg(not(feature = "wake-ups"))]
+impl WakeUps {
+    fn new() -> WakeUps {
+        WakeUps
+    }
+
+    fn poll_woke(&self, _cx: &mut std::task::Context<'_>) -> bool {
         false
     }
 }
@@ -382,7 +410,12 @@ fn race<'a, F: Future + Unpin + 'a>(
 async fn wait(delay: Duration, wake: &WakeUps, control: &Control) {
     let mut left = delay.as_secs_f64() * 1000.0;
     while left > 0.0 {
-        let step = left.min(WAIT_STEP_MS);
+        // Without the `wake-ups` cargo feature, one timer for the whole delay.
+        let step = if cfg!(feature = "wake-ups") {
+            left.min(WAIT_STEP_MS)
+        } else {
+            left.min(f64::from(i32::MAX))
+        };
         let clocks = Clocks::now();
         let mut timer = Timer::new(step.ceil() as u32);
         let woke = poll_fn(|cx| {
@@ -418,6 +451,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
         visibility: visibility.as_ref(),
         control: &control,
     };
+    // Without the cargo feature a unit struct: no listeners.
     let wake = WakeUps::new();
     let mut reconnects = Reconnects::default();
     loop {
@@ -429,7 +463,11 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
             crate::queue::edit(&queue).push_state(ConnectionState::Connecting);
         }
         // Headers that must be fetched first (a refreshed token), before every connect.
-        let fetched = match &request.headers_async {
+        let fetched = match request
+            .headers_async
+            .as_ref()
+            .filter(|_| cfg!(feature = "auth"))
+        {
             Some(headers) => headers().await,
             None => Vec::new(),
         };
@@ -617,7 +655,11 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
             Next::Pause => continue,
             Next::Refresh => {
                 crate::queue::edit(&queue).push_state(now(Disconnect::Unauthorized));
-                if let Some(refresh) = &request.on_unauthorized {
+                if let Some(refresh) = request
+                    .on_unauthorized
+                    .as_ref()
+                    .filter(|_| cfg!(feature = "auth"))
+                {
                     refresh().await;
                 }
             }
