@@ -819,6 +819,26 @@ mod tests {
     }
 
     #[test]
+    fn the_auth_hooks_need_their_feature() {
+        for request in [
+            SseRequest::get("/s").on_unauthorized(|| async {}),
+            SseRequest::get("/s").headers_async(|| async { Vec::new() }),
+        ] {
+            let got = request.validate();
+            if !cfg!(feature = "fetch") {
+                assert!(matches!(got, Err(Error::TransportNotEnabled("fetch"))));
+            } else if cfg!(feature = "auth") {
+                assert!(got.is_ok(), "{got:?}");
+            } else {
+                assert!(
+                    matches!(got, Err(Error::FeatureNotEnabled("auth"))),
+                    "{got:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn pause_when_hidden_needs_its_feature() {
         let got = SseRequest::get("/s").pause_when_hidden(true).validate();
         if !cfg!(feature = "fetch") {
