@@ -988,6 +988,9 @@ mod tests {
 
     #[test]
     fn eventsource_refuses_the_auth_hooks() {
+        if !cfg!(feature = "event-source") {
+            return;
+        }
         let es = |r: SseRequest| r.transport(Transport::EventSource).validate();
         assert!(matches!(
             es(SseRequest::get("/s").on_unauthorized(|| async {})),
