@@ -30,21 +30,37 @@ fn decode(s: &str) -> String {
 
 /// Encodes pairs as a query string with a leading `?` (empty for no pairs).
 pub fn query_string(params: &[(String, String)]) -> String {
-    let encoded: Vec<String> = params
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                String::from(js_sys::encode_uri_component(k)),
-                String::from(js_sys::encode_uri_component(v))
-            )
-        })
-        .collect();
-    if encoded.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", encoded.join("&"))
+    let mut out = String::new();
+    for (key, value) in params {
+        out.push(if out.is_empty() { '?' } else { '&' });
+        encode_component(key, &mut out);
+        out.push('=');
+        encode_component(value, &mut out);
     }
+    out
+}
+
+/// Appends `text` to `out` the way `encodeURIComponent` writes it: ASCII letters, digits and
+/// `-_.!~*'()` as they are, every other byte of its UTF-8 as `%XX`. Plain Rust, so the state that
+/// builds URLs is tested without a browser.
+pub fn encode_component(text: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in text.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+    }
+}
+
+/// Resolves `url` against the page's address, as the browser would; `None` if it does not parse.
+pub fn resolve(url: &str) -> Option<String> {
+    web_sys::Url::new_with_base(url.trim(), &href())
+        .ok()
+        .map(|url| url.href())
 }
 
 /// The page's full address (the base for relative stream URLs).
@@ -78,4 +94,26 @@ pub fn now() -> String {
         date.get_seconds(),
         date.get_milliseconds()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{encode_component, query_string};
+
+    #[test]
+    fn components_are_encoded_as_encode_uri_component_does() {
+        let mut out = String::new();
+        encode_component("a b&c=d/é?!'()*~-_.", &mut out);
+        assert_eq!(out, "a%20b%26c%3Dd%2F%C3%A9%3F!'()*~-_.");
+    }
+
+    #[test]
+    fn a_query_string_starts_with_a_question_mark() {
+        assert_eq!(query_string(&[]), "");
+        let params = [
+            ("url".to_owned(), "/a b".to_owned()),
+            ("x".to_owned(), String::new()),
+        ];
+        assert_eq!(query_string(&params), "?url=%2Fa%20b&x=");
+    }
 }

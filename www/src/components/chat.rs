@@ -1,14 +1,14 @@
 //! The chat page: conversation, suggestions, status, prompt box, transport switch, stop.
 
 use web_sys::{Element, HtmlSelectElement, HtmlTextAreaElement, KeyboardEvent};
-use websse::ConnectionState;
+use websse::{Item, Transport};
 use yew::prelude::*;
 
 use super::status::{countdown, status};
 use super::turn::turn_view;
-use crate::hooks::{SseSignal, use_countdown, use_sse, use_typewriter, use_window_keydown};
-use crate::spec::TransportKind;
-use crate::state::{ChatAction, ChatState};
+use crate::hooks::{use_countdown, use_sse, use_typewriter, use_window_keydown};
+use crate::state::StreamEvent;
+use crate::state::chat::{ChatAction, ChatState, parse_id};
 use crate::{json, page};
 
 /// Suggested questions.
@@ -18,12 +18,6 @@ const SUGGESTIONS: [&str; 4] = [
     "EventSource or fetch?",
     "Why batch tokens per animation frame?",
 ];
-
-/// Splits an id `<sid>:<seq>`.
-fn parse_id(id: &str) -> Option<(&str, u64)> {
-    let (sid, seq) = id.rsplit_once(':')?;
-    Some((sid, seq.parse().ok()?))
-}
 
 /// Asks the server to stop generating answer `sid` (`POST /api/chat/{sid}/stop`). One request,
 /// answered or not: the stream is closed either way.
@@ -79,26 +73,17 @@ pub fn ChatPage() -> Html {
         });
     }
 
-    let on_signal = {
+    // The chat's own events are decoded here, where the browser's JSON is: deltas go to the
+    // typewriter without a re-render, `start` and `done` to the reducer; the rest goes as it came.
+    let on_event = {
         let dispatch = state.dispatcher();
         let typewriter = typewriter.clone();
-        Callback::from(move |signal: SseSignal| match signal {
-            SseSignal::State(connection) => match connection {
-                ConnectionState::Connecting => dispatch.dispatch(ChatAction::Connecting),
-                ConnectionState::Open => dispatch.dispatch(ChatAction::Open),
-                ConnectionState::Reconnecting {
-                    attempt,
-                    delay,
-                    cause,
-                    ..
-                } => dispatch.dispatch(ChatAction::Reconnecting {
-                    attempt,
-                    delay_ms: delay.map_or(0, |d| d.as_millis().try_into().unwrap_or(u64::MAX)),
-                    cause: cause.to_string(),
-                }),
-                _ => {}
-            },
-            SseSignal::Message(message) => match message.event_type() {
+        Callback::from(move |event: StreamEvent| {
+            let StreamEvent::Item(Item::Message(message)) = &event else {
+                dispatch.dispatch(ChatAction::Stream(event));
+                return;
+            };
+            match message.event_type() {
                 "start" => {
                     if let Some((sid, _)) = parse_id(message.last_event_id()) {
                         dispatch.dispatch(ChatAction::Started(sid.to_owned()));
@@ -120,31 +105,16 @@ pub fn ChatPage() -> Html {
                     }
                 }
                 "done" => {
-                    // `{"reason": "finished" | "stopped" | "error" | "interrupted" | "gone"}`
+                    // `{"reason": "..."}`
                     let reason =
                         json::parse(message.data()).and_then(|v| json::string_field(&v, "reason"));
-                    dispatch.dispatch(match reason.as_deref() {
-                        Some("interrupted") => ChatAction::Interrupted,
-                        Some("gone") => ChatAction::Failed(
-                            "the server no longer has this answer (it expired)".into(),
-                        ),
-                        reason => ChatAction::Done {
-                            cut: reason.is_some_and(|r| r != "finished"),
-                        },
-                    });
+                    dispatch.dispatch(ChatAction::Done(reason));
                 }
                 _ => {}
-            },
-            // A skipped (oversize) event would leave a gap in the answer: that is a failure too.
-            SseSignal::Error(message) | SseSignal::Warning(message) => {
-                dispatch.dispatch(ChatAction::Failed(message))
             }
-            SseSignal::End => dispatch.dispatch(ChatAction::Ended),
-            // The chat's streams are not shared across tabs.
-            SseSignal::Sharing(_) => {}
         })
     };
-    use_sse(state.active_spec(), on_signal);
+    use_sse(state.active_spec(), on_event);
 
     // Stopping is not disconnecting: the server goes on generating an answer whose reader left
     // (another tab may resume it), so the Stop button asks it to stop, then closes the stream.
@@ -208,7 +178,7 @@ pub fn ChatPage() -> Html {
         let dispatch = state.dispatcher();
         Callback::from(move |event: Event| {
             let select: HtmlSelectElement = event.target_unchecked_into();
-            if let Some(transport) = TransportKind::parse(&select.value()) {
+            if let Ok(transport) = select.value().parse() {
                 dispatch.dispatch(ChatAction::SetTransport(transport));
             }
         })
@@ -251,10 +221,10 @@ pub fn ChatPage() -> Html {
                     <label class="visually-hidden" for="transport">{ "Transport" }</label>
                     <select id="transport" data-testid="transport" onchange={on_transport}
                         aria-label="Transport">
-                        <option value="eventsource" selected={transport == TransportKind::EventSource}>
+                        <option value="eventsource" selected={transport == Transport::EventSource}>
                             { "EventSource (GET)" }
                         </option>
-                        <option value="fetch" selected={transport == TransportKind::Fetch}>
+                        <option value="fetch" selected={transport == Transport::Fetch}>
                             { "fetch (POST)" }
                         </option>
                     </select>

@@ -4,23 +4,13 @@ use futures::future::{AbortHandle, abortable};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
-use websse::ConnectionState;
+use websse::{Credentials, Framing, Item, Transport};
 use yew::prelude::*;
 
-use crate::hooks::{SseSignal, use_sse};
-use crate::spec::{CredentialsKind, FramingKind, TransportKind};
-use crate::state::{Connection, Field, InspectorAction, InspectorState, LogEntry, LogKind};
+use crate::hooks::{use_frame_redraw, use_sse};
+use crate::state::StreamEvent;
+use crate::state::inspector::{Edit, Example, InspectorAction, InspectorState, LogEntry, LogKind};
 use crate::{json, page};
-
-/// One of the server's example streams.
-#[derive(Clone, Debug, PartialEq)]
-struct Example {
-    name: String,
-    url: String,
-    events: Option<String>,
-    method: Option<String>,
-    framing: Option<FramingKind>,
-}
 
 /// Reads `GET /api/examples` defensively: a list (or `{"examples": [...]}`) of URLs or of objects
 /// with `url`/`path`/`href`, `name`/`title`/`id`, and optional `event_types` or `events` (list or
@@ -66,7 +56,7 @@ fn parse_examples(value: &JsValue) -> Vec<Example> {
                 url,
                 events,
                 method: text(&item, &["method"]),
-                framing: text(&item, &["framing"]).and_then(|f| FramingKind::parse(&f)),
+                framing: text(&item, &["framing"]).and_then(|f| f.parse().ok()),
             })
         })
         .collect()
@@ -146,7 +136,7 @@ pub fn InspectorPage() -> Html {
         Callback::from(move |()| {
             page::replace_query(&state.form.to_query());
             dispatch.dispatch(InspectorAction::Connect {
-                base: page::href(),
+                resolved: page::resolve(&state.form.url),
                 time: page::now(),
             });
         })
@@ -156,77 +146,46 @@ pub fn InspectorPage() -> Html {
     // form is still the one read from the link.
     {
         let dispatch = state.dispatcher();
-        let autoconnect = !state.form.url.trim().is_empty();
+        let url = state.form.url.clone();
         use_effect_with((), move |_| {
-            if autoconnect {
+            if !url.trim().is_empty() {
                 dispatch.dispatch(InspectorAction::Connect {
-                    base: page::href(),
+                    resolved: page::resolve(&url),
                     time: page::now(),
                 });
             }
         });
     }
 
-    let on_signal = {
+    // A message only appends to the log, in place (the reducer keeps the same state), and the
+    // log is redrawn once per animation frame: a fast stream costs one render per frame.
+    let redraw = use_frame_redraw();
+    let on_event = {
         let dispatch = state.dispatcher();
-        Callback::from(move |signal: SseSignal| {
-            let time = page::now();
-            match signal {
-                SseSignal::State(connection) => {
-                    let connection = match connection {
-                        ConnectionState::Connecting => Connection::Connecting,
-                        ConnectionState::Open => Connection::Open,
-                        ConnectionState::Reconnecting {
-                            attempt,
-                            delay,
-                            cause,
-                            ..
-                        } => Connection::Reconnecting {
-                            attempt,
-                            delay_ms: delay
-                                .map_or(0, |d| d.as_millis().try_into().unwrap_or(u64::MAX)),
-                            cause: cause.to_string(),
-                        },
-                        ConnectionState::Paused => Connection::Paused,
-                        // The stream's end (or its error, which comes next) says it better.
-                        ConnectionState::Closed => return,
-                        // Whatever a later websse adds.
-                        _ => Connection::Closed,
-                    };
-                    dispatch.dispatch(InspectorAction::State(connection, time));
-                }
-                SseSignal::Message(message) => dispatch.dispatch(InspectorAction::Event {
-                    event_type: message.event_type().to_owned(),
-                    id: message.last_event_id().to_owned(),
-                    data: message.data().to_owned(),
-                    time,
-                }),
-                SseSignal::Error(message) => {
-                    dispatch.dispatch(InspectorAction::State(Connection::Failed(message), time))
-                }
-                SseSignal::Warning(message) => {
-                    dispatch.dispatch(InspectorAction::Warning(message, time))
-                }
-                SseSignal::Sharing(sharing) => {
-                    dispatch.dispatch(InspectorAction::Sharing(sharing, time))
-                }
-                SseSignal::End => dispatch.dispatch(InspectorAction::Ended(time)),
+        Callback::from(move |event: StreamEvent| {
+            let message = matches!(event, StreamEvent::Item(Item::Message(_)));
+            dispatch.dispatch(InspectorAction::Stream(event, page::now()));
+            if message {
+                redraw.emit(());
             }
         })
     };
-    use_sse(state.active.clone(), on_signal);
+    use_sse(state.active.clone(), on_event);
 
-    let edit = |field: Field| {
+    let edit = |field: fn(String) -> Edit| {
         let dispatch = state.dispatcher();
         Callback::from(move |event: InputEvent| {
-            dispatch.dispatch(InspectorAction::Edit(field, input_value(&event)))
+            dispatch.dispatch(InspectorAction::Edit(field(input_value(&event))))
         })
     };
-    let select = |field: Field| {
+    // A `<select>`'s value as the form's type; its options are that type's names.
+    let select = |field: fn(&str) -> Option<Edit>| {
         let dispatch = state.dispatcher();
         Callback::from(move |event: Event| {
             let select: HtmlSelectElement = event.target_unchecked_into();
-            dispatch.dispatch(InspectorAction::Edit(field, select.value()))
+            if let Some(edit) = field(&select.value()) {
+                dispatch.dispatch(InspectorAction::Edit(edit));
+            }
         })
     };
     let on_example = {
@@ -242,17 +201,7 @@ pub fn InspectorPage() -> Html {
             else {
                 return;
             };
-            dispatch.dispatch(InspectorAction::Edit(Field::Url, example.url.clone()));
-            let events = example.events.clone().unwrap_or_default();
-            dispatch.dispatch(InspectorAction::Edit(Field::Events, events));
-            if let Some(method) = &example.method {
-                dispatch.dispatch(InspectorAction::Edit(Field::Method, method.clone()));
-            }
-            let framing = example.framing.unwrap_or_default();
-            dispatch.dispatch(InspectorAction::Edit(
-                Field::Framing,
-                framing.as_str().into(),
-            ));
+            dispatch.dispatch(InspectorAction::Example(example.clone()));
         })
     };
     let on_submit = {
@@ -272,8 +221,7 @@ pub fn InspectorPage() -> Html {
         let dispatch = state.dispatcher();
         Callback::from(move |event: Event| {
             let input: HtmlInputElement = event.target_unchecked_into();
-            let value = if input.checked() { "1" } else { "" };
-            dispatch.dispatch(InspectorAction::Edit(Field::Tabs, value.into()))
+            dispatch.dispatch(InspectorAction::Edit(Edit::Tabs(input.checked())))
         })
     };
     let on_clear = {
@@ -282,10 +230,10 @@ pub fn InspectorPage() -> Html {
     };
 
     let form = &state.form;
-    let connected = state.connection.0.is_active();
+    let connected = state.connection.is_active();
     let mut share = page::query_string(&form.to_query());
     share.push_str("#/inspector");
-    let credentials = form.credentials.map(CredentialsKind::as_str).unwrap_or("");
+    let credentials = form.credentials.map_or("", Credentials::as_str);
     let example_options = examples.iter().enumerate().map(|(i, e)| {
         html! {
             <option value={i.to_string()}>{ e.name.clone() }</option>
@@ -297,7 +245,7 @@ pub fn InspectorPage() -> Html {
             <form class="form" onsubmit={on_submit}>
                 { labelled(WIDE, "Stream URL", html! {
                     <input type="text" data-testid="inspector-url" value={form.url.clone()}
-                        oninput={edit(Field::Url)} placeholder="/api/examples/... or https://..."
+                        oninput={edit(Edit::Url)} placeholder="/api/examples/... or https://..."
                         spellcheck="false" autocomplete="off" />
                 }) }
                 if !examples.is_empty() {
@@ -309,34 +257,34 @@ pub fn InspectorPage() -> Html {
                     }) }
                 }
                 { labelled(false, "Transport", choice(
-                    &[TransportKind::Fetch.as_str(), TransportKind::EventSource.as_str()],
+                    &[Transport::Fetch.as_str(), Transport::EventSource.as_str()],
                     form.transport.as_str(),
-                    select(Field::Transport),
+                    select(|v| v.parse().ok().map(Edit::Transport)),
                     Some("Transport"),
                 )) }
                 <label>{ "Method" }
-                    <input type="text" value={form.method.clone()} oninput={edit(Field::Method)}
+                    <input type="text" value={form.method.clone()} oninput={edit(Edit::Method)}
                         list="methods" spellcheck="false" />
                     <datalist id="methods">
                         { for ["GET", "POST", "PUT", "PATCH", "DELETE"].map(|m| html! { <option value={m} /> }) }
                     </datalist>
                 </label>
                 { labelled(false, "Framing", choice(
-                    &[FramingKind::Sse.as_str(), FramingKind::Ndjson.as_str(), FramingKind::Raw.as_str()],
+                    &[Framing::Sse.as_str(), Framing::Ndjson.as_str(), Framing::Raw.as_str()],
                     form.framing.as_str(),
-                    select(Field::Framing),
+                    select(|v| v.parse().ok().map(Edit::Framing)),
                     None,
                 )) }
                 // The empty value is the client's default.
                 { labelled(false, "Credentials", choice(
                     &[
                         "",
-                        CredentialsKind::SameOrigin.as_str(),
-                        CredentialsKind::Include.as_str(),
-                        CredentialsKind::Omit.as_str(),
+                        Credentials::SameOrigin.as_str(),
+                        Credentials::Include.as_str(),
+                        Credentials::Omit.as_str(),
                     ],
                     credentials,
-                    select(Field::Credentials),
+                    select(|v| Some(Edit::Credentials(v.parse().ok()))),
                     None,
                 )) }
                 <label class="check">
@@ -345,18 +293,18 @@ pub fn InspectorPage() -> Html {
                     { "One connection for all tabs" }
                 </label>
                 { labelled(WIDE, "Named event types (comma-separated)", html! {
-                    <input type="text" value={form.events.clone()} oninput={edit(Field::Events)}
+                    <input type="text" value={form.events.clone()} oninput={edit(Edit::Events)}
                         placeholder="start, delta, done" spellcheck="false" />
                 }) }
-                { labelled(false, "Headers (one \"Name: value\" per line)", text_area(&form.headers, edit(Field::Headers))) }
-                { labelled(false, "Body", text_area(&form.body, edit(Field::Body))) }
+                { labelled(false, "Headers (one \"Name: value\" per line)", text_area(&form.headers, edit(Edit::Headers))) }
+                { labelled(false, "Body", text_area(&form.body, edit(Edit::Body))) }
                 <div class="actions wide">
                     <button type="submit" class="primary" data-testid="connect"
                         aria-label="Connect to the stream">{ "Connect" }</button>
                     <button type="button" data-testid="disconnect" onclick={on_disconnect}
                         disabled={!connected} aria-label="Disconnect">{ "Disconnect" }</button>
                     <button type="button" onclick={on_clear} aria-label="Clear the log">{ "Clear log" }</button>
-                    <span data-testid="inspector-state" role="status">{ state.connection.0.describe() }</span>
+                    <span data-testid="inspector-state" role="status">{ state.connection.to_string() }</span>
                     if let Some(sharing) = state.sharing {
                         { sharing_badge(sharing) }
                     }
@@ -367,7 +315,7 @@ pub fn InspectorPage() -> Html {
                 <li class="head" aria-hidden="true">
                     <span>{ "time" }</span><span>{ "type" }</span><span>{ "id" }</span><span>{ "data" }</span>
                 </li>
-                { for state.log.iter().map(|entry| log_line(entry)) }
+                { for state.log.entries().iter().map(log_line) }
             </ol>
         </section>
     }
@@ -379,7 +327,7 @@ const WIDE: bool = true;
 /// A form field: its label text, then the control; `wide` spans the whole form.
 ///
 /// The class is a literal in each branch: a computed `class` goes through Yew's `Classes` (an
-/// `IndexSet` with SipHash), about 1 kB of gzipped wasm for two spellings (issue 13).
+/// `IndexSet` with SipHash), about 1 kB of gzipped wasm for two spellings.
 fn labelled(wide: bool, text: &'static str, control: Html) -> Html {
     if wide {
         html! { <label class="wide">{ text }{ control }</label> }
@@ -413,12 +361,13 @@ fn text_area(value: &str, oninput: Callback<InputEvent>) -> Html {
 
 /// Whether this tab leads or follows a stream shared across tabs, and how many tabs share it.
 fn sharing_badge(sharing: websse::Sharing) -> Html {
-    let (role, text) = match sharing.role {
-        websse::Role::Leader => ("leader", "leads"),
-        websse::Role::Follower => ("follower", "follows"),
+    let text = match sharing.role {
+        websse::Role::Leader => "leads",
+        websse::Role::Follower => "follows",
         // `Alone`, and whatever a later websse adds.
-        _ => ("alone", "alone"),
+        _ => "alone",
     };
+    let role = sharing.role.as_str();
     let title = match sharing.role {
         websse::Role::Leader => "This tab holds the connection and relays it to the other tabs",
         websse::Role::Follower => "Another tab holds the connection; this one receives its events",
@@ -437,17 +386,13 @@ fn sharing_badge(sharing: websse::Sharing) -> Html {
 fn log_line(entry: &LogEntry) -> Html {
     // Two literal classes rather than a computed one (see `labelled`).
     match &entry.kind {
-        LogKind::Event {
-            event_type,
-            id,
-            data,
-        } => html! {
+        LogKind::Event(message) => html! {
             <li key={entry.seq} class="event">
                 <span class="time">{ entry.time.clone() }</span>
-                <span class="type">{ event_type.clone() }</span>
-                <span class="id">{ id.clone() }</span>
-                <span class="data" data-testid="event" data-type={event_type.clone()}
-                    data-id={id.clone()}>{ data.clone() }</span>
+                <span class="type">{ message.event_type() }</span>
+                <span class="id">{ message.last_event_id() }</span>
+                <span class="data" data-testid="event" data-type={message.event_type().to_owned()}
+                    data-id={message.last_event_id().to_owned()}>{ message.data() }</span>
             </li>
         },
         LogKind::State(text) => html! {

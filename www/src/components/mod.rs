@@ -7,4 +7,3 @@ mod status;
 mod turn;
 
 pub use app::App;
-pub use status::reconnecting;

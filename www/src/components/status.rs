@@ -1,12 +1,13 @@
 //! The chat's connection status line.
 
+use websse::ConnectionState;
 use yew::prelude::*;
 
-use crate::state::Phase;
+use crate::state::chat::Phase;
 
 /// "reconnecting (attempt n, next try in s)"; EventSource does not tell its delay (0 here).
-/// The chat's status line counts `delay_ms` down; the inspector's log keeps the announced delay.
-pub fn reconnecting(attempt: u32, delay_ms: u64) -> String {
+/// The status line counts `delay_ms` down.
+fn reconnecting(attempt: u32, delay_ms: u64) -> String {
     if delay_ms == 0 {
         format!("reconnecting (attempt {attempt}, the browser picks when)")
     } else {
@@ -25,9 +26,15 @@ pub fn reconnecting(attempt: u32, delay_ms: u64) -> String {
 /// reconnecting (EventSource does not say its delay: `None`).
 pub fn countdown(phase: Option<&Phase>) -> Option<u64> {
     match phase {
-        Some(Phase::Reconnecting { delay_ms, .. }) if *delay_ms > 0 => Some(*delay_ms),
+        Some(Phase::Live(ConnectionState::Reconnecting {
+            delay: Some(delay), ..
+        })) if !delay.is_zero() => Some(millis(*delay)),
         _ => None,
     }
+}
+
+fn millis(delay: std::time::Duration) -> u64 {
+    delay.as_millis().try_into().unwrap_or(u64::MAX)
 }
 
 /// "connecting", "streaming", "reconnecting (attempt n, next try in s)", "done", "failed: ..." with
@@ -40,19 +47,20 @@ pub fn status(phase: Option<&Phase>, left: Option<u64>, on_retry: &Callback<()>)
         Some(phase) => (
             phase.name(),
             match phase {
-                Phase::Connecting => "connecting…".to_owned(),
-                Phase::Streaming => "streaming…".to_owned(),
-                Phase::Reconnecting {
+                Phase::Live(ConnectionState::Open) => "streaming…".to_owned(),
+                Phase::Live(ConnectionState::Reconnecting {
                     attempt,
-                    delay_ms,
+                    delay,
                     cause,
-                } => match left {
+                    ..
+                }) => match left {
                     Some(0) => format!("reconnecting (attempt {attempt}, trying now…): {cause}"),
                     _ => format!(
                         "{}: {cause}",
-                        reconnecting(*attempt, left.unwrap_or(*delay_ms))
+                        reconnecting(*attempt, left.unwrap_or_else(|| delay.map_or(0, millis)))
                     ),
                 },
+                Phase::Live(_) => "connecting…".to_owned(),
                 Phase::Done { cut: false } => "done".to_owned(),
                 Phase::Done { cut: true } => "done (the server cut the answer short)".to_owned(),
                 Phase::Stopped => "stopped".to_owned(),

@@ -2,7 +2,7 @@
 
 use yew::prelude::*;
 
-use crate::state::{Phase, Turn};
+use crate::state::chat::{Phase, Turn};
 
 /// The user's bubble and the assistant's, keyed by the turn's id; `newest` carries the `answer`
 /// test hook.
@@ -13,7 +13,7 @@ use crate::state::{Phase, Turn};
 /// content is never parsed as HTML.
 ///
 /// A function, not a component: a component of its own costs the app about 1 kB of gzipped wasm
-/// (Yew's lifecycle code for one more type, issue 13), and a turn is a handful of nodes.
+/// (Yew's lifecycle code for one more type), and a turn is a handful of nodes.
 pub fn turn_view(turn: &Turn, newest: bool) -> Html {
     let active = turn.phase.is_active();
     // Literal classes: a computed `class` would link Yew's `Classes` (an `IndexSet`) for this.

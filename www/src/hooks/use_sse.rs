@@ -9,23 +9,7 @@ use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use crate::spec::{SpecStream, StreamSpec};
-
-/// What the stream reports to the component.
-#[derive(Debug)]
-pub enum SseSignal {
-    /// A message.
-    Message(websse::Message),
-    /// A connection-state change.
-    State(websse::ConnectionState),
-    /// The request could not be opened, or the stream failed; nothing follows.
-    Error(String),
-    /// Messages were lost (an event over the size limit was skipped); the stream goes on.
-    Warning(String),
-    /// A stream shared across tabs: this tab's role or the number of tabs sharing changed.
-    Sharing(websse::Sharing),
-    /// The stream ended (`None`) without an error.
-    End,
-}
+use crate::state::StreamEvent;
 
 /// The stream of the current effect run. Cleanup takes the stream out (dropping it closes the
 /// EventSource or aborts the fetch at once, or leaves a shared stream) and aborts the task that
@@ -44,20 +28,21 @@ impl Running {
     }
 }
 
-/// Opens `spec` (if any) and reports every item to `on_signal` (the latest one passed).
+/// Opens `spec` (if any) and reports every item, then the end, to `on_event` (the latest one
+/// passed).
 ///
 /// The stream lives inside the `use_effect_with` for `spec`: a new spec, `None`, or unmounting
 /// drops it in the effect's cleanup, which cancels the fetch / closes the EventSource. Nothing is
 /// reported after that.
 #[hook]
-pub fn use_sse(spec: Option<StreamSpec>, on_signal: Callback<SseSignal>) {
-    let latest = use_mut_ref(|| on_signal.clone());
-    *latest.borrow_mut() = on_signal;
+pub fn use_sse(spec: Option<StreamSpec>, on_event: Callback<StreamEvent>) {
+    let latest = use_mut_ref(|| on_event.clone());
+    *latest.borrow_mut() = on_event;
 
     use_effect_with(spec, move |spec| {
-        let emit = move |signal: SseSignal| {
+        let emit = move |event: StreamEvent| {
             let callback = latest.borrow().clone();
-            callback.emit(signal);
+            callback.emit(event);
         };
         let running = spec.as_ref().and_then(|spec| match spec.open() {
             Ok(stream) => {
@@ -74,25 +59,12 @@ pub fn use_sse(spec: Option<StreamSpec>, on_signal: Callback<SseSignal>) {
                             // Cleanup took the stream: say nothing more.
                             None => return,
                             Some(None) => {
-                                emit(SseSignal::End);
+                                emit(StreamEvent::End);
                                 return;
                             }
-                            Some(Some(Ok(websse::Item::Message(message)))) => {
-                                emit(SseSignal::Message(message));
-                            }
-                            Some(Some(Ok(websse::Item::State(state)))) => {
-                                emit(SseSignal::State(state));
-                            }
-                            Some(Some(Ok(websse::Item::Skipped(skipped)))) => {
-                                emit(SseSignal::Warning(skipped.to_string()));
-                            }
-                            Some(Some(Ok(websse::Item::Sharing(sharing)))) => {
-                                emit(SseSignal::Sharing(sharing));
-                            }
-                            // What a later websse may add is not for this app.
-                            Some(Some(Ok(_))) => {}
+                            Some(Some(Ok(item))) => emit(StreamEvent::Item(item)),
                             Some(Some(Err(error))) => {
-                                emit(SseSignal::Error(error.to_string()));
+                                emit(StreamEvent::Failed(error.to_string()));
                                 return;
                             }
                         }
@@ -104,7 +76,7 @@ pub fn use_sse(spec: Option<StreamSpec>, on_signal: Callback<SseSignal>) {
                 Some(Running { slot, task })
             }
             Err(error) => {
-                emit(SseSignal::Error(error.to_string()));
+                emit(StreamEvent::Failed(error.to_string()));
                 None
             }
         });

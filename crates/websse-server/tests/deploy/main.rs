@@ -4,6 +4,7 @@
 //! Needs `redis-server`, `nginx` and `openssl`; without them each test is skipped with the reason
 //! printed, unless `WEBSSE_REQUIRE_SERVICES=1` (as `cargo xtask test` sets, having installed them).
 
+// Shared with the server tests; the deploy tests use only part of it.
 #[allow(dead_code)]
 #[path = "../server/support.rs"]
 mod support;
