@@ -448,15 +448,15 @@ fn test_steps(browsers: &[engines::Engine]) -> Vec<Step> {
             run: Box::new(package::dry_run),
         },
         Step {
-            name: "native tests (cargo test; store suite on memory and Redis, instances behind nginx)",
+            name: "native tests (cargo test, the app's reducers included; store suite on memory and Redis, instances behind nginx)",
             run: Box::new(|ctx| {
                 // The Redis half of the store suite and the deployment tests run against this
                 // redis-server (they start nginx themselves, one config per test); with
                 // WEBSSE_REQUIRE_SERVICES they fail rather than skip when something is missing.
                 let redis = proc::Service::redis()?;
+                // The app's reducers and query forms are pure and tested natively too.
                 let cmd = Cmd::new("cargo")
-                    .args(["test", "--workspace", "--exclude", "websse-www"])
-                    .args(["--exclude", "websse-e2e"])
+                    .args(["test", "--workspace", "--exclude", "websse-e2e"])
                     .envs(ctx.tools.child_env())
                     .env("WEBSSE_TEST_REDIS", redis.redis_url())
                     .env("WEBSSE_REQUIRE_SERVICES", "1");
