@@ -135,9 +135,16 @@ fn line_start(s: &str, at: usize) -> usize {
 }
 
 /// Whether a block of kind `ends` is final given that the next one starts at `next` (text
-/// complete up to `complete_to`).
-fn block_done(ends: Ends, s: &str, next: usize, complete_to: usize) -> bool {
-    next < complete_to
+/// complete up to `complete_to`). A next table exists only once its delimiter row is complete
+/// (`|-` may yet become `|-#`, and the header line text of the block before).
+fn block_done(ends: Ends, s: &str, next: (usize, bool), complete_to: usize) -> bool {
+    let (next, table) = next;
+    let line = if table {
+        s[next..].find('\n').map_or(usize::MAX, |k| next + k + 1)
+    } else {
+        next
+    };
+    line < complete_to
         || match ends {
             Ends::Itself => true,
             Ends::Blank => {
@@ -151,7 +158,7 @@ fn block_done(ends: Ends, s: &str, next: usize, complete_to: usize) -> bool {
 /// The top-level blocks of a parse: (index of the first event, source offset, what ends it).
 #[derive(Default)]
 struct TopBlocks {
-    starts: Vec<(usize, usize, Ends)>,
+    starts: Vec<(usize, usize, Ends, bool)>,
     depth: usize,
     seen: usize,
 }
@@ -159,7 +166,8 @@ struct TopBlocks {
 impl TopBlocks {
     fn see(&mut self, e: &Event<'_>, r: &Range<usize>) {
         if self.depth == 0 {
-            self.starts.push((self.seen, r.start, ends(e)));
+            let table = matches!(e, Event::Start(Tag::Table(_)));
+            self.starts.push((self.seen, r.start, ends(e), table));
         }
         match e {
             Event::Start(_) => self.depth += 1,
@@ -548,7 +556,7 @@ impl MarkdownStream {
         } else {
             blocks
                 .windows(2)
-                .take_while(|w| block_done(w[0].2, region, w[1].1, complete_to))
+                .take_while(|w| block_done(w[0].2, region, (w[1].1, w[1].3), complete_to))
                 .count()
         };
         let line_start = |at: usize| line_start(region, at);
@@ -662,7 +670,7 @@ impl MarkdownStream {
         let mut next_block = None;
         for (i, (e, r)) in events.iter().enumerate() {
             if depth == 0 && i > 0 {
-                next_block = Some(r.start);
+                next_block = Some((r.start, matches!(e, Event::Start(Tag::Table(_)))));
                 break;
             }
             let ok = |q: usize| q > 0 && q < complete_to && q <= same && q <= defs_end;
@@ -694,11 +702,11 @@ impl MarkdownStream {
                     // own source, far enough on to be worth a node. No `|` before it on the
                     // line: the line may yet become a table's header row.
                     let last = cut.map_or(0, |c| c.1);
-                    let line = from + line_start(&shown, r.start);
                     if clean
                         && depth == 1
+                        && r.start <= same
                         && shown.get(r.clone()) == Some(&**t)
-                        && !self.text[line..from + r.start].contains('|')
+                        && !shown[line_start(&shown, r.start)..r.start].contains('|')
                         && let Some(k) = t
                             .char_indices()
                             .rev()
@@ -707,7 +715,7 @@ impl MarkdownStream {
                             })
                             .map(|(k, _)| k)
                             .filter(|&k| !t[..k].contains(SPECIAL) && !t[..k].contains('|'))
-                        && ok(r.start + k)
+                        && r.start + k <= same.min(defs_end)
                         && r.start + k >= last + self.min_split
                     {
                         cut = Some((i, r.start + k));
@@ -739,6 +747,16 @@ impl MarkdownStream {
             // text, and the commit goes by the text.
             if first_ends == Ends::Blank && first != Some(Part::List) && blank_then_text(region) {
                 return false;
+            }
+            if same < complete_to {
+                // Completion changed a complete line (it hid a lone backtick): ask the text.
+                let mut raw = TopBlocks::default();
+                parse(&pre, region, |e, r| raw.see(&e, &r));
+                if let [a, b, ..] = raw.starts[..]
+                    && block_done(a.2, region, (b.1, b.3), complete_to)
+                {
+                    return false;
+                }
             }
             if resumed == Some((Part::List, false)) && (loose || blank_inside) {
                 return false;
