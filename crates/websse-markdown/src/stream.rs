@@ -35,8 +35,10 @@ struct Parsed {
     defs: Vec<Range<usize>>,
 }
 
-/// Parse `defs` followed by `text`; `f` gets each event with its range in `text`.
-fn parse(defs: &str, text: &str, mut f: impl FnMut(Event<'_>, Range<usize>)) -> Parsed {
+/// Parse `defs` followed by `text`; `f` gets each event with its range in `text`. Not generic
+/// (and never inlined): one copy of the parser's loop in the wasm, not one per caller.
+#[inline(never)]
+fn parse(defs: &str, text: &str, f: &mut dyn FnMut(Event<'_>, Range<usize>)) -> Parsed {
     let owned;
     let input = if defs.is_empty() {
         text
@@ -75,7 +77,7 @@ pub fn render_ops(markdown: &str, options: &Options) -> Vec<Op> {
     let mut ops = Vec::new();
     let mut ids = Ids::new();
     let mut b = Builder::new(options, &mut ops, &mut ids, false);
-    parse("", markdown, |e, r| b.event(e, r));
+    parse("", markdown, &mut |e, r| b.event(e, r));
     ops
 }
 
@@ -548,7 +550,7 @@ impl MarkdownStream {
     fn commit(&mut self, ops: &mut Vec<Op>, last: bool) {
         let region = &self.text[self.committed..];
         let mut blocks = TopBlocks::default();
-        parse(&self.defs, region, |e, r| blocks.see(&e, &r));
+        parse(&self.defs, region, &mut |e, r| blocks.see(&e, &r));
         let blocks = blocks.starts;
         let complete_to = region.rfind('\n').map_or(0, |i| i + 1);
         let n = if last {
@@ -574,7 +576,7 @@ impl MarkdownStream {
         let committed = &region[..end];
         let mut events = Vec::new();
         let mut own = TopBlocks::default();
-        let parsed = parse(&self.defs, committed, |e, r| {
+        let parsed = parse(&self.defs, committed, &mut |e, r| {
             own.see(&e, &r);
             events.push((e.into_static(), r));
         });
@@ -638,7 +640,7 @@ impl MarkdownStream {
             _ => self.defs.clone(),
         };
         let mut events = Vec::new();
-        let parsed = parse(&pre, &shown, |e, r| events.push((e.into_static(), r)));
+        let parsed = parse(&pre, &shown, &mut |e, r| events.push((e.into_static(), r)));
 
         let resumed = self.partial.as_ref().map(|p| (p.kind, p.loose));
         let first = events.first().and_then(|(e, _)| part(e));
@@ -751,7 +753,7 @@ impl MarkdownStream {
             if same < complete_to {
                 // Completion changed a complete line (it hid a lone backtick): ask the text.
                 let mut raw = TopBlocks::default();
-                parse(&pre, region, |e, r| raw.see(&e, &r));
+                parse(&pre, region, &mut |e, r| raw.see(&e, &r));
                 if let [a, b, ..] = raw.starts[..]
                     && block_done(a.2, region, (b.1, b.3), complete_to)
                 {
@@ -865,7 +867,7 @@ impl MarkdownStream {
             let src = &self.text[broken.src.clone()];
             let mut fresh = Vec::new();
             let mut b = Builder::new(&self.opts, &mut fresh, &mut self.ids, false);
-            let parsed = parse(&self.defs, src, |e, r| b.event(e, r));
+            let parsed = parse(&self.defs, src, &mut |e, r| b.event(e, r));
             let new = b.top.first().map(|t| t.0);
             if parsed.broken.len() < broken.count
                 && let Some(new) = new
