@@ -1,11 +1,17 @@
 //! The native core: a growing text in, [`Op`]s out.
 //!
 //! The text splits into *committed* top-level blocks and the *open tail*. A block is committed
-//! when the block after it starts on a complete line: from then on no continuation can change
-//! it (a setext underline, a lazy continuation line, a table's delimiter row or a list turning
-//! loose only ever change the last open block), so it is rendered once and never touched. The
-//! parse of the rest restarts at that line, which CommonMark parses the same way whether or not
-//! the text before it is there.
+//! when the block after it starts on a complete line (a table after it: once its delimiter row
+//! is complete), or, for a paragraph, table or block quote, as soon as a blank line and the next
+//! block follow; a heading, rule or closed fence as soon as anything follows. From then on no
+//! continuation can change it (a setext underline, a lazy continuation line, a table's delimiter
+//! row or a list turning loose only ever change the last open block), so it is rendered once and
+//! never touched. The parse of the rest restarts at that line, which CommonMark parses the same
+//! way whether or not the text before it is there.
+//!
+//! The open tail's first block, when it is a list, a table or a paragraph, is rendered in parts
+//! (see [`Partial`]): finished items, rows and lines stay in the live element and only the rest is
+//! parsed again, so one long block costs work proportional to its open part, not its length.
 //!
 //! Reference definitions are the one way later text changes earlier blocks. Definitions in
 //! committed text are fed before every later parse (first definition wins, as in CommonMark); a
@@ -214,6 +220,20 @@ struct Partial {
     loose: bool,
     /// Every id of the frozen part, the block's included.
     ids: Vec<NodeId>,
+    /// Where the block starts.
+    start: usize,
+    /// References in the frozen part that nothing defined yet.
+    broken: usize,
+}
+
+/// What became of the open tail's render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tail {
+    Rendered,
+    /// Its first block ended: commit first.
+    Ended,
+    /// The block rendered in parts changed kind or looseness: render it whole again.
+    Changed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,8 +264,9 @@ fn blank_then_text(s: &str) -> bool {
     false
 }
 
-/// Left as text in a paragraph, these may still pair with text to come.
-const SPECIAL: [char; 7] = ['*', '_', '~', '`', '[', ']', '<'];
+/// Left as text in a paragraph, these may still pair with text to come; and after a `|` the
+/// line may become a table's header row, and display completion scans from there.
+const SPECIAL: [char; 8] = ['*', '_', '~', '`', '[', ']', '<', '|'];
 
 /// A list item and a blank line with the marker of `line`: the same list, made loose.
 fn loose_item(line: &str) -> String {
@@ -514,28 +535,81 @@ impl MarkdownStream {
         self.rendered = self.text.len();
         self.fast = Fast::None;
         if last {
-            self.drop_partial(ops);
+            self.commit_partial(ops, true);
             self.split_due = false;
             self.commit(ops, true);
             return;
         }
         if self.partial.is_some() {
-            if self.render_tail(ops, false) {
-                return;
+            match self.render_tail(ops, false) {
+                Tail::Rendered => return,
+                // The block is complete: its last part goes in and it commits as it stands.
+                Tail::Ended => self.commit_partial(ops, false),
+                // It changed shape or turned loose: render all of it again, once.
+                Tail::Changed => self.drop_partial(ops),
             }
-            // The block ended, changed shape or turned loose: render all of it again, once.
-            self.drop_partial(ops);
             self.split_due = true;
         }
         if self.split_due {
             self.split_due = false;
             self.commit(ops, false);
         }
-        if !self.render_tail(ops, false) {
+        if self.render_tail(ops, false) != Tail::Rendered {
             // A block ended by a blank line while the next one's first line is incomplete.
             self.commit(ops, false);
             self.render_tail(ops, true);
         }
+    }
+
+    /// Commit the block rendered in parts without rendering its frozen parts again (a long
+    /// block would be one long task): the rest of it is parsed from the text, uncompleted, into
+    /// the same elements. A reference in it that a later definition resolves is settled at
+    /// finish, as for any committed block.
+    fn commit_partial(&mut self, ops: &mut Vec<Op>, last: bool) {
+        let Some(p) = self.partial.take() else {
+            return;
+        };
+        let region = &self.text[p.from..];
+        let pre = [self.defs.as_str(), &p.ctx].concat();
+        let mut blocks = TopBlocks::default();
+        parse(&pre, region, &mut |e, r| blocks.see(&e, &r));
+        let complete_to = region.rfind('\n').map_or(0, |i| i + 1);
+        let ended = last
+            || matches!(blocks.starts[..], [a, b, ..]
+                if block_done(a.2, region, (b.1, b.3), complete_to));
+        let end = blocks
+            .starts
+            .get(1)
+            .map_or(region.len(), |b| line_start(region, b.1));
+        // Its own text only: a definition further on (maybe incomplete) must not leak in.
+        let mut events = Vec::new();
+        let parsed = parse(&pre, &region[..end], &mut |e, r| {
+            events.push((e.into_static(), r))
+        });
+        if !ended || events.first().and_then(|(e, _)| part(e)) != Some(p.kind) {
+            self.partial = Some(p);
+            return self.drop_partial(ops);
+        }
+        let mut b = Builder::new(&self.opts, ops, &mut self.ids, false);
+        b.resume(&p.at);
+        for (e, r) in events.into_iter().skip(1) {
+            b.event(e, r);
+        }
+        b.ops.push(Op::Commit { id: p.block });
+        self.committed_nodes.push(p.block);
+        let count = p.broken + parsed.broken.len();
+        if count > 0 {
+            self.broken.push(Broken {
+                node: p.block,
+                src: p.start..p.from + end,
+                count,
+            });
+        }
+        for d in &parsed.defs {
+            self.defs.push_str(&region[d.clone()]);
+            self.defs.push_str("\n\n");
+        }
+        self.committed = p.from + end;
     }
 
     fn drop_partial(&mut self, ops: &mut Vec<Op>) {
@@ -621,11 +695,11 @@ impl MarkdownStream {
     /// Render the open tail, or the open part of a partly rendered block. Returns `false`,
     /// with no ops, when the first block has ended (commit first) or, for a partial block, no
     /// longer parses as the same kind of block; `force` renders regardless.
-    fn render_tail(&mut self, ops: &mut Vec<Op>, force: bool) -> bool {
+    fn render_tail(&mut self, ops: &mut Vec<Op>, force: bool) -> Tail {
         let from = self.partial.as_ref().map_or(self.committed, |p| p.from);
         let region = &self.text[from..];
         if region.is_empty() && self.partial.is_none() {
-            return true;
+            return Tail::Rendered;
         }
         let (shown, kind) = complete(region);
         // Completion only changes text from here on: nothing later is frozen.
@@ -648,14 +722,15 @@ impl MarkdownStream {
         if let Some((k, _)) = resumed
             && first != Some(k)
         {
-            return false;
+            return Tail::Changed;
         }
-        let defs_end = parsed
-            .defs
-            .iter()
-            .map(|d| d.start)
-            .min()
-            .unwrap_or(usize::MAX);
+        // A definition anywhere in this parse may resolve a reference before the cut, or be
+        // incomplete: nothing is frozen while one is in view.
+        let defs_end = if parsed.defs.is_empty() {
+            usize::MAX
+        } else {
+            0
+        };
         // Scan the first block for the last point where what precedes is final.
         let mut cut: Option<(usize, usize)> = None;
         // For a cut inside a text event: the event and where in it.
@@ -670,6 +745,9 @@ impl MarkdownStream {
         let mut blank_inside = false;
         let mut depth = 0usize;
         let mut next_block = None;
+        // A paragraph is not cut after a `|` (even in code): its line may become a table's
+        // header row, and display completion scans from the last one.
+        let pipe = shown.find('|').unwrap_or(usize::MAX);
         for (i, (e, r)) in events.iter().enumerate() {
             if depth == 0 && i > 0 {
                 next_block = Some((r.start, matches!(e, Event::Start(Tag::Table(_)))));
@@ -708,7 +786,6 @@ impl MarkdownStream {
                         && depth == 1
                         && r.start <= same
                         && shown.get(r.clone()) == Some(&**t)
-                        && !shown[line_start(&shown, r.start)..r.start].contains('|')
                         && let Some(k) = t
                             .char_indices()
                             .rev()
@@ -716,8 +793,8 @@ impl MarkdownStream {
                                 k > 0 && t.as_bytes()[k - 1] == b' ' && c.is_alphabetic()
                             })
                             .map(|(k, _)| k)
-                            .filter(|&k| !t[..k].contains(SPECIAL) && !t[..k].contains('|'))
-                        && r.start + k <= same.min(defs_end)
+                            .filter(|&k| !t[..k].contains(SPECIAL))
+                        && r.start + k <= same.min(defs_end).min(pipe)
                         && r.start + k >= last + self.min_split
                     {
                         cut = Some((i, r.start + k));
@@ -728,7 +805,7 @@ impl MarkdownStream {
                 }
                 (Some(Part::Para), 1, Event::SoftBreak) if clean => {
                     let q = shown[r.start..].find('\n').map_or(0, |k| r.start + k + 1);
-                    if ok(q) && shown[q..].starts_with(char::is_alphabetic) {
+                    if ok(q) && q <= pipe && shown[q..].starts_with(char::is_alphabetic) {
                         cut = Some((i + 1, q));
                         split = None;
                     }
@@ -742,13 +819,16 @@ impl MarkdownStream {
             }
         }
         if !force {
+            if resumed == Some((Part::List, false)) && (loose || blank_inside) {
+                return Tail::Changed;
+            }
             if next_block.is_some_and(|n| block_done(first_ends, &shown, n, complete_to)) {
-                return false;
+                return Tail::Ended;
             }
             // What display completion hides (a lone backtick) still starts a block in the
             // text, and the commit goes by the text.
             if first_ends == Ends::Blank && first != Some(Part::List) && blank_then_text(region) {
-                return false;
+                return Tail::Ended;
             }
             if same < complete_to {
                 // Completion changed a complete line (it hid a lone backtick): ask the text.
@@ -757,11 +837,8 @@ impl MarkdownStream {
                 if let [a, b, ..] = raw.starts[..]
                     && block_done(a.2, region, (b.1, b.3), complete_to)
                 {
-                    return false;
+                    return Tail::Ended;
                 }
-            }
-            if resumed == Some((Part::List, false)) && (loose || blank_inside) {
-                return false;
             }
         }
         let known = loose || tight || resumed.is_some_and(|r| r.1);
@@ -796,6 +873,7 @@ impl MarkdownStream {
         }
         if let (Some((ids, at)), Some((_, q))) = (frozen, cut) {
             let kind = first.unwrap_or(Part::Para);
+            let broken = parsed.broken.iter().filter(|&&at| at < q).count();
             let ctx = match kind {
                 Part::List if loose || resumed.is_some_and(|r| r.1) => {
                     loose_item(&shown[q..shown[q..].find('\n').map_or(shown.len(), |k| q + k)])
@@ -812,16 +890,19 @@ impl MarkdownStream {
                     p.at = at;
                     p.from += q;
                     p.ctx = ctx;
+                    p.broken += broken;
                 }
                 None => {
                     self.partial = Some(Partial {
                         kind,
                         block: b.top.first().map_or(0, |t| t.0),
+                        start: from,
                         from: from + q,
                         ctx,
                         at,
                         loose,
                         ids,
+                        broken,
                     });
                 }
             }
@@ -859,7 +940,7 @@ impl MarkdownStream {
                 _ => Fast::None,
             }
         };
-        true
+        Tail::Rendered
     }
 
     fn resolve_references(&mut self, ops: &mut Vec<Op>) {

@@ -20,6 +20,9 @@ struct CommitCheck {
     /// node -> children created under it (for subtree membership)
     committed: HashSet<NodeId>,
     children: std::collections::HashMap<NodeId, Vec<NodeId>>,
+    /// child -> parent, so that a removed node leaves its parent's list (a block rendered in
+    /// parts gets and loses children before it commits)
+    parents: std::collections::HashMap<NodeId, NodeId>,
     finishing: bool,
 }
 
@@ -49,12 +52,18 @@ impl CommitCheck {
                         "append into committed {parent}"
                     );
                     self.children.entry(*parent).or_default().push(*child);
+                    self.parents.insert(*child, *parent);
                 }
                 Op::AppendData { id, .. } => {
                     assert!(!self.committed.contains(id), "appendData on committed {id}")
                 }
                 Op::Remove { id } => {
-                    assert!(!self.committed.contains(id), "remove of committed {id}")
+                    assert!(!self.committed.contains(id), "remove of committed {id}");
+                    if let Some(p) = self.parents.remove(id)
+                        && let Some(c) = self.children.get_mut(&p)
+                    {
+                        c.retain(|c| c != id);
+                    }
                 }
                 Op::Cursor { parent: Some(p) } => {
                     assert!(!self.committed.contains(p), "cursor into committed {p}")
