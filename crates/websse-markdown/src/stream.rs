@@ -195,6 +195,9 @@ enum Fast {
     /// Inside an open fenced code block at the top level: append to its text node.
     Code {
         node: NodeId,
+        code: NodeId,
+        /// Bytes appended to `node` so far.
+        filled: usize,
         ch: u8,
         len: usize,
         line: FenceLine,
@@ -263,6 +266,9 @@ fn blank_then_text(s: &str) -> bool {
     }
     false
 }
+
+/// The size of the text nodes an open code block grows in.
+const CODE_NODE: usize = 4096;
 
 /// Left as text in a paragraph, these may still pair with text to come; and after a `|` the
 /// line may become a table's header row, and display completion scans from there.
@@ -480,7 +486,9 @@ impl MarkdownStream {
 
     fn code_fast(&mut self, ops: &mut Vec<Op>) -> bool {
         let Fast::Code {
-            node,
+            mut node,
+            code,
+            mut filled,
             ch,
             len,
             mut line,
@@ -509,14 +517,30 @@ impl MarkdownStream {
             line_start.max(shown)
         };
         if end > shown {
-            ops.push(Op::AppendData {
-                id: node,
-                text: self.text[shown..end].to_owned(),
-            });
+            let text = self.text[shown..end].to_owned();
+            if filled >= CODE_NODE && self.text.as_bytes()[shown - 1] == b'\n' {
+                // A new text node every few KB: the browser shapes only the one that changes.
+                node = self.ids.alloc();
+                self.tail_ids.push(node);
+                filled = 0;
+                ops.push(Op::Text { id: node, text });
+                ops.push(Op::Append {
+                    parent: code,
+                    child: node,
+                });
+                if self.opts.cursor {
+                    ops.push(Op::Cursor { parent: Some(code) });
+                }
+            } else {
+                filled += text.len();
+                ops.push(Op::AppendData { id: node, text });
+            }
             shown = end;
         }
         self.fast = Fast::Code {
             node,
+            code,
+            filled,
             ch,
             len,
             line,
@@ -915,10 +939,13 @@ impl MarkdownStream {
             });
         }
         let fence = b.last_fence_text.zip(b.top.last().map(|t| t.1));
+        let fence = fence.map(|((node, code), start)| (node, code, start));
         let text = b.last_text;
-        self.fast = if let Some((node, start)) = fence {
+        self.fast = if let Some((node, code, start)) = fence {
             open_fence(region, start).map_or(Fast::None, |(ch, len, line, line_start)| Fast::Code {
                 node,
+                code,
+                filled: 0,
                 ch,
                 len,
                 line,

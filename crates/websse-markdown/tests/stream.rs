@@ -236,3 +236,43 @@ proptest! {
         prop_assert_eq!(stream(&chunked(&doc, size), &opts, false), once(&doc, &opts));
     }
 }
+
+#[test]
+fn a_long_open_fence_grows_in_several_text_nodes_with_the_cursor_last() {
+    let opts = Options::default();
+    let doc = format!(
+        "Intro.\n\n```rust\n{}```\n\nAfter.\n",
+        "let x = f(a) + 1;\n".repeat(800)
+    );
+    let mut s = MarkdownStream::new(opts.clone());
+    let (mut dom, mut ops) = (VDom::default(), Vec::new());
+    let mut check = CommitCheck::default();
+    let fence_end = doc.find("```\n\nAfter").unwrap_or(doc.len());
+    let mut nodes = 0;
+    for c in chunked(&doc, 7) {
+        s.push(c);
+        s.render(&mut ops);
+        check.check(&ops);
+        nodes += ops
+            .iter()
+            .filter(|op| matches!(op, Op::Text { .. }))
+            .count();
+        dom.apply(&ops);
+        ops.clear();
+        let html = dom.html();
+        if s.text().len() > doc.find("```rust\n").unwrap_or(0) + 20 && s.text().len() < fence_end {
+            assert!(
+                html.ends_with(
+                    "<span class=\"md-cursor\" aria-hidden=\"true\"></span></code></pre>"
+                ),
+                "cursor not last in the open fence after {} bytes",
+                s.text().len()
+            );
+        }
+    }
+    // a new node every 4 KB or so, not one per delta
+    assert!(nodes < 200, "{nodes} text nodes created");
+    s.finish(&mut ops);
+    dom.apply(&ops);
+    assert_eq!(dom.html(), once(&doc, &opts));
+}
