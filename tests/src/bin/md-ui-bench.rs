@@ -5,7 +5,9 @@
 //!
 //! Run by `cargo xtask bench --ui-only` with `WEBSSE_E2E_URL` pointing at a websse-server serving
 //! the page. The 1 KB answers stream in 0.07 s (4 frames): 20 of them are pooled. For 100 KB the
-//! last fifth of the stream is shown beside the whole, so that growth with size shows.
+//! last fifth of the stream is shown beside the whole, so that growth with size shows, and a
+//! floor: the same text appended by plain script to one text node per frame (in a `pre` for
+//! code, else a `p`), no Markdown, to tell the browser's layout from the view's work.
 
 use fantoccini::Client;
 use serde_json::{Value, json};
@@ -98,6 +100,14 @@ async fn bench(client: Client) -> Result {
             name,
             "last fifth of it",
             &summarize(&d, t1 - fifth, t1 + 20.0),
+        );
+        // The browser alone: the same text appended to one text node per frame, no Markdown.
+        let (t0, t1, _) = run(c, &format!("{shape}-floor"), 100_000).await?;
+        let fifth = (t1 - t0) / 5.0;
+        line(
+            name,
+            "floor: appendData, last fifth",
+            &summarize(&data(c).await?, t1 - fifth, t1 + 20.0),
         );
     }
     println!(
