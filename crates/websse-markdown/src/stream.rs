@@ -244,6 +244,7 @@ enum Part {
     List,
     Table,
     Para,
+    Quote,
 }
 
 fn part(e: &Event<'_>) -> Option<Part> {
@@ -251,6 +252,7 @@ fn part(e: &Event<'_>) -> Option<Part> {
         Event::Start(Tag::List(_)) => Some(Part::List),
         Event::Start(Tag::Table(_)) => Some(Part::Table),
         Event::Start(Tag::Paragraph) => Some(Part::Para),
+        Event::Start(Tag::BlockQuote(_)) => Some(Part::Quote),
         _ => None,
     }
 }
@@ -788,6 +790,17 @@ impl MarkdownStream {
                     let q = line_start(&shown, r.start);
                     head_end.get_or_insert(q);
                     if r.start < complete_to && ok(q) {
+                        cut = Some((i, q));
+                    }
+                }
+                // A block in a quote is final once the next one starts on a complete line, and
+                // the quote from that line on parses as a quote of its own.
+                (Some(Part::Quote), 1, Event::Start(_) | Event::Rule) => {
+                    let q = line_start(&shown, r.start);
+                    if r.start < complete_to
+                        && ok(q)
+                        && shown[q..].trim_start_matches(' ').starts_with('>')
+                    {
                         cut = Some((i, q));
                     }
                 }

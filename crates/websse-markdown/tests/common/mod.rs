@@ -29,6 +29,9 @@ pub const CORPUS: &[&str] = &[
     // long paragraphs over many lines: emphasis, code and links across line ends, snake_case,
     // a hard break, then one that becomes a setext heading and one a table interrupts
     "First line of a long paragraph\nsecond line with **bold**\nthird line *starts em\nand ends it* here\nfourth `code span\nacross lines` done\nfifth [link text\nacross](https://example.com) ok\nsixth with snake_case_name\nseventh line  \neighth after a hard break\nninth line\ntenth line.\n\nAnother paragraph\nthat goes on\nfor a while\nand then\nbecomes a heading\n===\n\nA third one\nwith lines\nstill going\n| x | y |\n|---|---|\n| 1 | 2 |\n",
+    // a long block quote in parts: paragraphs, a lazy line, a list, code, a heading, a nested
+    // quote, a rule, and a paragraph that a setext underline turns into a heading
+    "> First paragraph in the quote\n> goes on **bold**\n>\n> - a list\n> - in the quote\n>\n> ```\n> code in it\n> ```\n> A paragraph\nwith a lazy line\n> # A heading\n> > nested quote\n> > more\n>\n> ---\n> Para becomes\n> ===\n> after\n\nOutside.\n",
     // one long line: cut inside it; then one that turns into a table's header row late
     "A long line of words with **bold** and `code` and [a link](https://e.com) and *em* and snake_case and more words after all of that and a_b and ~~del~~ and <b>html</b> and the end comes here.\n\nwords words words words then a | b | c\n|---|---|---|\n| 1 | 2 | 3 |\n",
     "Para with <span\nclass=\"x\"> raw html\nacross lines and\n2*3*4 and a_b_c and ~~del\nacross~~ lines\nand a trailing line",
