@@ -290,7 +290,9 @@ impl<'a> Builder<'a> {
             }
             Event::Rule => {
                 self.element("hr", Vec::new(), range.start);
-                self.content();
+                // The cursor stays after the text before the rule: after it, it would sit on a
+                // line of its own.
+                self.last_text = None;
             }
             Event::TaskListMarker(checked) => {
                 let mut attrs = vec![("type", "checkbox".to_owned()), ("disabled", String::new())];
