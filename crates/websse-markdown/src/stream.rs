@@ -769,6 +769,9 @@ impl MarkdownStream {
         // A blank line between items, or before a block in an item: loose even if the parse
         // cannot show it yet (its items are empty).
         let mut blank_inside = false;
+        // Where that blank line is: a list turned loose only by its open part (an item just
+        // begun after a blank line) may turn tight again, so its items are not frozen loose.
+        let mut loose_at = usize::MAX;
         let mut depth = 0usize;
         let mut next_block = None;
         // A paragraph is not cut after a `|` (even in code): its line may become a table's
@@ -782,7 +785,10 @@ impl MarkdownStream {
             let ok = |q: usize| q > 0 && q < complete_to && q <= same && q <= defs_end;
             if first == Some(Part::List) && (depth == 2 || depth == 1 && i > 1) {
                 let ls = line_start(&shown, r.start);
-                blank_inside |= ls > 0 && shown[line_start(&shown, ls - 1)..ls].trim().is_empty();
+                if ls > 0 && shown[line_start(&shown, ls - 1)..ls].trim().is_empty() {
+                    blank_inside = true;
+                    loose_at = loose_at.min(ls);
+                }
             }
             match (first, depth, e) {
                 (Some(Part::List), 1, Event::Start(Tag::Item))
@@ -878,7 +884,8 @@ impl MarkdownStream {
                 }
             }
         }
-        let known = loose || tight || resumed.is_some_and(|r| r.1);
+        let settled = resumed.is_some_and(|r| r.1) || cut.is_some_and(|c| loose_at < c.1);
+        let known = if loose { settled } else { tight };
         if !self.parts
             || next_block.is_some() && self.partial.is_none()
             || first == Some(Part::List) && !known
