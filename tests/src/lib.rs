@@ -7,6 +7,8 @@
 //! Each test gets its own driver and browser profile; tests take a process-wide lock so that only
 //! one browser runs at a time on a small machine (WebKitWebDriver serves one session anyway).
 
+pub mod frames;
+
 use std::future::Future;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;

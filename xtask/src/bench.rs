@@ -297,7 +297,52 @@ fn ui_bench(root: &Path) -> Result {
         .args(["run", "-p", "websse-e2e", "--bin", "ui-bench"])
         .envs(tools.child_env())
         .env("WEBSSE_E2E_URL", server.url())
-        .run("ui-bench")
+        .run("ui-bench")?;
+    drop(server);
+    markdown_ui_bench(root, &tools, &bin)
+}
+
+/// websse-markdown in the browser: bench/markdown-ui's page (a `MarkdownView` fed at 3,000
+/// deltas/s by the page's script), built like an app ships it, served by websse-server and
+/// measured by `md-ui-bench` in headless Chromium.
+fn markdown_ui_bench(root: &Path, tools: &tools::Tools, server_bin: &std::path::PathBuf) -> Result {
+    println!("\n==> Markdown UI bench: a MarkdownView at 3,000 deltas/s in headless Chromium");
+    let dir = root.join("bench/markdown-ui");
+    check_release_profile_mirrored(root, &dir)?;
+    let target = crate::target_dir(root).join("markdown-ui");
+    Cmd::new("cargo")
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .arg("--manifest-path")
+        .arg(dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .envs(tools.child_env())
+        .run("cargo build (bench/markdown-ui)")?;
+    let site = target.join("site");
+    Cmd::new(tools.wasm_bindgen())
+        .args(["--target", "web", "--out-name", "app", "--out-dir"])
+        .arg(&site)
+        .arg(target.join("wasm32-unknown-unknown/release/markdown_ui_bench.wasm"))
+        .envs(tools.child_env())
+        .run("wasm-bindgen (bench/markdown-ui)")?;
+    std::fs::copy(dir.join("index.html"), site.join("index.html"))
+        .map_err(|e| format!("cannot copy bench/markdown-ui/index.html: {e}"))?;
+    let site_arg = site.to_string_lossy().into_owned();
+    let server = Server::start(
+        tools,
+        server_bin,
+        &["--static-dir", &site_arg, "--addr", "127.0.0.1:0"],
+    )?;
+    Cmd::new("cargo")
+        .args(["run", "-p", "websse-e2e", "--bin", "md-ui-bench"])
+        .envs(tools.child_env())
+        .env("WEBSSE_E2E_URL", server.url())
+        .run("md-ui-bench")
 }
 
 /// The benches that build wasm must build it as an app ships: a bench workspace's

@@ -164,8 +164,11 @@ fn main() {
         );
         row("one table", &table, 1, 1);
     }
+    let quote: String = "> a quoted paragraph with **bold** and `code`\n>\n".repeat(500);
+    row("one block quote of paragraphs", &quote, 1, 1);
+    // The paragraph inside is not cut: quadratic, shown.
     let quote: String = "> a quoted line with **bold** and `code`\n".repeat(625);
-    row("one block quote (whole, not in parts)", &quote, 1, 1);
+    row("one block quote, one paragraph of lines", &quote, 1, 1);
 
     // Pathological: one 200 k-character line of backslashes and punctuation.
     let line: String = "\\\\*_`[](<!&\\".chars().cycle().take(200_000).collect();

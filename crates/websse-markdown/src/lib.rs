@@ -55,8 +55,10 @@ pub use stream::{MarkdownStream, render_ops};
 pub use vdom::VDom;
 
 /// The stylesheet for the cursor and the code block chrome. Classes only; the blink stops under
-/// `prefers-reduced-motion`.
-pub const CSS: &str = r#".md-cursor{display:inline-block;width:.5em;height:1em;margin-left:1px;vertical-align:text-bottom;background:currentColor;animation:md-blink 1s steps(1) infinite}
+/// `prefers-reduced-motion`. The cursor is an empty inline drawn by its left border: unlike an
+/// inline-block it offers no line break before it, so it never wraps away from the last
+/// character.
+pub const CSS: &str = r#".md-cursor{border-left:.5em solid;margin-left:1px;animation:md-blink 1s steps(1) infinite}
 @keyframes md-blink{50%{opacity:0}}
 @media (prefers-reduced-motion:reduce){.md-cursor{animation:none}}
 pre .md-lang{float:left;font-size:.8em;opacity:.7;user-select:none}

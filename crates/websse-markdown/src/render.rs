@@ -20,7 +20,7 @@ impl Ids {
             free: Vec::new(),
         }
     }
-    fn alloc(&mut self) -> NodeId {
+    pub(crate) fn alloc(&mut self) -> NodeId {
         self.free.pop().unwrap_or_else(|| {
             self.next += 1;
             self.next - 1
@@ -77,8 +77,9 @@ pub(crate) struct Builder<'a> {
     /// The last text node and the source offset its last event ended at, if it is the last
     /// content of the rendering.
     pub(crate) last_text: Option<(NodeId, usize)>,
-    /// The text node of a fenced code block that is the last child of the container.
-    pub(crate) last_fence_text: Option<NodeId>,
+    /// The text node of a fenced code block that is the last child of the container, and its
+    /// `code` element.
+    pub(crate) last_fence_text: Option<(NodeId, NodeId)>,
     /// Nodes attached to the container or to a frozen element since the last freeze: what to
     /// remove to render the open part again.
     pub(crate) roots: Vec<NodeId>,
@@ -289,7 +290,9 @@ impl<'a> Builder<'a> {
             }
             Event::Rule => {
                 self.element("hr", Vec::new(), range.start);
-                self.content();
+                // The cursor stays after the text before the rule: after it, it would sit on a
+                // line of its own.
+                self.last_text = None;
             }
             Event::TaskListMarker(checked) => {
                 let mut attrs = vec![("type", "checkbox".to_owned()), ("disabled", String::new())];
@@ -486,7 +489,7 @@ impl<'a> Builder<'a> {
         self.stack.pop();
         self.cursor_parent = Some(code.code);
         self.last_text = Some((id, code.end));
-        self.last_fence_text = (code.fenced && self.stack.is_empty()).then_some(id);
+        self.last_fence_text = (code.fenced && self.stack.is_empty()).then_some((id, code.code));
     }
 
     fn end_image(&mut self, src: usize) {

@@ -1,11 +1,17 @@
 //! The native core: a growing text in, [`Op`]s out.
 //!
 //! The text splits into *committed* top-level blocks and the *open tail*. A block is committed
-//! when the block after it starts on a complete line: from then on no continuation can change
-//! it (a setext underline, a lazy continuation line, a table's delimiter row or a list turning
-//! loose only ever change the last open block), so it is rendered once and never touched. The
-//! parse of the rest restarts at that line, which CommonMark parses the same way whether or not
-//! the text before it is there.
+//! when the block after it starts on a complete line (a table after it: once its delimiter row
+//! is complete), or, for a paragraph, table or block quote, as soon as a blank line and the next
+//! block follow; a heading, rule or closed fence as soon as anything follows. From then on no
+//! continuation can change it (a setext underline, a lazy continuation line, a table's delimiter
+//! row or a list turning loose only ever change the last open block), so it is rendered once and
+//! never touched. The parse of the rest restarts at that line, which CommonMark parses the same
+//! way whether or not the text before it is there.
+//!
+//! The open tail's first block, when it is a list, a table or a paragraph, is rendered in parts
+//! (see [`Partial`]): finished items, rows and lines stay in the live element and only the rest is
+//! parsed again, so one long block costs work proportional to its open part, not its length.
 //!
 //! Reference definitions are the one way later text changes earlier blocks. Definitions in
 //! committed text are fed before every later parse (first definition wins, as in CommonMark); a
@@ -35,8 +41,10 @@ struct Parsed {
     defs: Vec<Range<usize>>,
 }
 
-/// Parse `defs` followed by `text`; `f` gets each event with its range in `text`.
-fn parse(defs: &str, text: &str, mut f: impl FnMut(Event<'_>, Range<usize>)) -> Parsed {
+/// Parse `defs` followed by `text`; `f` gets each event with its range in `text`. Not generic
+/// (and never inlined): one copy of the parser's loop in the wasm, not one per caller.
+#[inline(never)]
+fn parse(defs: &str, text: &str, f: &mut dyn FnMut(Event<'_>, Range<usize>)) -> Parsed {
     let owned;
     let input = if defs.is_empty() {
         text
@@ -75,7 +83,7 @@ pub fn render_ops(markdown: &str, options: &Options) -> Vec<Op> {
     let mut ops = Vec::new();
     let mut ids = Ids::new();
     let mut b = Builder::new(options, &mut ops, &mut ids, false);
-    parse("", markdown, |e, r| b.event(e, r));
+    parse("", markdown, &mut |e, r| b.event(e, r));
     ops
 }
 
@@ -135,9 +143,16 @@ fn line_start(s: &str, at: usize) -> usize {
 }
 
 /// Whether a block of kind `ends` is final given that the next one starts at `next` (text
-/// complete up to `complete_to`).
-fn block_done(ends: Ends, s: &str, next: usize, complete_to: usize) -> bool {
-    next < complete_to
+/// complete up to `complete_to`). A next table exists only once its delimiter row is complete
+/// (`|-` may yet become `|-#`, and the header line text of the block before).
+fn block_done(ends: Ends, s: &str, next: (usize, bool), complete_to: usize) -> bool {
+    let (next, table) = next;
+    let line = if table {
+        s[next..].find('\n').map_or(usize::MAX, |k| next + k + 1)
+    } else {
+        next
+    };
+    line < complete_to
         || match ends {
             Ends::Itself => true,
             Ends::Blank => {
@@ -151,7 +166,7 @@ fn block_done(ends: Ends, s: &str, next: usize, complete_to: usize) -> bool {
 /// The top-level blocks of a parse: (index of the first event, source offset, what ends it).
 #[derive(Default)]
 struct TopBlocks {
-    starts: Vec<(usize, usize, Ends)>,
+    starts: Vec<(usize, usize, Ends, bool)>,
     depth: usize,
     seen: usize,
 }
@@ -159,7 +174,8 @@ struct TopBlocks {
 impl TopBlocks {
     fn see(&mut self, e: &Event<'_>, r: &Range<usize>) {
         if self.depth == 0 {
-            self.starts.push((self.seen, r.start, ends(e)));
+            let table = matches!(e, Event::Start(Tag::Table(_)));
+            self.starts.push((self.seen, r.start, ends(e), table));
         }
         match e {
             Event::Start(_) => self.depth += 1,
@@ -179,6 +195,9 @@ enum Fast {
     /// Inside an open fenced code block at the top level: append to its text node.
     Code {
         node: NodeId,
+        code: NodeId,
+        /// Bytes appended to `node` so far.
+        filled: usize,
         ch: u8,
         len: usize,
         line: FenceLine,
@@ -204,6 +223,20 @@ struct Partial {
     loose: bool,
     /// Every id of the frozen part, the block's included.
     ids: Vec<NodeId>,
+    /// Where the block starts.
+    start: usize,
+    /// References in the frozen part that nothing defined yet.
+    broken: usize,
+}
+
+/// What became of the open tail's render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tail {
+    Rendered,
+    /// Its first block ended: commit first.
+    Ended,
+    /// The block rendered in parts changed kind or looseness: render it whole again.
+    Changed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,8 +269,12 @@ fn blank_then_text(s: &str) -> bool {
     false
 }
 
-/// Left as text in a paragraph, these may still pair with text to come.
-const SPECIAL: [char; 7] = ['*', '_', '~', '`', '[', ']', '<'];
+/// The size of the text nodes an open code block grows in.
+const CODE_NODE: usize = 4096;
+
+/// Left as text in a paragraph, these may still pair with text to come; and after a `|` the
+/// line may become a table's header row, and display completion scans from there.
+const SPECIAL: [char; 8] = ['*', '_', '~', '`', '[', ']', '<', '|'];
 
 /// A list item and a blank line with the marker of `line`: the same list, made loose.
 fn loose_item(line: &str) -> String {
@@ -451,7 +488,9 @@ impl MarkdownStream {
 
     fn code_fast(&mut self, ops: &mut Vec<Op>) -> bool {
         let Fast::Code {
-            node,
+            mut node,
+            code,
+            mut filled,
             ch,
             len,
             mut line,
@@ -480,14 +519,30 @@ impl MarkdownStream {
             line_start.max(shown)
         };
         if end > shown {
-            ops.push(Op::AppendData {
-                id: node,
-                text: self.text[shown..end].to_owned(),
-            });
+            let text = self.text[shown..end].to_owned();
+            if filled >= CODE_NODE && self.text.as_bytes()[shown - 1] == b'\n' {
+                // A new text node every few KB: the browser shapes only the one that changes.
+                node = self.ids.alloc();
+                self.tail_ids.push(node);
+                filled = 0;
+                ops.push(Op::Text { id: node, text });
+                ops.push(Op::Append {
+                    parent: code,
+                    child: node,
+                });
+                if self.opts.cursor {
+                    ops.push(Op::Cursor { parent: Some(code) });
+                }
+            } else {
+                filled += text.len();
+                ops.push(Op::AppendData { id: node, text });
+            }
             shown = end;
         }
         self.fast = Fast::Code {
             node,
+            code,
+            filled,
             ch,
             len,
             line,
@@ -506,28 +561,81 @@ impl MarkdownStream {
         self.rendered = self.text.len();
         self.fast = Fast::None;
         if last {
-            self.drop_partial(ops);
+            self.commit_partial(ops, true);
             self.split_due = false;
             self.commit(ops, true);
             return;
         }
         if self.partial.is_some() {
-            if self.render_tail(ops, false) {
-                return;
+            match self.render_tail(ops, false) {
+                Tail::Rendered => return,
+                // The block is complete: its last part goes in and it commits as it stands.
+                Tail::Ended => self.commit_partial(ops, false),
+                // It changed shape or turned loose: render all of it again, once.
+                Tail::Changed => self.drop_partial(ops),
             }
-            // The block ended, changed shape or turned loose: render all of it again, once.
-            self.drop_partial(ops);
             self.split_due = true;
         }
         if self.split_due {
             self.split_due = false;
             self.commit(ops, false);
         }
-        if !self.render_tail(ops, false) {
+        if self.render_tail(ops, false) != Tail::Rendered {
             // A block ended by a blank line while the next one's first line is incomplete.
             self.commit(ops, false);
             self.render_tail(ops, true);
         }
+    }
+
+    /// Commit the block rendered in parts without rendering its frozen parts again (a long
+    /// block would be one long task): the rest of it is parsed from the text, uncompleted, into
+    /// the same elements. A reference in it that a later definition resolves is settled at
+    /// finish, as for any committed block.
+    fn commit_partial(&mut self, ops: &mut Vec<Op>, last: bool) {
+        let Some(p) = self.partial.take() else {
+            return;
+        };
+        let region = &self.text[p.from..];
+        let pre = [self.defs.as_str(), &p.ctx].concat();
+        let mut blocks = TopBlocks::default();
+        parse(&pre, region, &mut |e, r| blocks.see(&e, &r));
+        let complete_to = region.rfind('\n').map_or(0, |i| i + 1);
+        let ended = last
+            || matches!(blocks.starts[..], [a, b, ..]
+                if block_done(a.2, region, (b.1, b.3), complete_to));
+        let end = blocks
+            .starts
+            .get(1)
+            .map_or(region.len(), |b| line_start(region, b.1));
+        // Its own text only: a definition further on (maybe incomplete) must not leak in.
+        let mut events = Vec::new();
+        let parsed = parse(&pre, &region[..end], &mut |e, r| {
+            events.push((e.into_static(), r))
+        });
+        if !ended || events.first().and_then(|(e, _)| part(e)) != Some(p.kind) {
+            self.partial = Some(p);
+            return self.drop_partial(ops);
+        }
+        let mut b = Builder::new(&self.opts, ops, &mut self.ids, false);
+        b.resume(&p.at);
+        for (e, r) in events.into_iter().skip(1) {
+            b.event(e, r);
+        }
+        b.ops.push(Op::Commit { id: p.block });
+        self.committed_nodes.push(p.block);
+        let count = p.broken + parsed.broken.len();
+        if count > 0 {
+            self.broken.push(Broken {
+                node: p.block,
+                src: p.start..p.from + end,
+                count,
+            });
+        }
+        for d in &parsed.defs {
+            self.defs.push_str(&region[d.clone()]);
+            self.defs.push_str("\n\n");
+        }
+        self.committed = p.from + end;
     }
 
     fn drop_partial(&mut self, ops: &mut Vec<Op>) {
@@ -542,7 +650,7 @@ impl MarkdownStream {
     fn commit(&mut self, ops: &mut Vec<Op>, last: bool) {
         let region = &self.text[self.committed..];
         let mut blocks = TopBlocks::default();
-        parse(&self.defs, region, |e, r| blocks.see(&e, &r));
+        parse(&self.defs, region, &mut |e, r| blocks.see(&e, &r));
         let blocks = blocks.starts;
         let complete_to = region.rfind('\n').map_or(0, |i| i + 1);
         let n = if last {
@@ -550,7 +658,7 @@ impl MarkdownStream {
         } else {
             blocks
                 .windows(2)
-                .take_while(|w| block_done(w[0].2, region, w[1].1, complete_to))
+                .take_while(|w| block_done(w[0].2, region, (w[1].1, w[1].3), complete_to))
                 .count()
         };
         let line_start = |at: usize| line_start(region, at);
@@ -568,7 +676,7 @@ impl MarkdownStream {
         let committed = &region[..end];
         let mut events = Vec::new();
         let mut own = TopBlocks::default();
-        let parsed = parse(&self.defs, committed, |e, r| {
+        let parsed = parse(&self.defs, committed, &mut |e, r| {
             own.see(&e, &r);
             events.push((e.into_static(), r));
         });
@@ -613,11 +721,11 @@ impl MarkdownStream {
     /// Render the open tail, or the open part of a partly rendered block. Returns `false`,
     /// with no ops, when the first block has ended (commit first) or, for a partial block, no
     /// longer parses as the same kind of block; `force` renders regardless.
-    fn render_tail(&mut self, ops: &mut Vec<Op>, force: bool) -> bool {
+    fn render_tail(&mut self, ops: &mut Vec<Op>, force: bool) -> Tail {
         let from = self.partial.as_ref().map_or(self.committed, |p| p.from);
         let region = &self.text[from..];
         if region.is_empty() && self.partial.is_none() {
-            return true;
+            return Tail::Rendered;
         }
         let (shown, kind) = complete(region);
         // Completion only changes text from here on: nothing later is frozen.
@@ -632,7 +740,7 @@ impl MarkdownStream {
             _ => self.defs.clone(),
         };
         let mut events = Vec::new();
-        let parsed = parse(&pre, &shown, |e, r| events.push((e.into_static(), r)));
+        let parsed = parse(&pre, &shown, &mut |e, r| events.push((e.into_static(), r)));
 
         let resumed = self.partial.as_ref().map(|p| (p.kind, p.loose));
         let first = events.first().and_then(|(e, _)| part(e));
@@ -640,14 +748,15 @@ impl MarkdownStream {
         if let Some((k, _)) = resumed
             && first != Some(k)
         {
-            return false;
+            return Tail::Changed;
         }
-        let defs_end = parsed
-            .defs
-            .iter()
-            .map(|d| d.start)
-            .min()
-            .unwrap_or(usize::MAX);
+        // A definition anywhere in this parse may resolve a reference before the cut, or be
+        // incomplete: nothing is frozen while one is in view.
+        let defs_end = if parsed.defs.is_empty() {
+            usize::MAX
+        } else {
+            0
+        };
         // Scan the first block for the last point where what precedes is final.
         let mut cut: Option<(usize, usize)> = None;
         // For a cut inside a text event: the event and where in it.
@@ -660,17 +769,26 @@ impl MarkdownStream {
         // A blank line between items, or before a block in an item: loose even if the parse
         // cannot show it yet (its items are empty).
         let mut blank_inside = false;
+        // Where that blank line is: a list turned loose only by its open part (an item just
+        // begun after a blank line) may turn tight again, so its items are not frozen loose.
+        let mut loose_at = usize::MAX;
         let mut depth = 0usize;
         let mut next_block = None;
+        // A paragraph is not cut after a `|` (even in code): its line may become a table's
+        // header row, and display completion scans from the last one.
+        let pipe = shown.find('|').unwrap_or(usize::MAX);
         for (i, (e, r)) in events.iter().enumerate() {
             if depth == 0 && i > 0 {
-                next_block = Some(r.start);
+                next_block = Some((r.start, matches!(e, Event::Start(Tag::Table(_)))));
                 break;
             }
             let ok = |q: usize| q > 0 && q < complete_to && q <= same && q <= defs_end;
             if first == Some(Part::List) && (depth == 2 || depth == 1 && i > 1) {
                 let ls = line_start(&shown, r.start);
-                blank_inside |= ls > 0 && shown[line_start(&shown, ls - 1)..ls].trim().is_empty();
+                if ls > 0 && shown[line_start(&shown, ls - 1)..ls].trim().is_empty() {
+                    blank_inside = true;
+                    loose_at = loose_at.min(ls);
+                }
             }
             match (first, depth, e) {
                 (Some(Part::List), 1, Event::Start(Tag::Item))
@@ -707,11 +825,10 @@ impl MarkdownStream {
                     // own source, far enough on to be worth a node. No `|` before it on the
                     // line: the line may yet become a table's header row.
                     let last = cut.map_or(0, |c| c.1);
-                    let line = from + line_start(&shown, r.start);
                     if clean
                         && depth == 1
+                        && r.start <= same
                         && shown.get(r.clone()) == Some(&**t)
-                        && !self.text[line..from + r.start].contains('|')
                         && let Some(k) = t
                             .char_indices()
                             .rev()
@@ -719,8 +836,8 @@ impl MarkdownStream {
                                 k > 0 && t.as_bytes()[k - 1] == b' ' && c.is_alphabetic()
                             })
                             .map(|(k, _)| k)
-                            .filter(|&k| !t[..k].contains(SPECIAL) && !t[..k].contains('|'))
-                        && ok(r.start + k)
+                            .filter(|&k| !t[..k].contains(SPECIAL))
+                        && r.start + k <= same.min(defs_end).min(pipe)
                         && r.start + k >= last + self.min_split
                     {
                         cut = Some((i, r.start + k));
@@ -731,7 +848,7 @@ impl MarkdownStream {
                 }
                 (Some(Part::Para), 1, Event::SoftBreak) if clean => {
                     let q = shown[r.start..].find('\n').map_or(0, |k| r.start + k + 1);
-                    if ok(q) && shown[q..].starts_with(char::is_alphabetic) {
+                    if ok(q) && q <= pipe && shown[q..].starts_with(char::is_alphabetic) {
                         cut = Some((i + 1, q));
                         split = None;
                     }
@@ -745,19 +862,30 @@ impl MarkdownStream {
             }
         }
         if !force {
+            if resumed == Some((Part::List, false)) && (loose || blank_inside) {
+                return Tail::Changed;
+            }
             if next_block.is_some_and(|n| block_done(first_ends, &shown, n, complete_to)) {
-                return false;
+                return Tail::Ended;
             }
             // What display completion hides (a lone backtick) still starts a block in the
             // text, and the commit goes by the text.
             if first_ends == Ends::Blank && first != Some(Part::List) && blank_then_text(region) {
-                return false;
+                return Tail::Ended;
             }
-            if resumed == Some((Part::List, false)) && (loose || blank_inside) {
-                return false;
+            if same < complete_to {
+                // Completion changed a complete line (it hid a lone backtick): ask the text.
+                let mut raw = TopBlocks::default();
+                parse(&pre, region, &mut |e, r| raw.see(&e, &r));
+                if let [a, b, ..] = raw.starts[..]
+                    && block_done(a.2, region, (b.1, b.3), complete_to)
+                {
+                    return Tail::Ended;
+                }
             }
         }
-        let known = loose || tight || resumed.is_some_and(|r| r.1);
+        let settled = resumed.is_some_and(|r| r.1) || cut.is_some_and(|c| loose_at < c.1);
+        let known = if loose { settled } else { tight };
         if !self.parts
             || next_block.is_some() && self.partial.is_none()
             || first == Some(Part::List) && !known
@@ -789,6 +917,7 @@ impl MarkdownStream {
         }
         if let (Some((ids, at)), Some((_, q))) = (frozen, cut) {
             let kind = first.unwrap_or(Part::Para);
+            let broken = parsed.broken.iter().filter(|&&at| at < q).count();
             let ctx = match kind {
                 Part::List if loose || resumed.is_some_and(|r| r.1) => {
                     loose_item(&shown[q..shown[q..].find('\n').map_or(shown.len(), |k| q + k)])
@@ -805,16 +934,19 @@ impl MarkdownStream {
                     p.at = at;
                     p.from += q;
                     p.ctx = ctx;
+                    p.broken += broken;
                 }
                 None => {
                     self.partial = Some(Partial {
                         kind,
                         block: b.top.first().map_or(0, |t| t.0),
+                        start: from,
                         from: from + q,
                         ctx,
                         at,
                         loose,
                         ids,
+                        broken,
                     });
                 }
             }
@@ -827,10 +959,13 @@ impl MarkdownStream {
             });
         }
         let fence = b.last_fence_text.zip(b.top.last().map(|t| t.1));
+        let fence = fence.map(|((node, code), start)| (node, code, start));
         let text = b.last_text;
-        self.fast = if let Some((node, start)) = fence {
+        self.fast = if let Some((node, code, start)) = fence {
             open_fence(region, start).map_or(Fast::None, |(ch, len, line, line_start)| Fast::Code {
                 node,
+                code,
+                filled: 0,
                 ch,
                 len,
                 line,
@@ -852,7 +987,7 @@ impl MarkdownStream {
                 _ => Fast::None,
             }
         };
-        true
+        Tail::Rendered
     }
 
     fn resolve_references(&mut self, ops: &mut Vec<Op>) {
@@ -860,7 +995,7 @@ impl MarkdownStream {
             let src = &self.text[broken.src.clone()];
             let mut fresh = Vec::new();
             let mut b = Builder::new(&self.opts, &mut fresh, &mut self.ids, false);
-            let parsed = parse(&self.defs, src, |e, r| b.event(e, r));
+            let parsed = parse(&self.defs, src, &mut |e, r| b.event(e, r));
             let new = b.top.first().map(|t| t.0);
             if parsed.broken.len() < broken.count
                 && let Some(new) = new

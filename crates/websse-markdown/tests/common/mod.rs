@@ -24,6 +24,8 @@ pub const CORPUS: &[&str] = &[
     // one whose item holds two paragraphs; a list ended by a thematic break
     "- item **one** with `code`\n- item *two* and [a link](https://example.com/2)\n- item three\n  - nested **deep**\n  - nested two\n- item four\n- item five ends\n\n- item six, loose now\n- item seven\n- item eight\n\nAfter.\n",
     "1. first\n2. second\n3. third with\n\n   a second paragraph\n4. fourth\n5. fifth\n10. tenth\n\n* other list\n* other two\n- - -\n- a\n- b\n- c\n---\nend\n",
+    // a list that looks loose for a moment (an item begun after a blank line) and is not
+    "- one *a*\n- two\n- three\n- four\n\n-l and a paragraph\n",
     // a long table, then one a paragraph line turns into, and a lazy row
     "| Name | Value | Note |\n|---|:---:|--:|\n| a | 1 | **x** |\n| b | 2 | `y` |\n| c | 3 | [z](https://e.com) |\n| d | 4 | w |\n| e | 5 | v |\n| f | 6 | u |\n\nText line one\nline two | cell\n|---|---|\n| r1 | r2 |\n| s1 | s2 |\nlazy row\n\nEnd.\n",
     // long paragraphs over many lines: emphasis, code and links across line ends, snake_case,
