@@ -267,7 +267,7 @@ async fn profile(c: &Client, reader: &str, shape: Shape) -> Result {
         total += hits;
     }
     let mut top: Vec<_> = by_name.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|t| std::cmp::Reverse(t.1));
     println!(
         "\n    profile of one {reader} run ({}): top frames by self time",
         shape.label()

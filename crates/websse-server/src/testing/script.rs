@@ -18,7 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 use crate::errors::{ApiError, Verbatim};
 use crate::{SharedState, util};
 
-use super::store::{LogGuard, Outcome, TestStore};
+use super::store::{LogGuard, Outcome, Scripted, TestStore};
 use super::{MAX_TOTAL_DELAY_MS, check_key};
 
 pub(super) fn routes() -> Router<SharedState> {
@@ -79,15 +79,6 @@ fn default_status() -> u16 {
 #[serde(deny_unknown_fields)]
 struct ScriptSpec {
     responses: Vec<ResponseSpec>,
-}
-
-/// A validated response, ready to serve any number of times.
-#[derive(Debug)]
-pub(super) struct Scripted {
-    status: StatusCode,
-    headers: HeaderMap,
-    chunks: Vec<(Duration, Bytes)>,
-    end: End,
 }
 
 impl Scripted {

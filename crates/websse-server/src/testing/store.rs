@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::{SharedState, util};
 
-use super::script::Scripted;
+use super::script::End;
 
 /// Most scenario keys kept; the least recently used one is forgotten first.
 const MAX_KEYS: usize = 1024;
@@ -191,4 +191,14 @@ impl Drop for LogGuard {
                 .set_outcome(&self.key, self.id, Outcome::ClientDisconnected);
         }
     }
+}
+
+/// A validated response, ready to serve any number of times (built and served by `script`,
+/// kept here with the scenario that owns it).
+#[derive(Debug)]
+pub(super) struct Scripted {
+    pub(super) status: axum::http::StatusCode,
+    pub(super) headers: axum::http::HeaderMap,
+    pub(super) chunks: Vec<(std::time::Duration, axum::body::Bytes)>,
+    pub(super) end: End,
 }

@@ -17,25 +17,17 @@ thread_local! {
     static REGISTRY: RefCell<HashMap<String, Weak<RefCell<Hub>>>> = RefCell::new(HashMap::new());
 }
 
-/// What drops the connection when dropped (the browser driver; nothing natively).
-#[cfg(target_arch = "wasm32")]
-pub(crate) type Running = super::tabs::Running;
-#[cfg(not(target_arch = "wasm32"))]
-#[derive(Default)]
-pub(crate) struct Running {
-    stopped: std::cell::Cell<bool>,
+/// A running connection (or tab membership) of a hub, which the hub can stop; dropping it drops
+/// the connection. A trait so that the hub does not depend on the tab driver that implements it.
+pub(crate) trait Connection {
+    /// Stops the connection (the driver drops its transport on its next poll).
+    fn stop(&self);
+    /// Whether [`stop`](Connection::stop) was called.
+    fn is_stopped(&self) -> bool;
 }
 
-#[cfg(not(target_arch = "wasm32"))]
-impl Running {
-    pub(crate) fn stop(&self) {
-        self.stopped.set(true);
-    }
-
-    pub(crate) fn is_stopped(&self) -> bool {
-        self.stopped.get()
-    }
-}
+/// What drops the connection when dropped.
+pub(crate) type Running = Box<dyn Connection>;
 
 pub(crate) struct Hub {
     key: String,
@@ -161,7 +153,10 @@ impl Hub {
             hub.next_id += 1;
             let mut queue = Queue::bounded(hub.request.max_buffered);
             // Nothing runs yet, or the last connection ended (its membership may linger).
-            let start = hub.running.as_ref().is_none_or(Running::is_stopped);
+            let start = hub
+                .running
+                .as_ref()
+                .is_none_or(|running| running.is_stopped());
             if start {
                 hub.state = ConnectionState::Connecting;
                 hub.sharing = None;

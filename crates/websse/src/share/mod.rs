@@ -338,12 +338,30 @@ impl FusedStream for Subscription {
 
 #[cfg(target_arch = "wasm32")]
 fn start_running(hub: &Rc<RefCell<Hub>>) -> Running {
-    tabs::start(hub)
+    Box::new(tabs::start(hub))
+}
+
+/// Natively there is no browser to connect with: a connection that only records its stop.
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Default)]
+struct NoConnection {
+    stopped: std::cell::Cell<bool>,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl hub::Connection for NoConnection {
+    fn stop(&self) {
+        self.stopped.set(true);
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.get()
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
 fn start_running(_hub: &Rc<RefCell<Hub>>) -> Running {
-    Running::default()
+    Box::new(NoConnection::default())
 }
 
 #[cfg(test)]

@@ -46,14 +46,14 @@ pub(crate) struct Running {
     member: Option<Rc<Member>>,
 }
 
-impl Running {
+impl crate::share::hub::Connection for Running {
     /// Stops the driver (it drops the transport on its next poll); the membership stays until
     /// the subscribers are gone, so that no other tab leads a stream that ended.
-    pub(crate) fn stop(&self) {
+    fn stop(&self) {
         self.control.stop();
     }
 
-    pub(crate) fn is_stopped(&self) -> bool {
+    fn is_stopped(&self) -> bool {
         self.control.stopped.get()
     }
 }

@@ -12,4 +12,4 @@ mod member;
 pub(crate) mod wire;
 
 #[cfg(target_arch = "wasm32")]
-pub(crate) use driver::{Running, start};
+pub(crate) use driver::start;
