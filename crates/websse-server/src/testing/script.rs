@@ -18,7 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 use crate::errors::{ApiError, Verbatim};
 use crate::{SharedState, util};
 
-use super::store::{LogGuard, Outcome, Scripted, TestStore};
+use super::store::{End, LogGuard, Outcome, Scripted, TestStore};
 use super::{MAX_TOTAL_DELAY_MS, check_key};
 
 pub(super) fn routes() -> Router<SharedState> {
@@ -36,18 +36,6 @@ const MAX_RESPONSES: usize = 64;
 const MAX_CHUNKS: usize = 4096;
 /// Longest delay before one chunk.
 const MAX_DELAY_MS: u64 = 30_000;
-/// How a scripted body ends.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub(super) enum End {
-    /// Finish the body cleanly.
-    #[default]
-    Close,
-    /// Keep it open (bounded by `Config::hold_max`) until the client goes away.
-    Hold,
-    /// Break the connection without finishing the body.
-    Abort,
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

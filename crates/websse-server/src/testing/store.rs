@@ -9,8 +9,6 @@ use serde::Serialize;
 
 use crate::{SharedState, util};
 
-use super::script::End;
-
 /// Most scenario keys kept; the least recently used one is forgotten first.
 const MAX_KEYS: usize = 1024;
 /// Most connections logged per key; older entries are dropped.
@@ -201,4 +199,17 @@ pub(super) struct Scripted {
     pub(super) headers: axum::http::HeaderMap,
     pub(super) chunks: Vec<(std::time::Duration, axum::body::Bytes)>,
     pub(super) end: End,
+}
+
+/// How a scripted body ends.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum End {
+    /// Finish the body cleanly.
+    #[default]
+    Close,
+    /// Keep it open (bounded by `Config::hold_max`) until the client goes away.
+    Hold,
+    /// Break the connection without finishing the body.
+    Abort,
 }
