@@ -207,6 +207,58 @@ pub fn e2e(ctx: &mut Ctx, engine: Engine) -> Result {
     ctx.run_tests(
         cmd,
         &format!("cargo test -p websse-e2e ({})", engine.name()),
+    )?;
+    drop(server);
+    cluster_e2e(ctx, engine, &bin, display.as_ref())
+}
+
+/// The chat tests that cross instances, against the app served by two websse-server instances on
+/// one Redis behind nginx (round robin), as `cargo xtask demo --instances 2` runs it: an answer
+/// broken mid-way resumes through the other instance over both transports, and Stop reaches the
+/// instance that generates the answer.
+fn cluster_e2e(ctx: &mut Ctx, engine: Engine, bin: &PathBuf, display: Option<&Xvfb>) -> Result {
+    const TESTS: [&str; 2] = [
+        "a_dropped_connection_resumes_without_repeats_or_gaps",
+        "stop_asks_the_server_to_stop_generating",
+    ];
+    let redis = crate::proc::Service::redis()?;
+    let redis_url = redis.redis_url();
+    let args = [
+        "--static-dir",
+        "dist",
+        "--addr",
+        "127.0.0.1:0",
+        "--redis",
+        redis_url.as_str(),
+    ];
+    let instances = [
+        Server::start(&ctx.tools, bin, &args)?,
+        Server::start(&ctx.tools, bin, &args)?,
+    ];
+    let upstreams: Vec<String> = instances
+        .iter()
+        .map(|s| s.url().trim_start_matches("http://").to_owned())
+        .collect();
+    let listen = format!("127.0.0.1:{}", crate::proc::free_port()?);
+    let dir = crate::target_dir(&ctx.root).join(format!("e2e-nginx-{}", engine.name()));
+    let _nginx = crate::proc::Service::nginx(&dir, &listen, &upstreams)?;
+    println!(
+        "    two instances ({}) behind nginx: http://{listen}",
+        upstreams.join(", ")
+    );
+    let cmd = Cmd::new("cargo")
+        .args(["test", "-p", "websse-e2e", "--test", "chat", "--"])
+        .args(TESTS)
+        .arg("--exact")
+        .envs(ctx.tools.child_env())
+        .envs(env(ctx, engine, display))
+        .env("WEBSSE_E2E_URL", format!("http://{listen}"));
+    ctx.run_tests(
+        cmd,
+        &format!(
+            "cargo test -p websse-e2e --test chat, two instances behind nginx ({})",
+            engine.name()
+        ),
     )
 }
 
