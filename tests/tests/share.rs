@@ -1,4 +1,4 @@
-//! One connection for many tabs (issue 14), in each browser engine (`WEBSSE_E2E_BROWSER`): eight
+//! One connection for many tabs, in each browser engine (`WEBSSE_E2E_BROWSER`): eight
 //! pages of one browser context inspect the same ticker with "one connection for all tabs" on.
 //! The server's test log must show one connection while every page receives every event; closing
 //! the leader page must make another page reconnect with `Last-Event-ID` within 2 s, and every

@@ -11,7 +11,7 @@
 //! - With `--twiggy`: the largest items of the app and of the fetch-only increment, by name (the
 //!   same `wasm-opt -Oz` without the app's extra passes, keeping the names section for twiggy).
 //!
-//! Sizes are in kB of 1,000 bytes. The goals of issue 13 are printed with each row they apply to.
+//! Sizes are in kB of 1,000 bytes. The size goals are printed with each row they apply to.
 
 use std::path::{Path, PathBuf};
 

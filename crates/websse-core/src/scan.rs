@@ -155,7 +155,7 @@ pub(crate) fn has_line_end(block: &[u8; BLOCK]) -> bool {
 
 /// `bytes` after `prefix`, if it starts with it: `<[u8]>::strip_prefix` without its
 /// `split_at`, whose panic path (a message and a file path of the standard library) stays in a
-/// wasm app built for size, where `strip_prefix` is not inlined (code size, issue 13).
+/// wasm app built for size, where `strip_prefix` is not inlined (smaller code).
 #[inline]
 pub(crate) fn strip<'a, const N: usize>(bytes: &'a [u8], prefix: &[u8; N]) -> Option<&'a [u8]> {
     match bytes.split_at_checked(N) {

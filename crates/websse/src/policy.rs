@@ -91,7 +91,7 @@ impl ReconnectPolicy {
             return cap_delay;
         }
         // Whole nanoseconds: `as` saturates (NaN: 0), so no panicking conversion, and no
-        // `Duration::try_from_secs_f64` linked into every app (code size, issue 13).
+        // `Duration::try_from_secs_f64` linked into every app (smaller code).
         Duration::from_nanos((secs * 1e9) as u64)
     }
 

@@ -14,7 +14,7 @@ use crate::{ConnectionState, Error, Item, Message, Skipped};
 pub(crate) struct Queue {
     /// The queued items are `items[head..]`; the slots before `head` were taken. A `Vec` and an
     /// index rather than a `VecDeque`, whose ring-buffer growth and two-slice clearing cost every
-    /// app ~0.1 kB gz (issue 13). Emptied whenever the consumer catches up, and compacted in
+    /// app some code. Emptied whenever the consumer catches up, and compacted in
     /// [`pop`](Queue::pop) when taken slots are the larger half, so it never holds more than
     /// twice the waiting items (and a few).
     items: Vec<Option<Slot>>,
@@ -175,7 +175,7 @@ impl Queue {
 
     /// Queues an item as is, not counted against a bound: for a transport whose queue has none
     /// (the fetch transport, which reads only as fast as the stream is polled), so that it does
-    /// not link the counting (code size, issue 13).
+    /// not link the counting (smaller code).
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn push_unbounded(&mut self, item: Item) {
         debug_assert!(

@@ -646,7 +646,7 @@ impl SseRequest {
     /// The headers of one connect, each passed to `out` in order: `Accept` (unless given), the
     /// fixed ones, the computed ones, and `Last-Event-ID` when `last_event_id` is not empty (any
     /// given one is left out then). Passed along rather than collected: no list of copies per
-    /// connect, and one copy of this code (code size, issue 13).
+    /// connect, and one copy of this code (smaller code).
     pub(crate) fn connect_headers(
         &self,
         last_event_id: &str,

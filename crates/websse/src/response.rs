@@ -31,7 +31,7 @@ pub(crate) fn classify_status(status: u16) -> StatusClass {
 /// Whether a `Content-Type` value is `text/event-stream`, ignoring parameters and case (the
 /// spec's EventSource checks the MIME type essence).
 pub(crate) fn is_event_stream(content_type: &str) -> bool {
-    // Bytes, not `str::split`: no char searcher linked for this (code size, issue 13).
+    // Bytes, not `str::split`: no char searcher linked for this (smaller code).
     let bytes = content_type.as_bytes();
     let essence = match bytes.iter().position(|&b| b == b';') {
         Some(end) => &bytes[..end],
@@ -46,7 +46,7 @@ pub(crate) fn is_event_stream(content_type: &str) -> bool {
 /// GMT`) compared with `now_unix_ms`. A date in the past means "now" (zero). Anything else: `None`.
 ///
 /// Whole milliseconds in integers: no float-to-`Duration` conversion and no Unicode trimming
-/// linked for a header that is rarely sent (code size, issue 13).
+/// linked for a header that is rarely sent (smaller code).
 pub(crate) fn parse_retry_after(value: &str, now_unix_ms: f64) -> Option<Duration> {
     let value = value.as_bytes().trim_ascii();
     if let Some(seconds) = digits(value) {
@@ -65,7 +65,7 @@ pub(crate) fn parse_retry_after(value: &str, now_unix_ms: f64) -> Option<Duratio
 /// IMF-fixdate is fixed-width (RFC 9110, section 5.6.7: `day-name "," SP 2DIGIT SP month SP
 /// 4DIGIT SP 2DIGIT ":" 2DIGIT ":" 2DIGIT SP "GMT"`), so each part is read at its offset in a
 /// 29-byte array: constant indexes, no bounds checks or splitting iterators linked for a header
-/// that is rarely sent (code size, issue 13). The day name is not checked (it is redundant with
+/// that is rarely sent (smaller code). The day name is not checked (it is redundant with
 /// the date).
 fn parse_imf_fixdate(value: &[u8; 29]) -> Option<i64> {
     // `.` stands for any byte, `0` for an ASCII digit; the rest must match as is.

@@ -940,7 +940,7 @@ async fn fetch_pause_when_hidden_closes_and_resumes_with_last_event_id() {
     assert_eq!(log[1]["last_event_id"], "h1");
 }
 
-// --- issue 10: hardening -------------------------------------------------------------------
+// --- hardening -------------------------------------------------------------------------
 
 fn reconnects(states: &[ConnectionState]) -> Vec<(u32, Duration, Disconnect)> {
     // Every fetch reconnect says its delay.

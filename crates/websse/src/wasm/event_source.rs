@@ -176,7 +176,7 @@ impl Subscription {
 ///
 /// `event_type` is the type the listener was added for, which the DOM guarantees is the event's
 /// `type`: passed along rather than read back, one JS import and one string copy out of JS fewer
-/// (code size, issue 13).
+/// (smaller code).
 fn deliver(queue: &QueueRef, event_type: &str, event: &MessageEvent) {
     let data = event.data().as_string().unwrap_or_default();
     let message = Message::from(websse_core::Event::from_data(

@@ -44,7 +44,7 @@ extern "C" {
     /// without options, which the Streams spec defines to return a
     /// `ReadableStreamDefaultReader` (or to throw, for a locked stream: an [`Error::Js`] here).
     /// Not web-sys's `get_reader`: that one returns an `Object` to check with `instanceof` (one
-    /// more JS import, code size, issue 13) and lets a throw unwind through the wasm frames.
+    /// more JS import, smaller code) and lets a throw unwind through the wasm frames.
     #[wasm_bindgen(method, catch, js_name = getReader)]
     fn get_reader(this: &BodyStream) -> Result<ReadableStreamDefaultReader, JsValue>;
 }
@@ -136,7 +136,7 @@ impl Visibility {
         // which the HTML spec defines as `visibilityState == "hidden"`, read with `Reflect.get`
         // (linked already for the body chunks) as a boolean (linked already for `done`): neither
         // web-sys's `VisibilityState` enum (a string-to-enum table and its panic path) nor a
-        // string import and comparison for one bit (code size, issue 13).
+        // string import and comparison for one bit (smaller code).
         Reflect::get(&self.document, &JsValue::from_str("hidden"))
             .ok()
             .and_then(|hidden| hidden.as_bool())
@@ -151,7 +151,7 @@ impl Visibility {
     }
 
     /// Ready once the page is visible (a `poll_fn`, not an `async fn`: one state machine fewer,
-    /// code size, issue 13).
+    /// smaller code).
     fn until_visible(&self) -> impl Future<Output = ()> + '_ {
         poll_fn(|cx| {
             if self.poll_hidden(cx) {
@@ -734,7 +734,7 @@ fn build_request(
     signal: &AbortSignal,
 ) -> Result<Request, Error> {
     // A plain object filled with `Reflect.set` rather than `RequestInit`'s setters: one JS import
-    // instead of six, and no enum-to-string tables (code size, issue 13).
+    // instead of six, and no enum-to-string tables (smaller code).
     let init = js_sys::Object::new();
     let set = |key: &str, value: &JsValue| {
         // Setting a property of a fresh plain object cannot throw.

@@ -3,10 +3,10 @@
 //! Listeners are [`Listener`], a few lines in the shape of `gloo_events::EventListener` (RAII:
 //! removed on drop) without what costs every app code and JS imports that websse does not use:
 //! an options object built per listener kind in a std `thread_local!`, `Cow` event types, phases
-//! and `unwrap_throw` (code size, issue 13). Timers are [`Timer`], in the shape of
+//! and `unwrap_throw` (smaller code). Timers are [`Timer`], in the shape of
 //! `gloo_timers::future::TimeoutFuture` (cleared on drop) with an `Rc` and a `Cell` where gloo's
 //! goes through a `futures-channel` oneshot (an `Arc`, atomics and a lock for a single-threaded
-//! callback: ~0.2 kB gz in every app, issue 13). What else is written here is the SSE-specific
+//! callback: code in every app for nothing). What else is written here is the SSE-specific
 //! part.
 
 #[cfg(feature = "event-source")]
@@ -103,7 +103,7 @@ impl Drop for Listener {
 /// to fetch` for an `Error`, the text of a string, a description of anything else).
 ///
 /// Not Rust's `Debug` of `JsValue` (that would link `core::fmt` into every app for a message
-/// that is almost never seen), and one JS import for every kind of value (code size, issue 13).
+/// that is almost never seen), and one JS import for every kind of value (smaller code).
 pub(crate) fn js_message(value: &JsValue) -> String {
     js_string(value).unwrap_or_else(|_| "a value that cannot be shown".to_owned())
 }
