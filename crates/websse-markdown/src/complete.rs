@@ -277,7 +277,12 @@ fn region_start(tail: &str) -> Option<usize> {
             }
             continue;
         }
-        if indent < 4 && matches!(f, Some(b'`' | b'~')) && n >= 3 {
+        // A backtick fence's info string has no backtick (```` ```a` ```` is text).
+        if indent < 4
+            && matches!(f, Some(b'`' | b'~'))
+            && n >= 3
+            && !(f == Some(b'`') && t[n..].contains('`'))
+        {
             fence = Some((f.unwrap_or(b'`'), n));
             continue;
         }

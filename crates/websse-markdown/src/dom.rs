@@ -8,6 +8,7 @@ use gloo_render::{AnimationFrame, request_animation_frame};
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element, Node};
 
+use crate::stream::normalize_line_ends;
 use crate::{MarkdownStream, Op, Options, ROOT, render_ops};
 
 /// Real nodes by [`crate::NodeId`]; the slot of a removed node is overwritten when its id is reused.
@@ -185,6 +186,8 @@ impl MarkdownView {
     /// For frameworks that hand over the whole text each time: if `text` extends what was
     /// pushed, push the new suffix; otherwise start again with `text`.
     pub fn set_text(&mut self, text: &str) {
+        // The stream keeps line endings as LFs: compare and push in that form.
+        let text = &*normalize_line_ends(text);
         let suffix = {
             let inner = self.inner.borrow();
             let old = inner.stream.text();

@@ -19,6 +19,7 @@
 //! definition resolves it, that block alone is rendered again and replaces the old one. While
 //! streaming it shows the reference as text.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use pulldown_cmark::{BrokenLink, CodeBlockKind, CowStr, Event, Parser, Tag};
@@ -83,8 +84,19 @@ pub fn render_ops(markdown: &str, options: &Options) -> Vec<Op> {
     let mut ops = Vec::new();
     let mut ids = Ids::new();
     let mut b = Builder::new(options, &mut ops, &mut ids, false);
-    parse("", markdown, &mut |e, r| b.event(e, r));
+    parse("", &normalize_line_ends(markdown), &mut |e, r| {
+        b.event(e, r)
+    });
     ops
+}
+
+/// `text` with every line ending (CR LF, or a CR alone) as one LF. CommonMark reads all three
+/// as line endings; one form keeps the line logic simple and the DOM text free of CRs.
+pub(crate) fn normalize_line_ends(text: &str) -> Cow<'_, str> {
+    if !text.contains('\r') {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
 }
 
 /// The state of the current line of an open fence: could it still become the closing fence?
@@ -144,11 +156,14 @@ fn line_start(s: &str, at: usize) -> usize {
 
 /// Whether a block of kind `ends` is final given that the next one starts at `next` (text
 /// complete up to `complete_to`). A next table exists only once its delimiter row is complete
-/// (`|-` may yet become `|-#`, and the header line text of the block before).
+/// (`|-` may yet become `|-#`, and the header line text of the block before); and a next line
+/// with a `|` may be a header row whose delimiter row is still being written, which can make
+/// it the lazy continuation of the block before again.
 fn block_done(ends: Ends, s: &str, next: (usize, bool), complete_to: usize) -> bool {
     let (next, table) = next;
-    let line = if table {
-        s[next..].find('\n').map_or(usize::MAX, |k| next + k + 1)
+    let first_line_end = s[next..].find('\n').map(|k| next + k + 1);
+    let line = if table || first_line_end.is_some_and(|e| s[next..e].contains('|')) {
+        first_line_end.unwrap_or(usize::MAX)
     } else {
         next
     };
@@ -361,6 +376,8 @@ pub struct MarkdownStream {
     min_split: usize,
     split_due: bool,
     finished: bool,
+    /// The last delta ended with a CR, not yet in `text`.
+    held_cr: bool,
 }
 
 impl MarkdownStream {
@@ -383,6 +400,7 @@ impl MarkdownStream {
             min_split: 256,
             split_due: false,
             finished: false,
+            held_cr: false,
         }
     }
 
@@ -407,15 +425,32 @@ impl MarkdownStream {
     }
 
     /// Append text. Nothing renders until [`render`](Self::render). Ignored after finish.
+    ///
+    /// Line endings may be LF, CR LF or CR, and a CR LF may be split between two deltas.
     pub fn push(&mut self, delta: &str) {
-        if self.finished {
+        if self.finished || delta.is_empty() {
             return;
         }
-        self.text.push_str(delta);
+        let mut delta = delta;
+        if self.held_cr {
+            // The CR that ended the last delta is a line ending, with this LF or without.
+            self.held_cr = false;
+            self.text.push('\n');
+            self.split_due = true;
+            delta = delta.strip_prefix('\n').unwrap_or(delta);
+        }
+        // A CR at the end may be the first half of a CR LF: hold it until the next delta.
+        if let Some(rest) = delta.strip_suffix('\r') {
+            self.held_cr = true;
+            delta = rest;
+        }
+        let delta = normalize_line_ends(delta);
+        self.text.push_str(&delta);
         self.split_due |= delta.contains('\n');
     }
 
-    /// All text pushed so far.
+    /// All text pushed so far, every line ending as an LF (a CR that ends the last delta is
+    /// not here yet: it may be the first half of a CR LF).
     pub fn text(&self) -> &str {
         &self.text
     }
@@ -458,6 +493,9 @@ impl MarkdownStream {
     pub fn finish(&mut self, ops: &mut Vec<Op>) {
         if self.finished {
             return;
+        }
+        if std::mem::take(&mut self.held_cr) {
+            self.text.push('\n');
         }
         self.slow(ops, true);
         self.finished = true;
@@ -774,6 +812,9 @@ impl MarkdownStream {
         let mut loose_at = usize::MAX;
         let mut depth = 0usize;
         let mut next_block = None;
+        let first_line = events
+            .first()
+            .map_or(0, |(_, r)| line_start(&shown, r.start));
         // A paragraph is not cut after a `|` (even in code): its line may become a table's
         // header row, and display completion scans from the last one.
         let pipe = shown.find('|').unwrap_or(usize::MAX);
@@ -783,9 +824,24 @@ impl MarkdownStream {
                 break;
             }
             let ok = |q: usize| q > 0 && q < complete_to && q <= same && q <= defs_end;
+            // The next block's whole first line is as written: completion may have made it a
+            // heading or an item (`#[](` shows as `#`) that the text does not start. With a
+            // `|` the line after it must be complete too (see `block_done`).
+            let line_as_written = |q: usize| {
+                let Some(end) = shown[q..].find('\n').map(|k| q + k + 1) else {
+                    return false;
+                };
+                let end = if shown[q..end].contains('|') {
+                    shown[end..].find('\n').map_or(usize::MAX, |k| end + k + 1)
+                } else {
+                    end
+                };
+                end <= same.min(complete_to)
+            };
             if first == Some(Part::List) && (depth == 2 || depth == 1 && i > 1) {
                 let ls = line_start(&shown, r.start);
-                if ls > 0 && shown[line_start(&shown, ls - 1)..ls].trim().is_empty() {
+                // A blank line before the list's first line is outside it.
+                if ls > first_line && shown[line_start(&shown, ls - 1)..ls].trim().is_empty() {
                     blank_inside = true;
                     loose_at = loose_at.min(ls);
                 }
@@ -795,7 +851,7 @@ impl MarkdownStream {
                 | (Some(Part::Table), 1, Event::Start(Tag::TableRow)) => {
                     let q = line_start(&shown, r.start);
                     head_end.get_or_insert(q);
-                    if r.start < complete_to && ok(q) {
+                    if r.start < complete_to && ok(q) && line_as_written(q) {
                         cut = Some((i, q));
                     }
                 }
@@ -805,6 +861,7 @@ impl MarkdownStream {
                     let q = line_start(&shown, r.start);
                     if r.start < complete_to
                         && ok(q)
+                        && line_as_written(q)
                         && shown[q..].trim_start_matches(' ').starts_with('>')
                     {
                         cut = Some((i, q));

@@ -206,6 +206,59 @@ fn long_answer_streams_to_the_one_shot_output() {
     assert_eq!(stream(&chunked(&doc, 5), &opts, true), once(&doc, &opts));
 }
 
+/// Inputs the property tests below once found, each a different way for a streamed block to
+/// end up other than the one-shot rendering.
+const FOUND: &[&str] = &[
+    // Completion hid an incomplete link, making `>#` a heading that the text does not start.
+    ">[\n>#[](\na~-",
+    // A line with a `|` followed by a possible delimiter row is not yet a block of its own.
+    "-_|:\n~  -(\n>]#--a#:-aa>a|(\n[]a []-_a-a]|a\n(#->:(- #--\n|]--:]:a: -|~\n>-|-!",
+    // A blank line before a list does not make it loose.
+    "\n- >[aaa\n- aaaaaa\n\n-a",
+    // A backtick fence's info string has no backtick: this is no fence.
+    "\n```\n```\n- a\n```a`\n- \n```",
+    // A CR alone ends a line, as a CR LF does.
+    "\n- aaa\n1\r #\n- ",
+    "a\r\n```\r\ncode\r\n```\r\n\r\n> b\rc\r",
+];
+
+#[test]
+fn inputs_once_found_stream_to_one_shot() {
+    let opts = Options::default();
+    for doc in FOUND {
+        let want = once(doc, &opts);
+        for size in 1..=doc.len() {
+            assert_eq!(
+                stream(&chunked(doc, size), &opts, false),
+                want,
+                "{doc:?} in {size}s"
+            );
+            parts_equal_whole(&chunked(doc, size), &opts);
+        }
+    }
+}
+
+#[test]
+fn every_line_ending_renders_as_an_lf() {
+    let opts = Options::default();
+    let lf = once("a\n\n```\nx\ny\n```\n", &opts);
+    for doc in ["a\r\n\r\n```\r\nx\r\ny\r\n```\r\n", "a\r\r```\rx\ry\r```\r"] {
+        assert_eq!(once(doc, &opts), lf, "{doc:?}");
+        for size in 1..=doc.len() {
+            assert_eq!(
+                stream(&chunked(doc, size), &opts, false),
+                lf,
+                "{doc:?} in {size}s"
+            );
+        }
+    }
+    // A CR LF split between two deltas is one line ending, not two.
+    let mut s = MarkdownStream::new(opts);
+    s.push("a\r");
+    s.push("\nb");
+    assert_eq!(s.text(), "a\nb");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
     #[test]
@@ -226,12 +279,12 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_text_in_parts_shows_a_full_render(doc in "([a-z]{1,6}|[ *_`\\[\\]()!#>|\\-\n:/.~]|\n- |\n1. |\n\n){0,60}", size in 1usize..12) {
+    fn arbitrary_text_in_parts_shows_a_full_render(doc in "([a-z]{1,6}|[ *_`\\[\\]()!#>|\\-\n:/.~=+<&\\\\\t\r0-9]|\n- |\n1. |\n\n|\n    |\n```|\n> ){0,60}", size in 1usize..12) {
         parts_equal_whole(&chunked(&doc, size), &Options::default());
     }
 
     #[test]
-    fn arbitrary_text_streams_to_one_shot(doc in "[a-z *_`\\[\\]()!#>|\\-\\n:/.~]{0,200}", size in 1usize..16) {
+    fn arbitrary_text_streams_to_one_shot(doc in "[a-c0-9 *_`\\[\\]()!#>|\\-\\n\\r\\t:/.~=+<&\"\\\\]{0,200}", size in 1usize..16) {
         let opts = Options::default();
         prop_assert_eq!(stream(&chunked(&doc, size), &opts, false), once(&doc, &opts));
     }
