@@ -20,6 +20,8 @@
 //!   `--deploy-only`: the server behind nginx and on Redis (`bench/deploy.rs`);
 //!   `--size-only [--twiggy]`: the size table (app and library gzipped after wasm-opt, see
 //!   `bench/size.rs`), with twiggy profiles.
+//! - `cargo xtask modgraph`: the module-graph step of `test` alone: every target of every
+//!   workspace crate, checked for modules that import each other in a cycle (see [`modgraph`]).
 //! - `cargo xtask fuzz [SECONDS]`: the differential fuzz target of websse-core.
 //! - `cargo xtask leaks [CYCLES]`: the leak probe (`tests/tests/leaks.rs`) with CYCLES connect/close
 //!   cycles per run (fetch, EventSource, fetch shared across tabs; default 1000), its table printed.

@@ -211,11 +211,16 @@ impl Crate {
             } else {
                 format!("{}/", file.trim_end_matches(".rs"))
             };
-            let mut module = Module::default();
-            if !parsed.test_only {
-                module.children = parsed.children.iter().map(|c| c.0.clone()).collect();
-            }
-            for (child, attr_path, line) in parsed.children.iter().filter(|_| !parsed.test_only) {
+            let children = if parsed.test_only {
+                &[][..]
+            } else {
+                &parsed.children[..]
+            };
+            let mut module = Module {
+                children: children.iter().map(|c| c.0.clone()).collect(),
+                ..Module::default()
+            };
+            for (child, attr_path, line) in children {
                 let (found, owns) = if let Some(attr_path) = attr_path {
                     let named = normalize(&format!("{here}{attr_path}"));
                     if source(&named).is_none() {
