@@ -156,7 +156,7 @@ const BROWSER_TESTS: [(&str, &str); 4] = [
 /// The browser tests of [`BROWSER_TESTS`] in `engine`, against a fresh test server.
 pub fn browser_tests(ctx: &mut Ctx, engine: Engine) -> Result {
     let bin = crate::build_server(&ctx.root, &ctx.tools)?;
-    let server = Server::start_test(&ctx.tools, &bin, None)?;
+    let server = Server::start_test(ctx.tools.child_env(), &bin, None)?;
     println!("    test server: {}", server.url());
     for (krate, test) in BROWSER_TESTS {
         let wasm_pack = Cmd::new(&ctx.tools.wasm_pack).envs(ctx.tools.child_env());
@@ -195,7 +195,7 @@ pub fn browser_tests(ctx: &mut Ctx, engine: Engine) -> Result {
 /// The end-to-end tests of the app (`cargo test -p websse-e2e`) in `engine`.
 pub fn e2e(ctx: &mut Ctx, engine: Engine) -> Result {
     let bin = crate::build_server(&ctx.root, &ctx.tools)?;
-    let server = Server::start_test(&ctx.tools, &bin, Some(Path::new("dist")))?;
+    let server = Server::start_test(ctx.tools.child_env(), &bin, Some(Path::new("dist")))?;
     println!("    app and API: {}", server.url());
     let display = start_display(ctx, engine)?;
     let cmd = Cmd::new("cargo")
@@ -232,8 +232,8 @@ fn cluster_e2e(ctx: &mut Ctx, engine: Engine, bin: &PathBuf, display: Option<&Xv
         redis_url.as_str(),
     ];
     let instances = [
-        Server::start(&ctx.tools, bin, &args)?,
-        Server::start(&ctx.tools, bin, &args)?,
+        Server::start(ctx.tools.child_env(), bin, &args)?,
+        Server::start(ctx.tools.child_env(), bin, &args)?,
     ];
     let upstreams: Vec<String> = instances
         .iter()

@@ -28,7 +28,7 @@ pub const EXAMPLES: [&str; 3] = ["leptos", "dioxus", "vanilla"];
 pub fn test(ctx: &mut Ctx, engine: Engine) -> Result {
     let site = build_all(&ctx.root, &ctx.tools)?;
     let bin = crate::build_server(&ctx.root, &ctx.tools)?;
-    let server = Server::start_test(&ctx.tools, &bin, Some(&site))?;
+    let server = Server::start_test(ctx.tools.child_env(), &bin, Some(&site))?;
     println!("    examples and API: {}", server.url());
     let display = engines::start_display(ctx, engine)?;
     let cmd = Cmd::new("cargo")
@@ -58,7 +58,7 @@ pub fn serve(root: &Path, args: &[String]) -> Result {
     let bin = crate::build_server(root, &tools)?;
     let site_arg = site.to_string_lossy();
     let mut server = Server::start(
-        &tools,
+        tools.child_env(),
         &bin,
         &["--static-dir", site_arg.as_ref(), "--addr", addr],
     )?;

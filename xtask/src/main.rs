@@ -11,13 +11,17 @@
 //! - `cargo xtask test [--keep-going] [--browsers chromium,firefox,webkit]`: the whole suite
 //!   (format, lints, native tests, browser tests, app build, end-to-end tests), each step named,
 //!   timed and summarised; every browser step runs once per engine (see [`engines`]).
-//! - `cargo xtask bench`: everything below, in one run. `--parser-only`: the native parser benches
-//!   against the Rust peers, then the V8 group (`bench_v8.rs`: websse-core in wasm against
-//!   eventsource-parser in Node; `--v8-only` alone); `--ui-only`: the UI bench in headless Chromium;
-//!   `--throughput-only`: events per second through four readers in one Chromium page
-//!   (`throughput.rs`); `--markdown-only`: websse-markdown streamed against one-shot natively and
-//!   marked re-lexing per delta in Node; `--size-only [--twiggy]`: the size table (app and library gzipped after
-//!   wasm-opt, see `size.rs`), with twiggy profiles.
+//! - `cargo xtask bench`: everything below, in one run (see [`bench`], one file per group).
+//!   `--parser-only`: the native parser benches against the Rust peers, then the V8 group
+//!   (`bench/v8.rs`: websse-core in wasm against eventsource-parser in Node; `--v8-only` alone);
+//!   `--ui-only`: the UI bench in headless Chromium; `--throughput-only`: events per second
+//!   through four readers in one Chromium page (`bench/throughput.rs`); `--markdown-only`:
+//!   websse-markdown streamed against one-shot natively and marked re-lexing per delta in Node;
+//!   `--deploy-only`: the server behind nginx and on Redis (`bench/deploy.rs`);
+//!   `--size-only [--twiggy]`: the size table (app and library gzipped after wasm-opt, see
+//!   `bench/size.rs`), with twiggy profiles.
+//! - `cargo xtask modgraph`: the module-graph step of `test` alone: every target of every
+//!   workspace crate, checked for modules that import each other in a cycle (see [`modgraph`]).
 //! - `cargo xtask fuzz [SECONDS]`: the differential fuzz target of websse-core.
 //! - `cargo xtask leaks [CYCLES]`: the leak probe (`tests/tests/leaks.rs`) with CYCLES connect/close
 //!   cycles per run (fetch, EventSource, fetch shared across tabs; default 1000), its table printed.
@@ -26,15 +30,11 @@
 //! (see [`tools`]), so a fresh machine with only rustup and cargo works unaided.
 
 mod bench;
-mod bench_deploy;
-mod bench_v8;
 mod engines;
 mod examples;
 mod modgraph;
 mod package;
 mod proc;
-mod size;
-mod throughput;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -194,10 +194,10 @@ fn demo(root: &Path, args: &[String]) -> Result {
     if let Some(url) = &redis {
         server_args.extend(["--redis", url.as_str()]);
     }
-    let mut srv = Server::start(&tools, &server, &server_args)?;
+    let mut srv = Server::start(tools.child_env(), &server, &server_args)?;
     let mut others = Vec::new();
     for _ in 1..instances {
-        others.push(Server::start(&tools, &server, &server_args)?);
+        others.push(Server::start(tools.child_env(), &server, &server_args)?);
     }
     let _nginx = if instances > 1 {
         let upstreams: Vec<String> = std::iter::once(&srv)
@@ -487,7 +487,7 @@ fn leaks(root: &Path, args: &[String]) -> Result {
     let tools = tools::Tools::ensure(root, tools::Need::all())?;
     build_app(root, &tools)?;
     let bin = build_server(root, &tools)?;
-    let server = Server::start_test(&tools, &bin, Some(Path::new("dist")))?;
+    let server = Server::start_test(tools.child_env(), &bin, Some(Path::new("dist")))?;
     Cmd::new("cargo")
         .args([
             "test",

@@ -1,54 +1,141 @@
-//! The "module graph (no cycles)" step of `cargo xtask test`.
+//! The "module graph (no cycles)" step of `cargo xtask test`, also run alone by
+//! `cargo xtask modgraph`.
 //!
-//! For each library crate it builds the graph of references between the crate's top-level
-//! modules, and between the submodules of each directory module (`wasm/`), prints it, and fails
-//! when a graph has a cycle, naming the modules and the lines that make each edge of it. Without
-//! cycles a newcomer can read a crate bottom-up; a cycle is two modules that only make sense
-//! together.
+//! It covers every target of every package of the workspace, as `cargo metadata` lists them: the
+//! libraries, the binaries (the app in `www/` and xtask included), the test, bench and example
+//! targets, so a new crate or target is checked without being named here. For each target it
+//! builds the graph of references between the top-level modules, and between the submodules of
+//! each directory module (`wasm/`), prints it, and fails when a graph has a cycle, naming the
+//! modules and the lines that make each edge of it. Without cycles a newcomer can read a crate
+//! bottom-up; a cycle is two modules that only make sense together.
 //!
 //! A file of module `a` refers to module `b` when it names a path into `b`: `crate::b::..`,
 //! `use crate::{b, ..}`, `super::b` or `self::b` resolving there, or a name that the crate root
 //! (or a directory module) imports from `b`, such as `crate::Error` after `pub use error::Error`
-//! in lib.rs. Items defined in lib.rs itself belong to no module: `crate::Config` is no edge.
+//! in lib.rs. Items defined in the crate root itself belong to no module: `crate::Config` is no
+//! edge.
+//!
+//! Modules are found the way rustc finds them: `mod a;` in a crate root or a `mod.rs` is `a.rs` or
+//! `a/mod.rs` next to it, in any other `b.rs` it is `b/a.rs` or `b/a/mod.rs`, and `#[path = "x"]`
+//! is relative to the declaring file's directory (the file it names then owns its directory, as a
+//! `mod.rs` does). A module under a `#[cfg(..)]` other than `cfg(test)` counts: a cycle that only
+//! some features or targets build is still a cycle.
 //!
 //! The source is read as tokens, not as a syntax tree. Comments (doc comments and their links
 //! included), string and character literals and attributes are skipped, and so is every item
 //! under `#[cfg(test)]`: test modules may use anything. Not handled, because nothing here uses
-//! them: `#[path]` attributes (an error says so), file modules declared inside inline modules,
-//! and the names a glob import brings in (`use crate::x::*` is an edge to `x`, no more); inline
-//! modules other than tests are read as part of the file that holds them.
+//! them, and an error says so where they appear: file modules declared inside inline modules, and
+//! `path` set through `cfg_attr`. The names a glob import brings in are not followed
+//! (`use crate::x::*` is an edge to `x`, no more); inline modules other than tests are read as
+//! part of the file that holds them.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// The crates whose module graphs must be acyclic.
-const CRATES: [&str; 4] = [
-    "crates/websse-core",
-    "crates/websse",
-    "crates/websse-server",
-    "crates/websse-markdown",
-];
+use crate::proc::Cmd;
 
-/// Checks every crate of [`CRATES`], printing each graph.
+/// One compilation target: its crate root, and how the report names it.
+#[derive(Debug)]
+struct Target {
+    /// `websse-server (bin websse-server)`, `websse-core (lib)`.
+    label: String,
+    /// The crate root, relative to the workspace root (`crates/websse/src/lib.rs`).
+    root_file: String,
+}
+
+/// Checks every target of every workspace package, printing each graph.
 ///
 /// # Errors
-/// A crate whose source cannot be read, or a module graph with a cycle (all of them are listed).
+/// `cargo metadata` failing, a source file that cannot be read, or a module graph with a cycle
+/// (all of them are listed).
 pub(crate) fn check(root: &Path) -> Result<(), String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let metadata = Cmd::new(cargo)
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .current_dir(root)
+        .output("cargo metadata")?;
+    let targets = targets(root, &metadata)?;
     let mut cycles = Vec::new();
-    for krate in CRATES {
-        let src = root.join(krate).join("src");
-        let graph = Crate::read(|file| std::fs::read_to_string(src.join(file)).ok())
-            .map_err(|e| format!("{krate}: {e}"))?;
-        let (text, found) = graph.report(krate);
+    for target in &targets {
+        let krate = Crate::read(&target.root_file, |file| {
+            std::fs::read_to_string(root.join(file)).ok()
+        })
+        .map_err(|e| format!("{}: {e}", target.label))?;
+        let (text, found) = krate.report(&target.label);
         print!("{text}");
-        cycles.extend(found.into_iter().map(|c| format!("{krate}: {c}")));
+        cycles.extend(found.into_iter().map(|c| format!("{}: {c}", target.label)));
     }
+    println!(
+        "    {} targets of {} packages checked",
+        targets.len(),
+        targets
+            .iter()
+            .map(|t| t.label.split(' ').next())
+            .collect::<BTreeSet<_>>()
+            .len()
+    );
     if cycles.is_empty() {
         Ok(())
     } else {
         Err(format!("module cycles: {}", cycles.join("; ")))
     }
+}
+
+/// The targets of the workspace members in `cargo metadata --no-deps` output, in the order of the
+/// workspace's member list, each package's library first.
+fn targets(root: &Path, metadata: &str) -> Result<Vec<Target>, String> {
+    let json: serde_json::Value =
+        serde_json::from_str(metadata).map_err(|e| format!("cargo metadata: {e}"))?;
+    let unexpected = || "cargo metadata: unexpected output".to_owned();
+    let members: Vec<&str> = json["workspace_members"]
+        .as_array()
+        .ok_or_else(unexpected)?
+        .iter()
+        .filter_map(|m| m.as_str())
+        .collect();
+    let mut out = Vec::new();
+    for id in members {
+        let package = json["packages"]
+            .as_array()
+            .ok_or_else(unexpected)?
+            .iter()
+            .find(|p| p["id"].as_str() == Some(id))
+            .ok_or_else(unexpected)?;
+        let name = package["name"].as_str().ok_or_else(unexpected)?;
+        let mut targets: Vec<(bool, Target)> = Vec::new();
+        for target in package["targets"].as_array().ok_or_else(unexpected)? {
+            let kinds: Vec<&str> = target["kind"]
+                .as_array()
+                .ok_or_else(unexpected)?
+                .iter()
+                .filter_map(|k| k.as_str())
+                .collect();
+            let target_name = target["name"].as_str().ok_or_else(unexpected)?;
+            let src = Path::new(target["src_path"].as_str().ok_or_else(unexpected)?);
+            let is_lib = kinds.iter().any(|k| {
+                matches!(
+                    *k,
+                    "lib" | "rlib" | "dylib" | "cdylib" | "staticlib" | "proc-macro"
+                )
+            });
+            let label = match (is_lib, kinds.first()) {
+                (true, _) => format!("{name} (lib)"),
+                (false, Some(&"custom-build")) => format!("{name} (build script)"),
+                (false, kind) => format!("{name} ({} {target_name})", kind.unwrap_or(&"target")),
+            };
+            let relative = src.strip_prefix(root).unwrap_or(src);
+            let root_file = relative.to_string_lossy().replace('\\', "/");
+            targets.push((!is_lib, Target { label, root_file }));
+        }
+        // A stable order: the library, then the others as cargo lists them.
+        targets.sort_by_key(|(not_lib, _)| *not_lib);
+        out.extend(targets.into_iter().map(|(_, t)| t));
+    }
+    if out.is_empty() {
+        return Err("cargo metadata lists no targets".into());
+    }
+    Ok(out)
 }
 
 /// A module path from the crate root: `[]` is lib.rs, `["wasm", "fetch"]` is `crate::wasm::fetch`.
@@ -59,7 +146,7 @@ type ModPath = Vec<String>;
 struct Ref {
     /// The absolute path named (`["queue", "Queue", "bounded"]`), before re-exports are followed.
     target: Vec<String>,
-    /// Where: the file (relative to `src/`) and line.
+    /// Where: the file (as the crate root's path is given) and line.
     file: String,
     line: usize,
 }
@@ -67,7 +154,7 @@ struct Ref {
 impl Ref {
     fn describe(&self) -> String {
         format!(
-            "src/{}:{} crate::{}",
+            "{}:{} crate::{}",
             self.file,
             self.line,
             self.target.join("::")
@@ -95,41 +182,70 @@ struct Crate {
 type Graph = BTreeMap<String, BTreeMap<String, Vec<Ref>>>;
 
 impl Crate {
-    /// Reads the crate from lib.rs down its `mod` declarations; `source` returns the text of a
-    /// file given its path relative to `src/`, or `None` when there is no such file.
-    fn read(mut source: impl FnMut(&str) -> Option<String>) -> Result<Crate, String> {
+    /// Reads the crate from its root file (`src/lib.rs`, `tests/deploy/main.rs`) down its `mod`
+    /// declarations; `source` returns the text of a file given its path (the root's directory
+    /// joined with the module's relative path, `..` resolved), or `None` when there is no such
+    /// file.
+    fn read(
+        root_file: &str,
+        mut source: impl FnMut(&str) -> Option<String>,
+    ) -> Result<Crate, String> {
         let mut modules = BTreeMap::new();
-        let mut todo: Vec<(ModPath, String)> = vec![(Vec::new(), "lib.rs".to_owned())];
-        while let Some((path, file)) = todo.pop() {
-            let text = source(&file).ok_or_else(|| format!("cannot read src/{file}"))?;
+        // (module, its file, whether the file owns its directory as a crate root or mod.rs does)
+        let mut todo: Vec<(ModPath, String, bool)> = vec![(Vec::new(), normalize(root_file), true)];
+        while let Some((path, file, owns_dir)) = todo.pop() {
+            let text = source(&file).ok_or_else(|| format!("cannot read {file}"))?;
             let parsed = parse(&lex(&text));
-            if let Some(line) = parsed.path_attribute {
+            if let Some((line, what)) = parsed.unsupported {
                 return Err(format!(
-                    "src/{file}:{line}: #[path] on a module is not supported by the module graph check"
+                    "{file}:{line}: {what} is not supported by the module graph check"
                 ));
             }
-            let dir = match file.strip_suffix("lib.rs").or(file.strip_suffix("mod.rs")) {
-                Some(dir) => dir.to_owned(),
-                None => format!("{}/", file.trim_end_matches(".rs")),
+            let here = match file.rfind('/') {
+                Some(slash) => &file[..=slash],
+                None => "",
             };
-            let mut module = Module::default();
-            if !parsed.test_only {
-                module.children = parsed.children.iter().cloned().collect();
-            }
-            for child in &module.children {
-                let flat = format!("{dir}{child}.rs");
-                let nested = format!("{dir}{child}/mod.rs");
-                let found = [flat, nested]
-                    .into_iter()
-                    .find(|f| source(f).is_some())
-                    .ok_or_else(|| {
-                        format!(
-                            "src/{file} declares `mod {child}` but src/{dir}{child}.rs is missing"
-                        )
-                    })?;
+            // Where `mod a;` looks for `a.rs` and `a/mod.rs`.
+            let dir = if owns_dir {
+                here.to_owned()
+            } else {
+                format!("{}/", file.trim_end_matches(".rs"))
+            };
+            let children = if parsed.test_only {
+                &[][..]
+            } else {
+                &parsed.children[..]
+            };
+            let mut module = Module {
+                children: children.iter().map(|c| c.0.clone()).collect(),
+                ..Module::default()
+            };
+            for (child, attr_path, line) in children {
+                let (found, owns) = if let Some(attr_path) = attr_path {
+                    let named = normalize(&format!("{here}{attr_path}"));
+                    if source(&named).is_none() {
+                        return Err(format!(
+                            "{file}:{line} declares `mod {child}` in {named} (#[path]), which is \
+                             missing"
+                        ));
+                    }
+                    (named, true)
+                } else {
+                    let flat = format!("{dir}{child}.rs");
+                    let nested = format!("{dir}{child}/mod.rs");
+                    if source(&flat).is_some() {
+                        (flat, false)
+                    } else if source(&nested).is_some() {
+                        (nested, true)
+                    } else {
+                        return Err(format!(
+                            "{file}:{line} declares `mod {child}` but {flat} is missing"
+                        ));
+                    }
+                };
                 let mut child_path = path.clone();
                 child_path.push(child.clone());
-                todo.push((child_path, found));
+                todo.push((child_path, found, owns));
             }
             if !parsed.test_only {
                 for (raw, bound, line, top) in &parsed.uses {
@@ -216,11 +332,29 @@ impl Crate {
         let mut out = String::new();
         let mut found = Vec::new();
         let graphs = self.graphs();
+        if graphs.is_empty() {
+            // Nothing can form a cycle: a single file, or modules that each hold at most one.
+            let names: Vec<String> = self
+                .modules
+                .keys()
+                .filter(|m| !m.is_empty())
+                .map(|m| m.join("::"))
+                .collect();
+            let _ = match names.len() {
+                0 => writeln!(out, "    {name}: one file, no cycle possible"),
+                n => writeln!(
+                    out,
+                    "    {name}: {n} module{} ({}), no cycle possible",
+                    if n == 1 { "" } else { "s" },
+                    names.join(", ")
+                ),
+            };
+        }
         for (parent, graph) in &graphs {
             let scope = if parent.is_empty() {
                 name.to_owned()
             } else {
-                format!("{name} (in {})", parent.join("::"))
+                format!("{name} in {}", parent.join("::"))
             };
             let cycles = cycles(graph);
             let verdict = match cycles.len() {
@@ -327,6 +461,21 @@ fn example_loop(graph: &Graph, component: &[String]) -> Vec<String> {
     component.to_vec()
 }
 
+/// `a/b/../c.rs` as `a/c.rs`: a `#[path]` may climb out of the declaring file's directory.
+fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "." => {}
+            ".." if parts.last().is_some_and(|p| !p.is_empty() && *p != "..") => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
+    parts.join("/")
+}
+
 /// The absolute path that `raw` names from module `here`, if it is a path of this crate.
 /// `use` paths may also start with a child module's bare name (`use fetch::run` in mod.rs).
 fn absolute(
@@ -357,12 +506,16 @@ fn absolute(
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Tok {
     Ident(String),
+    /// The text between the quotes of a string literal, escapes left as written: what a
+    /// `#[path = ".."]` names.
+    Str(String),
     /// `::`
     PathSep,
     Punct(char),
 }
 
-/// Tokens with their line numbers; comments, literals and lifetimes are dropped.
+/// Tokens with their line numbers; comments, lifetimes and literals other than strings are
+/// dropped.
 fn lex(text: &str) -> Vec<(Tok, usize)> {
     let c: Vec<char> = text.chars().collect();
     let at = |i: usize| c.get(i).copied().unwrap_or('\0');
@@ -416,7 +569,13 @@ fn lex(text: &str) -> Vec<(Tok, usize)> {
                     }
                 }
             }
-            '"' => i = skip_quoted(i, '"', &mut line),
+            '"' => {
+                let start = line;
+                let end = skip_quoted(i, '"', &mut line);
+                let text = c[i + 1..end.saturating_sub(1).clamp(i + 1, c.len())].iter();
+                out.push((Tok::Str(text.collect()), start));
+                i = end;
+            }
             '\'' => {
                 if at(i + 1) == '\\' {
                     // An escaped character: skip the backslash and the escaped character, then
@@ -450,6 +609,7 @@ fn lex(text: &str) -> Vec<(Tok, usize)> {
                 let hashes = c[i..].iter().take_while(|&&h| h == '#').count();
                 if matches!(word.as_str(), "r" | "br" | "cr") && at(i + hashes) == '"' {
                     // A raw string: r#"..."#.
+                    let start = (i + hashes + 1, line);
                     i += hashes + 1;
                     loop {
                         if i >= c.len() {
@@ -458,6 +618,10 @@ fn lex(text: &str) -> Vec<(Tok, usize)> {
                         if c[i] == '"'
                             && c[i + 1..].iter().take_while(|&&h| h == '#').count() >= hashes
                         {
+                            if word == "r" {
+                                let text = c[start.0..i].iter().collect();
+                                out.push((Tok::Str(text), start.1));
+                            }
                             i += 1 + hashes;
                             break;
                         }
@@ -500,10 +664,12 @@ fn lex(text: &str) -> Vec<(Tok, usize)> {
 struct Parsed {
     /// `#![cfg(test)]`: the whole file is test code.
     test_only: bool,
-    /// The line of a `#[path]` attribute, if any.
-    path_attribute: Option<usize>,
-    /// `mod name;` at the top of the file, not under `#[cfg(test)]`.
-    children: Vec<String>,
+    /// The first thing the check cannot follow, with its line: a file module declared in a
+    /// block, or a `path` set through `cfg_attr`.
+    unsupported: Option<(usize, &'static str)>,
+    /// `mod name;` at the top of the file, not under `#[cfg(test)]`: the name, the file a
+    /// `#[path]` attribute names, and the line.
+    children: Vec<(String, Option<String>, usize)>,
     /// Each path a `use` imports: the path, the name it binds (`None` for a glob), its line, and
     /// whether the `use` is at the top of the file (not in a block).
     uses: Vec<(Vec<String>, Option<String>, usize, bool)>,
@@ -520,6 +686,8 @@ fn parse(toks: &[(Tok, usize)]) -> Parsed {
     let mut parsed = Parsed::default();
     let mut depth = 0usize;
     let mut test_item = false;
+    // A `#[path = ".."]` waiting for the `mod` it is on.
+    let mut path_attr: Option<String> = None;
     let mut i = 0;
     while i < toks.len() {
         let (tok, line) = &toks[i];
@@ -540,8 +708,17 @@ fn parse(toks: &[(Tok, usize)]) -> Parsed {
                         &Tok::Ident("test".into()),
                         &Tok::Punct(')'),
                     ];
-                if body.first() == Some(&&Tok::Ident("path".into())) {
-                    parsed.path_attribute.get_or_insert(*line);
+                if let [Tok::Ident(path), Tok::Punct('='), Tok::Str(file)] = body[..]
+                    && path == "path"
+                {
+                    path_attr = Some(file.clone());
+                }
+                let is_path = |t: &&Tok| **t == Tok::Ident("path".into());
+                if body.first() == Some(&&Tok::Ident("cfg_attr".into())) && body.iter().any(is_path)
+                {
+                    parsed
+                        .unsupported
+                        .get_or_insert((*line, "#[cfg_attr(.., path = ..)]"));
                 }
                 if cfg_test && inner && depth == 0 {
                     parsed.test_only = true;
@@ -553,16 +730,31 @@ fn parse(toks: &[(Tok, usize)]) -> Parsed {
             }
             _ if test_item => {
                 test_item = false;
+                path_attr = None;
                 i = skip_item(toks, i);
                 continue;
             }
-            Tok::Punct('{') => depth += 1,
-            Tok::Punct('}') => depth = depth.saturating_sub(1),
-            Tok::Ident(word) if word == "mod" && depth == 0 => {
+            Tok::Punct('{') => {
+                depth += 1;
+                path_attr = None;
+            }
+            Tok::Punct('}') => {
+                depth = depth.saturating_sub(1);
+                path_attr = None;
+            }
+            Tok::Punct(';') => path_attr = None,
+            Tok::Ident(word) if word == "mod" => {
                 if let Some(name) = ident(i + 1)
                     && is(i + 2, &Tok::Punct(';'))
                 {
-                    parsed.children.push(name.to_owned());
+                    if depth == 0 {
+                        parsed
+                            .children
+                            .push((name.to_owned(), path_attr.take(), *line));
+                    } else {
+                        let what = "a file module declared inside a block or an inline module";
+                        parsed.unsupported.get_or_insert((*line, what));
+                    }
                     i += 3;
                     continue;
                 }
@@ -703,9 +895,23 @@ fn use_tree(
 mod tests {
     use super::*;
 
+    /// Reads a crate from `src/lib.rs`, the files given relative to `src/`.
     fn read(files: &[(&str, &str)]) -> Crate {
-        let files: BTreeMap<&str, &str> = files.iter().copied().collect();
-        Crate::read(|f| files.get(f).map(|s| (*s).to_owned())).expect("the crate reads")
+        try_read("src/lib.rs", files).expect("the crate reads")
+    }
+
+    fn try_read(root_file: &str, files: &[(&str, &str)]) -> Result<Crate, String> {
+        let files: Vec<(String, &str)> = files
+            .iter()
+            .map(|(name, text)| (format!("src/{name}"), *text))
+            .collect();
+        read_paths(root_file, &files)
+    }
+
+    /// Reads a crate from `root_file`, the files given by their full paths.
+    fn read_paths(root_file: &str, files: &[(String, &str)]) -> Result<Crate, String> {
+        let files: BTreeMap<&str, &str> = files.iter().map(|(p, t)| (p.as_str(), *t)).collect();
+        Crate::read(root_file, |f| files.get(f).map(|s| (*s).to_owned()))
     }
 
     /// The graph among the children of `parent` as `a -> b` lines.
@@ -872,9 +1078,140 @@ fn later() {
 
     #[test]
     fn a_missing_module_file_is_an_error() {
-        let files: BTreeMap<&str, &str> = [("lib.rs", "mod gone;")].into_iter().collect();
-        let error = Crate::read(|f| files.get(f).map(|s| (*s).to_owned())).unwrap_err();
+        let error = try_read("src/lib.rs", &[("lib.rs", "mod gone;")]).unwrap_err();
         assert!(error.contains("mod gone"), "{error}");
+        assert!(error.contains("src/gone.rs is missing"), "{error}");
+    }
+
+    fn owned(files: &[(&str, &'static str)]) -> Vec<(String, &'static str)> {
+        files.iter().map(|(p, t)| ((*p).to_owned(), *t)).collect()
+    }
+
+    #[test]
+    fn a_binary_finds_modules_in_folders_the_way_rustc_does() {
+        // main.rs owns src/; a.rs's children live in src/a/; c/mod.rs owns src/c/.
+        let files = owned(&[
+            ("src/main.rs", "mod a;\nmod c;\nfn main() {}\n"),
+            ("src/a.rs", "mod b;\nmod e;\n"),
+            ("src/a/b.rs", "use super::e::E;\n"),
+            ("src/a/e.rs", "pub struct E(crate::c::d::D);\n"),
+            ("src/c/mod.rs", "pub mod d;\n"),
+            ("src/c/d.rs", "pub struct D;\n"),
+        ]);
+        let krate = read_paths("src/main.rs", &files).expect("the crate reads");
+        assert_eq!(edges(&krate, &[]), ["a -> c"]);
+        assert_eq!(edges(&krate, &["a"]), ["b -> e"]);
+    }
+
+    #[test]
+    fn a_path_attribute_names_a_file_from_the_declaring_files_directory() {
+        // The layout of a test target that shares a support module with another one.
+        let files = owned(&[
+            (
+                "tests/deploy/main.rs",
+                "#[path = \"../server/support.rs\"]\nmod support;\nmod cluster;\n",
+            ),
+            ("tests/deploy/cluster.rs", "use crate::support::spawn;\n"),
+            ("tests/server/support.rs", "mod net;\npub fn spawn() {}\n"),
+            // The #[path] file owns its directory: its `mod net;` is a sibling file.
+            ("tests/server/net.rs", "use crate::cluster::C;\n"),
+        ]);
+        let krate = read_paths("tests/deploy/main.rs", &files).expect("the crate reads");
+        assert_eq!(
+            edges(&krate, &[]),
+            ["cluster -> support", "support -> cluster"]
+        );
+        let (text, found) = krate.report("k");
+        assert_eq!(found, ["cluster -> support -> cluster"]);
+        assert!(
+            text.contains("support -> cluster: tests/server/net.rs:1 crate::cluster::C"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn modules_under_any_cfg_but_test_are_in_the_graph() {
+        let krate = read(&[
+            (
+                "lib.rs",
+                "#[cfg(feature = \"fetch\")]\nmod a;\n\
+                 #[cfg(target_arch = \"wasm32\")]\n#[allow(dead_code)]\npub(crate) mod b;\n",
+            ),
+            ("a.rs", "use crate::b::B;"),
+            ("b.rs", "use crate::a::A;"),
+        ]);
+        assert_eq!(found_cycles(&krate), ["a -> b -> a"]);
+    }
+
+    #[test]
+    fn what_the_check_cannot_follow_is_an_error() {
+        let inline = try_read(
+            "src/lib.rs",
+            &[("lib.rs", "mod outer {\n    mod inner;\n}\n")],
+        );
+        let error = inline.unwrap_err();
+        assert!(
+            error.starts_with("src/lib.rs:2: a file module declared inside"),
+            "{error}"
+        );
+        let cfg_attr = try_read(
+            "src/lib.rs",
+            &[("lib.rs", "#[cfg_attr(unix, path = \"u.rs\")]\nmod a;\n")],
+        );
+        let error = cfg_attr.unwrap_err();
+        assert!(error.contains("cfg_attr(.., path = ..)"), "{error}");
+        let missing = try_read("src/lib.rs", &[("lib.rs", "#[path = \"gone.rs\"] mod a;")]);
+        let error = missing.unwrap_err();
+        assert!(
+            error.contains("src/gone.rs (#[path]), which is missing"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn paths_climb_out_of_directories() {
+        assert_eq!(
+            normalize("tests/deploy/../server/support.rs"),
+            "tests/server/support.rs"
+        );
+        assert_eq!(normalize("./src/./a.rs"), "src/a.rs");
+        assert_eq!(normalize("../x.rs"), "../x.rs");
+        assert_eq!(normalize("/w/a/../b.rs"), "/w/b.rs");
+    }
+
+    #[test]
+    fn every_target_of_every_member_is_checked_library_first() {
+        let metadata = r#"{
+            "workspace_members": ["a-id", "b-id"],
+            "packages": [
+                {"id": "b-id", "name": "b", "targets": [
+                    {"kind": ["bin"], "name": "b", "src_path": "/w/b/src/main.rs"},
+                    {"kind": ["cdylib", "rlib"], "name": "b", "src_path": "/w/b/src/lib.rs"}
+                ]},
+                {"id": "a-id", "name": "a", "targets": [
+                    {"kind": ["lib"], "name": "a", "src_path": "/w/crates/a/src/lib.rs"},
+                    {"kind": ["test"], "name": "deploy", "src_path": "/w/crates/a/tests/deploy/main.rs"},
+                    {"kind": ["custom-build"], "name": "build-script-build", "src_path": "/w/crates/a/build.rs"}
+                ]}
+            ]
+        }"#;
+        let got: Vec<(String, String)> = targets(Path::new("/w"), metadata)
+            .expect("targets")
+            .into_iter()
+            .map(|t| (t.label, t.root_file))
+            .collect();
+        let want = [
+            ("a (lib)", "crates/a/src/lib.rs"),
+            ("a (test deploy)", "crates/a/tests/deploy/main.rs"),
+            ("a (build script)", "crates/a/build.rs"),
+            ("b (lib)", "b/src/lib.rs"),
+            ("b (bin b)", "b/src/main.rs"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(l, f)| ((*l).to_owned(), (*f).to_owned()))
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]

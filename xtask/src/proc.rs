@@ -1,5 +1,9 @@
-//! Child processes: commands that must succeed, test runners whose results are counted, and the
-//! websse-server that tests run against (killed when its guard drops).
+//! Child processes: commands that must succeed, test runners whose results are counted, the
+//! websse-server that tests run against and the services it may need (each killed when its guard
+//! drops), and finding the programs to start.
+//!
+//! Nothing here knows which tools xtask installs: callers pass the environment a child needs
+//! (for instance `Tools::child_env`), so this module depends on nothing else in xtask.
 
 use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader, Write};
@@ -170,12 +174,12 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the server binary and waits (at most 60 s) for its
-    /// `websse-server listening on http://ADDR` line.
-    pub fn start(tools: &crate::tools::Tools, bin: &PathBuf, args: &[&str]) -> Result<Server> {
+    /// Starts the server binary with `env` added to its environment and waits (at most 60 s) for
+    /// its `websse-server listening on http://ADDR` line.
+    pub fn start(env: Vec<(OsString, OsString)>, bin: &PathBuf, args: &[&str]) -> Result<Server> {
         let mut child = Command::new(bin)
             .args(args)
-            .envs(tools.child_env())
+            .envs(env)
             .stdout(Stdio::piped())
             .stdin(Stdio::null())
             .spawn()
@@ -218,7 +222,7 @@ impl Server {
     /// Starts the server for tests: on a free loopback port, with the scriptable test endpoints,
     /// serving `static_dir` if given.
     pub fn start_test(
-        tools: &crate::tools::Tools,
+        env: Vec<(OsString, OsString)>,
         bin: &PathBuf,
         static_dir: Option<&Path>,
     ) -> Result<Server> {
@@ -227,7 +231,7 @@ impl Server {
         if let Some(dir) = &dir {
             args.extend(["--static-dir", dir.as_str()]);
         }
-        Server::start(tools, bin, &args)
+        Server::start(env, bin, &args)
     }
 
     /// The base URL, e.g. `http://127.0.0.1:43121`.
@@ -294,7 +298,7 @@ pub struct Service {
 impl Service {
     /// `redis-server` on a free loopback port, nothing saved to disk.
     pub fn redis() -> Result<Service> {
-        let bin = crate::tools::find_program("redis-server").ok_or("redis-server is missing")?;
+        let bin = find_program("redis-server").ok_or("redis-server is missing")?;
         let port = free_port()?;
         println!("==> starting redis-server on 127.0.0.1:{port}");
         let mut child = Command::new(bin)
@@ -315,7 +319,7 @@ impl Service {
     /// nginx in the foreground, one process, on `listen` (`127.0.0.1:8080`), proxying to
     /// `upstreams` round robin with the settings an event stream needs; its files in `dir`.
     pub fn nginx(dir: &Path, listen: &str, upstreams: &[String]) -> Result<Service> {
-        let bin = crate::tools::find_program("nginx").ok_or("nginx is missing")?;
+        let bin = find_program("nginx").ok_or("nginx is missing")?;
         let port: u16 = listen
             .rsplit_once(':')
             .and_then(|(_, p)| p.parse().ok())
@@ -372,13 +376,32 @@ impl Drop for Service {
     }
 }
 
+/// A program on `PATH` or in the sbin directories (nginx installs to /usr/sbin, which a
+/// non-root PATH may lack).
+pub fn find_program(bin: &str) -> Option<PathBuf> {
+    find_on_path(bin).or_else(|| {
+        ["/usr/sbin", "/usr/local/sbin", "/sbin"]
+            .iter()
+            .map(|d| Path::new(d).join(bin))
+            .find(|p| p.is_file())
+    })
+}
+
+/// A program in one of the directories of `PATH`.
+pub fn find_on_path(bin: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(bin))
+        .find(|p| p.is_file())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Service, free_port, parse_test_result};
+    use super::{Service, find_program, free_port, parse_test_result};
 
     #[test]
     fn demo_nginx_config_is_accepted_and_listens() {
-        if crate::tools::find_program("nginx").is_none() {
+        if find_program("nginx").is_none() {
             eprintln!("skipped: nginx is not installed (cargo xtask test installs it)");
             return;
         }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::Result;
 use crate::engines::Engine;
-use crate::proc::Cmd;
+use crate::proc::{Cmd, find_on_path, find_program};
 
 const TRUNK_VERSION: &str = "0.21.14";
 const WASM_PACK_VERSION: &str = "0.15.1";
@@ -447,17 +447,6 @@ fn ensure_services() -> Result {
     }
 }
 
-/// A program on `PATH` or in the sbin directories (nginx installs to /usr/sbin, which a
-/// non-root PATH may lack).
-pub fn find_program(bin: &str) -> Option<PathBuf> {
-    find_on_path(bin).or_else(|| {
-        ["/usr/sbin", "/usr/local/sbin", "/sbin"]
-            .iter()
-            .map(|d| Path::new(d).join(bin))
-            .find(|p| p.is_file())
-    })
-}
-
 /// Node.js and npm, from apt when absent and we are root; `why` says who needs them.
 fn ensure_npm(why: &str) -> Result {
     if find_on_path("npm").is_none() || find_on_path("node").is_none() {
@@ -563,13 +552,6 @@ fn install_root() -> PathBuf {
     std::env::var_os("HOME")
         .map(|h| PathBuf::from(h).join(".cargo"))
         .unwrap_or_else(|| PathBuf::from(".cargo"))
-}
-
-fn find_on_path(bin: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(bin))
-        .find(|p| p.is_file())
 }
 
 fn reports_version(bin: &Path, version: &str) -> bool {

@@ -36,7 +36,7 @@ pub fn run(root: &Path) -> Result {
     let tools = tools::Tools::ensure(root, tools::Need::all())?;
     let site = build(root, &tools)?;
     let bin = crate::build_server(root, &tools)?;
-    let server = Server::start_test(&tools, &bin, Some(&site))?;
+    let server = Server::start_test(tools.child_env(), &bin, Some(&site))?;
     Cmd::new("cargo")
         .args([
             "run",
@@ -62,7 +62,7 @@ fn build(root: &Path, tools: &tools::Tools) -> Result<PathBuf> {
     let target = crate::target_dir(root).join("throughput");
     let site = target.join("site");
     // The page is built as apps ship: with the root workspace's release profile.
-    let profile = crate::bench::check_release_profile_mirrored(root, &dir)?;
+    let profile = super::profile::check_mirrored(root, &dir)?;
     println!("    release profile (the root's): {}", profile.join(" "));
     Cmd::new("cargo")
         .args(["fmt", "--check"])

@@ -37,7 +37,7 @@ pub fn run(root: &Path) -> Result {
     );
     let dir = root.join("bench/v8");
     // `shipped` is the app's build: bench/v8 mirrors the root's release profile.
-    crate::bench::check_release_profile_mirrored(root, &dir)?;
+    super::profile::check_mirrored(root, &dir)?;
     crate::tools::Tools::ensure(root, crate::tools::Need::wasm_target())?;
     let target = crate::target_dir(root).join("bench-v8");
     let mut wasm_args = Vec::new();

@@ -99,9 +99,13 @@ pub fn run(root: &Path) -> Result {
     let bin = crate::build_server(root, &tools)?;
     let redis = Service::redis()?;
     let url = redis.redis_url();
-    let memory = Server::start(&tools, &bin, &["--addr", "127.0.0.1:0", "--test-endpoints"])?;
+    let memory = Server::start(
+        tools.child_env(),
+        &bin,
+        &["--addr", "127.0.0.1:0", "--test-endpoints"],
+    )?;
     let on_redis = Server::start(
-        &tools,
+        tools.child_env(),
         &bin,
         &["--addr", "127.0.0.1:0", "--test-endpoints", "--redis", &url],
     )?;
