@@ -647,6 +647,8 @@ impl SseRequest {
     /// fixed ones, the computed ones, and `Last-Event-ID` when `last_event_id` is not empty (any
     /// given one is left out then). Passed along rather than collected: no list of copies per
     /// connect, and one copy of this code (smaller code).
+    // EventSource sends its own headers; only the fetch transport builds them.
+    #[cfg_attr(not(feature = "fetch"), allow(dead_code))]
     pub(crate) fn connect_headers(
         &self,
         last_event_id: &str,
