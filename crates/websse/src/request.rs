@@ -874,36 +874,6 @@ mod tests {
     }
 
     #[test]
-    fn builder_keeps_every_setting() {
-        let r = SseRequest::new("PUT", "/x")
-            .credentials(Credentials::Include)
-            .idle_timeout(Duration::from_secs(5))
-            .max_event_size(Some(10))
-            .framing(Framing::Raw)
-            .last_event_id("7")
-            .done_on_data("[DONE]")
-            .pause_when_hidden(true)
-            .events(["a", "b"])
-            .body_bytes(vec![1, 2])
-            .reconnect(ReconnectPolicy::never());
-        assert_eq!(r.method, "PUT");
-        assert_eq!(r.credentials, Some(Credentials::Include));
-        assert_eq!(r.idle_timeout, Some(Duration::from_secs(5)));
-        assert_eq!(r.max_event_size, Some(10));
-        assert_eq!(r.framing, Framing::Raw);
-        assert_eq!(r.last_event_id, "7");
-        assert_eq!(r.done_on_data.as_deref(), Some("[DONE]"));
-        assert!(r.pause_when_hidden);
-        assert_eq!(r.events, ["a", "b"]);
-        assert_eq!(r.body, Some(Body::Bytes(vec![1, 2])));
-        assert_eq!(r.reconnect.max_attempts, Some(0));
-        assert!(format!("{r:?}").contains("PUT"));
-        let copy = r.clone().max_buffered(64);
-        assert_eq!((copy.max_buffered, copy.method.as_str()), (64, "PUT"));
-        assert_eq!(r.max_buffered, SseRequest::DEFAULT_MAX_BUFFERED);
-    }
-
-    #[test]
     fn a_finished_post_without_ids_is_not_sent_again() {
         // The OpenAI shape: POST, no `id:` fields, `data: [DONE]`, then the body ends.
         assert!(!EndOfBody::default().reconnects(Framing::Sse, "POST", ""));
