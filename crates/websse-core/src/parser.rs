@@ -182,8 +182,8 @@ impl Parser {
     /// An item is `Err(`[`Error::EventTooLarge`]`)` when an event exceeds the maximum event size;
     /// that event is discarded and the items after it are parsed as usual.
     // `#[inline]` so that the caller builds the `Feed` in its own registers (returned through
-    // memory, it was read back right after the call: a store-forwarding stall that cost more
-    // than the rest of a small chunk's fast path); the work is in `stream_data_call`, compiled
+    // memory, it would be read back right after the call: a store-forwarding stall on every
+    // small chunk); the work is in `stream_data_call`, compiled
     // here at websse-core's optimisation level (see `Comments`), and called only for a chunk
     // that takes the fast path.
     #[inline]
@@ -341,11 +341,9 @@ impl Parser {
     /// call per chunk rather than two per event (up to the event, then to carry the start of the
     /// next line), without a second copy of the parser in an app that uses both.
     ///
-    /// Measured trade-off (interleaved runs against sseer on a loaded 2-core machine): OpenAI
-    /// events in 16 B chunks ~12% faster through `feed_with`, but whole-event chunks
-    /// (`openai_events`, `anthropic_1460`) ~10-20% slower than when the loop returned each event
-    /// to `feed_dyn`. The cause was not found: a hybrid that returned the events of large chunks
-    /// through this same function did not recover it.
+    /// The trade-off: small chunks get faster through `feed_with`, whole-event chunks somewhat
+    /// slower than if this loop returned each event to `feed_dyn` (the `parse` benches
+    /// `openai_16` and `openai_events` show both).
     fn parse_raw<'c>(
         &mut self,
         input: &mut &'c [u8],

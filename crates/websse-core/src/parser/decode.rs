@@ -57,8 +57,7 @@ fn lossy(mut bytes: &[u8]) -> String {
 /// `bytes` as text if they are valid UTF-8. Not inlined, and returning an `Option` (a pointer and
 /// a length, in two registers): `from_utf8`'s `Result` comes back through memory, as two 8-byte
 /// stores that the caller read back as one 16-byte load, which the CPU cannot forward from the
-/// stores (a stall that cost half of `feed_with`'s time outside the validation itself).
-/// (wasm has no such stall: there it is inlined.)
+/// stores: a stall on every event. (wasm has no such stall: there it is inlined.)
 #[cfg_attr(not(target_arch = "wasm32"), inline(never))]
 fn utf8(bytes: &[u8]) -> Option<&str> {
     core::str::from_utf8(bytes).ok()
