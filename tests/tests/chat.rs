@@ -162,7 +162,8 @@ fn stop_halts_growth_and_keeps_the_partial_answer() {
         c.find(Locator::Css(&tid("stop"))).await?.click().await?;
         wait_status(&c, &["stopped"], Duration::from_secs(5)).await?;
         let stopped = answer_html(&c).await?;
-        // At 60 characters per second, 800 ms would add about 48 characters.
+        // No event says the page will not grow: watch it for a while. At 60 characters per
+        // second, 800 ms would add about 48 characters.
         tokio::time::sleep(Duration::from_millis(800)).await;
         let later = answer_html(&c).await?;
         assert_eq!(stopped, later, "the answer kept growing after stop");

@@ -301,6 +301,7 @@ fn dioxus_stop_button_closes_the_ticker_and_leaves_the_chat() {
             },
         )
         .await?;
+        // Nothing reconnects: at `retry: 200` a leftover ticker would have tried by now.
         tokio::time::sleep(Duration::from_millis(1000)).await;
         assert_eq!(
             outcomes(&ticker).await?,

@@ -268,6 +268,7 @@ fn stop_keeps_a_rendered_prefix_and_resume_renders_the_whole_answer() {
             .await?;
         wait_status(&c, &["stopped"], Duration::from_secs(5)).await?;
         let stopped = answer_html(&c).await?;
+        // No event says the page will not grow: watch it for a while (20 ms per delta).
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert_eq!(
             answer_html(&c).await?,

@@ -1,18 +1,27 @@
-//! The parser: the WHATWG "interpret an event stream" state machine, fed chunk by chunk, and
-//! [`Feed`], the iterator over the events one chunk completes.
+//! The parser: the WHATWG "interpret an event stream" state machine, fed chunk by chunk.
+//!
+//! Its parts, each with one job: `decode` turns bytes into text (U+FFFD, the byte order mark),
+//! `fast_path` takes a long `data` line that arrives in small chunks, `events` builds the owned
+//! or borrowed event a blank line dispatches, and `feed` is the iterator [`Feed`]. This file is
+//! the state machine that uses them: lines, fields, limits.
 
-use alloc::borrow::Cow;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
-use core::iter::FusedIterator;
 use core::mem;
 use core::time::Duration;
 
 use crate::error::Error;
 use crate::event::{Event, EventRef, EventType};
-use crate::scan::{BLOCK, SMALL_CHUNK, has_line_end, has_nul, split_colon, split_line, strip};
+use crate::scan::{has_nul, split_colon, split_line, strip};
+
+mod decode;
+mod events;
+mod fast_path;
+mod feed;
+
+use decode::{BOM_DONE, decode};
+pub use feed::Feed;
 
 /// The default maximum event size: 64 MiB.
 ///
@@ -21,65 +30,10 @@ use crate::scan::{BLOCK, SMALL_CHUNK, has_line_end, has_nul, split_colon, split_
 /// another bound, or none.
 pub const DEFAULT_MAX_EVENT_SIZE: usize = 64 * 1024 * 1024;
 
-/// The UTF-8 byte order mark; the UTF-8 decoder strips one at the start of a stream.
-const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
-/// `Parser::bom_matched` once the start of the body is behind us.
-const BOM_DONE: u8 = 3;
 /// The largest `retry` value that can be multiplied by ten without overflow.
 const MAX_TENTH: u64 = u64::MAX / 10;
 /// A line buffer that grew beyond this is freed rather than kept for reuse.
 const KEEP_CAPACITY: usize = 64 * 1024;
-
-/// Bytes to text as the WHATWG UTF-8 decoder does (without BOM handling): maximal invalid
-/// subparts become U+FFFD (see [`lossy`]); valid text is borrowed.
-fn decode(bytes: &[u8]) -> Cow<'_, str> {
-    match utf8(bytes) {
-        Some(text) => Cow::Borrowed(text),
-        None => Cow::Owned(lossy(bytes)),
-    }
-}
-
-/// `bytes` (not valid UTF-8) with each maximal invalid subpart replaced by U+FFFD: the same
-/// text as `String::from_utf8_lossy`, the WHATWG decoder's "replacement" error mode. Written
-/// with `from_utf8`, which valid text needs anyway, instead of `from_utf8_lossy`'s own decoder
-/// (`Utf8Chunks`, another half kilobyte in a wasm app).
-///
-/// `Utf8Error` says where the valid prefix ends (`valid_up_to`) and how long the maximal
-/// invalid subpart after it is (`error_len`; `None` when the bytes end inside a sequence that
-/// could still have been completed, which is one subpart too). Each pass takes at least one
-/// byte and validates only up to the next error (the valid prefix twice), so this is linear.
-#[cold]
-#[inline(never)]
-fn lossy(mut bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(bytes.len() + 2);
-    loop {
-        match core::str::from_utf8(bytes) {
-            Ok(valid) => {
-                text.push_str(valid);
-                return text;
-            }
-            Err(error) => {
-                let (valid, rest) = bytes
-                    .split_at_checked(error.valid_up_to())
-                    .unwrap_or_default();
-                text.push_str(core::str::from_utf8(valid).unwrap_or_default());
-                text.push(char::REPLACEMENT_CHARACTER);
-                let invalid = error.error_len().unwrap_or(rest.len());
-                bytes = rest.get(invalid..).unwrap_or_default();
-            }
-        }
-    }
-}
-
-/// `bytes` as text if they are valid UTF-8. Not inlined, and returning an `Option` (a pointer and
-/// a length, in two registers): `from_utf8`'s `Result` comes back through memory, as two 8-byte
-/// stores that the caller read back as one 16-byte load, which the CPU cannot forward from the
-/// stores (a stall that cost half of `feed_with`'s time outside the validation itself).
-/// (wasm has no such stall: there it is inlined.)
-#[cfg_attr(not(target_arch = "wasm32"), inline(never))]
-fn utf8(bytes: &[u8]) -> Option<&str> {
-    core::str::from_utf8(bytes).ok()
-}
 
 /// The comment callback of [`Parser::feed_with_comments`], if any. The parser's own functions take
 /// it as a trait object rather than a type parameter, so that they are not generic: they are
@@ -87,22 +41,6 @@ fn utf8(bytes: &[u8]) -> Option<&str> {
 /// websse-core `opt-level = 3` through a per-package profile override, see the README), instead of
 /// being instantiated in each caller's crate.
 type Comments<'c> = Option<&'c mut dyn FnMut(&str)>;
-
-/// `a == b` for short names, 8 bytes at a time without a call (wasm32's `memcmp` compares one
-/// byte at a time).
-#[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let (words_a, tail_a) = a.as_chunks::<8>();
-    let (words_b, tail_b) = b.as_chunks::<8>();
-    words_a
-        .iter()
-        .zip(words_b)
-        .all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
-        && tail_a.iter().zip(tail_b).all(|(x, y)| x == y)
-}
 
 /// An event ready to be dispatched: its data is `Chunk`, a slice of the chunk being parsed (its
 /// only `data` line and the blank line after it were both in that chunk), or the data buffer.
@@ -244,8 +182,8 @@ impl Parser {
     /// An item is `Err(`[`Error::EventTooLarge`]`)` when an event exceeds the maximum event size;
     /// that event is discarded and the items after it are parsed as usual.
     // `#[inline]` so that the caller builds the `Feed` in its own registers (returned through
-    // memory, it was read back right after the call: a store-forwarding stall that cost more
-    // than the rest of a small chunk's fast path); the work is in `stream_data_call`, compiled
+    // memory, it would be read back right after the call: a store-forwarding stall on every
+    // small chunk); the work is in `stream_data_call`, compiled
     // here at websse-core's optimisation level (see `Comments`), and called only for a chunk
     // that takes the fast path.
     #[inline]
@@ -256,64 +194,6 @@ impl Parser {
             input,
             on_comment: None,
         }
-    }
-
-    /// Whether `chunk` takes [`stream_data`](Parser::stream_data)'s fast path: it is small and
-    /// continues a `data` value.
-    #[inline(always)]
-    fn streams(&self, chunk: &[u8]) -> bool {
-        chunk.len() < SMALL_CHUNK && self.pending == (Pending::Data { strip_space: false })
-    }
-
-    /// `chunk` after [`stream_data`](Parser::stream_data)'s fast path if it takes it, for the two
-    /// `Feed` constructors: the check inlined into the caller, the work not.
-    #[inline(always)]
-    fn fast_path<'c>(&mut self, chunk: &'c [u8]) -> &'c [u8] {
-        if self.streams(chunk) {
-            self.stream_data_call(chunk)
-        } else {
-            chunk
-        }
-    }
-
-    /// [`stream_data`](Parser::stream_data), not inlined: for the two `Feed` constructors.
-    #[inline(never)]
-    fn stream_data_call<'c>(&mut self, chunk: &'c [u8]) -> &'c [u8] {
-        self.stream_data(chunk)
-    }
-
-    /// The fast path for a small chunk in the middle of a `data` value (a long line arriving in
-    /// small pieces): whole 16-byte blocks without a line end go straight into the data buffer,
-    /// each with one block compare and one fixed-size copy instead of a search and a `memcpy`
-    /// call. In the block that holds the line end, the bytes before it are taken too. Returns
-    /// what is left for the general parser: the input from that line end on (so the parser goes
-    /// on from there and searches none of the taken bytes again), or the tail shorter than a
-    /// block.
-    #[inline(always)]
-    fn stream_data<'c>(&mut self, chunk: &'c [u8]) -> &'c [u8] {
-        if !self.streams(chunk) {
-            return chunk;
-        }
-        let (blocks, _) = chunk.as_chunks::<BLOCK>();
-        // The event size with the whole chunk in: if that is over the limit, let the general
-        // parser find the exact point of overflow.
-        let size = self.data_mark + self.line_len + chunk.len();
-        if self.exceeds(size) {
-            return chunk;
-        }
-        let mut taken = 0;
-        for block in blocks {
-            if has_line_end(block) {
-                let line = split_line(block).map_or(&block[..], |(line, ..)| line);
-                self.data.extend_from_slice(line);
-                taken += line.len();
-                break;
-            }
-            self.data.extend_from_slice(block);
-            taken += BLOCK;
-        }
-        self.line_len += taken;
-        chunk.get(taken..).unwrap_or_default()
     }
 
     /// Like [`feed`](Parser::feed), and calls `on_comment` with the text after the colon of each
@@ -399,35 +279,6 @@ impl Parser {
         }
     }
 
-    /// Passes the ready event to `on_event`, borrowed, then clears the buffers it used (keeping
-    /// their capacity).
-    fn dispatch_ref(&mut self, raw: Raw<'_>, on_event: OnEvent<'_>) {
-        let data = match raw {
-            Raw::Chunk(data) => data,
-            Raw::Buffer => &self.data,
-        };
-        // Decoded exactly as for an owned event (see `take_event`).
-        let data = decode(data);
-        let event_type = match self.event_type.as_slice() {
-            b"" => "message",
-            name if same_bytes(name, self.type_text.as_bytes()) => &self.type_text,
-            name => {
-                self.type_text.clear();
-                self.type_text.push_str(&decode(name));
-                &self.type_text
-            }
-        };
-        on_event(Ok(EventRef {
-            event_type,
-            data: &data,
-            last_event_id: &self.last_event_id,
-        }));
-        self.event_type.clear();
-        if let Raw::Buffer = raw {
-            self.data.clear();
-        }
-    }
-
     /// Ends the current response body.
     ///
     /// Per the spec, an incomplete event at the end of the stream is discarded: the partial line,
@@ -490,11 +341,9 @@ impl Parser {
     /// call per chunk rather than two per event (up to the event, then to carry the start of the
     /// next line), without a second copy of the parser in an app that uses both.
     ///
-    /// Measured trade-off (interleaved runs against sseer on a loaded 2-core machine): OpenAI
-    /// events in 16 B chunks ~12% faster through `feed_with`, but whole-event chunks
-    /// (`openai_events`, `anthropic_1460`) ~10-20% slower than when the loop returned each event
-    /// to `feed_dyn`. The cause was not found: a hybrid that returned the events of large chunks
-    /// through this same function did not recover it.
+    /// The trade-off: small chunks get faster through `feed_with`, whole-event chunks somewhat
+    /// slower than if this loop returned each event to `feed_dyn` (the `parse` benches
+    /// `openai_16` and `openai_events` show both).
     fn parse_raw<'c>(
         &mut self,
         input: &mut &'c [u8],
@@ -585,36 +434,6 @@ impl Parser {
             Ok(raw) => self.dispatch_ref(raw, on_event),
             Err(error) => on_event(Err(error)),
         }
-    }
-
-    /// Parses what an undrained `Feed` left and queues the items.
-    #[cold]
-    fn keep_rest(&mut self, input: &mut &[u8], on_comment: &mut Comments<'_>) {
-        while let Some(item) = self.parse(input, on_comment) {
-            self.queue.push_back(item);
-        }
-    }
-
-    /// The UTF-8 decode step: one leading U+FEFF BYTE ORDER MARK is ignored, at the start of the
-    /// body only. The BOM may arrive split across chunks; bytes that turn out not to be one are
-    /// ordinary line content.
-    #[cold]
-    fn strip_bom(&mut self, input: &mut &[u8], keep_comments: bool) -> Option<Error> {
-        while let Some((matched, next)) = BOM.split_at_checked(usize::from(self.bom_matched))
-            && let Some(&expected) = next.first()
-        {
-            let (&byte, rest) = input.split_first()?;
-            if byte == expected {
-                *input = rest;
-                self.bom_matched += 1;
-            } else {
-                self.bom_matched = BOM_DONE;
-                if !matched.is_empty() {
-                    return self.carry(matched, keep_comments);
-                }
-            }
-        }
-        None
     }
 
     fn exceeds(&self, size: usize) -> bool {
@@ -877,192 +696,5 @@ impl Parser {
         }
         self.has_data = false;
         Some(Raw::Buffer)
-    }
-
-    /// The event whose data is in the data buffer (see [`dispatch`](Parser::dispatch)), owned.
-    fn take_event(&mut self) -> Event {
-        // The data is the buffer without its trailing LF (never stored here); bytes that are not
-        // UTF-8 decode to U+FFFD exactly like the WHATWG decoder. Decoding the whole buffer equals
-        // decoding line by line: the LF between lines is ASCII, which always ends a bad sequence.
-        if self.data.len() <= KEEP_CAPACITY {
-            // Small: copy out and keep the buffer's capacity for the next event, so a data line
-            // that arrives in many small chunks does not regrow it every time.
-            let mut data = mem::take(&mut self.data);
-            let event = self.event(&data);
-            data.clear();
-            self.data = data;
-            event
-        } else {
-            // Large: hand the buffer itself over rather than copy it.
-            let text = match String::from_utf8(mem::take(&mut self.data)) {
-                Ok(data) => data,
-                Err(error) => decode(error.as_bytes()).into_owned(),
-            };
-            self.finish_event(text)
-        }
-    }
-
-    /// The event of the current block, with `data` (its raw bytes) copied out.
-    fn event(&mut self, data: &[u8]) -> Event {
-        let mut text = String::with_capacity(data.len() + self.last_event_id.len());
-        text.push_str(&decode(data));
-        self.finish_event(text)
-    }
-
-    /// The event of the current block, whose data is `text`: the last event ID goes right after
-    /// the data, in the same allocation; the type is `message` unless the event type buffer
-    /// holds something else.
-    fn finish_event(&mut self, mut text: String) -> Event {
-        let data_len = text.len();
-        let id = self.last_event_id.as_str();
-        if !id.is_empty() {
-            text.reserve_exact(id.len());
-            text.push_str(id);
-        }
-        let event_type = match self.event_type.as_slice() {
-            b"" => EventType::Message,
-            name if same_bytes(name, self.last_type.as_bytes()) => self.last_type.clone(),
-            name => {
-                let event_type = EventType::new(&decode(name));
-                self.last_type = event_type.clone();
-                event_type
-            }
-        };
-        self.event_type.clear();
-        Event {
-            event_type,
-            text,
-            data_len,
-        }
-    }
-}
-
-/// The events completed by one chunk: the iterator returned by [`Parser::feed`] and
-/// [`Parser::feed_with_comments`].
-///
-/// It parses as it is pulled. When dropped early it parses the rest of its chunk and keeps the
-/// items in the parser for the next call, so nothing is lost.
-#[must_use = "the chunk is parsed as the iterator is pulled; events not taken wait in the parser"]
-pub struct Feed<'a, F: FnMut(&str) = fn(&str)> {
-    parser: &'a mut Parser,
-    input: &'a [u8],
-    on_comment: Option<F>,
-}
-
-impl<F: FnMut(&str)> fmt::Debug for Feed<'_, F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Feed")
-            .field("parser", &self.parser)
-            .field("unparsed", &self.input.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl<F: FnMut(&str)> Iterator for Feed<'_, F> {
-    type Item = Result<Event, Error>;
-
-    #[inline(always)]
-    fn next(&mut self) -> Option<Self::Item> {
-        // Inlined into the caller's loop: the common end of a chunk (nothing left, nothing
-        // queued) costs two compares, not a call.
-        if self.input.is_empty() && self.parser.queue.is_empty() {
-            return None;
-        }
-        self.pull()
-    }
-}
-
-impl<F: FnMut(&str)> Feed<'_, F> {
-    /// The next item: a queued one first, then one parsed from the input.
-    #[inline(always)]
-    fn pull(&mut self) -> Option<Result<Event, Error>> {
-        let mut on_comment = self.on_comment.as_mut().map(|f| f as &mut dyn FnMut(&str));
-        self.parser.pull(&mut self.input, &mut on_comment)
-    }
-}
-
-impl Parser {
-    /// [`Feed::next`]'s work, not generic (see [`Comments`]).
-    fn pull(
-        &mut self,
-        input: &mut &[u8],
-        on_comment: &mut Comments<'_>,
-    ) -> Option<Result<Event, Error>> {
-        if !self.queue.is_empty() {
-            return self.queue.pop_front();
-        }
-        // Only bytes complete items: nothing left, nothing to do.
-        if input.is_empty() {
-            return None;
-        }
-        self.parse(input, on_comment)
-    }
-}
-
-impl<F: FnMut(&str)> FusedIterator for Feed<'_, F> {}
-
-impl<F: FnMut(&str)> Drop for Feed<'_, F> {
-    #[inline]
-    fn drop(&mut self) {
-        if !self.input.is_empty() {
-            let mut on_comment = self.on_comment.as_mut().map(|f| f as &mut dyn FnMut(&str));
-            self.parser.keep_rest(&mut self.input, &mut on_comment);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{decode, lossy};
-    use alloc::string::String;
-    use alloc::vec::Vec;
-    use proptest::prelude::*;
-
-    /// The bytes that decide UTF-8 decoding: ASCII, every lead-byte class and its edges,
-    /// continuation bytes at both ends of each range that a lead byte restricts, and bytes that
-    /// are never valid.
-    const BYTES: [u8; 20] = [
-        b'a', 0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC2, 0xDF, 0xE0, 0xED, 0xEF,
-        0xF0, 0xF4, 0xF5, 0xFE, 0xFF,
-    ];
-
-    #[test]
-    fn lossy_decoding_matches_std_on_every_short_sequence() {
-        // Every sequence of up to 4 of those bytes (20^4 = 160,000): every way a sequence can
-        // be cut short, overlong, a surrogate, past U+10FFFF, or stray.
-        let mut bytes = Vec::new();
-        for len in 0..=4u32 {
-            for mut n in 0..BYTES.len().pow(len) {
-                bytes.clear();
-                for _ in 0..len {
-                    bytes.push(BYTES[n % BYTES.len()]);
-                    n /= BYTES.len();
-                }
-                assert_eq!(
-                    decode(&bytes),
-                    String::from_utf8_lossy(&bytes),
-                    "{bytes:x?}"
-                );
-            }
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn lossy_decoding_matches_std(
-            parts in proptest::collection::vec(
-                prop_oneof![
-                    any::<char>().prop_map(|c| String::from(c).into_bytes()),
-                    proptest::collection::vec(any::<u8>(), 0..4),
-                ],
-                0..24,
-            )
-        ) {
-            let bytes = parts.concat();
-            prop_assert_eq!(decode(&bytes), String::from_utf8_lossy(&bytes));
-            if core::str::from_utf8(&bytes).is_err() {
-                prop_assert_eq!(lossy(&bytes), String::from_utf8_lossy(&bytes));
-            }
-        }
     }
 }

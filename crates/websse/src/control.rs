@@ -27,7 +27,14 @@ impl Control {
     }
 
     /// Whether a reconnect was asked for since the last call (the request is taken).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    // Read by the transports, so unused natively and with neither transport compiled in.
+    #[cfg_attr(
+        not(all(
+            target_arch = "wasm32",
+            any(feature = "fetch", feature = "event-source")
+        )),
+        allow(dead_code)
+    )]
     pub(crate) fn take_reconnect(&self) -> bool {
         self.reconnect.swap(false, Ordering::AcqRel)
     }

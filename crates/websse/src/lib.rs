@@ -223,11 +223,6 @@
 //! On targets other than `wasm32` the types compile (so shared code and unit tests build) but
 //! [`SseRequest::open`] returns [`Error::UnsupportedTarget`].
 #![deny(missing_docs)]
-// With a transport left out (cargo features), the code only the other one uses is dead there.
-#![cfg_attr(
-    not(all(feature = "fetch", feature = "event-source")),
-    allow(dead_code, unused_variables, unreachable_code, clippy::never_loop)
-)]
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod batch;

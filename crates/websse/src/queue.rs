@@ -41,6 +41,8 @@ pub(crate) type QueueRef = Rc<RefCell<Queue>>;
 #[derive(Debug)]
 enum Slot {
     Item(Result<Item, Error>),
+    // Only the fetch transport queues whole chunks.
+    #[cfg_attr(not(feature = "fetch"), allow(dead_code))]
     Chunk(Chunk, usize),
 }
 
@@ -132,13 +134,14 @@ impl Queue {
     }
 
     /// From now on, messages wake the consumer only at [`wake_held`](Queue::wake_held).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    // The EventSource transport's batching; the fetch transport wakes per chunk instead.
+    #[cfg_attr(not(feature = "event-source"), allow(dead_code))]
     pub(crate) fn hold_message_wakes(&mut self) {
         self.hold_wakes = true;
     }
 
     /// Wakes the consumer if a message arrived since the last wake.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    #[cfg_attr(not(feature = "event-source"), allow(dead_code))]
     pub(crate) fn wake_held(&mut self) {
         if std::mem::take(&mut self.held) {
             if self.deferring {
@@ -176,7 +179,7 @@ impl Queue {
     /// Queues an item as is, not counted against a bound: for a transport whose queue has none
     /// (the fetch transport, which reads only as fast as the stream is polled), so that it does
     /// not link the counting (smaller code).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    #[cfg_attr(not(feature = "fetch"), allow(dead_code))]
     pub(crate) fn push_unbounded(&mut self, item: Item) {
         debug_assert!(
             self.max_bytes.is_none(),
@@ -187,7 +190,7 @@ impl Queue {
 
     /// Queues the messages of one chunk in one slot (unbounded queues only, like
     /// [`push_unbounded`](Queue::push_unbounded)).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    #[cfg_attr(not(feature = "fetch"), allow(dead_code))]
     pub(crate) fn push_chunk(&mut self, chunk: Chunk) {
         debug_assert!(self.max_bytes.is_none(), "a chunk is not counted");
         if chunk.len() > 0 {
@@ -223,6 +226,8 @@ impl Queue {
     }
 
     /// The error the stream failed with, taken out, if it failed.
+    // This, `is_empty` and `set_finished` serve the fetch driver, which the stream polls.
+    #[cfg_attr(not(feature = "fetch"), allow(dead_code))]
     pub(crate) fn take_failure(&mut self) -> Option<Error> {
         if !self.finished || !matches!(self.items.last(), Some(Some(Slot::Item(Err(_))))) {
             return None;
@@ -282,6 +287,7 @@ impl Queue {
         Some(item)
     }
 
+    #[cfg_attr(not(feature = "fetch"), allow(dead_code))]
     pub(crate) fn is_empty(&self) -> bool {
         // Never only taken slots: the last `pop` empties those.
         self.items.is_empty()
@@ -297,6 +303,7 @@ impl Queue {
     }
 
     /// The transport stopped without saying how (its driver returned).
+    #[cfg_attr(not(feature = "fetch"), allow(dead_code))]
     pub(crate) fn set_finished(&mut self) {
         self.finished = true;
     }

@@ -166,6 +166,11 @@ impl fmt::Debug for EventStream {
 
 impl EventStream {
     #[cfg(target_arch = "wasm32")]
+    // With neither transport compiled in, every request ends in the `TransportNotEnabled` arm.
+    #[cfg_attr(
+        not(any(feature = "fetch", feature = "event-source")),
+        allow(unused_variables, unreachable_code)
+    )]
     pub(crate) fn open(mut request: SseRequest) -> Result<EventStream, Error> {
         let queue: QueueRef = std::rc::Rc::new(std::cell::RefCell::new(match request.transport {
             crate::Transport::EventSource => crate::queue::Queue::bounded(request.max_buffered),

@@ -7,12 +7,11 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use futures::future::{Either, select};
 use serde_json::{Value, json};
 use wasm_bindgen_test::*;
 use websse::{
-    ConnectionState, Disconnect, EndOfBody, Error, EventStream, Framing, Item, ReconnectPolicy,
-    Skipped, SseRequest, Transport,
+    ConnectionState, Credentials, Disconnect, EndOfBody, Error, EventStream, Framing, Item,
+    ReconnectPolicy, Skipped, SseRequest, Transport,
 };
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -240,7 +239,8 @@ async fn fetch_204_ends_cleanly_without_reconnect() {
             Item::State(ConnectionState::Closed)
         ]
     );
-    sleep(200).await;
+    // No `Reconnecting` above, and the stream has ended (its driver is gone): nothing is left
+    // that could send a second request, so the log is final.
     assert_eq!(log(&k).await.len(), 1);
 }
 
@@ -253,7 +253,14 @@ async fn eventsource_204_stops() {
         matches!(items.last(), Some(Err(Error::EventSourceClosed))),
         "{items:?}"
     );
-    sleep(200).await;
+    // The browser reports a retry as `Reconnecting` before making it, and the ended stream
+    // has closed its EventSource: with neither, the log is final.
+    assert!(
+        !items
+            .iter()
+            .any(|item| matches!(item, Ok(Item::State(ConnectionState::Reconnecting { .. })))),
+        "{items:?}"
+    );
     assert_eq!(log(&k).await.len(), 1);
 }
 
@@ -628,22 +635,147 @@ async fn fetch_put_bytes_body_arrives() {
     assert_eq!(echo["body"], "bytes ✓");
 }
 
+/// Sets a cookie of the test page's site. The test server gets it too when a request carries
+/// credentials: cookies do not tell ports apart.
+fn set_cookie(cookie: &str) {
+    let document = web_sys::window().unwrap().document().unwrap();
+    js_sys::Reflect::set(&document, &"cookie".into(), &cookie.into()).unwrap();
+}
+
+/// Each builder setting does what it says, seen where it shows: on the wire (method, body,
+/// headers, credentials and `Last-Event-ID`, as the server logged both requests) and in the
+/// stream (the event size bound, the idle timeout, the reconnect delay, the end sentinel).
+/// A default request to the same server is the control: it shows none of those effects.
+/// Framing, `events`, `max_buffered`, `pause_when_hidden` and `end_of_body` have tests of
+/// their own in this file.
+#[wasm_bindgen_test]
+async fn every_builder_setting_has_its_effect() {
+    let ms = Duration::from_millis;
+    let k = key("builder");
+    let too_large = format!("data: {}\n\n", "x".repeat(40));
+    script(
+        &k,
+        json!([
+            // Too large for the bound, then an event with an id, then silence.
+            { "chunks": [text_chunk(&too_large), text_chunk("id: s1\ndata: one\n\n")],
+              "end": "hold" },
+            { "chunks": [text_chunk("data: two\n\ndata: [DONE]\n\ndata: after\n\n")],
+              "end": "hold" }
+        ]),
+    )
+    .await;
+    let cookie = format!("websse-builder-{}", (js_sys::Math::random() * 1e9) as u64);
+    set_cookie(&format!("{cookie}=1; path=/"));
+    let request = SseRequest::new("PUT", sse_url(&k))
+        .credentials(Credentials::Include)
+        .header("X-Custom", "42")
+        .body_bytes("bytes ✓".as_bytes().to_vec())
+        .last_event_id("7")
+        .max_event_size(Some(16))
+        .idle_timeout(ms(300))
+        .reconnect(ReconnectPolicy {
+            initial_delay: ms(70),
+            min_delay: ms(70),
+            jitter: 0.0,
+            ..ReconnectPolicy::default()
+        })
+        .done_on_data("[DONE]");
+    let items: Vec<Item> = drain(&mut open(request))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+
+    let control = key("builder-default");
+    script_one_and_hold(&control).await;
+    let mut stream = open(SseRequest::get(sse_url(&control)));
+    next_message(&mut stream).await;
+    drop(stream);
+    set_cookie(&format!("{cookie}=; max-age=0; path=/"));
+
+    // The stream: the oversized event skipped at the bound, the silence ended by the idle
+    // timeout after the policy's delay, the sentinel ending the stream cleanly.
+    let messages: Vec<(&str, &str)> = items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Message(m) => Some((m.data(), m.last_event_id())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(messages, [("one", "s1"), ("two", "s1")], "{items:?}");
+    assert!(
+        items.contains(&Item::Skipped(Skipped::TooLarge { limit: 16 })),
+        "{items:?}"
+    );
+    let states: Vec<ConnectionState> = items
+        .iter()
+        .filter_map(|item| match item {
+            Item::State(state) => Some(*state),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reconnects(&states), [(1, ms(70), Disconnect::IdleTimeout)]);
+    assert_eq!(items.last(), Some(&Item::State(ConnectionState::Closed)));
+
+    // The wire: both requests carry the method, body, header and cookie; the first the given
+    // `Last-Event-ID`, the second the one the stream received.
+    let wire = log(&k).await;
+    assert_eq!(wire.len(), 2, "{wire:?}");
+    for entry in &wire {
+        assert_eq!(entry["method"], "PUT", "{entry}");
+        assert_eq!(entry["body"], "bytes ✓", "{entry}");
+        assert_eq!(entry["headers"]["x-custom"], "42", "{entry}");
+        let cookies = entry["headers"]["cookie"].as_str().unwrap_or_default();
+        assert!(cookies.contains(&format!("{cookie}=1")), "{entry}");
+    }
+    assert_eq!(wire[0]["last_event_id"], "7");
+    assert_eq!(wire[1]["last_event_id"], "s1");
+    let waited = wire[1]["started_ms"].as_f64().unwrap() - wire[0]["started_ms"].as_f64().unwrap();
+    assert!(
+        waited >= 360.0,
+        "idle timeout and delay: reconnected after {waited} ms"
+    );
+
+    let default = &log(&control).await[0];
+    assert_eq!(default["method"], "GET", "{default}");
+    assert_eq!(default["body"], "", "{default}");
+    assert_eq!(default["last_event_id"], Value::Null, "{default}");
+    assert_eq!(default["headers"]["x-custom"], Value::Null, "{default}");
+    assert_eq!(default["headers"]["cookie"], Value::Null, "{default}");
+}
+
 async fn check_drop_aborts(k: &str, stream: EventStream) {
     let mut stream = stream;
     next_message(&mut stream).await;
     assert_eq!(log(k).await[0]["outcome"], "open");
     drop(stream);
-    let mut outcome = Value::Null;
-    for _ in 0..40 {
-        sleep(50).await;
-        outcome = log(k).await[0]["outcome"].clone();
-        if outcome != "open" {
-            break;
-        }
-    }
-    assert_eq!(outcome, "client_disconnected");
-    sleep(300).await;
+    let ended = until_log(k, 2000.0, "the server to see the client leave", |log| {
+        log[0]["outcome"] != "open"
+    })
+    .await;
+    assert_eq!(ended[0]["outcome"], "client_disconnected", "{ended:?}");
+    one_fast_reconnect_later().await;
     assert_eq!(log(k).await.len(), 1, "no reconnect after drop");
+}
+
+/// Returns once a fresh fetch stream has reconnected once, after `fast_policy`'s first delay.
+///
+/// A stream that should be gone but reconnects anyway set its timer for that delay (or a
+/// shorter one) before this probe set its own, and the browser fires timers of equal delay in
+/// the order they were set: its request goes out before the probe's second one, so the log has
+/// it by the time the probe's message is here.
+async fn one_fast_reconnect_later() {
+    let probe = key("probe");
+    script(
+        &probe,
+        json!([
+            { "status": 500, "headers": {"content-type": "text/plain"} },
+            { "chunks": [text_chunk("data: ok\n\n")], "end": "hold" }
+        ]),
+    )
+    .await;
+    let mut stream = open(fetch(&probe));
+    assert_eq!(next_message(&mut stream).await.data(), "ok");
 }
 
 #[wasm_bindgen_test]
@@ -682,8 +814,12 @@ async fn fetch_idle_timeout_reconnects() {
     let mut stream = open(fetch(&k).idle_timeout(Duration::from_millis(300)));
     assert_eq!(next_message(&mut stream).await.data(), "one");
     assert_eq!(next_message(&mut stream).await.data(), "two");
-    sleep(100).await;
-    let log = log(&k).await;
+    // The client aborted the first request before it sent the second; the server may hear of
+    // it a little later.
+    let log = until_log(&k, 2000.0, "the first connection to end", |log| {
+        log[0]["outcome"] != "open"
+    })
+    .await;
     assert_eq!(log[0]["outcome"], "client_disconnected", "{log:?}");
     assert_eq!(log[1]["last_event_id"], "i1");
 }
@@ -921,16 +1057,22 @@ async fn fetch_pause_when_hidden_closes_and_resumes_with_last_event_id() {
     let mut stream = open(fetch(&k).pause_when_hidden(true));
     assert_eq!(next_message(&mut stream).await.data(), "one");
     set_page_hidden(true);
-    // Keep polling while hidden: the connection is closed, nothing but `Paused` arrives.
+    assert_eq!(
+        next_within(&mut stream, 5000).await.unwrap().unwrap(),
+        Item::State(ConnectionState::Paused)
+    );
+    until_log(&k, 2000.0, "the hidden page's connection to end", |log| {
+        log[0]["outcome"] != "open"
+    })
+    .await;
+    // Hidden, nothing more happens: a reconnect would have been sent (and a state queued)
+    // before the probe's, see `one_fast_reconnect_later`.
+    one_fast_reconnect_later().await;
     let mut while_hidden = Vec::new();
-    let deadline = now() + 400.0;
-    while now() < deadline {
-        match select(Box::pin(stream.next()), Box::pin(sleep(50))).await {
-            Either::Left((item, _)) => while_hidden.push(item.unwrap().unwrap()),
-            Either::Right(_) => {}
-        }
+    while let Some(item) = futures::FutureExt::now_or_never(stream.next()) {
+        while_hidden.push(item);
     }
-    assert_eq!(while_hidden, [Item::State(ConnectionState::Paused)]);
+    assert!(while_hidden.is_empty(), "{while_hidden:?}");
     let hidden_log = log(&k).await;
     set_page_hidden(false);
     assert_eq!(hidden_log.len(), 1, "{hidden_log:?}");
@@ -1113,6 +1255,7 @@ async fn until_log(key: &str, ms: f64, what: &str, done: impl Fn(&[Value]) -> bo
             return log;
         }
         assert!(now() < deadline, "{what} within {ms} ms: {log:?}");
+        // The server cannot tell us when its log changes: ask again shortly.
         sleep(50).await;
     }
 }
@@ -1145,15 +1288,22 @@ async fn open_starts_connecting_before_the_first_poll() {
 async fn eventsource_queue_is_bounded_and_says_what_it_dropped() {
     let k = key("es-lagged");
     let events: String = (0..200).map(|i| format!("data: {i:04}\n\n")).collect();
+    // The body ends after the events, and the browser reconnects only after it has dispatched
+    // them all: the second request says they have all reached the queue.
     script(
         &k,
-        json!([{ "chunks": [text_chunk(&events)], "end": "hold" }]),
+        json!([
+            { "chunks": [text_chunk(&format!("retry: 1\n{events}"))], "end": "close" },
+            { "end": "hold" }
+        ]),
     )
     .await;
     // Room for a handful of messages only; the consumer does not poll while they arrive.
     let mut stream = open(es(&k).max_buffered(1024));
-    until_log(&k, 5000.0, "a connection", |log| !log.is_empty()).await;
-    sleep(500).await;
+    until_log(&k, 10000.0, "the reconnect after the body", |log| {
+        log.len() >= 2
+    })
+    .await;
     let mut received = Vec::new();
     let mut dropped = 0;
     while received.len() as u64 + dropped < 200 {

@@ -1,5 +1,6 @@
 //! The chat stream format and resume.
 
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 use crate::support::{self, client, header, json_error, read_body, read_body_until, spawn};
@@ -308,12 +309,28 @@ async fn shutdown_stops_open_answers() {
         .send()
         .await
         .expect("request");
-    let stop = server.shutdown.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        let _ = stop.send(true);
-    });
-    let events = read_body(response).await.events();
+    // Shut down once the answer is streaming: its first delta is here.
+    let mut body = response.bytes_stream();
+    let mut bytes = Vec::new();
+    while !support::parse(&bytes)
+        .iter()
+        .any(|e| e.event_type() == "delta")
+    {
+        let chunk = tokio::time::timeout(support::TIMEOUT, body.next())
+            .await
+            .expect("a delta in time")
+            .expect("not the end")
+            .expect("chunk");
+        bytes.extend_from_slice(&chunk);
+    }
+    let _ = server.shutdown.send(true);
+    while let Some(chunk) = tokio::time::timeout(support::TIMEOUT, body.next())
+        .await
+        .expect("the end in time")
+    {
+        bytes.extend_from_slice(&chunk.expect("chunk"));
+    }
+    let events = support::parse(&bytes);
     let last = events.last().expect("done");
     assert_eq!(last.event_type(), "done");
     assert_eq!(data(last), json!({"reason": "stopped"}));

@@ -291,17 +291,15 @@ async fn binary_prints_its_address_and_stops_on_sigterm() {
         .expect("kill -TERM");
     assert!(status.success());
     let _ = read_body_until(ticker, |_| false).await;
-    let exit = tokio::task::spawn_blocking(move || {
-        for _ in 0..100 {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        None
-    })
-    .await
-    .expect("join");
-    assert!(exit.is_some_and(|s| s.success()), "exit: {exit:?}");
+    let pid = child.id().to_string();
+    let exit = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::task::spawn_blocking(move || child.wait()),
+    )
+    .await;
+    if exit.is_err() {
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+    }
+    let exit = exit.map(|joined| joined.expect("join").expect("wait"));
+    assert!(exit.as_ref().is_ok_and(|s| s.success()), "exit: {exit:?}");
 }

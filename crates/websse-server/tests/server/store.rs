@@ -260,6 +260,8 @@ impl Run {
                     .expect("stop");
                 assert_eq!(response.status().as_u16(), step["status"], "{ctx}");
             }
+            // Only for time that must pass with no reader watching (a TTL running out, a producer
+            // trimming its answer as it finishes): no client can wait for an event of either.
             "sleep" => {
                 tokio::time::sleep(Duration::from_millis(step["ms"].as_u64().expect("ms"))).await;
             }

@@ -192,7 +192,8 @@ async fn hold_stays_open_until_the_client_leaves_and_that_is_recorded() {
         .expect("chunk")
         .expect("not the end");
     assert_eq!(&first[..], b"data: held\n\n");
-    // Still open: nothing more comes, the body does not end.
+    // Still open: nothing more comes, the body does not end. No event says that a body will
+    // not end, so this one is watched for a while.
     let more = tokio::time::timeout(Duration::from_millis(300), response.chunk()).await;
     assert!(more.is_err(), "the held body must stay open");
     assert_eq!(log(&server, "hold").await[0]["outcome"], "open");

@@ -85,6 +85,8 @@ impl Listener {
     }
 
     /// The event type listened to.
+    // Only the EventSource transport asks which types it listens to.
+    #[cfg_attr(not(feature = "event-source"), allow(dead_code))]
     pub(crate) fn event_type(&self) -> &str {
         &self.event_type
     }
@@ -104,17 +106,27 @@ impl Drop for Listener {
 ///
 /// Not Rust's `Debug` of `JsValue` (that would link `core::fmt` into every app for a message
 /// that is almost never seen), and one JS import for every kind of value (smaller code).
+// Used by the transports: unused when neither is compiled in (as is `js_error`).
+#[cfg_attr(
+    not(any(feature = "fetch", feature = "event-source")),
+    allow(dead_code)
+)]
 pub(crate) fn js_message(value: &JsValue) -> String {
     js_string(value).unwrap_or_else(|_| "a value that cannot be shown".to_owned())
 }
 
 /// `what` followed by [`js_message`] of `value` (string concatenation, no `core::fmt`).
+#[cfg_attr(not(feature = "fetch"), allow(dead_code))]
 pub(crate) fn js_message_after(what: &str, value: &JsValue) -> String {
     let mut message = String::from(what);
     message.push_str(&js_message(value));
     message
 }
 
+#[cfg_attr(
+    not(any(feature = "fetch", feature = "event-source")),
+    allow(dead_code)
+)]
 pub(crate) fn js_error(value: JsValue) -> Error {
     Error::Js {
         message: js_message(&value),

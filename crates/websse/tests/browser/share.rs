@@ -5,18 +5,29 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use super::{key, log, now, script, sleep, sse_url, text_chunk, until_log};
+use super::{
+    fast_policy, key, log, now, one_fast_reconnect_later, script, sleep, sse_url, text_chunk,
+    until_log,
+};
 use futures::StreamExt;
 use futures::future::{Either, select};
 use js_sys::{Array, Promise, Reflect};
 use serde_json::{Value, json};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 use websse::{
     ConnectionState, Error, Item, Message, Role, SharedStream, Skipped, SseRequest, Subscription,
     Transport,
 };
+
+/// A promise and the function that resolves it.
+fn promise() -> (Promise, js_sys::Function) {
+    let mut resolve = None;
+    let promise = Promise::new(&mut |res, _| resolve = Some(res));
+    (promise, resolve.unwrap())
+}
 
 /// One response that sends `events` and holds the connection.
 fn held(events: &str) -> Value {
@@ -138,12 +149,19 @@ async fn dropping_every_subscriber_closes_the_connection_and_a_new_one_reopens_i
     ] {
         let k = key(name);
         script(&k, json!([held("data: a\n\n"), held("data: again\n\n")])).await;
-        let stream = shared(&k, transport);
+        // The fast policy: a fetch reconnect that should not happen would come within the
+        // probe's delay (see `one_fast_reconnect_later`).
+        let stream = SseRequest::get(sse_url(&k))
+            .transport(transport)
+            .reconnect(fast_policy())
+            .share()
+            .expect("share");
         let mut a = stream.subscribe();
         let mut b = stream.subscribe();
         until_messages(&mut a, 1).await;
         until_messages(&mut b, 1).await;
         drop(b);
+        // No event says a connection will stay open: give a wrong close time to be logged.
         sleep(300).await;
         assert_eq!(log(&k).await[0]["outcome"], "open", "{name}: one left");
         drop(a);
@@ -152,7 +170,7 @@ async fn dropping_every_subscriber_closes_the_connection_and_a_new_one_reopens_i
         })
         .await;
         assert_eq!(stream.subscribers(), 0);
-        sleep(300).await;
+        one_fast_reconnect_later().await;
         assert_eq!(
             log(&k).await.len(),
             1,
@@ -181,6 +199,7 @@ async fn closing_one_subscription_leaves_the_others() {
     );
     assert!(next_within(&mut b, 1000).await.is_none());
     assert_eq!(stream.subscribers(), 1);
+    // No event says a connection will stay open: give a wrong close time to be logged.
     sleep(200).await;
     assert_eq!(log(&k).await[0]["outcome"], "open");
     a.close();
@@ -290,6 +309,8 @@ type Heard = Rc<RefCell<Vec<(f64, Vec<String>)>>>;
 struct Channel {
     channel: web_sys::BroadcastChannel,
     heard: Heard,
+    /// Resolves with the request fingerprint when the page says hello.
+    hello: Promise,
     _listener: gloo_events::EventListener,
 }
 
@@ -297,18 +318,27 @@ impl Channel {
     fn open(key: &str) -> Channel {
         let channel = web_sys::BroadcastChannel::new(&lock_name(key)).unwrap();
         let heard: Heard = Rc::default();
+        let (hello, said_hello) = promise();
         let listener = {
             let heard = Rc::clone(&heard);
             gloo_events::EventListener::new(&channel, "message", move |event| {
                 let data = event.unchecked_ref::<web_sys::MessageEvent>().data();
                 let fields: Array = data.unchecked_into();
                 let text: Vec<String> = fields.iter().filter_map(|f| f.as_string()).collect();
+                if text.get(1).map(String::as_str) == Some("hello")
+                    && let Some(fingerprint) = text.get(2)
+                {
+                    said_hello
+                        .call1(&JsValue::UNDEFINED, &JsValue::from_str(fingerprint))
+                        .unwrap();
+                }
                 heard.borrow_mut().push((now(), text));
             })
         };
         Channel {
             channel,
             heard,
+            hello,
             _listener: listener,
         }
     }
@@ -353,16 +383,10 @@ impl Channel {
 
     /// The request fingerprint the page said hello with.
     async fn fingerprint(&self) -> String {
-        for _ in 0..200 {
-            let found = self.heard.borrow().iter().find_map(|(_, fields)| {
-                (fields.get(1).map(String::as_str) == Some("hello")).then(|| fields[2].clone())
-            });
-            if let Some(found) = found {
-                return found;
-            }
-            sleep(10).await;
+        match select(JsFuture::from(self.hello.clone()), Box::pin(sleep(2000))).await {
+            Either::Left((Ok(fingerprint), _)) => fingerprint.as_string().unwrap(),
+            _ => panic!("the page never said hello: {:?}", self.heard.borrow()),
         }
-        panic!("the page never said hello: {:?}", self.heard.borrow());
     }
 }
 
@@ -445,7 +469,8 @@ async fn a_silent_leader_is_replaced_within_3_s() {
     channel.message("L1", "a", "1");
     channel.message("L1", "b", "2");
     let mut items = until_messages(&mut sub, 2).await;
-    // Alive for a while: no takeover while it beats.
+    // Alive for a while: no takeover while it beats. Beats come on a live leader's clock, so
+    // this part takes time by design.
     for _ in 0..8 {
         channel.beat("L1");
         sleep(250).await;
@@ -492,10 +517,11 @@ async fn a_new_leader_whose_lead_message_was_missed_causes_no_repeats() {
     channel.message("L2", "3", "3");
     channel.message("L1", "late", "9");
     channel.message("L2", "4", "4");
-    items.extend(until_messages(&mut sub, 1).await);
-    sleep(200).await;
-    while let Some(Some(Ok(item))) = futures::FutureExt::now_or_never(sub.next()) {
-        items.push(item);
+    // A channel delivers in the order things were posted: once this last one is here, every
+    // repeat or late item that got through would be here before it.
+    channel.message("L2", "5", "5");
+    while !items.contains(&msg("5", "5")) {
+        items.extend(until_messages(&mut sub, 1).await);
     }
     assert_eq!(
         messages(&items),
@@ -503,7 +529,8 @@ async fn a_new_leader_whose_lead_message_was_missed_causes_no_repeats() {
             &msg("1", "1"),
             &msg("2", "2"),
             &msg("3", "3"),
-            &msg("4", "4")
+            &msg("4", "4"),
+            &msg("5", "5")
         ],
         "{items:?}"
     );
@@ -684,12 +711,8 @@ async fn a_leader_whose_stream_ended_says_so_before_another_tab_may_lead() {
             other => panic!("{other:?}"),
         }
     }
-    let ended_at = now();
     // The subscription is kept (not dropped): the lock must still pass on, after the others heard.
-    while other.granted_at().is_none() {
-        assert!(now() - ended_at < 5000.0, "the lock was never released");
-        sleep(20).await;
-    }
+    other.until_granted(5000).await;
     let granted = other.granted_at().unwrap();
     let closed_heard = channel
         .heard
@@ -799,6 +822,8 @@ async fn followers_end_with_the_leaders_error() {
 /// granted, until released.
 struct OtherTab {
     granted: Rc<Cell<Option<f64>>>,
+    /// Resolves when the lock is granted.
+    grant: Promise,
     release: Rc<RefCell<Option<js_sys::Function>>>,
     _grant: Closure<dyn FnMut(JsValue) -> Promise>,
 }
@@ -808,10 +833,12 @@ impl OtherTab {
     fn request(name: &str) -> OtherTab {
         let granted = Rc::new(Cell::new(None));
         let release: Rc<RefCell<Option<js_sys::Function>>> = Rc::default();
+        let (grant_promise, resolve_grant) = promise();
         let grant = {
             let (granted, release) = (Rc::clone(&granted), Rc::clone(&release));
             Closure::<dyn FnMut(JsValue) -> Promise>::new(move |_lock| {
                 granted.set(Some(now()));
+                resolve_grant.call0(&JsValue::UNDEFINED).unwrap();
                 Promise::new(&mut |resolve, _| *release.borrow_mut() = Some(resolve))
             })
         };
@@ -826,6 +853,7 @@ impl OtherTab {
             .unwrap();
         OtherTab {
             granted,
+            grant: grant_promise,
             release,
             _grant: grant,
         }
@@ -834,10 +862,17 @@ impl OtherTab {
     /// Asks for the lock and waits until this "tab" holds it.
     async fn lead(name: &str) -> OtherTab {
         let tab = OtherTab::request(name);
-        while tab.granted_at().is_none() {
-            sleep(10).await;
-        }
+        tab.until_granted(5000).await;
         tab
+    }
+
+    /// Waits until the lock is granted, or panics after `ms`.
+    async fn until_granted(&self, ms: u32) {
+        if let Either::Right(_) =
+            select(JsFuture::from(self.grant.clone()), Box::pin(sleep(ms))).await
+        {
+            panic!("the lock was not granted within {ms} ms");
+        }
     }
 
     /// When the lock was granted (`Date.now()`), if it was.
