@@ -1,37 +1,23 @@
-//! A plain, comparable description of one stream to open: what the `use_sse` hook depends on.
+//! One stream to open: what the `use_sse` hook depends on.
 //!
-//! `websse::SseRequest` is a consuming builder and not `PartialEq`, so the app keeps its own
-//! value (with a `generation` to force a new connection for the same request, as retry does) and
-//! builds the request only when the hook opens the stream.
+//! The request is websse's own `SseRequest`, built by the page's reducer when the user acts; it
+//! is `Clone + PartialEq`, so the hook can tell whether it changed. Next to it is what the request
+//! has no say in: whether to join the stream across tabs, and a counter for a new connection.
 
-use websse::{Credentials, Framing, SseRequest, Transport};
+use websse::SseRequest;
 
 /// Everything needed to open one stream.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StreamSpec {
-    /// Bumped to open a new connection for an otherwise equal request.
-    pub generation: u64,
-    /// Absolute or page-relative URL.
-    pub url: String,
-    /// HTTP method (fetch only; EventSource is always GET).
-    pub method: String,
-    /// Transport.
-    pub transport: Transport,
-    /// Request headers (fetch only).
-    pub headers: Vec<(String, String)>,
-    /// Request body (fetch only).
-    pub body: Option<String>,
-    /// Framing of the response body.
-    pub framing: Framing,
-    /// Named event types of interest (EventSource delivers only these and `message`).
-    pub events: Vec<String>,
-    /// Credentials mode; `None` leaves the client's default.
-    pub credentials: Option<Credentials>,
-    /// Share one connection with the other tabs of this origin that open the same request
-    /// (`SseRequest::across_tabs`); the stream then also reports `Item::Sharing`.
+    /// The request to open.
+    pub request: SseRequest,
+    /// Join the stream that the other tabs of this origin share for the same request
+    /// (`across_tabs(true)`, `share()`, `subscribe()`) rather than open a connection of its own.
+    /// Kept here because `SseRequest::open` ignores `across_tabs` and two requests that differ
+    /// only in it compare equal.
     pub across_tabs: bool,
-    /// Close the connection while the page is hidden (`SseRequest::pause_when_hidden`).
-    pub pause_when_hidden: bool,
+    /// Bumped to open a new connection for an equal request, as retry does.
+    pub generation: u64,
 }
 
 /// The items of an opened [`StreamSpec`]: its own `EventStream`, or a subscription to a stream
@@ -39,38 +25,17 @@ pub struct StreamSpec {
 pub type SpecStream = futures::stream::LocalBoxStream<'static, Result<websse::Item, websse::Error>>;
 
 impl StreamSpec {
-    /// Builds the websse request and opens it (or, across tabs, joins the shared stream).
+    /// Opens the request (or, across tabs, joins the shared stream).
     ///
     /// # Errors
     /// Whatever `websse` refuses (for example a body with the EventSource transport).
     pub fn open(&self) -> Result<SpecStream, websse::Error> {
         use futures::StreamExt;
 
-        let method = if self.method.trim().is_empty() {
-            "GET"
-        } else {
-            self.method.trim()
-        };
-        let mut req = SseRequest::new(method, &self.url).transport(self.transport);
-        for (name, value) in &self.headers {
-            req = req.header(name.as_str(), value.as_str());
-        }
-        if let Some(body) = &self.body {
-            req = req.body_text(body.clone());
-        }
-        req = req.framing(self.framing);
-        if !self.events.is_empty() {
-            req = req.events(self.events.iter().map(String::as_str));
-        }
-        if let Some(credentials) = self.credentials {
-            req = req.credentials(credentials);
-        }
-        if self.pause_when_hidden {
-            req = req.pause_when_hidden(true);
-        }
+        let request = self.request.clone();
         if self.across_tabs {
-            return Ok(req.across_tabs(true).share()?.subscribe().boxed_local());
+            return Ok(request.across_tabs(true).share()?.subscribe().boxed_local());
         }
-        req.open().map(StreamExt::boxed_local)
+        request.open().map(StreamExt::boxed_local)
     }
 }

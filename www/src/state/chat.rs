@@ -5,7 +5,7 @@
 
 use std::rc::Rc;
 
-use websse::{ConnectionState, Item, Transport};
+use websse::{ConnectionState, Item, SseRequest, Transport};
 use yew::prelude::*;
 
 use super::StreamEvent;
@@ -174,9 +174,8 @@ impl ChatState {
     }
 
     fn spec_for(&self, prompt: &str, generation: u64) -> StreamSpec {
-        let events = CHAT_EVENTS.iter().map(|e| (*e).to_owned()).collect();
         let api = self.api.as_deref().unwrap_or("/api/chat");
-        match self.transport {
+        let request = match self.transport {
             Transport::EventSource => {
                 let mut url = String::from(api);
                 url.push_str("?prompt=");
@@ -188,14 +187,7 @@ impl ChatState {
                     url.push('=');
                     url.push_str(value);
                 }
-                StreamSpec {
-                    generation,
-                    url,
-                    method: "GET".into(),
-                    transport: Transport::EventSource,
-                    events,
-                    ..StreamSpec::default()
-                }
+                SseRequest::get(url).transport(Transport::EventSource)
             }
             Transport::Fetch => {
                 // {"messages":[{"role":"user","content":"..."}],"speed":2,...}
@@ -209,17 +201,16 @@ impl ChatState {
                     body.push_str(value);
                 }
                 body.push('}');
-                StreamSpec {
-                    generation,
-                    url: api.into(),
-                    method: "POST".into(),
-                    transport: Transport::Fetch,
-                    headers: vec![("Content-Type".into(), "application/json".into())],
-                    body: Some(body),
-                    events,
-                    ..StreamSpec::default()
-                }
+                SseRequest::post(api)
+                    .transport(Transport::Fetch)
+                    .header("Content-Type", "application/json")
+                    .body_text(body)
             }
+        };
+        StreamSpec {
+            request: request.events(CHAT_EVENTS),
+            across_tabs: false,
+            generation,
         }
     }
 
@@ -343,41 +334,81 @@ mod tests {
         reduce(&chat, ChatAction::Send(prompt.into()))
     }
 
+    /// The request of the streaming answer.
+    fn request(chat: &ChatState) -> SseRequest {
+        chat.active_spec().expect("an answer is streaming").request
+    }
+
     #[test]
     fn a_question_over_fetch_posts_the_prompt_as_json() {
         let chat = asked(&[], "say \"hi\"\n");
-        let spec = chat.active_spec().expect("an answer is streaming");
-        assert_eq!(spec.transport, Transport::Fetch);
         assert_eq!(
-            (spec.method.as_str(), spec.url.as_str()),
-            ("POST", "/api/chat")
+            request(&chat),
+            SseRequest::post("/api/chat")
+                .header("Content-Type", "application/json")
+                .body_text(r#"{"messages":[{"role":"user","content":"say \"hi\""}]}"#)
+                .events(CHAT_EVENTS)
         );
-        assert_eq!(
-            spec.body.as_deref(),
-            Some(r#"{"messages":[{"role":"user","content":"say \"hi\""}]}"#)
-        );
-        assert_eq!(spec.events, CHAT_EVENTS);
         assert_eq!(chat.phase().map(Phase::name), Some("connecting"));
     }
 
     #[test]
     fn a_question_over_eventsource_goes_in_the_url() {
         let chat = asked(&[("transport", "eventsource")], "a&b é");
-        let spec = chat.active_spec().expect("an answer is streaming");
-        assert_eq!(spec.transport, Transport::EventSource);
-        assert_eq!(spec.url, "/api/chat?prompt=a%26b%20%C3%A9");
-        assert_eq!(spec.body, None);
+        assert_eq!(
+            request(&chat),
+            SseRequest::get("/api/chat?prompt=a%26b%20%C3%A9")
+                .transport(Transport::EventSource)
+                .events(CHAT_EVENTS)
+        );
+    }
+
+    #[test]
+    fn knobs_go_into_the_body_or_the_url() {
+        let knobs = vec![
+            ("speed".to_owned(), "2".to_owned()),
+            ("max_tokens".to_owned(), "5".to_owned()),
+        ];
+        let chat = Rc::new(ChatState {
+            knobs: knobs.clone(),
+            ..ChatState::default()
+        });
+        assert_eq!(
+            request(&reduce(&chat, ChatAction::Send("q".into()))),
+            SseRequest::post("/api/chat")
+                .header("Content-Type", "application/json")
+                .body_text(
+                    r#"{"messages":[{"role":"user","content":"q"}],"speed":2,"max_tokens":5}"#
+                )
+                .events(CHAT_EVENTS)
+        );
+        let chat = Rc::new(ChatState {
+            knobs,
+            transport: Transport::EventSource,
+            ..ChatState::default()
+        });
+        assert_eq!(
+            request(&reduce(&chat, ChatAction::Send("q".into()))),
+            SseRequest::get("/api/chat?prompt=q&speed=2&max_tokens=5")
+                .transport(Transport::EventSource)
+                .events(CHAT_EVENTS)
+        );
     }
 
     #[test]
     fn only_test_endpoints_replace_the_chat_api() {
-        let chat = asked(&[("api", "/test/markdown")], "x");
+        let with_api =
+            |api: &str| request(&asked(&[("api", api), ("transport", "eventsource")], "x"));
+        let to = |url: &str| {
+            SseRequest::get(url)
+                .transport(Transport::EventSource)
+                .events(CHAT_EVENTS)
+        };
+        assert_eq!(with_api("/test/markdown"), to("/test/markdown?prompt=x"));
         assert_eq!(
-            chat.active_spec().map(|s| s.url),
-            Some("/test/markdown".into())
+            with_api("https://elsewhere.example/"),
+            to("/api/chat?prompt=x")
         );
-        let chat = asked(&[("api", "https://elsewhere.example/")], "x");
-        assert_eq!(chat.active_spec().map(|s| s.url), Some("/api/chat".into()));
     }
 
     #[test]
@@ -430,8 +461,8 @@ mod tests {
         assert!(matches!(chat.phase(), Some(Phase::Failed(_))));
         let chat = reduce(&chat, ChatAction::Retry);
         let again = chat.active_spec().expect("streaming again");
-        assert_ne!(first.generation, again.generation, "a new connection");
-        assert_eq!(first.body, again.body);
+        assert_eq!(first.request, again.request);
+        assert_ne!(first, again, "an equal request on a new connection");
         assert_eq!(chat.turns.len(), 1);
     }
 

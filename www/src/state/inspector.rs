@@ -6,7 +6,9 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
 
-use websse::{ConnectionState, Credentials, Framing, Item, Message, Sharing, Transport};
+use websse::{
+    ConnectionState, Credentials, Framing, Item, Message, Sharing, SseRequest, Transport,
+};
 use yew::prelude::*;
 
 use super::StreamEvent;
@@ -186,37 +188,42 @@ impl InspectorForm {
             .collect()
     }
 
-    /// The stream to open. `resolved` is the form's URL resolved against the page's address
-    /// (`None` when it does not parse as a URL).
+    /// The method to send: the one typed, trimmed; GET when it is blank.
+    pub fn method(&self) -> &str {
+        match self.method.trim() {
+            "" => "GET",
+            method => method,
+        }
+    }
+
+    /// The request the form describes. `resolved` is the form's URL resolved against the page's
+    /// address (`None` when it does not parse as a URL).
     ///
     /// # Errors
     /// An empty or unparsable URL, or a header line without a colon, as a message for the log.
-    pub fn to_spec(&self, resolved: Option<String>, generation: u64) -> Result<StreamSpec, String> {
+    pub fn to_request(&self, resolved: Option<&str>) -> Result<SseRequest, String> {
         let url = self.url.trim();
         if url.is_empty() {
             return Err("enter a URL".into());
         }
         let url = resolved.ok_or_else(|| format!("not a URL: {url}"))?;
-        let mut headers = Vec::new();
+        let mut request = SseRequest::new(self.method(), url).transport(self.transport);
         for line in self.header_lines() {
             let (name, value) = line
                 .split_once(':')
                 .ok_or_else(|| format!("a header needs \"Name: value\": {line}"))?;
-            headers.push((name.trim().to_owned(), value.trim().to_owned()));
+            request = request.header(name.trim(), value.trim());
         }
-        Ok(StreamSpec {
-            generation,
-            url,
-            method: self.method.trim().to_owned(),
-            transport: self.transport,
-            headers,
-            body: (!self.body.is_empty()).then(|| self.body.clone()),
-            framing: self.framing,
-            events: self.event_types(),
-            credentials: self.credentials,
-            across_tabs: self.tabs,
-            pause_when_hidden: self.pause,
-        })
+        if !self.body.is_empty() {
+            request = request.body_text(self.body.clone());
+        }
+        if let Some(credentials) = self.credentials {
+            request = request.credentials(credentials);
+        }
+        Ok(request
+            .framing(self.framing)
+            .events(self.event_types())
+            .pause_when_hidden(self.pause))
     }
 }
 
@@ -431,16 +438,18 @@ impl Reducible for InspectorState {
             }
             InspectorAction::Connect { resolved, time } => {
                 next.generation += 1;
-                match next.form.to_spec(resolved, next.generation) {
-                    Ok(spec) => {
-                        let method = if spec.method.is_empty() {
-                            "GET"
-                        } else {
-                            &spec.method
-                        };
-                        let line = format!("{method} {} via {}", spec.url, spec.transport);
+                match next.form.to_request(resolved.as_deref()) {
+                    Ok(request) => {
+                        let form = &next.form;
+                        // The request was built, so the URL resolved.
+                        let url = resolved.unwrap_or_default();
+                        let line = format!("{} {url} via {}", form.method(), form.transport);
                         next.log.push(time.clone(), LogKind::State(line));
-                        next.active = Some(spec);
+                        next.active = Some(StreamSpec {
+                            request,
+                            across_tabs: next.form.tabs,
+                            generation: next.generation,
+                        });
                         next.sharing = None;
                         next.connection = Connection::Idle;
                         next.set_connection(Connection::Live(ConnectionState::Connecting), time);
@@ -631,17 +640,87 @@ mod tests {
         assert_eq!(state.form.framing, Framing::Ndjson);
     }
 
+    /// What the state wants open.
+    fn spec(state: &InspectorState) -> StreamSpec {
+        state.active.clone().expect("a stream to open")
+    }
+
     #[test]
     fn connecting_logs_the_request_and_opens_the_stream() {
         let state = connected(&[("url", "/s"), ("header", "A: 1")]);
-        let spec = state.active.clone().expect("a stream to open");
-        assert_eq!(spec.url, "http://h/s");
-        assert_eq!(spec.headers, [("A".to_owned(), "1".to_owned())]);
+        assert_eq!(
+            spec(&state).request,
+            SseRequest::get("http://h/s").header("A", "1")
+        );
         assert_eq!(state.connection.to_string(), "open");
         assert_eq!(
             log_text(&state),
             ["GET http://h/s via fetch", "connecting", "open"]
         );
+    }
+
+    #[test]
+    fn every_field_of_the_form_goes_into_the_request() {
+        let state = connected(&[
+            ("url", "/s"),
+            ("method", " PUT "),
+            ("header", " A :  1 "),
+            ("header", "B: x: y"),
+            ("body", " {} "),
+            ("framing", "ndjson"),
+            ("events", "a, b"),
+            ("credentials", "include"),
+            ("pause", "1"),
+        ]);
+        assert_eq!(
+            spec(&state).request,
+            SseRequest::new("PUT", "http://h/s")
+                .header("A", "1")
+                .header("B", "x: y")
+                .body_text(" {} ")
+                .framing(Framing::Ndjson)
+                .events(["a", "b"])
+                .credentials(Credentials::Include)
+                .pause_when_hidden(true)
+        );
+        assert!(!spec(&state).across_tabs);
+        assert_eq!(log_text(&state)[0], "PUT http://h/s via fetch");
+    }
+
+    #[test]
+    fn a_blank_method_is_get_and_eventsource_is_kept() {
+        let state = connected(&[
+            ("url", "/s"),
+            ("method", "  "),
+            ("transport", "eventsource"),
+        ]);
+        assert_eq!(
+            spec(&state).request,
+            SseRequest::get("http://h/s").transport(Transport::EventSource)
+        );
+        assert_eq!(log_text(&state)[0], "GET http://h/s via eventsource");
+    }
+
+    #[test]
+    fn the_tabs_box_joins_the_stream_across_tabs() {
+        let state = connected(&[("url", "/s"), ("tabs", "1")]);
+        let spec = spec(&state);
+        assert!(spec.across_tabs);
+        assert_eq!(spec.request, SseRequest::get("http://h/s"));
+    }
+
+    #[test]
+    fn connecting_again_opens_a_new_connection_for_the_same_request() {
+        let state = connected(&[("url", "/s")]);
+        let again = reduce(
+            &state,
+            InspectorAction::Connect {
+                resolved: Some("http://h/s".into()),
+                time: "t".into(),
+            },
+        );
+        assert_eq!(spec(&state).request, spec(&again).request);
+        assert_ne!(spec(&state), spec(&again));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! App state: one reducer per page, with explicit state enums, as in Yew's `function_todomvc`.
 //!
 //! The reducers are pure (no browser calls), so they are unit-tested natively. They hold websse's
-//! own types (`ConnectionState`, `Transport`, `Framing`, `Credentials`, `Sharing`, `Message`); what
-//! is here is what only this app means: a chat answer's phases, the inspector's form and log.
+//! own types (the `SseRequest` to open, `ConnectionState`, `Transport`, `Framing`, `Credentials`,
+//! `Sharing`, `Message`); what is here is what only this app means: a chat answer's phases, the
+//! inspector's form and log.
 
 pub mod chat;
 pub mod inspector;
