@@ -357,26 +357,53 @@ impl PartialEq for SseRequest {
                 _ => false,
             }
         }
-        self.method == other.method
-            && self.url == other.url
-            && self.transport == other.transport
-            && self.credentials == other.credentials
-            && self.body == other.body
-            && self.headers == other.headers
-            && same(&self.headers_with, &other.headers_with)
-            && same(&self.headers_async, &other.headers_async)
-            && same(&self.on_unauthorized, &other.on_unauthorized)
-            && self.reconnect == other.reconnect
-            && self.idle_timeout == other.idle_timeout
-            && self.max_event_size == other.max_event_size
-            && self.max_buffered == other.max_buffered
-            && self.framing == other.framing
-            && self.last_event_id == other.last_event_id
-            && self.done_on_data == other.done_on_data
-            && self.pause_when_hidden == other.pause_when_hidden
-            && self.end_of_body == other.end_of_body
-            && self.events == other.events
-            && self.error.as_ref().map(ToString::to_string)
+        // Every field by name: a setting added later cannot be left out of the comparison.
+        let SseRequest {
+            method,
+            url,
+            transport,
+            credentials,
+            body,
+            headers,
+            headers_with,
+            headers_async,
+            on_unauthorized,
+            reconnect,
+            idle_timeout,
+            max_event_size,
+            max_buffered,
+            framing,
+            last_event_id,
+            done_on_data,
+            pause_when_hidden,
+            end_of_body,
+            events,
+            share_key,
+            across_tabs,
+            error,
+        } = self;
+        *method == other.method
+            && *url == other.url
+            && *transport == other.transport
+            && *credentials == other.credentials
+            && *body == other.body
+            && *headers == other.headers
+            && same(headers_with, &other.headers_with)
+            && same(headers_async, &other.headers_async)
+            && same(on_unauthorized, &other.on_unauthorized)
+            && *reconnect == other.reconnect
+            && *idle_timeout == other.idle_timeout
+            && *max_event_size == other.max_event_size
+            && *max_buffered == other.max_buffered
+            && *framing == other.framing
+            && *last_event_id == other.last_event_id
+            && *done_on_data == other.done_on_data
+            && *pause_when_hidden == other.pause_when_hidden
+            && *end_of_body == other.end_of_body
+            && *events == other.events
+            && *share_key == other.share_key
+            && *across_tabs == other.across_tabs
+            && error.as_ref().map(ToString::to_string)
                 == other.error.as_ref().map(ToString::to_string)
     }
 }
@@ -929,6 +956,38 @@ mod tests {
         assert_eq!(SseRequest::get("/s"), SseRequest::get("/s"));
         assert_ne!(SseRequest::get("/s"), SseRequest::post("/s"));
         assert_ne!(SseRequest::get("/s"), SseRequest::get("/s").events(["a"]));
+    }
+
+    #[test]
+    fn every_setting_counts_in_equality() {
+        let base = || SseRequest::get("/s");
+        let variants = [
+            SseRequest::post("/s"),
+            SseRequest::get("/t"),
+            base().transport(Transport::EventSource),
+            base().credentials(Credentials::Include),
+            base().body_text("b"),
+            base().header("X-A", "1"),
+            base().reconnect(ReconnectPolicy::never()),
+            base().idle_timeout(Duration::from_secs(1)),
+            base().max_event_size(Some(1)),
+            base().max_buffered(1),
+            base().framing(Framing::Ndjson),
+            base().last_event_id("7"),
+            base().done_on_data("[DONE]"),
+            base().pause_when_hidden(true),
+            base().end_of_body(EndOfBody::Close),
+            base().events(["a"]),
+            base().share_key("k"),
+            base().across_tabs(true),
+        ];
+        for (i, a) in variants.iter().enumerate() {
+            assert_ne!(*a, base(), "variant {i} equals the default request");
+            for (j, b) in variants.iter().enumerate().skip(i + 1) {
+                assert_ne!(a, b, "variants {i} and {j}");
+            }
+            assert_eq!(*a, a.clone());
+        }
     }
 
     #[test]
