@@ -123,6 +123,16 @@ impl Batch {
         }
     }
 
+    /// The chunk and the range of it this batch lends out, or the one item it stands for (a
+    /// shared stream's hub passes the chunk on to every subscriber as is).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn into_parts(self) -> Result<(Chunk, usize, usize), Item> {
+        match self.inner {
+            Inner::Chunk(chunk, from, to) => Ok((chunk, from, to)),
+            Inner::Item(item) => Err(item),
+        }
+    }
+
     /// Keeps only the first `n` messages.
     pub(crate) fn truncate(&mut self, n: usize) {
         match &mut self.inner {

@@ -196,6 +196,7 @@ impl Queue {
     }
 
     /// Queues what a decoder produced (a message, or a skip notice).
+    #[cfg(test)]
     pub(crate) fn push_item(&mut self, item: Item) {
         match item {
             Item::Message(message) => self.push_message(message),
@@ -285,11 +286,6 @@ impl Queue {
     pub(crate) fn is_empty(&self) -> bool {
         // Never only taken slots: the last `pop` empties those.
         self.items.is_empty()
-    }
-
-    /// Bytes of the queued messages (counted in bounded queues only).
-    pub(crate) fn queued_bytes(&self) -> usize {
-        self.queued_bytes
     }
 
     pub(crate) fn is_finished(&self) -> bool {

@@ -9,8 +9,9 @@ use std::rc::{Rc, Weak};
 use std::task::Waker;
 
 use super::dedupe::{From, Seen};
-use crate::queue::Queue;
-use crate::{ConnectionState, Error, Item, Role, Sharing, SseRequest};
+use super::inbox::Inbox;
+use crate::batch::Chunk;
+use crate::{ConnectionState, Error, Item, MessageRef, Role, Sharing, SseRequest};
 
 thread_local! {
     /// The shared streams of this tab (or worker), by key.
@@ -34,7 +35,7 @@ pub(crate) struct Hub {
     fingerprint: String,
     request: SseRequest,
     /// Live subscribers and their queues.
-    subs: Vec<(u64, Queue)>,
+    subs: Vec<(u64, Inbox)>,
     next_id: u64,
     state: ConnectionState,
     sharing: Option<Sharing>,
@@ -151,7 +152,7 @@ impl Hub {
             let mut hub = this.borrow_mut();
             let id = hub.next_id;
             hub.next_id += 1;
-            let mut queue = Queue::bounded(hub.request.max_buffered);
+            let mut queue = Inbox::bounded(hub.request.max_buffered);
             // Nothing runs yet, or the last connection ended (its membership may linger).
             let start = hub
                 .running
@@ -178,7 +179,7 @@ impl Hub {
     }
 
     /// The queues of the subscribers that have not ended.
-    fn live(&mut self) -> impl Iterator<Item = &mut Queue> {
+    fn live(&mut self) -> impl Iterator<Item = &mut Inbox> {
         self.subs
             .iter_mut()
             .map(|(_, queue)| queue)
@@ -206,7 +207,7 @@ impl Hub {
         self.driver.take()
     }
 
-    pub(crate) fn slot(&mut self, id: u64) -> Option<&mut Queue> {
+    pub(crate) fn slot(&mut self, id: u64) -> Option<&mut Inbox> {
         self.subs
             .iter_mut()
             .find_map(|(sub, queue)| (*sub == id).then_some(queue))
@@ -232,7 +233,7 @@ impl Hub {
     pub(crate) fn deliver(&mut self, item: Result<Item, Error>) -> bool {
         match item {
             Ok(Item::Message(message)) => {
-                if self.seen.admit(&message) {
+                if self.seen.admit(MessageRef::from(&message)) {
                     // A copy for every subscriber but the last, which gets the message itself.
                     let mut live = self.live().peekable();
                     while let Some(queue) = live.next() {
@@ -268,6 +269,62 @@ impl Hub {
             }
         }
         false
+    }
+
+    /// Messages `from..to` of a chunk from this tab's own connection, for every subscriber: the
+    /// chunk is shared, not copied per subscriber (each copies a message out as it reads it).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn deliver_chunk(&mut self, chunk: Chunk, from: usize, to: usize) {
+        // The repeats after a handover are left out: rare, so a new chunk is built only then.
+        let mut kept: Option<Chunk> = None;
+        for i in from..to {
+            let Some(message) = chunk.get(i) else { break };
+            let new = self.seen.admit(message);
+            match &mut kept {
+                None if new => {}
+                None => {
+                    let mut fresh = Chunk::default();
+                    for earlier in (from..i).filter_map(|j| chunk.get(j)) {
+                        fresh.push(earlier);
+                    }
+                    kept = Some(fresh);
+                }
+                Some(fresh) if new => fresh.push(message),
+                Some(_) => {}
+            }
+        }
+        let (chunk, from, to) = match kept {
+            Some(fresh) => {
+                let len = fresh.len();
+                (fresh, 0, len)
+            }
+            None => (chunk, from, to),
+        };
+        if from >= to {
+            return;
+        }
+        let total = (from..to)
+            .filter_map(|i| chunk.get(i))
+            .map(super::inbox::cost)
+            .sum();
+        let chunk = Rc::new(chunk);
+        for queue in self.live() {
+            queue.push_run(&chunk, from, to, total);
+        }
+    }
+
+    /// [`deliver_chunk`](Hub::deliver_chunk) from `leader`, as [`deliver_from`](Hub::deliver_from).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn deliver_chunk_from(
+        &mut self,
+        leader: &str,
+        chunk: Chunk,
+        from: usize,
+        to: usize,
+    ) {
+        if self.seen.from(leader) != From::Retired {
+            self.deliver_chunk(chunk, from, to);
+        }
     }
 
     /// An item of `leader`'s stream (this tab's own when it leads): delivered when `leader` is
@@ -374,7 +431,7 @@ mod tests {
             SseRequest::get("/x").max_buffered(max_buffered),
         );
         for id in 0..subs as u64 {
-            hub.subs.push((id, Queue::bounded(max_buffered)));
+            hub.subs.push((id, Inbox::bounded(max_buffered)));
         }
         hub
     }
@@ -395,6 +452,64 @@ mod tests {
         for id in 0..3 {
             assert_eq!(drain(&mut hub, id), expected);
         }
+    }
+
+    fn chunk(messages: &[(&str, &str)]) -> Chunk {
+        let mut chunk = Chunk::default();
+        for (data, id) in messages {
+            chunk.push(MessageRef::new("message", data, id));
+        }
+        chunk
+    }
+
+    #[test]
+    fn every_subscriber_gets_every_message_of_a_chunk() {
+        let mut hub = hub_with(3, 1 << 20);
+        hub.deliver_chunk(chunk(&[("a", "1"), ("b", "2"), ("c", "3")]), 1, 3);
+        hub.deliver(Ok(Item::Message(msg("d", "4"))));
+        let expected = vec![
+            Item::Message(msg("b", "2")),
+            Item::Message(msg("c", "3")),
+            Item::Message(msg("d", "4")),
+        ];
+        for id in 0..3 {
+            assert_eq!(drain(&mut hub, id), expected);
+        }
+    }
+
+    #[test]
+    fn the_repeats_in_a_new_leaders_chunk_are_dropped() {
+        let mut hub = hub_with(2, 1 << 20);
+        assert!(!hub.follow("a", "f", ""));
+        hub.deliver_chunk_from("a", chunk(&[("1", "1"), ("2", "2")]), 0, 2);
+        for id in 0..2 {
+            drain(&mut hub, id);
+        }
+        // The new leader resumed after "1": "2" again, then new ones.
+        assert!(!hub.follow("b", "f", "1"));
+        hub.deliver_chunk_from("a", chunk(&[("late", "3")]), 0, 1);
+        hub.deliver_chunk_from("b", chunk(&[("2", "2"), ("3", "3"), ("4", "4")]), 0, 3);
+        for id in 0..2 {
+            assert_eq!(
+                drain(&mut hub, id),
+                [Item::Message(msg("3", "3")), Item::Message(msg("4", "4"))]
+            );
+        }
+    }
+
+    #[test]
+    fn a_slow_subscriber_lags_behind_chunks_too() {
+        let one = msg("0123456789", "").data().len() + std::mem::size_of::<Message>();
+        let mut hub = hub_with(2, 3 * one);
+        let ten = [("0123456789", ""); 10];
+        for round in 0..3 {
+            hub.deliver_chunk(chunk(&ten[..2]), 0, 2);
+            // Subscriber 0 keeps up; subscriber 1 never reads.
+            assert_eq!(drain(&mut hub, 0).len(), 2, "round {round}");
+        }
+        let slow = drain(&mut hub, 1);
+        assert_eq!(slow.len(), 4, "{slow:?}");
+        assert_eq!(slow[3], Item::Skipped(Skipped::Lagged { count: 3 }));
     }
 
     #[test]
@@ -468,7 +583,7 @@ mod tests {
             ("41", "41")
         );
         let _ = hub.unsubscribe(0);
-        hub.subs.push((1, Queue::bounded(1 << 20)));
+        hub.subs.push((1, Inbox::bounded(1 << 20)));
         let (request, resume) = hub.take_lead("L2");
         assert_eq!((request.last_event_id.as_str(), resume.as_str()), ("", ""));
     }

@@ -18,6 +18,7 @@ use futures_core::{FusedStream, Stream};
 
 mod dedupe;
 mod hub;
+mod inbox;
 mod key;
 pub(crate) mod tabs;
 
