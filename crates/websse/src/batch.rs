@@ -38,6 +38,13 @@ impl Chunk {
         self.ends.len()
     }
 
+    /// Bytes of data and ids of messages `from..to`.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn text_bytes(&self, from: usize, to: usize) -> usize {
+        let ends = self.ends.get(from..to).unwrap_or_default();
+        ends.iter().map(|[type_end, _, end]| end - type_end).sum()
+    }
+
     pub(crate) fn get(&self, i: usize) -> Option<MessageRef<'_>> {
         let [type_end, data_end, end] = *self.ends.get(i)?;
         let start = match i.checked_sub(1) {

@@ -11,7 +11,7 @@ use std::task::Waker;
 use super::dedupe::{From, Seen};
 use super::inbox::Inbox;
 use crate::batch::Chunk;
-use crate::{ConnectionState, Error, Item, MessageRef, Role, Sharing, SseRequest};
+use crate::{ConnectionState, Error, Item, Message, MessageRef, Role, Sharing, SseRequest};
 
 thread_local! {
     /// The shared streams of this tab (or worker), by key.
@@ -276,8 +276,10 @@ impl Hub {
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn deliver_chunk(&mut self, chunk: Chunk, from: usize, to: usize) {
         // The repeats after a handover are left out: rare, so a new chunk is built only then.
+        // In a tab of its own there is no handover, and nothing to look for.
         let mut kept: Option<Chunk> = None;
-        for i in from..to {
+        let handovers = if self.request.across_tabs { to } else { from };
+        for i in from..handovers {
             let Some(message) = chunk.get(i) else { break };
             let new = self.seen.admit(message);
             match &mut kept {
@@ -303,10 +305,7 @@ impl Hub {
         if from >= to {
             return;
         }
-        let total = (from..to)
-            .filter_map(|i| chunk.get(i))
-            .map(super::inbox::cost)
-            .sum();
+        let total = chunk.text_bytes(from, to) + (to - from) * std::mem::size_of::<Message>();
         let chunk = Rc::new(chunk);
         for queue in self.live() {
             queue.push_run(&chunk, from, to, total);
@@ -425,11 +424,12 @@ mod tests {
     }
 
     fn hub_with(subs: usize, max_buffered: usize) -> Hub {
-        let mut hub = Hub::new(
-            "k".into(),
-            "f".into(),
-            SseRequest::get("/x").max_buffered(max_buffered),
-        );
+        hub_of(subs, SseRequest::get("/x").max_buffered(max_buffered))
+    }
+
+    fn hub_of(subs: usize, request: SseRequest) -> Hub {
+        let max_buffered = request.max_buffered;
+        let mut hub = Hub::new("k".into(), "f".into(), request);
         for id in 0..subs as u64 {
             hub.subs.push((id, Inbox::bounded(max_buffered)));
         }
@@ -479,7 +479,7 @@ mod tests {
 
     #[test]
     fn the_repeats_in_a_new_leaders_chunk_are_dropped() {
-        let mut hub = hub_with(2, 1 << 20);
+        let mut hub = hub_of(2, SseRequest::get("/x").across_tabs(true));
         assert!(!hub.follow("a", "f", ""));
         hub.deliver_chunk_from("a", chunk(&[("1", "1"), ("2", "2")]), 0, 2);
         for id in 0..2 {

@@ -31,7 +31,7 @@ enum Entry {
 
 /// What one queued message counts for against the bound: the same measure as an
 /// [`EventStream`](crate::EventStream)'s queue (its data, its id, and the message itself).
-pub(crate) fn cost(message: MessageRef<'_>) -> usize {
+fn cost(message: MessageRef<'_>) -> usize {
     message.data().len() + message.last_event_id().len() + std::mem::size_of::<Message>()
 }
 
