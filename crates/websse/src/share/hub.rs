@@ -9,9 +9,9 @@ use std::rc::{Rc, Weak};
 use std::task::Waker;
 
 use super::dedupe::{From, Seen};
-use super::inbox::Inbox;
+use super::inbox::{Inbox, run_cost};
 use crate::batch::Chunk;
-use crate::{ConnectionState, Error, Item, Message, MessageRef, Role, Sharing, SseRequest};
+use crate::{ConnectionState, Error, Item, MessageRef, Role, Sharing, SseRequest};
 
 thread_local! {
     /// The shared streams of this tab (or worker), by key.
@@ -46,6 +46,8 @@ pub(crate) struct Hub {
     driver: Option<Waker>,
     /// The handle of the connection this tab runs (alone or as the leader), for `reconnect`.
     connection: Option<crate::CloseHandle>,
+    /// Messages `from..to` of a chunk not delivered yet: the fastest subscriber had no room.
+    pending: Option<(Rc<Chunk>, usize, usize)>,
 }
 
 impl Drop for Hub {
@@ -78,6 +80,7 @@ impl Hub {
             running: None,
             driver: None,
             connection: None,
+            pending: None,
         }
     }
 
@@ -161,6 +164,7 @@ impl Hub {
             if start {
                 hub.state = ConnectionState::Connecting;
                 hub.sharing = None;
+                hub.pending = None;
             }
             queue.push_state(hub.state);
             if let Some(sharing) = hub.sharing {
@@ -222,6 +226,7 @@ impl Hub {
         if self.subs.is_empty() {
             self.state = ConnectionState::Closed;
             self.seen = Seen::default();
+            self.pending = None;
             (self.running.take(), driver)
         } else {
             (None, driver)
@@ -273,8 +278,12 @@ impl Hub {
 
     /// Messages `from..to` of a chunk from this tab's own connection, for every subscriber: the
     /// chunk is shared, not copied per subscriber (each copies a message out as it reads it).
+    ///
+    /// `paced`: at the pace of the fastest subscriber, as much as fits in its queue now, and the
+    /// rest [pending](Hub::has_pending) until it has read that; otherwise all at once (a leader
+    /// reads on for the other tabs), and every subscriber without room lags.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn deliver_chunk(&mut self, chunk: Chunk, from: usize, to: usize) {
+    pub(crate) fn deliver_chunk(&mut self, chunk: Chunk, from: usize, to: usize, paced: bool) {
         // The repeats after a handover are left out: rare, so a new chunk is built only then.
         // In a tab of its own there is no handover, and nothing to look for.
         let mut kept: Option<Chunk> = None;
@@ -305,10 +314,52 @@ impl Hub {
         if from >= to {
             return;
         }
-        let total = chunk.text_bytes(from, to) + (to - from) * std::mem::size_of::<Message>();
         let chunk = Rc::new(chunk);
+        if paced {
+            self.pending = Some((chunk, from, to));
+            self.deliver_pending();
+        } else {
+            let total = run_cost(&chunk, from, to);
+            for queue in self.live() {
+                queue.push_run(&chunk, from, to, total);
+            }
+        }
+    }
+
+    /// Whether messages of a chunk wait for room in the fastest subscriber's queue.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Delivers the next part of the pending chunk: what fits in the queue with the most room
+    /// (at least one message), so that the fastest subscriber sets the pace and only the others
+    /// lag.
+    pub(crate) fn deliver_pending(&mut self) {
+        let Some((chunk, from, to)) = self.pending.take() else {
+            return;
+        };
+        // No subscriber left: nothing to deliver to.
+        let Some(room) = self.live().map(|queue| queue.room()).max() else {
+            return;
+        };
+        let mut end = to;
+        let mut total = run_cost(&chunk, from, to);
+        if total > room {
+            (end, total) = (from, 0);
+            while end < to {
+                let one = run_cost(&chunk, end, end + 1);
+                if end > from && total + one > room {
+                    break;
+                }
+                (end, total) = (end + 1, total + one);
+            }
+        }
         for queue in self.live() {
-            queue.push_run(&chunk, from, to, total);
+            queue.push_run(&chunk, from, end, total);
+        }
+        if end < to {
+            self.pending = Some((chunk, end, to));
         }
     }
 
@@ -320,9 +371,10 @@ impl Hub {
         chunk: Chunk,
         from: usize,
         to: usize,
+        paced: bool,
     ) {
         if self.seen.from(leader) != From::Retired {
-            self.deliver_chunk(chunk, from, to);
+            self.deliver_chunk(chunk, from, to, paced);
         }
     }
 
@@ -465,7 +517,7 @@ mod tests {
     #[test]
     fn every_subscriber_gets_every_message_of_a_chunk() {
         let mut hub = hub_with(3, 1 << 20);
-        hub.deliver_chunk(chunk(&[("a", "1"), ("b", "2"), ("c", "3")]), 1, 3);
+        hub.deliver_chunk(chunk(&[("a", "1"), ("b", "2"), ("c", "3")]), 1, 3, true);
         hub.deliver(Ok(Item::Message(msg("d", "4"))));
         let expected = vec![
             Item::Message(msg("b", "2")),
@@ -481,14 +533,20 @@ mod tests {
     fn the_repeats_in_a_new_leaders_chunk_are_dropped() {
         let mut hub = hub_of(2, SseRequest::get("/x").across_tabs(true));
         assert!(!hub.follow("a", "f", ""));
-        hub.deliver_chunk_from("a", chunk(&[("1", "1"), ("2", "2")]), 0, 2);
+        hub.deliver_chunk_from("a", chunk(&[("1", "1"), ("2", "2")]), 0, 2, true);
         for id in 0..2 {
             drain(&mut hub, id);
         }
         // The new leader resumed after "1": "2" again, then new ones.
         assert!(!hub.follow("b", "f", "1"));
-        hub.deliver_chunk_from("a", chunk(&[("late", "3")]), 0, 1);
-        hub.deliver_chunk_from("b", chunk(&[("2", "2"), ("3", "3"), ("4", "4")]), 0, 3);
+        hub.deliver_chunk_from("a", chunk(&[("late", "3")]), 0, 1, true);
+        hub.deliver_chunk_from(
+            "b",
+            chunk(&[("2", "2"), ("3", "3"), ("4", "4")]),
+            0,
+            3,
+            true,
+        );
         for id in 0..2 {
             assert_eq!(
                 drain(&mut hub, id),
@@ -503,13 +561,35 @@ mod tests {
         let mut hub = hub_with(2, 3 * one);
         let ten = [("0123456789", ""); 10];
         for round in 0..3 {
-            hub.deliver_chunk(chunk(&ten[..2]), 0, 2);
+            hub.deliver_chunk(chunk(&ten[..2]), 0, 2, true);
             // Subscriber 0 keeps up; subscriber 1 never reads.
             assert_eq!(drain(&mut hub, 0).len(), 2, "round {round}");
         }
         let slow = drain(&mut hub, 1);
         assert_eq!(slow.len(), 4, "{slow:?}");
         assert_eq!(slow[3], Item::Skipped(Skipped::Lagged { count: 3 }));
+    }
+
+    #[test]
+    fn a_chunk_larger_than_the_bound_goes_at_the_pace_of_the_fastest_subscriber() {
+        let one = msg("0123456789", "").data().len() + std::mem::size_of::<Message>();
+        let mut hub = hub_with(2, 3 * one);
+        hub.deliver_chunk(chunk(&[("0123456789", ""); 10]), 0, 10, true);
+        let mut fast = drain(&mut hub, 0);
+        while hub.has_pending() {
+            // Subscriber 0 reads all it was given, then the driver delivers more.
+            hub.deliver_pending();
+            fast.extend(drain(&mut hub, 0));
+        }
+        assert_eq!(fast.len(), 10, "all of it, in parts: {fast:?}");
+        assert!(fast.iter().all(|i| matches!(i, Item::Message(_))));
+        let slow = drain(&mut hub, 1);
+        assert_eq!(slow.len(), 4, "{slow:?}");
+        assert_eq!(slow[3], Item::Skipped(Skipped::Lagged { count: 7 }));
+        // Not paced (a leader reads on for the other tabs): all at once, each lags alone.
+        hub.deliver_chunk(chunk(&[("0123456789", ""); 5]), 0, 5, false);
+        assert!(!hub.has_pending());
+        assert_eq!(drain(&mut hub, 0).len(), 4, "three, and a notice");
     }
 
     #[test]

@@ -25,14 +25,50 @@ pub(crate) struct Inbox {
 #[derive(Debug)]
 enum Entry {
     Item(Result<Item, Error>),
-    /// Messages `next..end` of a chunk that the other subscribers share.
-    Run(Rc<Chunk>, usize, usize),
+    Run(Run),
+}
+
+/// Messages `next..end` of a chunk that the other subscribers share.
+#[derive(Debug)]
+pub(crate) struct Run {
+    chunk: Rc<Chunk>,
+    next: usize,
+    end: usize,
+}
+
+impl Run {
+    fn new(chunk: &Rc<Chunk>, next: usize, end: usize) -> Run {
+        Run {
+            chunk: Rc::clone(chunk),
+            next,
+            end,
+        }
+    }
+
+    /// The next message, copied out of the chunk.
+    pub(crate) fn next_message(&mut self) -> Option<Message> {
+        if self.next >= self.end {
+            return None;
+        }
+        self.next += 1;
+        self.chunk.get(self.next - 1).map(|m| m.to_message())
+    }
+
+    /// What the messages not yet taken count for against the bound.
+    fn cost(&self) -> usize {
+        run_cost(&self.chunk, self.next, self.end)
+    }
 }
 
 /// What one queued message counts for against the bound: the same measure as an
 /// [`EventStream`](crate::EventStream)'s queue (its data, its id, and the message itself).
 fn cost(message: MessageRef<'_>) -> usize {
     message.data().len() + message.last_event_id().len() + std::mem::size_of::<Message>()
+}
+
+/// What messages `from..to` of a chunk count for against the bound, as [`cost`] for each.
+pub(crate) fn run_cost(chunk: &Chunk, from: usize, to: usize) -> usize {
+    chunk.text_bytes(from, to) + to.saturating_sub(from) * std::mem::size_of::<Message>()
 }
 
 impl Inbox {
@@ -88,7 +124,7 @@ impl Inbox {
     pub(crate) fn push_run(&mut self, chunk: &Rc<Chunk>, from: usize, to: usize, total: usize) {
         if self.queued_bytes.saturating_add(total) <= self.max_bytes {
             self.queued_bytes += total;
-            self.push(Entry::Run(Rc::clone(chunk), from, to));
+            self.push(Entry::Run(Run::new(chunk, from, to)));
             return;
         }
         // Some do not fit: message by message, keeping the runs that do.
@@ -97,7 +133,7 @@ impl Inbox {
             let cost = chunk.get(i).map_or(0, cost);
             if self.over(cost) {
                 if let Some(start) = run.take() {
-                    self.push(Entry::Run(Rc::clone(chunk), start, i));
+                    self.push(Entry::Run(Run::new(chunk, start, i)));
                 }
                 self.lag();
             } else {
@@ -106,7 +142,7 @@ impl Inbox {
             }
         }
         if let Some(start) = run {
-            self.push(Entry::Run(Rc::clone(chunk), start, to));
+            self.push(Entry::Run(Run::new(chunk, start, to)));
         }
     }
 
@@ -139,10 +175,9 @@ impl Inbox {
     pub(crate) fn pop(&mut self) -> Option<Result<Item, Error>> {
         loop {
             let message = match self.entries.front_mut()? {
-                Entry::Run(chunk, next, end) => {
-                    let message = chunk.get(*next).map(|m| m.to_message());
-                    *next += 1;
-                    if *next >= *end {
+                Entry::Run(run) => {
+                    let message = run.next_message();
+                    if run.next >= run.end {
                         self.entries.pop_front();
                     }
                     message
@@ -160,6 +195,25 @@ impl Inbox {
                 return Some(Ok(Item::Message(message)));
             }
         }
+    }
+
+    /// The messages of a shared chunk at the front, taken out whole: the subscriber reads them
+    /// on its own, without going through the hub for each one. They no longer count against the
+    /// bound (a subscriber holds at most one such run).
+    pub(crate) fn take_run(&mut self) -> Option<Run> {
+        let Some(Entry::Run(run)) = self.entries.front() else {
+            return None;
+        };
+        self.queued_bytes = self.queued_bytes.saturating_sub(run.cost());
+        match self.entries.pop_front() {
+            Some(Entry::Run(run)) => Some(run),
+            _ => None,
+        }
+    }
+
+    /// How much more the bound lets in.
+    pub(crate) fn room(&self) -> usize {
+        self.max_bytes.saturating_sub(self.queued_bytes)
     }
 
     /// Bytes of the queued messages, as counted against the bound.
@@ -227,6 +281,21 @@ mod tests {
         );
         assert_eq!(inbox.queued_bytes(), 0, "every message given back");
         assert_eq!(Rc::strong_count(&c), 1, "the chunk is let go once read");
+    }
+
+    #[test]
+    fn a_run_taken_out_reads_on_its_own_and_no_longer_counts() {
+        let c = chunk(&["a", "b", "c"]);
+        let mut inbox = Inbox::bounded(1 << 20);
+        inbox.push_run(&c, 0, 3, total(&c, 0, 3));
+        inbox.push_state(ConnectionState::Open);
+        assert_eq!(inbox.pop().unwrap().unwrap(), Item::Message(msg("a")));
+        let mut run = inbox.take_run().unwrap();
+        assert_eq!(inbox.queued_bytes(), 0);
+        assert!(inbox.take_run().is_none(), "a state comes next");
+        let rest: Vec<_> = std::iter::from_fn(|| run.next_message()).collect();
+        assert_eq!(rest, [msg("b"), msg("c")]);
+        assert_eq!(drain(&mut inbox), [Item::State(ConnectionState::Open)]);
     }
 
     #[test]

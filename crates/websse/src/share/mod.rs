@@ -23,6 +23,7 @@ mod key;
 pub(crate) mod tabs;
 
 use hub::{Hub, Running};
+use inbox::Run;
 
 use crate::{CloseHandle, ConnectionState, Error, Item, Messages, Sharing, SseRequest, SseStream};
 
@@ -159,6 +160,7 @@ impl SharedStream {
         Subscription {
             hub: Rc::clone(&self.hub),
             id,
+            run: None,
             close: CloseHandle::new(),
             terminated: false,
             left: false,
@@ -194,6 +196,9 @@ impl SharedStream {
 pub struct Subscription {
     hub: Rc<RefCell<Hub>>,
     id: u64,
+    /// The messages of a shared chunk this subscriber is reading, taken out of its queue in the
+    /// hub: read one by one without borrowing the hub for each.
+    run: Option<Run>,
     close: CloseHandle,
     terminated: bool,
     /// Unsubscribed from the hub (by `close`, before the stream has said `Closed`).
@@ -250,6 +255,7 @@ impl Subscription {
 
     fn release(&mut self) {
         self.terminated = true;
+        self.run = None;
         self.leave();
     }
 
@@ -285,20 +291,33 @@ impl Stream for Subscription {
             this.release();
             return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed))));
         }
-        let (next, driver) = {
-            let mut hub = this.hub.borrow_mut();
-            match hub.slot(this.id) {
-                None => (Poll::Ready(None), None),
-                Some(queue) => match queue.pop() {
-                    Some(item) => (Poll::Ready(Some(item)), None),
-                    None if queue.is_finished() => (Poll::Ready(None), None),
-                    None => {
-                        queue.set_waker(cx.waker());
-                        // This subscriber has read everything: the driver may read on.
-                        (Poll::Pending, hub.take_driver())
-                    }
-                },
+        if let Some(run) = &mut this.run {
+            if let Some(message) = run.next_message() {
+                return Poll::Ready(Some(Ok(Item::Message(message))));
             }
+            this.run = None;
+        }
+        let (next, driver) = loop {
+            let mut hub = this.hub.borrow_mut();
+            let Some(queue) = hub.slot(this.id) else {
+                break (Poll::Ready(None), None);
+            };
+            if let Some(mut run) = queue.take_run() {
+                if let Some(message) = run.next_message() {
+                    this.run = Some(run);
+                    break (Poll::Ready(Some(Ok(Item::Message(message)))), None);
+                }
+                continue;
+            }
+            break match queue.pop() {
+                Some(item) => (Poll::Ready(Some(item)), None),
+                None if queue.is_finished() => (Poll::Ready(None), None),
+                None => {
+                    queue.set_waker(cx.waker());
+                    // This subscriber has read everything: the driver may read on.
+                    (Poll::Pending, hub.take_driver())
+                }
+            };
         };
         // Woken outside the borrow: the driver may run at once.
         if let Some(driver) = driver {

@@ -376,9 +376,15 @@ impl Driver {
             };
             // In a tab of its own, read at the pace of the fastest subscriber (the fetch body
             // then waits in the network); a leader reads on for the other tabs.
-            if self.member.is_none() && !hub.borrow().wants_more() {
+            let paced = self.member.is_none();
+            if paced && !hub.borrow().wants_more() {
                 hub.borrow_mut().park(cx.waker());
                 return Poll::Pending;
+            }
+            // What is left of the last chunk goes first.
+            if hub.borrow().has_pending() {
+                hub.borrow_mut().deliver_pending();
+                continue;
             }
             // A batch at a time: on the fetch transport, every message one chunk of the body
             // completed, handed to the hub as one chunk that the subscribers share.
@@ -394,7 +400,8 @@ impl Driver {
                                 }
                             }
                         }
-                        hub.borrow_mut().deliver_chunk_from(leader, chunk, from, to);
+                        hub.borrow_mut()
+                            .deliver_chunk_from(leader, chunk, from, to, paced);
                         if self.control.stopped.get() {
                             return Poll::Ready(());
                         }
