@@ -214,6 +214,46 @@ pub async fn run_websse_shared(
     first.result(started, allocs_before, last)
 }
 
+/// As [`run_websse`] over fetch, with each message counted by `readers` counters in turn: the
+/// work that as many subscribers of a [`run_websse_shared`] stream do between them, without the
+/// sharing. Its rate bounds what a shared stream with that many subscribers can reach.
+///
+/// # Errors
+/// As [`run_websse`].
+#[wasm_bindgen]
+pub async fn run_websse_fanout(url: String, readers: u32, json: bool) -> Result<JsValue, JsValue> {
+    let allocs_before = allocs();
+    let started = now();
+    let mut stream = SseRequest::get(url)
+        .events(["end"])
+        .open()
+        .map_err(js_err)?;
+    let mut all: Vec<Counts> = (0..readers.max(1)).map(|_| Counts::default()).collect();
+    let mut last = None;
+    'read: while let Some(item) = stream.next().await {
+        match item.map_err(js_err)? {
+            Item::Message(msg) => {
+                for counts in &mut all {
+                    if counts.message(&msg, json)? {
+                        break 'read;
+                    }
+                }
+                last = Some(msg);
+            }
+            Item::Skipped(skipped) => return Err(js_err(format!("skipped: {skipped}"))),
+            _ => {}
+        }
+    }
+    drop(stream);
+    let mut all = all.into_iter();
+    let first = all.next().ok_or("no reader")?;
+    // Only the first saw `end` (the loop stops there); the others counted the same events.
+    if all.any(|c| (c.events, c.bytes, c.content) != (first.events, first.bytes, first.content)) {
+        return Err("the counters differ".into());
+    }
+    first.result(started, allocs_before, last.map(Message::into_data))
+}
+
 /// The floor for a wasm reader: fetches `url` and only reads the body's chunks, copying each
 /// into wasm memory (as websse's fetch transport does), until the body ends; resolves to
 /// `{body, ms}`.
