@@ -9,7 +9,7 @@ use std::rc::{Rc, Weak};
 use std::task::Waker;
 
 use super::dedupe::{From, Seen};
-use super::inbox::{Inbox, run_cost};
+use super::inbox::{Inbox, Shared, run_cost};
 use crate::batch::Chunk;
 use crate::{ConnectionState, Error, Item, MessageRef, Role, Sharing, SseRequest};
 
@@ -47,7 +47,7 @@ pub(crate) struct Hub {
     /// The handle of the connection this tab runs (alone or as the leader), for `reconnect`.
     connection: Option<crate::CloseHandle>,
     /// Messages `from..to` of a chunk not delivered yet: the fastest subscriber had no room.
-    pending: Option<(Rc<Chunk>, usize, usize)>,
+    pending: Option<(Rc<Shared>, usize, usize)>,
 }
 
 impl Drop for Hub {
@@ -314,14 +314,14 @@ impl Hub {
         if from >= to {
             return;
         }
-        let chunk = Rc::new(chunk);
+        let shared = Rc::new(Shared::new(chunk, from, to, self.live().count()));
         if paced {
-            self.pending = Some((chunk, from, to));
+            self.pending = Some((shared, from, to));
             self.deliver_pending();
         } else {
-            let total = run_cost(&chunk, from, to);
+            let total = run_cost(shared.chunk(), from, to);
             for queue in self.live() {
-                queue.push_run(&chunk, from, to, total);
+                queue.push_run(&shared, from, to, total);
             }
         }
     }
@@ -336,19 +336,20 @@ impl Hub {
     /// (at least one message), so that the fastest subscriber sets the pace and only the others
     /// lag.
     pub(crate) fn deliver_pending(&mut self) {
-        let Some((chunk, from, to)) = self.pending.take() else {
+        let Some((shared, from, to)) = self.pending.take() else {
             return;
         };
+        let chunk = shared.chunk();
         // No subscriber left: nothing to deliver to.
         let Some(room) = self.live().map(|queue| queue.room()).max() else {
             return;
         };
         let mut end = to;
-        let mut total = run_cost(&chunk, from, to);
+        let mut total = run_cost(chunk, from, to);
         if total > room {
             (end, total) = (from, 0);
             while end < to {
-                let one = run_cost(&chunk, end, end + 1);
+                let one = run_cost(chunk, end, end + 1);
                 if end > from && total + one > room {
                     break;
                 }
@@ -356,10 +357,10 @@ impl Hub {
             }
         }
         for queue in self.live() {
-            queue.push_run(&chunk, from, end, total);
+            queue.push_run(&shared, from, end, total);
         }
         if end < to {
-            self.pending = Some((chunk, end, to));
+            self.pending = Some((shared, end, to));
         }
     }
 

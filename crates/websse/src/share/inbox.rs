@@ -2,8 +2,8 @@
 //!
 //! The messages of one chunk of the body reach every subscriber as one reference to the same
 //! chunk (and the range of it this subscriber has yet to read): delivering a chunk costs the same
-//! for four subscribers as for one, and each message is copied out once, when a subscriber takes
-//! it, as an [`EventStream`](crate::EventStream) does.
+//! for four subscribers as for one. A lone subscriber copies each message out of the chunk as an
+//! [`EventStream`](crate::EventStream) does; several clone messages made once for all of them.
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -28,35 +28,76 @@ enum Entry {
     Run(Run),
 }
 
+/// A chunk of messages that the subscribers share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    chunk: Chunk,
+    /// With several subscribers: messages `first..` of the chunk, made once, which every
+    /// subscriber clones without copying their text. Empty for one subscriber, which copies each
+    /// message out of the chunk instead (one allocation rather than two).
+    messages: Vec<Message>,
+    first: usize,
+}
+
+impl Shared {
+    /// Messages `from..to` of `chunk` for `subscribers` subscribers.
+    pub(crate) fn new(chunk: Chunk, from: usize, to: usize, subscribers: usize) -> Shared {
+        let messages = if subscribers > 1 {
+            (from..to)
+                .filter_map(|i| chunk.get(i))
+                .map(|m| m.to_shared_message())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Shared {
+            chunk,
+            messages,
+            first: from,
+        }
+    }
+
+    pub(crate) fn chunk(&self) -> &Chunk {
+        &self.chunk
+    }
+
+    fn message(&self, i: usize) -> Option<Message> {
+        match i.checked_sub(self.first).and_then(|j| self.messages.get(j)) {
+            Some(message) => Some(message.clone()),
+            None => self.chunk.get(i).map(|m| m.to_message()),
+        }
+    }
+}
+
 /// Messages `next..end` of a chunk that the other subscribers share.
 #[derive(Debug)]
 pub(crate) struct Run {
-    chunk: Rc<Chunk>,
+    shared: Rc<Shared>,
     next: usize,
     end: usize,
 }
 
 impl Run {
-    fn new(chunk: &Rc<Chunk>, next: usize, end: usize) -> Run {
+    fn new(shared: &Rc<Shared>, next: usize, end: usize) -> Run {
         Run {
-            chunk: Rc::clone(chunk),
+            shared: Rc::clone(shared),
             next,
             end,
         }
     }
 
-    /// The next message, copied out of the chunk.
+    /// The next message.
     pub(crate) fn next_message(&mut self) -> Option<Message> {
         if self.next >= self.end {
             return None;
         }
         self.next += 1;
-        self.chunk.get(self.next - 1).map(|m| m.to_message())
+        self.shared.message(self.next - 1)
     }
 
     /// What the messages not yet taken count for against the bound.
     fn cost(&self) -> usize {
-        run_cost(&self.chunk, self.next, self.end)
+        run_cost(&self.shared.chunk, self.next, self.end)
     }
 }
 
@@ -121,19 +162,19 @@ impl Inbox {
 
     /// Queues messages `from..to` of a shared chunk, which count `total` in all; those that do
     /// not fit are dropped as by [`push_message`](Inbox::push_message).
-    pub(crate) fn push_run(&mut self, chunk: &Rc<Chunk>, from: usize, to: usize, total: usize) {
+    pub(crate) fn push_run(&mut self, shared: &Rc<Shared>, from: usize, to: usize, total: usize) {
         if self.queued_bytes.saturating_add(total) <= self.max_bytes {
             self.queued_bytes += total;
-            self.push(Entry::Run(Run::new(chunk, from, to)));
+            self.push(Entry::Run(Run::new(shared, from, to)));
             return;
         }
         // Some do not fit: message by message, keeping the runs that do.
         let mut run = None;
         for i in from..to {
-            let cost = chunk.get(i).map_or(0, cost);
+            let cost = shared.chunk.get(i).map_or(0, cost);
             if self.over(cost) {
                 if let Some(start) = run.take() {
-                    self.push(Entry::Run(Run::new(chunk, start, i)));
+                    self.push(Entry::Run(Run::new(shared, start, i)));
                 }
                 self.lag();
             } else {
@@ -142,7 +183,7 @@ impl Inbox {
             }
         }
         if let Some(start) = run {
-            self.push(Entry::Run(Run::new(chunk, start, to)));
+            self.push(Entry::Run(Run::new(shared, start, to)));
         }
     }
 
@@ -241,12 +282,13 @@ mod tests {
         Message::new("message", data, "")
     }
 
-    fn chunk(data: &[&str]) -> Rc<Chunk> {
+    /// The messages as a chunk shared by two subscribers.
+    fn chunk(data: &[&str]) -> Rc<Shared> {
         let mut chunk = Chunk::default();
         for d in data {
             chunk.push(MessageRef::new("message", d, ""));
         }
-        Rc::new(chunk)
+        Rc::new(Shared::new(chunk, 0, data.len(), 2))
     }
 
     fn total(chunk: &Chunk, from: usize, to: usize) -> usize {
@@ -264,11 +306,11 @@ mod tests {
         let c = chunk(&["a", "b", "c"]);
         let mut inbox = Inbox::bounded(1 << 20);
         inbox.push_state(ConnectionState::Open);
-        inbox.push_run(&c, 1, 3, total(&c, 1, 3));
+        inbox.push_run(&c, 1, 3, total(&c.chunk, 1, 3));
         inbox.push_message(msg("d"));
         assert_eq!(
             inbox.queued_bytes(),
-            total(&c, 1, 3) + cost((&msg("d")).into())
+            total(&c.chunk, 1, 3) + cost((&msg("d")).into())
         );
         assert_eq!(
             drain(&mut inbox),
@@ -287,7 +329,7 @@ mod tests {
     fn a_run_taken_out_reads_on_its_own_and_no_longer_counts() {
         let c = chunk(&["a", "b", "c"]);
         let mut inbox = Inbox::bounded(1 << 20);
-        inbox.push_run(&c, 0, 3, total(&c, 0, 3));
+        inbox.push_run(&c, 0, 3, total(&c.chunk, 0, 3));
         inbox.push_state(ConnectionState::Open);
         assert_eq!(inbox.pop().unwrap().unwrap(), Item::Message(msg("a")));
         let mut run = inbox.take_run().unwrap();
@@ -301,11 +343,11 @@ mod tests {
     #[test]
     fn a_run_that_does_not_fit_keeps_what_fits_and_counts_the_rest() {
         let c = chunk(&["0123456789"; 6]);
-        let one = total(&c, 0, 1);
+        let one = total(&c.chunk, 0, 1);
         let mut inbox = Inbox::bounded(2 * one);
         inbox.push_message(msg("0123456789"));
         // One more fits; the other five are dropped, counted in one notice.
-        inbox.push_run(&c, 0, 6, total(&c, 0, 6));
+        inbox.push_run(&c, 0, 6, total(&c.chunk, 0, 6));
         assert_eq!(
             drain(&mut inbox),
             [
@@ -315,7 +357,7 @@ mod tests {
             ]
         );
         // Drained: room again, and a run that fits goes in whole.
-        inbox.push_run(&c, 4, 6, total(&c, 4, 6));
+        inbox.push_run(&c, 4, 6, total(&c.chunk, 4, 6));
         assert_eq!(drain(&mut inbox).len(), 2);
     }
 
@@ -323,7 +365,7 @@ mod tests {
     fn a_run_larger_than_the_bound_still_passes_its_first_message() {
         let c = chunk(&["a message far over eight bytes", "and another"]);
         let mut inbox = Inbox::bounded(8);
-        inbox.push_run(&c, 0, 2, total(&c, 0, 2));
+        inbox.push_run(&c, 0, 2, total(&c.chunk, 0, 2));
         assert_eq!(
             drain(&mut inbox),
             [
