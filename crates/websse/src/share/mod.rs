@@ -91,6 +91,9 @@ impl SseRequest {
 ///   subscriber polls, and one that falls behind loses messages, with one
 ///   [`Item::Skipped`]`(`[`Skipped::Lagged`](crate::Skipped::Lagged)`)` in their place. Memory stays
 ///   bounded.
+/// - With several subscribers, each message is made once and every subscriber gets a clone that
+///   shares its text ([`Message::into_data`](crate::Message::into_data) copies it only while
+///   another subscriber still holds the message).
 ///
 /// # Across tabs
 /// With [`across_tabs(true)`](SseRequest::across_tabs), tabs of the same origin that share the
