@@ -7,9 +7,10 @@
 
 use std::collections::VecDeque;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::Waker;
 
-use crate::batch::Chunk;
+use crate::batch::{Batch, Chunk};
 use crate::{ConnectionState, Error, Item, Message, MessageRef, Skipped};
 
 #[derive(Debug)]
@@ -31,7 +32,8 @@ enum Entry {
 /// A chunk of messages that the subscribers share.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    chunk: Chunk,
+    /// In an `Arc`: a [`Batch`] lends it out, and a batch may be sent to another thread.
+    chunk: Arc<Chunk>,
     /// With several subscribers: messages `first..` of the chunk, made once, which every
     /// subscriber clones without copying their text. Empty for one subscriber, which copies each
     /// message out of the chunk instead (one allocation rather than two).
@@ -51,7 +53,7 @@ impl Shared {
             Vec::new()
         };
         Shared {
-            chunk,
+            chunk: Arc::new(chunk),
             messages,
             first: from,
         }
@@ -86,6 +88,10 @@ impl Run {
         }
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.next >= self.end
+    }
+
     /// The next message.
     pub(crate) fn next_message(&mut self) -> Option<Message> {
         if self.next >= self.end {
@@ -93,6 +99,11 @@ impl Run {
         }
         self.next += 1;
         self.shared.message(self.next - 1)
+    }
+
+    /// The messages not yet taken, lent out.
+    pub(crate) fn into_batch(self) -> Batch {
+        Batch::shared(Arc::clone(&self.shared.chunk), self.next, self.end)
     }
 
     /// What the messages not yet taken count for against the bound.

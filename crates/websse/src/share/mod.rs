@@ -25,7 +25,9 @@ pub(crate) mod tabs;
 use hub::{Hub, Running};
 use inbox::Run;
 
-use crate::{CloseHandle, ConnectionState, Error, Item, Messages, Sharing, SseRequest, SseStream};
+use crate::{
+    Batch, CloseHandle, ConnectionState, Error, Item, Messages, Sharing, SseRequest, SseStream,
+};
 
 impl SseRequest {
     /// The key that identifies the stream when [shared](SseRequest::share): every share with
@@ -282,56 +284,98 @@ impl Drop for Subscription {
     }
 }
 
-impl Stream for Subscription {
-    type Item = Result<Item, Error>;
+/// What a subscription found in its queue.
+enum Next {
+    /// Messages of a shared chunk.
+    Run(Run),
+    Item(Result<Item, Error>),
+}
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        if this.terminated {
+impl Subscription {
+    /// The next [`Batch`]: the messages of one chunk of the body that this subscriber has not
+    /// read yet, lent out without an allocation per message (the subscribers read the same
+    /// chunk), or one other item; `None` at the end, exactly where
+    /// [`next`](futures_util::StreamExt::next) would end. The same stream as the [`Item`]s: the
+    /// two may be mixed. See [`EventStream::next_batch`](crate::EventStream::next_batch).
+    pub fn next_batch(
+        &mut self,
+    ) -> impl std::future::Future<Output = Option<Result<Batch, Error>>> + '_ {
+        std::future::poll_fn(move |cx| self.poll_next_batch(cx))
+    }
+
+    /// [`next_batch`](Subscription::next_batch) as a poll function.
+    pub fn poll_next_batch(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Batch, Error>>> {
+        Poll::Ready(match std::task::ready!(self.poll_queue(cx)) {
+            None => None,
+            Some(Next::Run(run)) => Some(Ok(run.into_batch())),
+            Some(Next::Item(Ok(item))) => Some(Ok(Batch::of_item(item))),
+            Some(Next::Item(Err(error))) => Some(Err(error)),
+        })
+    }
+
+    /// The next thing for this subscriber: the rest of the run it is reading, or what its queue
+    /// in the hub holds next.
+    fn poll_queue(&mut self, cx: &mut Context<'_>) -> Poll<Option<Next>> {
+        if self.terminated {
             return Poll::Ready(None);
         }
-        if this.close.is_closed() {
-            this.release();
-            return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed))));
+        if self.close.is_closed() {
+            self.release();
+            return Poll::Ready(Some(Next::Item(Ok(Item::State(ConnectionState::Closed)))));
         }
-        if let Some(run) = &mut this.run {
-            if let Some(message) = run.next_message() {
-                return Poll::Ready(Some(Ok(Item::Message(message))));
-            }
-            this.run = None;
+        if let Some(run) = self.run.take().filter(|run| !run.is_empty()) {
+            return Poll::Ready(Some(Next::Run(run)));
         }
-        let (next, driver) = loop {
-            let mut hub = this.hub.borrow_mut();
-            let Some(queue) = hub.slot(this.id) else {
-                break (Poll::Ready(None), None);
-            };
-            if let Some(mut run) = queue.take_run() {
-                if let Some(message) = run.next_message() {
-                    this.run = Some(run);
-                    break (Poll::Ready(Some(Ok(Item::Message(message)))), None);
-                }
-                continue;
+        let (next, driver) = {
+            let mut hub = self.hub.borrow_mut();
+            match hub.slot(self.id) {
+                None => (Poll::Ready(None), None),
+                Some(queue) => match queue.take_run() {
+                    Some(run) => (Poll::Ready(Some(Next::Run(run))), None),
+                    None => match queue.pop() {
+                        Some(item) => (Poll::Ready(Some(Next::Item(item))), None),
+                        None if queue.is_finished() => (Poll::Ready(None), None),
+                        None => {
+                            queue.set_waker(cx.waker());
+                            // This subscriber has read everything: the driver may read on.
+                            (Poll::Pending, hub.take_driver())
+                        }
+                    },
+                },
             }
-            break match queue.pop() {
-                Some(item) => (Poll::Ready(Some(item)), None),
-                None if queue.is_finished() => (Poll::Ready(None), None),
-                None => {
-                    queue.set_waker(cx.waker());
-                    // This subscriber has read everything: the driver may read on.
-                    (Poll::Pending, hub.take_driver())
-                }
-            };
         };
         // Woken outside the borrow: the driver may run at once.
         if let Some(driver) = driver {
             driver.wake();
         }
         match &next {
-            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => this.release(),
-            Poll::Pending => this.close.register(cx.waker()),
-            Poll::Ready(Some(Ok(_))) => {}
+            Poll::Ready(None) | Poll::Ready(Some(Next::Item(Err(_)))) => self.release(),
+            Poll::Pending => self.close.register(cx.waker()),
+            Poll::Ready(Some(_)) => {}
         }
         next
+    }
+}
+
+impl Stream for Subscription {
+    type Item = Result<Item, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            return Poll::Ready(match std::task::ready!(this.poll_queue(cx)) {
+                None => None,
+                Some(Next::Item(item)) => Some(item),
+                Some(Next::Run(mut run)) => match run.next_message() {
+                    // The rest of the run is read from here on, without the hub.
+                    Some(message) => {
+                        this.run = Some(run);
+                        Some(Ok(Item::Message(message)))
+                    }
+                    None => continue,
+                },
+            });
+        }
     }
 }
 
@@ -398,6 +442,99 @@ mod tests {
             SseRequest::get("/a").share(),
             Err(Error::UnsupportedTarget)
         ));
+    }
+
+    /// A shared stream without a browser: its hub is fed by hand.
+    fn stream(key: &str) -> SharedStream {
+        let hub = Hub::join(key.into(), "f".into(), SseRequest::get("/x")).unwrap();
+        SharedStream { hub }
+    }
+
+    fn deliver(stream: &SharedStream, data: &[&str]) {
+        let mut chunk = crate::batch::Chunk::default();
+        for d in data {
+            chunk.push(crate::MessageRef::new("message", d, ""));
+        }
+        stream
+            .hub
+            .borrow_mut()
+            .deliver_chunk(chunk, 0, data.len(), true);
+    }
+
+    fn next(sub: &mut Subscription) -> Poll<Option<Item>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        Pin::new(sub)
+            .poll_next(&mut cx)
+            .map(|item| item.map(Result::unwrap))
+    }
+
+    fn next_batch(sub: &mut Subscription) -> Poll<Option<Batch>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        sub.poll_next_batch(&mut cx)
+            .map(|batch| batch.map(Result::unwrap))
+    }
+
+    fn message(data: &str) -> Poll<Option<Item>> {
+        Poll::Ready(Some(Item::Message(crate::Message::new(
+            "message", data, "",
+        ))))
+    }
+
+    #[test]
+    fn subscribers_read_a_chunk_as_items_or_as_batches_and_share_its_messages() {
+        let stream = stream("items-or-batches");
+        let (mut a, mut b) = (stream.subscribe(), stream.subscribe());
+        deliver(&stream, &["x", "y", "z"]);
+        let open = ConnectionState::Open;
+        stream.hub.borrow_mut().deliver(Ok(Item::State(open)));
+        let connecting = Poll::Ready(Some(Item::State(ConnectionState::Connecting)));
+        assert_eq!(next(&mut a), connecting);
+        let Poll::Ready(Some(Item::Message(x))) = next(&mut a) else {
+            panic!("a message")
+        };
+        for data in ["y", "z"] {
+            assert_eq!(next(&mut a), message(data));
+        }
+        assert_eq!(next(&mut a), Poll::Ready(Some(Item::State(open))));
+        assert_eq!(next(&mut a), Poll::Pending);
+        // The other one mixes items and batches: the rest of the chunk comes as one batch.
+        let Poll::Ready(Some(batch)) = next_batch(&mut b) else {
+            panic!("a batch")
+        };
+        assert_eq!(
+            batch.item(),
+            Some(&Item::State(ConnectionState::Connecting))
+        );
+        let Poll::Ready(Some(Item::Message(also_x))) = next(&mut b) else {
+            panic!("a message")
+        };
+        assert!(std::ptr::eq(x.as_event(), also_x.as_event()), "one message");
+        let Poll::Ready(Some(batch)) = next_batch(&mut b) else {
+            panic!("a batch")
+        };
+        let data: Vec<_> = batch.messages().map(|m| m.data()).collect();
+        assert_eq!(data, ["y", "z"]);
+        let Poll::Ready(Some(batch)) = next_batch(&mut b) else {
+            panic!("a batch")
+        };
+        assert_eq!(batch.item(), Some(&Item::State(open)));
+        assert!(next_batch(&mut b).is_pending());
+    }
+
+    #[test]
+    fn closing_a_subscription_in_the_middle_of_a_chunk_ends_it_there() {
+        let stream = stream("close-mid-chunk");
+        let mut sub = stream.subscribe();
+        deliver(&stream, &["x", "y"]);
+        let connecting = Poll::Ready(Some(Item::State(ConnectionState::Connecting)));
+        assert_eq!(next(&mut sub), connecting);
+        assert_eq!(next(&mut sub), message("x"));
+        sub.close();
+        assert_eq!(stream.subscribers(), 0);
+        let closed = Poll::Ready(Some(Item::State(ConnectionState::Closed)));
+        assert_eq!(next(&mut sub), closed);
+        assert_eq!(next(&mut sub), Poll::Ready(None));
+        assert!(sub.is_terminated());
     }
 
     #[test]
