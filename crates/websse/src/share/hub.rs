@@ -314,7 +314,7 @@ impl Hub {
         if from >= to {
             return;
         }
-        let shared = Rc::new(Shared::new(chunk, from, to, self.live().count()));
+        let shared = Rc::new(Shared::new(chunk, from, self.live().count()));
         if paced {
             self.pending = Some((shared, from, to));
             self.deliver_pending();

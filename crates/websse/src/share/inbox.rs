@@ -5,6 +5,7 @@
 //! for four subscribers as for one. A lone subscriber copies each message out of the chunk as an
 //! [`EventStream`](crate::EventStream) does; several clone messages made once for all of them.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -34,27 +35,20 @@ enum Entry {
 pub(crate) struct Shared {
     /// In an `Arc`: a [`Batch`] lends it out, and a batch may be sent to another thread.
     chunk: Arc<Chunk>,
-    /// With several subscribers: messages `first..` of the chunk, made once, which every
-    /// subscriber clones without copying their text. Empty for one subscriber, which copies each
-    /// message out of the chunk instead (one allocation rather than two).
-    messages: Vec<Message>,
+    /// With several subscribers: messages `first..` of the chunk, each made by the first
+    /// subscriber that takes it as a [`Message`] and cloned by the others, without copying its
+    /// text. `None` for one subscriber, which copies each message out of the chunk instead (one
+    /// allocation rather than two); nothing is made for subscribers that read batches.
+    messages: Option<RefCell<Vec<Option<Message>>>>,
     first: usize,
 }
 
 impl Shared {
-    /// Messages `from..to` of `chunk` for `subscribers` subscribers.
-    pub(crate) fn new(chunk: Chunk, from: usize, to: usize, subscribers: usize) -> Shared {
-        let messages = if subscribers > 1 {
-            (from..to)
-                .filter_map(|i| chunk.get(i))
-                .map(|m| m.to_shared_message())
-                .collect()
-        } else {
-            Vec::new()
-        };
+    /// Messages `from..` of `chunk` for `subscribers` subscribers.
+    pub(crate) fn new(chunk: Chunk, from: usize, subscribers: usize) -> Shared {
         Shared {
             chunk: Arc::new(chunk),
-            messages,
+            messages: (subscribers > 1).then(RefCell::default),
             first: from,
         }
     }
@@ -64,10 +58,19 @@ impl Shared {
     }
 
     fn message(&self, i: usize) -> Option<Message> {
-        match i.checked_sub(self.first).and_then(|j| self.messages.get(j)) {
-            Some(message) => Some(message.clone()),
-            None => self.chunk.get(i).map(|m| m.to_message()),
+        let (Some(messages), Some(j)) = (&self.messages, i.checked_sub(self.first)) else {
+            return self.chunk.get(i).map(|m| m.to_message());
+        };
+        let mut messages = messages.borrow_mut();
+        if let Some(Some(message)) = messages.get(j) {
+            return Some(message.clone());
         }
+        let message = self.chunk.get(i)?.to_shared_message();
+        if messages.len() <= j {
+            messages.resize(j + 1, None);
+        }
+        messages[j] = Some(message.clone());
+        Some(message)
     }
 }
 
@@ -299,7 +302,7 @@ mod tests {
         for d in data {
             chunk.push(MessageRef::new("message", d, ""));
         }
-        Rc::new(Shared::new(chunk, 0, data.len(), 2))
+        Rc::new(Shared::new(chunk, 0, 2))
     }
 
     fn total(chunk: &Chunk, from: usize, to: usize) -> usize {

@@ -362,6 +362,14 @@ impl Stream for Subscription {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        // The hot path: the next message of the run being read (as `poll_queue` would, without
+        // taking the run out and putting it back).
+        if !this.terminated
+            && !this.close.is_closed()
+            && let Some(message) = this.run.as_mut().and_then(Run::next_message)
+        {
+            return Poll::Ready(Some(Ok(Item::Message(message))));
+        }
         loop {
             return Poll::Ready(match std::task::ready!(this.poll_queue(cx)) {
                 None => None,
