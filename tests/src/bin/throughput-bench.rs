@@ -1,8 +1,8 @@
 //! Browser throughput bench: events per second through websse's fetch and EventSource
 //! transports (the owned `Item` stream, the borrowed `next_batch`, a `SharedStream` with one and
-//! four subscribers, and their bound: one stream whose every message is counted four times), the
-//! native `EventSource` used from JavaScript, eventsource-parser over fetch
-//! from JavaScript, and the floor (loops that only read the body's chunks), in one headless
+//! four subscribers, four through `next_batch`, and their bound: one stream whose every message
+//! is counted four times), the native `EventSource` used from JavaScript, eventsource-parser over
+//! fetch from JavaScript, and the floor (loops that only read the body's chunks), in one headless
 //! Chromium page and one run; on two shapes: small events, and OpenAI-shaped JSON events that
 //! every reader parses.
 //!
@@ -40,7 +40,7 @@ use serde_json::{Value, json};
 use websse_e2e::{Result, base_url, bench_main, cdp, js, wait_for};
 
 /// The readers: the page's name for each, the table's, and whether it runs on the JSON shape.
-const READERS: [(&str, &str, bool); 10] = [
+const READERS: [(&str, &str, bool); 11] = [
     ("websse-fetch", "websse fetch, Item stream (wasm)", true),
     ("websse-batch", "websse fetch, next_batch (wasm)", true),
     ("websse-shared-1", "websse shared, 1 subscriber", true),
@@ -48,6 +48,11 @@ const READERS: [(&str, &str, bool); 10] = [
     (
         "websse-fanout-4",
         "websse fetch, 4 counts per message",
+        true,
+    ),
+    (
+        "websse-shared-4-batch",
+        "websse shared, 4 subs, next_batch",
         true,
     ),
     ("websse-eventsource", "websse EventSource (wasm)", false),
@@ -425,6 +430,7 @@ async fn bench_shape(
     // The bound for four subscribers: one stream, each message counted four times.
     goal("websse-fanout-4", "websse-fetch", None);
     goal("websse-shared-4", "websse-fanout-4", None);
+    goal("websse-shared-4-batch", "websse-batch", None);
     goal("floor-js", "eventsource-parser", None);
     goal("floor-wasm", "eventsource-parser", None);
     Ok(())
