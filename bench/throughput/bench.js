@@ -8,6 +8,9 @@
 //   eventsource-parser   eventsource-parser 4.x (npm) over fetch + TextDecoder, from JavaScript
 //   websse-batch         websse's fetch transport through the borrowed `next_batch` API
 //   websse-shared-N      N subscribers of one websse `SharedStream` over fetch
+//   websse-fanout-4      websse's fetch transport, each message counted 4 times: what 4
+//                        subscribers do themselves, without the sharing (their bound)
+//   websse-shared-4-batch  4 subscribers reading through the borrowed `next_batch`
 //   floor-js, floor-wasm loops that only read the body's chunks (into wasm memory for the latter)
 //
 // With `json`, the data is OpenAI-shaped JSON and each reader parses it and sums the lengths of
@@ -115,6 +118,8 @@ const RUNNERS = {
   "websse-eventsource": (url, json) => wasm.run_websse(url, "event-source", json),
   "websse-shared-1": (url, json) => wasm.run_websse_shared(url, 1, json),
   "websse-shared-4": (url, json) => wasm.run_websse_shared(url, 4, json),
+  "websse-fanout-4": (url, json) => wasm.run_websse_fanout(url, 4, json),
+  "websse-shared-4-batch": (url, json) => wasm.run_websse_shared_batch(url, 4, json),
   "native-eventsource": nativeEventSource,
   "eventsource-parser": eventsourceParser,
   "floor-js": readChunksOnly,
@@ -125,6 +130,8 @@ const NEEDS = {
   "websse-batch": "run_websse_batch",
   "websse-shared-1": "run_websse_shared",
   "websse-shared-4": "run_websse_shared",
+  "websse-fanout-4": "run_websse_fanout",
+  "websse-shared-4-batch": "run_websse_shared_batch",
   "floor-wasm": "run_floor",
 };
 

@@ -214,6 +214,101 @@ pub async fn run_websse_shared(
     first.result(started, allocs_before, last)
 }
 
+/// As [`run_websse`] over fetch, with each message counted by `readers` counters in turn: the
+/// work that as many subscribers of a [`run_websse_shared`] stream do between them, without the
+/// sharing. Its rate bounds what a shared stream with that many subscribers can reach.
+///
+/// # Errors
+/// As [`run_websse`].
+#[wasm_bindgen]
+pub async fn run_websse_fanout(url: String, readers: u32, json: bool) -> Result<JsValue, JsValue> {
+    let allocs_before = allocs();
+    let started = now();
+    let mut stream = SseRequest::get(url)
+        .events(["end"])
+        .open()
+        .map_err(js_err)?;
+    let mut all: Vec<Counts> = (0..readers.max(1)).map(|_| Counts::default()).collect();
+    let mut last = None;
+    'read: while let Some(item) = stream.next().await {
+        match item.map_err(js_err)? {
+            Item::Message(msg) => {
+                for counts in &mut all {
+                    if counts.message(&msg, json)? {
+                        break 'read;
+                    }
+                }
+                last = Some(msg);
+            }
+            Item::Skipped(skipped) => return Err(js_err(format!("skipped: {skipped}"))),
+            _ => {}
+        }
+    }
+    drop(stream);
+    let mut all = all.into_iter();
+    let first = all.next().ok_or("no reader")?;
+    // Only the first saw `end` (the loop stops there); the others counted the same events.
+    if all.any(|c| (c.events, c.bytes, c.content) != (first.events, first.bytes, first.content)) {
+        return Err("the counters differ".into());
+    }
+    first.result(started, allocs_before, last.map(Message::into_data))
+}
+
+/// As [`run_websse_shared`], each subscriber reading through the borrowed API
+/// (`sub.next_batch()`, JSON into borrowed types, as [`run_websse_batch`] does).
+///
+/// # Errors
+/// As [`run_websse`], for any subscriber.
+#[wasm_bindgen]
+pub async fn run_websse_shared_batch(
+    url: String,
+    subscribers: u32,
+    json: bool,
+) -> Result<JsValue, JsValue> {
+    let allocs_before = allocs();
+    let started = now();
+    let shared = SseRequest::get(url)
+        .events(["end"])
+        .share()
+        .map_err(js_err)?;
+    let subs: Vec<_> = (0..subscribers).map(|_| shared.subscribe()).collect();
+    drop(shared);
+    let runs = subs.into_iter().map(|mut sub| async move {
+        let mut counts = Counts::default();
+        let mut last = String::new();
+        'read: while let Some(batch) = sub.next_batch().await {
+            let batch = batch.map_err(js_err)?;
+            if let Some(Item::Skipped(skipped)) = batch.item() {
+                return Err(js_err(format!("skipped: {skipped}")));
+            }
+            for msg in batch.messages() {
+                if msg.event_type() == "end" {
+                    counts.end = Some(msg.data().to_owned());
+                    break 'read;
+                }
+                counts.events += 1;
+                counts.bytes += msg.data().len();
+                if json {
+                    let c: CompletionRef<'_> = msg.json().map_err(js_err)?;
+                    counts.content += c.choices[0].delta.content.len();
+                }
+                last.clear();
+                last.push_str(msg.data());
+            }
+        }
+        Ok::<_, JsValue>((counts, last))
+    });
+    let mut all = futures::future::join_all(runs).await.into_iter();
+    let (first, last) = all.next().ok_or("no subscriber")??;
+    for other in all {
+        let (counts, other_last) = other?;
+        if counts != first || other_last != last {
+            return Err("the subscribers received different events".into());
+        }
+    }
+    first.result(started, allocs_before, Some(last))
+}
+
 /// The floor for a wasm reader: fetches `url` and only reads the body's chunks, copying each
 /// into wasm memory (as websse's fetch transport does), until the body ends; resolves to
 /// `{body, ms}`.

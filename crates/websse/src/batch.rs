@@ -1,6 +1,8 @@
 //! Messages in batches: what one body chunk completed, copied once into one buffer and lent out
 //! as [`MessageRef`]s by [`EventStream::next_batch`](crate::EventStream::next_batch).
 
+use std::sync::Arc;
+
 use crate::{Item, MessageRef};
 
 /// The messages one chunk of a body completed: the type (unless `message`), data and last event
@@ -41,6 +43,13 @@ impl Chunk {
         self.ends.len()
     }
 
+    /// Bytes of data and ids of messages `from..to`.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn text_bytes(&self, from: usize, to: usize) -> usize {
+        let ends = self.ends.get(from..to).unwrap_or_default();
+        ends.iter().map(|[type_end, _, end]| end - type_end).sum()
+    }
+
     pub(crate) fn get(&self, i: usize) -> Option<MessageRef<'_>> {
         let [type_end, data_end, end] = *self.ends.get(i)?;
         let start = match i.checked_sub(1) {
@@ -60,7 +69,8 @@ impl Chunk {
     }
 }
 
-/// What [`EventStream::next_batch`](crate::EventStream::next_batch) yields: the messages that
+/// What [`EventStream::next_batch`](crate::EventStream::next_batch) and
+/// [`Subscription::next_batch`](crate::Subscription::next_batch) yield: the messages that
 /// arrived together (on the fetch transport, those one chunk of the body completed), lent out
 /// without an allocation per message, or one other item (a state change, a skip notice).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +82,8 @@ pub struct Batch {
 enum Inner {
     /// Messages `from..to` of the chunk.
     Chunk(Chunk, usize, usize),
+    /// Messages `from..to` of a chunk that the subscribers of a shared stream read together.
+    Shared(Arc<Chunk>, usize, usize),
     Item(Item),
 }
 
@@ -80,6 +92,13 @@ impl Batch {
         let to = chunk.len();
         Batch {
             inner: Inner::Chunk(chunk, from, to),
+        }
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn shared(chunk: Arc<Chunk>, from: usize, to: usize) -> Batch {
+        Batch {
+            inner: Inner::Shared(chunk, from, to),
         }
     }
 
@@ -93,6 +112,7 @@ impl Batch {
     pub fn messages(&self) -> impl Iterator<Item = MessageRef<'_>> + '_ {
         let (chunk, range, single) = match &self.inner {
             Inner::Chunk(chunk, from, to) => (Some(chunk), *from..*to, None),
+            Inner::Shared(chunk, from, to) => (Some(&**chunk), *from..*to, None),
             Inner::Item(Item::Message(message)) => (None, 0..0, Some(MessageRef::from(message))),
             Inner::Item(_) => (None, 0..0, None),
         };
@@ -104,7 +124,7 @@ impl Batch {
     /// How many messages the batch holds.
     pub fn len(&self) -> usize {
         match &self.inner {
-            Inner::Chunk(_, from, to) => to - from,
+            Inner::Chunk(_, from, to) | Inner::Shared(_, from, to) => to - from,
             Inner::Item(Item::Message(_)) => 1,
             Inner::Item(_) => 0,
         }
@@ -121,15 +141,26 @@ impl Batch {
     /// [`ConnectionState`]: crate::ConnectionState
     pub fn item(&self) -> Option<&Item> {
         match &self.inner {
-            Inner::Item(Item::Message(_)) | Inner::Chunk(..) => None,
+            Inner::Item(Item::Message(_)) | Inner::Chunk(..) | Inner::Shared(..) => None,
             Inner::Item(item) => Some(item),
+        }
+    }
+
+    /// The chunk and the range of it this batch lends out, or the one item it stands for (a
+    /// shared stream's hub passes the chunk on to every subscriber as is).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn into_parts(self) -> Result<(Chunk, usize, usize), Item> {
+        match self.inner {
+            Inner::Chunk(chunk, from, to) => Ok((chunk, from, to)),
+            Inner::Shared(chunk, from, to) => Ok((Arc::unwrap_or_clone(chunk), from, to)),
+            Inner::Item(item) => Err(item),
         }
     }
 
     /// Keeps only the first `n` messages.
     pub(crate) fn truncate(&mut self, n: usize) {
         match &mut self.inner {
-            Inner::Chunk(_, from, to) => *to = (*from + n).min(*to),
+            Inner::Chunk(_, from, to) | Inner::Shared(_, from, to) => *to = (*from + n).min(*to),
             Inner::Item(Item::Message(_)) if n == 0 => {
                 self.inner = Inner::Chunk(Chunk::default(), 0, 0);
             }

@@ -123,7 +123,9 @@
 //! chunk of the body completed, copied once into one buffer), lent out as [`MessageRef`]s with no
 //! allocation per message; [`MessageRef::json`] deserializes into types that borrow from the
 //! data. A batch that holds no message stands for one other item ([`Batch::item`]). It is the
-//! same stream, ending where the [`Item`] stream ends, and the two may be mixed.
+//! same stream, ending where the [`Item`] stream ends, and the two may be mixed. A
+//! [`Subscription`] of a shared stream has [`next_batch`](Subscription::next_batch) too: its
+//! batches lend out the chunk that every subscriber reads.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), websse::Error> {

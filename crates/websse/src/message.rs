@@ -1,16 +1,41 @@
 //! The items a stream yields.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One message: a server-sent event, an NDJSON line or a raw text chunk.
 ///
 /// For [`Framing::Ndjson`](crate::Framing::Ndjson) and [`Framing::Raw`](crate::Framing::Raw) the
 /// type is `message` and the last event id is empty.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Message {
-    event: websse_core::Event,
+    event: Event,
 }
+
+/// A message's event: its own, or one that the subscribers of a [shared
+/// stream](crate::SharedStream) hold together (each subscriber gets the message without a copy).
+#[derive(Clone)]
+enum Event {
+    Owned(websse_core::Event),
+    Shared(Arc<websse_core::Event>),
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Message")
+            .field("event", self.as_event())
+            .finish()
+    }
+}
+
+impl PartialEq for Message {
+    fn eq(&self, other: &Message) -> bool {
+        self.as_event() == other.as_event()
+    }
+}
+
+impl Eq for Message {}
 
 impl Message {
     /// A message from its parts (useful to test code that consumes messages).
@@ -19,24 +44,30 @@ impl Message {
         data: impl Into<String>,
         last_event_id: impl Into<String>,
     ) -> Self {
+        Message::from(websse_core::Event::new(event_type, data, last_event_id))
+    }
+
+    /// A message whose clones share one event.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn shared(event: websse_core::Event) -> Self {
         Message {
-            event: websse_core::Event::new(event_type, data, last_event_id),
+            event: Event::Shared(Arc::new(event)),
         }
     }
 
     /// The event type (`message` unless the server named it).
     pub fn event_type(&self) -> &str {
-        self.event.event_type()
+        self.as_event().event_type()
     }
 
     /// The data (lines joined with LF).
     pub fn data(&self) -> &str {
-        self.event.data()
+        self.as_event().data()
     }
 
     /// The last event id in force when the message was dispatched (may be empty).
     pub fn last_event_id(&self) -> &str {
-        self.event.last_event_id()
+        self.as_event().last_event_id()
     }
 
     /// Deserializes the data as JSON (cargo feature `json`, on by default).
@@ -50,12 +81,22 @@ impl Message {
 
     /// The underlying websse-core event.
     pub fn as_event(&self) -> &websse_core::Event {
-        &self.event
+        match &self.event {
+            Event::Owned(event) => event,
+            Event::Shared(event) => event,
+        }
     }
 
-    /// Consumes the message and returns its data without copying.
+    /// Consumes the message and returns its data: without copying, unless other subscribers of
+    /// a [shared stream](crate::SharedStream) still hold the same message.
     pub fn into_data(self) -> String {
-        self.event.into_data()
+        match self.event {
+            Event::Owned(event) => event.into_data(),
+            Event::Shared(event) => match Arc::try_unwrap(event) {
+                Ok(event) => event.into_data(),
+                Err(event) => event.data().to_owned(),
+            },
+        }
     }
 }
 
@@ -102,6 +143,14 @@ impl<'a> MessageRef<'a> {
         Ok(serde_json::from_str(self.data)?)
     }
 
+    /// The same message, owned, for clones that share it (two allocations, once).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn to_shared_message(self) -> Message {
+        Message::shared(
+            websse_core::EventRef::new(self.event_type, self.data, self.last_event_id).to_event(),
+        )
+    }
+
     /// The same message, owned (one allocation).
     pub fn to_message(&self) -> Message {
         Message::from(
@@ -122,7 +171,9 @@ impl<'a> From<&'a Message> for MessageRef<'a> {
 
 impl From<websse_core::Event> for Message {
     fn from(event: websse_core::Event) -> Self {
-        Message { event }
+        Message {
+            event: Event::Owned(event),
+        }
     }
 }
 
@@ -383,6 +434,24 @@ mod tests {
     #[derive(serde::Deserialize, Debug, PartialEq)]
     struct Delta {
         text: String,
+    }
+
+    #[test]
+    fn a_shared_message_is_the_same_message_and_stays_send_and_sync() {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        let shared = MessageRef::new("tick", "data", "7").to_shared_message();
+        let owned = Message::new("tick", "data", "7");
+        send_sync(&shared);
+        assert_eq!(shared, owned);
+        assert_eq!(format!("{shared:?}"), format!("{owned:?}"));
+        let other = shared.clone();
+        assert!(
+            std::ptr::eq(other.as_event(), shared.as_event()),
+            "one event"
+        );
+        // Held elsewhere: the data is copied; the last holder takes it as is.
+        assert_eq!(other.into_data(), "data");
+        assert_eq!(shared.into_data(), "data");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Browser throughput bench: events per second through websse's fetch and EventSource
 //! transports (the owned `Item` stream, the borrowed `next_batch`, a `SharedStream` with one and
-//! four subscribers), the native `EventSource` used from JavaScript, eventsource-parser over fetch
-//! from JavaScript, and the floor (loops that only read the body's chunks), in one headless
+//! four subscribers, four through `next_batch`, and their bound: one stream whose every message
+//! is counted four times), the native `EventSource` used from JavaScript, eventsource-parser over
+//! fetch from JavaScript, and the floor (loops that only read the body's chunks), in one headless
 //! Chromium page and one run; on two shapes: small events, and OpenAI-shaped JSON events that
 //! every reader parses.
 //!
@@ -9,7 +10,8 @@
 //! websse-server that serves the page (`bench/throughput/`, built into `target/throughput/site`)
 //! with `--test-endpoints`. Arguments: `--events N --size B --rounds R` (the small shape),
 //! `--json-events N --json-size B` (the JSON shape; `--json-events 0` leaves it out), `--profile`
-//! (a CPU profile of one websse fetch run per shape, CDP `Profiler`: the top frames by self time).
+//! (a CPU profile of one websse fetch run per shape, CDP `Profiler`: the top frames by self time;
+//! `WEBSSE_BENCH_PROFILE=reader,reader` profiles those readers instead).
 //!
 //! Every reader gets the same stream, `GET /test/flood?events=N&size=B`: N events of B data bytes
 //! at full speed, then `event: end`. A run is timed in the page from the request to the `end`
@@ -38,11 +40,21 @@ use serde_json::{Value, json};
 use websse_e2e::{Result, base_url, bench_main, cdp, js, wait_for};
 
 /// The readers: the page's name for each, the table's, and whether it runs on the JSON shape.
-const READERS: [(&str, &str, bool); 9] = [
+const READERS: [(&str, &str, bool); 11] = [
     ("websse-fetch", "websse fetch, Item stream (wasm)", true),
     ("websse-batch", "websse fetch, next_batch (wasm)", true),
     ("websse-shared-1", "websse shared, 1 subscriber", true),
     ("websse-shared-4", "websse shared, 4 subscribers", true),
+    (
+        "websse-fanout-4",
+        "websse fetch, 4 counts per message",
+        true,
+    ),
+    (
+        "websse-shared-4-batch",
+        "websse shared, 4 subs, next_batch",
+        true,
+    ),
     ("websse-eventsource", "websse EventSource (wasm)", false),
     ("native-eventsource", "native EventSource (JS)", false),
     (
@@ -415,6 +427,10 @@ async fn bench_shape(
     goal("websse-eventsource", "native-eventsource", Some(0.95));
     goal("websse-shared-1", "websse-fetch", Some(0.9));
     goal("websse-shared-4", "websse-fetch", Some(0.9));
+    // The bound for four subscribers: one stream, each message counted four times.
+    goal("websse-fanout-4", "websse-fetch", None);
+    goal("websse-shared-4", "websse-fanout-4", None);
+    goal("websse-shared-4-batch", "websse-batch", None);
     goal("floor-js", "eventsource-parser", None);
     goal("floor-wasm", "eventsource-parser", None);
     Ok(())
@@ -464,10 +480,19 @@ async fn bench(client: Client, params: Params) -> Result {
         json: true,
     };
     if params.profile {
+        // The readers to profile: `WEBSSE_BENCH_PROFILE=websse-shared-1,websse-shared-4` to look
+        // at others than the fetch transport's.
+        let wanted = std::env::var("WEBSSE_BENCH_PROFILE").unwrap_or_default();
+        let mut profiled: Vec<&str> = wanted.split(',').filter(|r| !r.is_empty()).collect();
+        if profiled.is_empty() {
+            profiled.push("websse-fetch");
+        }
         for shape in [small, json_shape] {
-            if shape.events > 0 {
-                run_once(c, "websse-fetch", shape).await?;
-                profile(c, "websse-fetch", shape).await?;
+            for &reader in &profiled {
+                if shape.events > 0 && names.contains(&reader) {
+                    run_once(c, reader, shape).await?;
+                    profile(c, reader, shape).await?;
+                }
             }
         }
     }

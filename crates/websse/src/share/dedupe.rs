@@ -11,7 +11,7 @@
 
 use std::collections::VecDeque;
 
-use crate::Message;
+use crate::MessageRef;
 
 /// How many recent messages a tab remembers to recognise repeats.
 pub(crate) const REMEMBERED: usize = 512;
@@ -47,7 +47,7 @@ pub(crate) enum From {
 }
 
 /// FNV-1a of the type and data: equal messages under one id are repeats.
-fn digest(message: &Message) -> u64 {
+fn digest(message: MessageRef<'_>) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for part in [message.event_type(), message.data()] {
         for &b in part.as_bytes().iter().chain([0xff].iter()) {
@@ -94,7 +94,7 @@ impl Seen {
     }
 
     /// Whether `message` is new (to deliver) rather than a repeat after a handover; remembers it.
-    pub(crate) fn admit(&mut self, message: &Message) -> bool {
+    pub(crate) fn admit(&mut self, message: MessageRef<'_>) -> bool {
         let id = message.last_event_id();
         let hash = (!id.is_empty()).then(|| digest(message));
         if let Some(cursor) = self.catch_up {
@@ -135,14 +135,14 @@ impl Seen {
 mod tests {
     use super::*;
 
-    fn msg(data: &str, id: &str) -> Message {
-        Message::new("message", data, id)
+    fn msg<'a>(data: &'a str, id: &'a str) -> MessageRef<'a> {
+        MessageRef::new("message", data, id)
     }
 
     fn admitted<'a>(seen: &mut Seen, messages: &[(&'a str, &str)]) -> Vec<&'a str> {
         messages
             .iter()
-            .filter(|(data, id)| seen.admit(&msg(data, id)))
+            .filter(|(data, id)| seen.admit(msg(data, id)))
             .map(|(data, _)| *data)
             .collect()
     }
@@ -259,7 +259,7 @@ mod tests {
     fn remembered_ids_are_bounded() {
         let mut seen = Seen::default();
         for i in 0..10 * REMEMBERED {
-            seen.admit(&msg("x", &i.to_string()));
+            seen.admit(msg("x", &i.to_string()));
         }
         assert_eq!(seen.remembered(), REMEMBERED);
         for i in 0..10 * RETIRED_LEADERS {

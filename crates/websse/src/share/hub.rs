@@ -9,8 +9,9 @@ use std::rc::{Rc, Weak};
 use std::task::Waker;
 
 use super::dedupe::{From, Seen};
-use crate::queue::Queue;
-use crate::{ConnectionState, Error, Item, Role, Sharing, SseRequest};
+use super::inbox::{Inbox, Shared, run_cost};
+use crate::batch::Chunk;
+use crate::{ConnectionState, Error, Item, MessageRef, Role, Sharing, SseRequest};
 
 thread_local! {
     /// The shared streams of this tab (or worker), by key.
@@ -34,7 +35,7 @@ pub(crate) struct Hub {
     fingerprint: String,
     request: SseRequest,
     /// Live subscribers and their queues.
-    subs: Vec<(u64, Queue)>,
+    subs: Vec<(u64, Inbox)>,
     next_id: u64,
     state: ConnectionState,
     sharing: Option<Sharing>,
@@ -45,6 +46,8 @@ pub(crate) struct Hub {
     driver: Option<Waker>,
     /// The handle of the connection this tab runs (alone or as the leader), for `reconnect`.
     connection: Option<crate::CloseHandle>,
+    /// Messages `from..to` of a chunk not delivered yet: the fastest subscriber had no room.
+    pending: Option<(Rc<Shared>, usize, usize)>,
 }
 
 impl Drop for Hub {
@@ -77,6 +80,7 @@ impl Hub {
             running: None,
             driver: None,
             connection: None,
+            pending: None,
         }
     }
 
@@ -151,7 +155,7 @@ impl Hub {
             let mut hub = this.borrow_mut();
             let id = hub.next_id;
             hub.next_id += 1;
-            let mut queue = Queue::bounded(hub.request.max_buffered);
+            let mut queue = Inbox::bounded(hub.request.max_buffered);
             // Nothing runs yet, or the last connection ended (its membership may linger).
             let start = hub
                 .running
@@ -160,6 +164,7 @@ impl Hub {
             if start {
                 hub.state = ConnectionState::Connecting;
                 hub.sharing = None;
+                hub.pending = None;
             }
             queue.push_state(hub.state);
             if let Some(sharing) = hub.sharing {
@@ -178,7 +183,7 @@ impl Hub {
     }
 
     /// The queues of the subscribers that have not ended.
-    fn live(&mut self) -> impl Iterator<Item = &mut Queue> {
+    fn live(&mut self) -> impl Iterator<Item = &mut Inbox> {
         self.subs
             .iter_mut()
             .map(|(_, queue)| queue)
@@ -206,7 +211,7 @@ impl Hub {
         self.driver.take()
     }
 
-    pub(crate) fn slot(&mut self, id: u64) -> Option<&mut Queue> {
+    pub(crate) fn slot(&mut self, id: u64) -> Option<&mut Inbox> {
         self.subs
             .iter_mut()
             .find_map(|(sub, queue)| (*sub == id).then_some(queue))
@@ -221,6 +226,7 @@ impl Hub {
         if self.subs.is_empty() {
             self.state = ConnectionState::Closed;
             self.seen = Seen::default();
+            self.pending = None;
             (self.running.take(), driver)
         } else {
             (None, driver)
@@ -232,7 +238,7 @@ impl Hub {
     pub(crate) fn deliver(&mut self, item: Result<Item, Error>) -> bool {
         match item {
             Ok(Item::Message(message)) => {
-                if self.seen.admit(&message) {
+                if self.seen.admit(MessageRef::from(&message)) {
                     // A copy for every subscriber but the last, which gets the message itself.
                     let mut live = self.live().peekable();
                     while let Some(queue) = live.next() {
@@ -268,6 +274,109 @@ impl Hub {
             }
         }
         false
+    }
+
+    /// Messages `from..to` of a chunk from this tab's own connection, for every subscriber: the
+    /// chunk is shared, not copied per subscriber (each copies a message out as it reads it).
+    ///
+    /// `paced`: at the pace of the fastest subscriber, as much as fits in its queue now, and the
+    /// rest [pending](Hub::has_pending) until it has read that; otherwise all at once (a leader
+    /// reads on for the other tabs), and every subscriber without room lags.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn deliver_chunk(&mut self, chunk: Chunk, from: usize, to: usize, paced: bool) {
+        // The repeats after a handover are left out: rare, so a new chunk is built only then.
+        // In a tab of its own there is no handover, and nothing to look for.
+        let mut kept: Option<Chunk> = None;
+        let handovers = if self.request.across_tabs { to } else { from };
+        for i in from..handovers {
+            let Some(message) = chunk.get(i) else { break };
+            let new = self.seen.admit(message);
+            match &mut kept {
+                None if new => {}
+                None => {
+                    let mut fresh = Chunk::default();
+                    for earlier in (from..i).filter_map(|j| chunk.get(j)) {
+                        fresh.push(earlier);
+                    }
+                    kept = Some(fresh);
+                }
+                Some(fresh) if new => fresh.push(message),
+                Some(_) => {}
+            }
+        }
+        let (chunk, from, to) = match kept {
+            Some(fresh) => {
+                let len = fresh.len();
+                (fresh, 0, len)
+            }
+            None => (chunk, from, to),
+        };
+        if from >= to {
+            return;
+        }
+        let shared = Rc::new(Shared::new(chunk, from, self.live().count()));
+        if paced {
+            self.pending = Some((shared, from, to));
+            self.deliver_pending();
+        } else {
+            let total = run_cost(shared.chunk(), from, to);
+            for queue in self.live() {
+                queue.push_run(&shared, from, to, total);
+            }
+        }
+    }
+
+    /// Whether messages of a chunk wait for room in the fastest subscriber's queue.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Delivers the next part of the pending chunk: what fits in the queue with the most room
+    /// (at least one message), so that the fastest subscriber sets the pace and only the others
+    /// lag.
+    pub(crate) fn deliver_pending(&mut self) {
+        let Some((shared, from, to)) = self.pending.take() else {
+            return;
+        };
+        let chunk = shared.chunk();
+        // No subscriber left: nothing to deliver to.
+        let Some(room) = self.live().map(|queue| queue.room()).max() else {
+            return;
+        };
+        let mut end = to;
+        let mut total = run_cost(chunk, from, to);
+        if total > room {
+            (end, total) = (from, 0);
+            while end < to {
+                let one = run_cost(chunk, end, end + 1);
+                if end > from && total + one > room {
+                    break;
+                }
+                (end, total) = (end + 1, total + one);
+            }
+        }
+        for queue in self.live() {
+            queue.push_run(&shared, from, end, total);
+        }
+        if end < to {
+            self.pending = Some((shared, end, to));
+        }
+    }
+
+    /// [`deliver_chunk`](Hub::deliver_chunk) from `leader`, as [`deliver_from`](Hub::deliver_from).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn deliver_chunk_from(
+        &mut self,
+        leader: &str,
+        chunk: Chunk,
+        from: usize,
+        to: usize,
+        paced: bool,
+    ) {
+        if self.seen.from(leader) != From::Retired {
+            self.deliver_chunk(chunk, from, to, paced);
+        }
     }
 
     /// An item of `leader`'s stream (this tab's own when it leads): delivered when `leader` is
@@ -368,13 +477,14 @@ mod tests {
     }
 
     fn hub_with(subs: usize, max_buffered: usize) -> Hub {
-        let mut hub = Hub::new(
-            "k".into(),
-            "f".into(),
-            SseRequest::get("/x").max_buffered(max_buffered),
-        );
+        hub_of(subs, SseRequest::get("/x").max_buffered(max_buffered))
+    }
+
+    fn hub_of(subs: usize, request: SseRequest) -> Hub {
+        let max_buffered = request.max_buffered;
+        let mut hub = Hub::new("k".into(), "f".into(), request);
         for id in 0..subs as u64 {
-            hub.subs.push((id, Queue::bounded(max_buffered)));
+            hub.subs.push((id, Inbox::bounded(max_buffered)));
         }
         hub
     }
@@ -395,6 +505,92 @@ mod tests {
         for id in 0..3 {
             assert_eq!(drain(&mut hub, id), expected);
         }
+    }
+
+    fn chunk(messages: &[(&str, &str)]) -> Chunk {
+        let mut chunk = Chunk::default();
+        for (data, id) in messages {
+            chunk.push(MessageRef::new("message", data, id));
+        }
+        chunk
+    }
+
+    #[test]
+    fn every_subscriber_gets_every_message_of_a_chunk() {
+        let mut hub = hub_with(3, 1 << 20);
+        hub.deliver_chunk(chunk(&[("a", "1"), ("b", "2"), ("c", "3")]), 1, 3, true);
+        hub.deliver(Ok(Item::Message(msg("d", "4"))));
+        let expected = vec![
+            Item::Message(msg("b", "2")),
+            Item::Message(msg("c", "3")),
+            Item::Message(msg("d", "4")),
+        ];
+        for id in 0..3 {
+            assert_eq!(drain(&mut hub, id), expected);
+        }
+    }
+
+    #[test]
+    fn the_repeats_in_a_new_leaders_chunk_are_dropped() {
+        let mut hub = hub_of(2, SseRequest::get("/x").across_tabs(true));
+        assert!(!hub.follow("a", "f", ""));
+        hub.deliver_chunk_from("a", chunk(&[("1", "1"), ("2", "2")]), 0, 2, true);
+        for id in 0..2 {
+            drain(&mut hub, id);
+        }
+        // The new leader resumed after "1": "2" again, then new ones.
+        assert!(!hub.follow("b", "f", "1"));
+        hub.deliver_chunk_from("a", chunk(&[("late", "3")]), 0, 1, true);
+        hub.deliver_chunk_from(
+            "b",
+            chunk(&[("2", "2"), ("3", "3"), ("4", "4")]),
+            0,
+            3,
+            true,
+        );
+        for id in 0..2 {
+            assert_eq!(
+                drain(&mut hub, id),
+                [Item::Message(msg("3", "3")), Item::Message(msg("4", "4"))]
+            );
+        }
+    }
+
+    #[test]
+    fn a_slow_subscriber_lags_behind_chunks_too() {
+        let one = msg("0123456789", "").data().len() + std::mem::size_of::<Message>();
+        let mut hub = hub_with(2, 3 * one);
+        let ten = [("0123456789", ""); 10];
+        for round in 0..3 {
+            hub.deliver_chunk(chunk(&ten[..2]), 0, 2, true);
+            // Subscriber 0 keeps up; subscriber 1 never reads.
+            assert_eq!(drain(&mut hub, 0).len(), 2, "round {round}");
+        }
+        let slow = drain(&mut hub, 1);
+        assert_eq!(slow.len(), 4, "{slow:?}");
+        assert_eq!(slow[3], Item::Skipped(Skipped::Lagged { count: 3 }));
+    }
+
+    #[test]
+    fn a_chunk_larger_than_the_bound_goes_at_the_pace_of_the_fastest_subscriber() {
+        let one = msg("0123456789", "").data().len() + std::mem::size_of::<Message>();
+        let mut hub = hub_with(2, 3 * one);
+        hub.deliver_chunk(chunk(&[("0123456789", ""); 10]), 0, 10, true);
+        let mut fast = drain(&mut hub, 0);
+        while hub.has_pending() {
+            // Subscriber 0 reads all it was given, then the driver delivers more.
+            hub.deliver_pending();
+            fast.extend(drain(&mut hub, 0));
+        }
+        assert_eq!(fast.len(), 10, "all of it, in parts: {fast:?}");
+        assert!(fast.iter().all(|i| matches!(i, Item::Message(_))));
+        let slow = drain(&mut hub, 1);
+        assert_eq!(slow.len(), 4, "{slow:?}");
+        assert_eq!(slow[3], Item::Skipped(Skipped::Lagged { count: 7 }));
+        // Not paced (a leader reads on for the other tabs): all at once, each lags alone.
+        hub.deliver_chunk(chunk(&[("0123456789", ""); 5]), 0, 5, false);
+        assert!(!hub.has_pending());
+        assert_eq!(drain(&mut hub, 0).len(), 4, "three, and a notice");
     }
 
     #[test]
@@ -468,7 +664,7 @@ mod tests {
             ("41", "41")
         );
         let _ = hub.unsubscribe(0);
-        hub.subs.push((1, Queue::bounded(1 << 20)));
+        hub.subs.push((1, Inbox::bounded(1 << 20)));
         let (request, resume) = hub.take_lead("L2");
         assert_eq!((request.last_event_id.as_str(), resume.as_str()), ("", ""));
     }

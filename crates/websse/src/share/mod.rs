@@ -18,12 +18,16 @@ use futures_core::{FusedStream, Stream};
 
 mod dedupe;
 mod hub;
+mod inbox;
 mod key;
 pub(crate) mod tabs;
 
 use hub::{Hub, Running};
+use inbox::Run;
 
-use crate::{CloseHandle, ConnectionState, Error, Item, Messages, Sharing, SseRequest, SseStream};
+use crate::{
+    Batch, CloseHandle, ConnectionState, Error, Item, Messages, Sharing, SseRequest, SseStream,
+};
 
 impl SseRequest {
     /// The key that identifies the stream when [shared](SseRequest::share): every share with
@@ -89,6 +93,9 @@ impl SseRequest {
 ///   subscriber polls, and one that falls behind loses messages, with one
 ///   [`Item::Skipped`]`(`[`Skipped::Lagged`](crate::Skipped::Lagged)`)` in their place. Memory stays
 ///   bounded.
+/// - With several subscribers, each message is made once and every subscriber gets a clone that
+///   shares its text ([`Message::into_data`](crate::Message::into_data) copies it only while
+///   another subscriber still holds the message).
 ///
 /// # Across tabs
 /// With [`across_tabs(true)`](SseRequest::across_tabs), tabs of the same origin that share the
@@ -158,6 +165,7 @@ impl SharedStream {
         Subscription {
             hub: Rc::clone(&self.hub),
             id,
+            run: None,
             close: CloseHandle::new(),
             terminated: false,
             left: false,
@@ -193,6 +201,9 @@ impl SharedStream {
 pub struct Subscription {
     hub: Rc<RefCell<Hub>>,
     id: u64,
+    /// The messages of a shared chunk this subscriber is reading, taken out of its queue in the
+    /// hub: read one by one without borrowing the hub for each.
+    run: Option<Run>,
     close: CloseHandle,
     terminated: bool,
     /// Unsubscribed from the hub (by `close`, before the stream has said `Closed`).
@@ -249,6 +260,7 @@ impl Subscription {
 
     fn release(&mut self) {
         self.terminated = true;
+        self.run = None;
         self.leave();
     }
 
@@ -272,30 +284,63 @@ impl Drop for Subscription {
     }
 }
 
-impl Stream for Subscription {
-    type Item = Result<Item, Error>;
+/// What a subscription found in its queue.
+enum Next {
+    /// Messages of a shared chunk.
+    Run(Run),
+    Item(Result<Item, Error>),
+}
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        if this.terminated {
+impl Subscription {
+    /// The next [`Batch`]: the messages of one chunk of the body that this subscriber has not
+    /// read yet, lent out without an allocation per message (the subscribers read the same
+    /// chunk), or one other item; `None` at the end, exactly where
+    /// [`next`](futures_util::StreamExt::next) would end. The same stream as the [`Item`]s: the
+    /// two may be mixed. See [`EventStream::next_batch`](crate::EventStream::next_batch).
+    pub fn next_batch(
+        &mut self,
+    ) -> impl std::future::Future<Output = Option<Result<Batch, Error>>> + '_ {
+        std::future::poll_fn(move |cx| self.poll_next_batch(cx))
+    }
+
+    /// [`next_batch`](Subscription::next_batch) as a poll function.
+    pub fn poll_next_batch(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Batch, Error>>> {
+        Poll::Ready(match std::task::ready!(self.poll_queue(cx)) {
+            None => None,
+            Some(Next::Run(run)) => Some(Ok(run.into_batch())),
+            Some(Next::Item(Ok(item))) => Some(Ok(Batch::of_item(item))),
+            Some(Next::Item(Err(error))) => Some(Err(error)),
+        })
+    }
+
+    /// The next thing for this subscriber: the rest of the run it is reading, or what its queue
+    /// in the hub holds next.
+    fn poll_queue(&mut self, cx: &mut Context<'_>) -> Poll<Option<Next>> {
+        if self.terminated {
             return Poll::Ready(None);
         }
-        if this.close.is_closed() {
-            this.release();
-            return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed))));
+        if self.close.is_closed() {
+            self.release();
+            return Poll::Ready(Some(Next::Item(Ok(Item::State(ConnectionState::Closed)))));
+        }
+        if let Some(run) = self.run.take().filter(|run| !run.is_empty()) {
+            return Poll::Ready(Some(Next::Run(run)));
         }
         let (next, driver) = {
-            let mut hub = this.hub.borrow_mut();
-            match hub.slot(this.id) {
+            let mut hub = self.hub.borrow_mut();
+            match hub.slot(self.id) {
                 None => (Poll::Ready(None), None),
-                Some(queue) => match queue.pop() {
-                    Some(item) => (Poll::Ready(Some(item)), None),
-                    None if queue.is_finished() => (Poll::Ready(None), None),
-                    None => {
-                        queue.set_waker(cx.waker());
-                        // This subscriber has read everything: the driver may read on.
-                        (Poll::Pending, hub.take_driver())
-                    }
+                Some(queue) => match queue.take_run() {
+                    Some(run) => (Poll::Ready(Some(Next::Run(run))), None),
+                    None => match queue.pop() {
+                        Some(item) => (Poll::Ready(Some(Next::Item(item))), None),
+                        None if queue.is_finished() => (Poll::Ready(None), None),
+                        None => {
+                            queue.set_waker(cx.waker());
+                            // This subscriber has read everything: the driver may read on.
+                            (Poll::Pending, hub.take_driver())
+                        }
+                    },
                 },
             }
         };
@@ -304,11 +349,41 @@ impl Stream for Subscription {
             driver.wake();
         }
         match &next {
-            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => this.release(),
-            Poll::Pending => this.close.register(cx.waker()),
-            Poll::Ready(Some(Ok(_))) => {}
+            Poll::Ready(None) | Poll::Ready(Some(Next::Item(Err(_)))) => self.release(),
+            Poll::Pending => self.close.register(cx.waker()),
+            Poll::Ready(Some(_)) => {}
         }
         next
+    }
+}
+
+impl Stream for Subscription {
+    type Item = Result<Item, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        // The hot path: the next message of the run being read (as `poll_queue` would, without
+        // taking the run out and putting it back).
+        if !this.terminated
+            && !this.close.is_closed()
+            && let Some(message) = this.run.as_mut().and_then(Run::next_message)
+        {
+            return Poll::Ready(Some(Ok(Item::Message(message))));
+        }
+        loop {
+            return Poll::Ready(match std::task::ready!(this.poll_queue(cx)) {
+                None => None,
+                Some(Next::Item(item)) => Some(item),
+                Some(Next::Run(mut run)) => match run.next_message() {
+                    // The rest of the run is read from here on, without the hub.
+                    Some(message) => {
+                        this.run = Some(run);
+                        Some(Ok(Item::Message(message)))
+                    }
+                    None => continue,
+                },
+            });
+        }
     }
 }
 
@@ -375,6 +450,99 @@ mod tests {
             SseRequest::get("/a").share(),
             Err(Error::UnsupportedTarget)
         ));
+    }
+
+    /// A shared stream without a browser: its hub is fed by hand.
+    fn stream(key: &str) -> SharedStream {
+        let hub = Hub::join(key.into(), "f".into(), SseRequest::get("/x")).unwrap();
+        SharedStream { hub }
+    }
+
+    fn deliver(stream: &SharedStream, data: &[&str]) {
+        let mut chunk = crate::batch::Chunk::default();
+        for d in data {
+            chunk.push(crate::MessageRef::new("message", d, ""));
+        }
+        stream
+            .hub
+            .borrow_mut()
+            .deliver_chunk(chunk, 0, data.len(), true);
+    }
+
+    fn next(sub: &mut Subscription) -> Poll<Option<Item>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        Pin::new(sub)
+            .poll_next(&mut cx)
+            .map(|item| item.map(Result::unwrap))
+    }
+
+    fn next_batch(sub: &mut Subscription) -> Poll<Option<Batch>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        sub.poll_next_batch(&mut cx)
+            .map(|batch| batch.map(Result::unwrap))
+    }
+
+    fn message(data: &str) -> Poll<Option<Item>> {
+        Poll::Ready(Some(Item::Message(crate::Message::new(
+            "message", data, "",
+        ))))
+    }
+
+    #[test]
+    fn subscribers_read_a_chunk_as_items_or_as_batches_and_share_its_messages() {
+        let stream = stream("items-or-batches");
+        let (mut a, mut b) = (stream.subscribe(), stream.subscribe());
+        deliver(&stream, &["x", "y", "z"]);
+        let open = ConnectionState::Open;
+        stream.hub.borrow_mut().deliver(Ok(Item::State(open)));
+        let connecting = Poll::Ready(Some(Item::State(ConnectionState::Connecting)));
+        assert_eq!(next(&mut a), connecting);
+        let Poll::Ready(Some(Item::Message(x))) = next(&mut a) else {
+            panic!("a message")
+        };
+        for data in ["y", "z"] {
+            assert_eq!(next(&mut a), message(data));
+        }
+        assert_eq!(next(&mut a), Poll::Ready(Some(Item::State(open))));
+        assert_eq!(next(&mut a), Poll::Pending);
+        // The other one mixes items and batches: the rest of the chunk comes as one batch.
+        let Poll::Ready(Some(batch)) = next_batch(&mut b) else {
+            panic!("a batch")
+        };
+        assert_eq!(
+            batch.item(),
+            Some(&Item::State(ConnectionState::Connecting))
+        );
+        let Poll::Ready(Some(Item::Message(also_x))) = next(&mut b) else {
+            panic!("a message")
+        };
+        assert!(std::ptr::eq(x.as_event(), also_x.as_event()), "one message");
+        let Poll::Ready(Some(batch)) = next_batch(&mut b) else {
+            panic!("a batch")
+        };
+        let data: Vec<_> = batch.messages().map(|m| m.data()).collect();
+        assert_eq!(data, ["y", "z"]);
+        let Poll::Ready(Some(batch)) = next_batch(&mut b) else {
+            panic!("a batch")
+        };
+        assert_eq!(batch.item(), Some(&Item::State(open)));
+        assert!(next_batch(&mut b).is_pending());
+    }
+
+    #[test]
+    fn closing_a_subscription_in_the_middle_of_a_chunk_ends_it_there() {
+        let stream = stream("close-mid-chunk");
+        let mut sub = stream.subscribe();
+        deliver(&stream, &["x", "y"]);
+        let connecting = Poll::Ready(Some(Item::State(ConnectionState::Connecting)));
+        assert_eq!(next(&mut sub), connecting);
+        assert_eq!(next(&mut sub), message("x"));
+        sub.close();
+        assert_eq!(stream.subscribers(), 0);
+        let closed = Poll::Ready(Some(Item::State(ConnectionState::Closed)));
+        assert_eq!(next(&mut sub), closed);
+        assert_eq!(next(&mut sub), Poll::Ready(None));
+        assert!(sub.is_terminated());
     }
 
     #[test]

@@ -216,6 +216,34 @@ async fn closing_one_subscription_leaves_the_others() {
 }
 
 #[wasm_bindgen_test]
+async fn subscribers_read_the_same_messages_in_batches_or_items() {
+    let k = key("share-batches");
+    let events: String = (0..50)
+        .map(|i| format!("id: {i}\ndata: {i:04}\n\n"))
+        .collect();
+    script(&k, json!([held(&events)])).await;
+    let stream = shared(&k, Transport::Fetch);
+    let mut by_batch = stream.subscribe();
+    let mut by_item = stream.subscribe();
+    let items = until_messages(&mut by_item, 50).await;
+    let expected: Vec<Item> = (0..50)
+        .map(|i| msg(&format!("{i:04}"), &i.to_string()))
+        .collect();
+    assert_eq!(messages(&items), expected.iter().collect::<Vec<_>>());
+    let mut got = Vec::new();
+    while got.len() < 50 {
+        let batch = match select(by_batch.next_batch(), Box::pin(sleep(5000))).await {
+            Either::Left((Some(Ok(batch)), _)) => batch,
+            Either::Left((other, _)) => panic!("{other:?} after {got:?}"),
+            Either::Right(_) => panic!("no batch within 5000 ms after {got:?}"),
+        };
+        got.extend(batch.messages().map(|m| Item::Message(m.to_message())));
+    }
+    assert_eq!(got, expected);
+    assert_eq!(log(&k).await.len(), 1, "one connection");
+}
+
+#[wasm_bindgen_test]
 async fn a_lagging_subscriber_loses_messages_with_a_notice_and_the_fast_one_gets_all() {
     let k = key("share-lag");
     let events: String = (0..200).map(|i| format!("data: {i:04}\n\n")).collect();

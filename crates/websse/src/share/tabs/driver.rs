@@ -370,18 +370,46 @@ impl Driver {
     /// Reads the transport and copies its items into the hub (and, leading, to the other tabs).
     fn read(&mut self, hub: &Rc<RefCell<Hub>>, cx: &mut Context<'_>) -> Poll<()> {
         loop {
-            let (Some(stream), Some(leader)) = (self.stream.as_mut(), self.leader.clone()) else {
+            let (Some(stream), Some(leader)) = (self.stream.as_mut(), self.leader.as_deref())
+            else {
                 return Poll::Pending;
             };
             // In a tab of its own, read at the pace of the fastest subscriber (the fetch body
             // then waits in the network); a leader reads on for the other tabs.
-            if self.member.is_none() && !hub.borrow().wants_more() {
+            let paced = self.member.is_none();
+            if paced && !hub.borrow().wants_more() {
                 hub.borrow_mut().park(cx.waker());
                 return Poll::Pending;
             }
-            let item = match Pin::new(&mut *stream).poll_next(cx) {
+            // What is left of the last chunk goes first.
+            if hub.borrow().has_pending() {
+                hub.borrow_mut().deliver_pending();
+                continue;
+            }
+            // A batch at a time: on the fetch transport, every message one chunk of the body
+            // completed, handed to the hub as one chunk that the subscribers share.
+            let item = match stream.poll_next_batch(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(item)) => item,
+                Poll::Ready(Some(Ok(batch))) => match batch.into_parts() {
+                    Ok((chunk, from, to)) => {
+                        if let Some(member) = &self.member {
+                            for message in (from..to).filter_map(|i| chunk.get(i)) {
+                                let item = Ok(Item::Message(message.to_message()));
+                                if let Some(fields) = Wire::item_fields(leader, &item) {
+                                    member.post_fields(&fields);
+                                }
+                            }
+                        }
+                        hub.borrow_mut()
+                            .deliver_chunk_from(leader, chunk, from, to, paced);
+                        if self.control.stopped.get() {
+                            return Poll::Ready(());
+                        }
+                        continue;
+                    }
+                    Err(item) => Ok(item),
+                },
+                Poll::Ready(Some(Err(error))) => Err(error),
                 // Ended without saying so (it always says; to be safe): a clean end.
                 Poll::Ready(None) => Ok(Item::State(ConnectionState::Closed)),
             };
@@ -395,6 +423,7 @@ impl Driver {
                 },
                 item => item,
             };
+            let leader = leader.to_owned();
             self.relay(&item);
             if hub.borrow_mut().deliver_from(&leader, item) {
                 return self.ended(cx);
