@@ -155,6 +155,7 @@ impl Queue {
     /// Queues a message, or, when the queue is bounded and already holds messages that with this
     /// one would exceed the bound, drops it and counts it in an [`Skipped::Lagged`] item in its
     /// place (one item for a run of drops).
+    #[cfg_attr(not(feature = "event-source"), allow(dead_code))]
     pub(crate) fn push_message(&mut self, message: Message) {
         let Some(max) = self.max_bytes else {
             // Unbounded (the fetch transport): nothing to count.
@@ -213,6 +214,7 @@ impl Queue {
     }
 
     /// The stream ends cleanly: a `Closed` state item, then `None`.
+    #[cfg_attr(not(feature = "fetch"), allow(dead_code))]
     pub(crate) fn close(&mut self) {
         self.push_state(ConnectionState::Closed);
         self.finished = true;
@@ -220,6 +222,10 @@ impl Queue {
 
     /// The stream ends with a `Closed` state item, `error`, then `None`: a consumer that shows
     /// the last state it saw shows a closed stream, and the error stays the last item.
+    #[cfg_attr(
+        not(any(feature = "fetch", feature = "event-source")),
+        allow(dead_code)
+    )]
     pub(crate) fn fail(&mut self, error: Error) {
         self.push_state(ConnectionState::Closed);
         self.push(Err(error));
@@ -322,7 +328,10 @@ impl Queue {
     }
 
     /// The task to wake when an item arrives (transports that push from callbacks).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    #[cfg_attr(
+        not(all(target_arch = "wasm32", feature = "event-source")),
+        allow(dead_code)
+    )]
     pub(crate) fn set_waker(&mut self, waker: &Waker) {
         if !self.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
             self.waker = Some(waker.clone());
