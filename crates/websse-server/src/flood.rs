@@ -28,8 +28,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Router, extract::rejection::QueryRejection};
 use futures::StreamExt;
@@ -134,13 +133,7 @@ async fn flood(
             let _held = &permit;
             Ok::<_, std::convert::Infallible>(chunk)
         });
-    let mut response = Body::from_stream(chunks).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    util::stream_headers(response.headers_mut());
-    Ok(response)
+    Ok(util::event_stream(Body::from_stream(chunks)))
 }
 
 /// The whole body of a flood of at most [`CACHE_MAX`] bytes, rendered once (`None`: larger).

@@ -64,6 +64,17 @@ pub(crate) fn is_shutting_down(rx: Option<&watch::Receiver<bool>>) -> bool {
     rx.is_some_and(|rx| *rx.borrow())
 }
 
+/// A `text/event-stream` response with `body` and the headers of [`stream_headers`].
+pub(crate) fn event_stream(body: axum::body::Body) -> axum::response::Response {
+    let mut response = axum::response::Response::new(body);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    stream_headers(response.headers_mut());
+    response
+}
+
 /// The headers every event stream of ours carries besides the content type.
 pub(crate) fn stream_headers(headers: &mut HeaderMap) {
     // `no-transform`: a proxy must not compress or otherwise rewrite the stream, which would

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::any;
 use serde::Serialize;
@@ -39,11 +39,7 @@ async fn echo(
         body: String::from_utf8_lossy(&body).into_owned(),
     })
     .unwrap_or_default();
-    let mut response = Response::new(Body::from(format!("event: echo\ndata: {data}\n\n")));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    util::stream_headers(response.headers_mut());
-    Ok(response)
+    Ok(util::event_stream(Body::from(format!(
+        "event: echo\ndata: {data}\n\n"
+    ))))
 }

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
@@ -156,13 +156,7 @@ fn markdown(
         shutdown: state.config.shutdown.clone(),
         _permit: permit,
     };
-    let mut response = Response::new(Body::from_stream(body.into_stream()));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    util::stream_headers(response.headers_mut());
-    Ok(response)
+    Ok(util::event_stream(Body::from_stream(body.into_stream())))
 }
 
 /// The body of one `/test/markdown` connection, from event `next` to `done`.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
@@ -105,12 +105,7 @@ async fn ticker(
         shutdown: state.config.shutdown.clone(),
         _permit: permit,
     };
-    let mut response = Response::new(Body::from_stream(body.into_stream()));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    util::stream_headers(response.headers_mut());
+    let mut response = util::event_stream(Body::from_stream(body.into_stream()));
     if let Ok(value) = HeaderValue::from_str(&key) {
         response
             .headers_mut()
