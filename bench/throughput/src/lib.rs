@@ -13,7 +13,7 @@ use futures::StreamExt;
 use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use websse::{Item, Message, SseRequest, Transport};
+use websse::{Batch, Item, Message, SseRequest, Transport};
 
 /// The system allocator, counting allocations (the page is single-threaded).
 struct Counting;
@@ -98,6 +98,29 @@ impl Counts {
         if json {
             let c: Completion = msg.json().map_err(js_err)?;
             self.content += c.choices.first().map_or(0, |c| c.delta.content.len());
+        }
+        Ok(false)
+    }
+
+    /// Counts one batch through the borrowed API, keeping the last message's data in `last` (a
+    /// buffer reused across messages, no allocation per message); `true` at the `end` event.
+    fn batch(&mut self, batch: &Batch, json: bool, last: &mut String) -> Result<bool, JsValue> {
+        if let Some(Item::Skipped(skipped)) = batch.item() {
+            return Err(js_err(format!("skipped: {skipped}")));
+        }
+        for msg in batch.messages() {
+            if msg.event_type() == "end" {
+                self.end = Some(msg.data().to_owned());
+                return Ok(true);
+            }
+            self.events += 1;
+            self.bytes += msg.data().len();
+            if json {
+                let c: CompletionRef<'_> = msg.json().map_err(js_err)?;
+                self.content += c.choices[0].delta.content.len();
+            }
+            last.clear();
+            last.push_str(msg.data());
         }
         Ok(false)
     }
@@ -276,24 +299,9 @@ pub async fn run_websse_shared_batch(
     let runs = subs.into_iter().map(|mut sub| async move {
         let mut counts = Counts::default();
         let mut last = String::new();
-        'read: while let Some(batch) = sub.next_batch().await {
-            let batch = batch.map_err(js_err)?;
-            if let Some(Item::Skipped(skipped)) = batch.item() {
-                return Err(js_err(format!("skipped: {skipped}")));
-            }
-            for msg in batch.messages() {
-                if msg.event_type() == "end" {
-                    counts.end = Some(msg.data().to_owned());
-                    break 'read;
-                }
-                counts.events += 1;
-                counts.bytes += msg.data().len();
-                if json {
-                    let c: CompletionRef<'_> = msg.json().map_err(js_err)?;
-                    counts.content += c.choices[0].delta.content.len();
-                }
-                last.clear();
-                last.push_str(msg.data());
+        while let Some(batch) = sub.next_batch().await {
+            if counts.batch(&batch.map_err(js_err)?, json, &mut last)? {
+                break;
             }
         }
         Ok::<_, JsValue>((counts, last))
@@ -377,25 +385,9 @@ pub async fn run_websse_batch(url: String, json: bool) -> Result<JsValue, JsValu
         .map_err(js_err)?;
     let mut counts = Counts::default();
     let mut last = String::new();
-    'read: while let Some(batch) = stream.next_batch().await {
-        let batch = batch.map_err(js_err)?;
-        if let Some(Item::Skipped(skipped)) = batch.item() {
-            return Err(js_err(format!("skipped: {skipped}")));
-        }
-        for msg in batch.messages() {
-            if msg.event_type() == "end" {
-                counts.end = Some(msg.data().to_owned());
-                break 'read;
-            }
-            counts.events += 1;
-            counts.bytes += msg.data().len();
-            if json {
-                let c: CompletionRef<'_> = msg.json().map_err(js_err)?;
-                counts.content += c.choices[0].delta.content.len();
-            }
-            // Kept as the last one's data without a copy per message: its range is enough.
-            last.clear();
-            last.push_str(msg.data());
+    while let Some(batch) = stream.next_batch().await {
+        if counts.batch(&batch.map_err(js_err)?, json, &mut last)? {
+            break;
         }
     }
     drop(stream);
