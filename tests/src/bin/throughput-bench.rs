@@ -12,6 +12,7 @@
 //! `--json-events N --json-size B` (the JSON shape; `--json-events 0` leaves it out), `--profile`
 //! (a CPU profile of one websse fetch run per shape, CDP `Profiler`: the top frames by self time;
 //! `WEBSSE_BENCH_PROFILE=reader,reader` profiles those readers instead).
+//! `WEBSSE_BENCH_READERS=reader,reader` runs only those readers and the ratios' bases.
 //!
 //! Every reader gets the same stream, `GET /test/flood?events=N&size=B`: N events of B data bytes
 //! at full speed, then `event: end`. A run is timed in the page from the request to the `end`
@@ -464,10 +465,19 @@ async fn bench(client: Client, params: Params) -> Result {
         return Err(format!("the bench page did not start: {}", state[1]).into());
     }
     let names = js(c, "return window.__throughput.names;", vec![]).await?;
+    // `WEBSSE_BENCH_READERS=websse-fetch,floor-wasm` runs only those (and the native
+    // EventSource, which the ratios are taken over).
+    let only = std::env::var("WEBSSE_BENCH_READERS").unwrap_or_default();
+    let only: Vec<&str> = only.split(',').filter(|r| !r.is_empty()).collect();
     let names: Vec<&str> = READERS
         .iter()
         .map(|r| r.0)
         .filter(|n| names.as_array().is_some_and(|a| a.iter().any(|v| v == n)))
+        .filter(|n| {
+            only.is_empty()
+                || only.contains(n)
+                || ["native-eventsource", "eventsource-parser"].contains(n)
+        })
         .collect();
     let small = Shape {
         events: params.events,
