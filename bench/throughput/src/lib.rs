@@ -326,11 +326,9 @@ pub async fn run_websse_shared_batch(
 #[wasm_bindgen]
 pub async fn run_floor(url: String) -> Result<JsValue, JsValue> {
     let started = now();
-    let window = web_sys::window().ok_or("no window")?;
-    let response: web_sys::Response =
-        wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(&url))
-            .await?
-            .dyn_into()?;
+    let response: web_sys::Response = wasm_bindgen_futures::JsFuture::from(fetch_like_js(&url)?)
+        .await?
+        .dyn_into()?;
     let reader: web_sys::ReadableStreamDefaultReader =
         response.body().ok_or("no body")?.get_reader().dyn_into()?;
     let mut scratch = Vec::new();
@@ -341,14 +339,36 @@ pub async fn run_floor(url: String) -> Result<JsValue, JsValue> {
             break;
         }
         let bytes: Uint8Array = Reflect::get(&chunk, &"value".into())?.dyn_into()?;
-        scratch.resize(bytes.length() as usize, 0);
-        bytes.copy_to(&mut scratch);
-        body += scratch.len();
+        let len = bytes.length() as usize;
+        if scratch.len() < len {
+            scratch.resize(len, 0);
+        }
+        bytes.copy_to(&mut scratch[..len]);
+        body += len;
     }
     let result = Object::new();
     Reflect::set(&result, &"body".into(), &(body as f64).into())?;
     Reflect::set(&result, &"ms".into(), &(now() - started).into())?;
     Ok(result.into())
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The global `fetch`.
+    #[wasm_bindgen(js_name = fetch)]
+    fn fetch_with_init(url: &str, init: &Object) -> js_sys::Promise;
+}
+
+/// `fetch(url, { cache: "no-store", headers: { Accept: "text/event-stream" } })`, as the
+/// JavaScript readers and websse's transport ask: a default fetch may write the body to the
+/// HTTP cache as it streams, which costs the floor as much as reading it.
+fn fetch_like_js(url: &str) -> Result<js_sys::Promise, JsValue> {
+    let init = Object::new();
+    let headers = Object::new();
+    Reflect::set(&headers, &"Accept".into(), &"text/event-stream".into())?;
+    Reflect::set(&init, &"cache".into(), &"no-store".into())?;
+    Reflect::set(&init, &"headers".into(), &headers)?;
+    Ok(fetch_with_init(url, &init))
 }
 
 /// An OpenAI-shaped chunk, borrowed (what `MessageRef::json` can give): a streamed chunk has

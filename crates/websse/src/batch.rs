@@ -95,6 +95,13 @@ impl Batch {
         }
     }
 
+    /// Messages `from..to` of `chunk`.
+    pub(crate) fn chunk_range(chunk: Chunk, from: usize, to: usize) -> Batch {
+        Batch {
+            inner: Inner::Chunk(chunk, from, to),
+        }
+    }
+
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn shared(chunk: Arc<Chunk>, from: usize, to: usize) -> Batch {
         Batch {

@@ -250,11 +250,9 @@ impl Queue {
         error
     }
 
-    /// The next item, if any (a message of a chunk is copied out of it).
-    ///
-    /// Out of line: inlined into the stream's poll loop it made every fetch app larger, for no
-    /// measurable speed.
-    #[inline(never)]
+    /// The next item, if any, a chunk's messages one by one as the stream yields them (the
+    /// stream itself takes a chunk whole, with [`pop_batch`](Queue::pop_batch)).
+    #[cfg(test)]
     pub(crate) fn pop(&mut self) -> Option<Result<Item, Error>> {
         if let Some(Some(Slot::Chunk(chunk, next))) = self.items.get_mut(self.head) {
             let message = chunk.get(*next).map(|m| Ok(Item::Message(m.to_message())));

@@ -9,6 +9,7 @@ use std::task::{Context, Poll, Waker};
 
 use futures_core::{FusedStream, Stream};
 
+use crate::batch::Chunk;
 use crate::control::Control;
 use crate::queue::QueueRef;
 use crate::{Batch, ConnectionState, Error, Item, Message, SseRequest};
@@ -144,6 +145,9 @@ pub struct EventStream {
     close: Arc<Control>,
     done_on_data: Option<String>,
     terminated: bool,
+    /// The messages of a body chunk that [`poll_next`](Stream::poll_next) took from the queue
+    /// whole, the next one to yield and the end: one queue borrow per chunk, not per message.
+    current: Option<(Chunk, usize, usize)>,
 }
 
 impl fmt::Debug for EventStream {
@@ -238,6 +242,7 @@ impl EventStream {
             close: Arc::default(),
             done_on_data,
             terminated: false,
+            current: None,
         }
     }
 
@@ -282,10 +287,40 @@ impl EventStream {
 
     fn release(&mut self) {
         self.terminated = true;
+        self.current = None;
         // Release the transport before borrowing the queue: dropping runs JS (close, abort).
         self.inner = None;
         crate::queue::edit(&self.queue).clear();
         drop(self.close.waker.take());
+    }
+
+    /// The rest of the chunk [`poll_next`](Stream::poll_next) holds, unless the stream is over
+    /// or closed (then [`poll_queue`](EventStream::poll_queue) says so).
+    fn take_current(&mut self) -> Option<Batch> {
+        let current = self.current.take()?;
+        if self.terminated || self.close.is_closed() {
+            return None;
+        }
+        let (chunk, from, to) = current;
+        Some(Batch::chunk_range(chunk, from, to))
+    }
+
+    /// The next message of the chunk [`poll_next`](Stream::poll_next) holds (see
+    /// [`take_current`](EventStream::take_current)).
+    fn next_of_current(&mut self) -> Option<Message> {
+        if self.terminated || self.close.is_closed() {
+            return None;
+        }
+        let (chunk, next, to) = self.current.as_mut()?;
+        let message = (*next < *to)
+            .then(|| chunk.get(*next))
+            .flatten()
+            .map(|m| m.to_message());
+        *next += 1;
+        if *next >= *to || message.is_none() {
+            self.current = None;
+        }
+        message
     }
 
     fn is_sentinel(&self, message: &Message) -> bool {
@@ -398,33 +433,35 @@ impl EventStream {
     /// [`next_batch`](EventStream::next_batch) as a poll function.
     pub fn poll_next_batch(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Batch, Error>>> {
         let closed = || Some(Ok(Batch::of_item(Item::State(ConnectionState::Closed))));
-        Poll::Ready(
-            match std::task::ready!(self.poll_queue(cx, crate::queue::Queue::pop_batch)) {
-                Step::End => None,
-                Step::Closed => closed(),
-                Step::Taken(Err(error)) => {
-                    self.release();
-                    Some(Err(error))
-                }
-                Step::Taken(Ok(mut batch)) => {
-                    let sentinel = self.done_on_data.as_deref();
-                    match sentinel.and_then(|s| batch.messages().position(|m| m.data() == s)) {
-                        Some(0) => {
-                            self.release();
-                            closed()
-                        }
-                        Some(before) => {
-                            // The messages before the sentinel now; the next poll says `Closed`
-                            // and ends, as after a close handle.
-                            batch.truncate(before);
-                            self.close.closed.store(true, Ordering::Release);
-                            Some(Ok(batch))
-                        }
-                        None => Some(Ok(batch)),
+        let taken = match self.take_current() {
+            Some(rest) => Step::Taken(Ok(rest)),
+            None => std::task::ready!(self.poll_queue(cx, crate::queue::Queue::pop_batch)),
+        };
+        Poll::Ready(match taken {
+            Step::End => None,
+            Step::Closed => closed(),
+            Step::Taken(Err(error)) => {
+                self.release();
+                Some(Err(error))
+            }
+            Step::Taken(Ok(mut batch)) => {
+                let sentinel = self.done_on_data.as_deref();
+                match sentinel.and_then(|s| batch.messages().position(|m| m.data() == s)) {
+                    Some(0) => {
+                        self.release();
+                        closed()
                     }
+                    Some(before) => {
+                        // The messages before the sentinel now; the next poll says `Closed`
+                        // and ends, as after a close handle.
+                        batch.truncate(before);
+                        self.close.closed.store(true, Ordering::Release);
+                        Some(Ok(batch))
+                    }
+                    None => Some(Ok(batch)),
                 }
-            },
-        )
+            }
+        })
     }
 }
 
@@ -433,10 +470,21 @@ impl Stream for EventStream {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        let item = match std::task::ready!(this.poll_queue(cx, crate::queue::Queue::pop)) {
-            Step::End => return Poll::Ready(None),
-            Step::Closed => return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed)))),
-            Step::Taken(item) => item,
+        let item = loop {
+            if let Some(message) = this.next_of_current() {
+                break Ok(Item::Message(message));
+            }
+            match std::task::ready!(this.poll_queue(cx, crate::queue::Queue::pop_batch)) {
+                Step::End => return Poll::Ready(None),
+                Step::Closed => {
+                    return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed))));
+                }
+                Step::Taken(Ok(batch)) => match batch.into_parts() {
+                    Ok(chunk) => this.current = Some(chunk),
+                    Err(item) => break Ok(item),
+                },
+                Step::Taken(Err(error)) => break Err(error),
+            }
         };
         match &item {
             Ok(Item::Message(m)) if this.is_sentinel(m) => {
@@ -604,6 +652,84 @@ mod tests {
         );
         assert!(s.is_terminated());
         assert_eq!(s.state(), ConnectionState::Closed);
+    }
+
+    /// A stream whose transport queued one chunk of messages with these data, then `Closed`.
+    fn chunked(data: &[&str], done_on_data: Option<&str>) -> EventStream {
+        let queue = QueueRef::default();
+        let mut chunk = Chunk::default();
+        for d in data {
+            chunk.push(crate::MessageRef::new("message", d, "7"));
+        }
+        crate::queue::edit(&queue).push_chunk(chunk);
+        crate::queue::edit(&queue).push_state(ConnectionState::Closed);
+        EventStream::with_transport(queue, None, done_on_data.map(str::to_owned))
+    }
+
+    fn data_of(item: Option<Result<Item, Error>>) -> String {
+        match item {
+            Some(Ok(Item::Message(m))) => {
+                assert_eq!(m.last_event_id(), "7");
+                m.into_data()
+            }
+            other => panic!("not a message: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_chunk_yields_its_messages_in_order_then_what_follows() {
+        let mut s = chunked(&["a", "b", "c"], None);
+        for want in ["a", "b", "c"] {
+            assert_eq!(data_of(block_on(s.next())), want);
+        }
+        assert_eq!(
+            block_on(s.next()).unwrap().unwrap(),
+            Item::State(ConnectionState::Closed)
+        );
+        assert!(block_on(s.next()).is_none());
+    }
+
+    #[test]
+    fn next_batch_after_next_lends_the_rest_of_the_chunk() {
+        let mut s = chunked(&["a", "b", "c"], None);
+        assert_eq!(data_of(block_on(s.next())), "a");
+        let rest = block_on(s.next_batch()).unwrap().unwrap();
+        let data: Vec<_> = rest.messages().map(|m| m.data()).collect();
+        assert_eq!(data, ["b", "c"]);
+        assert_eq!(
+            block_on(s.next_batch()).unwrap().unwrap().item(),
+            Some(&Item::State(ConnectionState::Closed))
+        );
+    }
+
+    #[test]
+    fn a_close_in_the_middle_of_a_chunk_drops_the_rest() {
+        let mut s = chunked(&["a", "b", "c"], None);
+        assert_eq!(data_of(block_on(s.next())), "a");
+        s.close_handle().close();
+        assert_eq!(
+            block_on(s.next()).unwrap().unwrap(),
+            Item::State(ConnectionState::Closed)
+        );
+        assert!(block_on(s.next()).is_none());
+        let mut s = chunked(&["a", "b", "c"], None);
+        assert_eq!(data_of(block_on(s.next())), "a");
+        s.close_handle().close();
+        assert_eq!(
+            block_on(s.next_batch()).unwrap().unwrap().item(),
+            Some(&Item::State(ConnectionState::Closed))
+        );
+    }
+
+    #[test]
+    fn the_sentinel_inside_a_chunk_ends_the_stream() {
+        let mut s = chunked(&["a", "[DONE]", "after"], Some("[DONE]"));
+        assert_eq!(data_of(block_on(s.next())), "a");
+        assert_eq!(
+            block_on(s.next()).unwrap().unwrap(),
+            Item::State(ConnectionState::Closed)
+        );
+        assert!(block_on(s.next()).is_none());
     }
 
     #[test]

@@ -620,12 +620,16 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
                     Reflect::get(&chunk, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
                 match value.dyn_into::<Uint8Array>() {
                     // The one copy from JS memory into wasm memory, into a buffer reused across
-                    // chunks.
+                    // chunks. It only grows: zeroing it for every chunk cost as much as the copy.
                     Ok(bytes) => {
-                        scratch.clear();
-                        scratch.resize(bytes.length() as usize, 0);
-                        copy_bytes(&mut scratch, &bytes);
-                        sink.feed(decoder, &scratch);
+                        let len = bytes.length() as usize;
+                        if scratch.len() < len {
+                            scratch.resize(len, 0);
+                        }
+                        if let Some(into) = scratch.get_mut(..len) {
+                            copy_bytes(into, &bytes);
+                            sink.feed(decoder, into);
+                        }
                     }
                     Err(value) => {
                         break 'connect Outcome::Fatal(Error::Js {
