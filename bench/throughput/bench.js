@@ -12,6 +12,8 @@
 //                        subscribers do themselves, without the sharing (their bound)
 //   websse-shared-4-batch  4 subscribers reading through the borrowed `next_batch`
 //   floor-js, floor-wasm loops that only read the body's chunks (into wasm memory for the latter)
+//   parser-only          the wasm floor plus websse-core's parser over each chunk, counting: the
+//                        ceiling of any reader built on the parser
 //
 // With `json`, the data is OpenAI-shaped JSON and each reader parses it and sums the lengths of
 // `choices[0].delta.content` (`content`).
@@ -124,6 +126,7 @@ const RUNNERS = {
   "eventsource-parser": eventsourceParser,
   "floor-js": readChunksOnly,
   "floor-wasm": (url) => wasm.run_floor(url),
+  "parser-only": (url, json) => wasm.run_parser_only(url, json),
 };
 
 const NEEDS = {
@@ -133,6 +136,7 @@ const NEEDS = {
   "websse-fanout-4": "run_websse_fanout",
   "websse-shared-4-batch": "run_websse_shared_batch",
   "floor-wasm": "run_floor",
+  "parser-only": "run_parser_only",
 };
 
 const status = document.getElementById("status");

@@ -371,6 +371,69 @@ fn fetch_like_js(url: &str) -> Result<js_sys::Promise, JsValue> {
     Ok(fetch_with_init(url, &init))
 }
 
+/// The ceiling for websse's fetch transport: the [`run_floor`] loop with websse-core's parser
+/// run over each chunk (`Parser::feed_with`, no delivery layer, nothing queued), each event
+/// counted as the readers count it (with `json`, its data deserialized into borrowed types).
+/// No reader built on the parser can be faster; resolves to `{events, bytes, content, last,
+/// end, ms, allocs}`.
+///
+/// # Errors
+/// A failed fetch or read, a parse error, a stream that ends without `end`.
+#[wasm_bindgen]
+pub async fn run_parser_only(url: String, json: bool) -> Result<JsValue, JsValue> {
+    let allocs_before = allocs();
+    let started = now();
+    let response: web_sys::Response = wasm_bindgen_futures::JsFuture::from(fetch_like_js(&url)?)
+        .await?
+        .dyn_into()?;
+    let reader: web_sys::ReadableStreamDefaultReader =
+        response.body().ok_or("no body")?.get_reader().dyn_into()?;
+    let mut parser = websse_core::Parser::new();
+    let mut scratch = Vec::new();
+    let mut counts = Counts::default();
+    let mut last = String::new();
+    let mut failed = None;
+    while counts.end.is_none() && failed.is_none() {
+        let chunk = wasm_bindgen_futures::JsFuture::from(reader.read()).await?;
+        if Reflect::get(&chunk, &"done".into())?.as_bool() == Some(true) {
+            break;
+        }
+        let bytes: Uint8Array = Reflect::get(&chunk, &"value".into())?.dyn_into()?;
+        let len = bytes.length() as usize;
+        if scratch.len() < len {
+            scratch.resize(len, 0);
+        }
+        bytes.copy_to(&mut scratch[..len]);
+        parser.feed_with(&scratch[..len], |item| {
+            let event = match item {
+                Ok(event) => event,
+                Err(e) => return failed = Some(js_err(e)),
+            };
+            if counts.end.is_some() {
+                return;
+            }
+            if event.event_type() == "end" {
+                counts.end = Some(event.data().to_owned());
+                return;
+            }
+            counts.events += 1;
+            counts.bytes += event.data().len();
+            if json {
+                match serde_json::from_str::<CompletionRef<'_>>(event.data()) {
+                    Ok(c) => counts.content += c.choices[0].delta.content.len(),
+                    Err(e) => failed = Some(js_err(e)),
+                }
+            }
+            last.clear();
+            last.push_str(event.data());
+        });
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    counts.result(started, allocs_before, Some(last))
+}
+
 /// An OpenAI-shaped chunk, borrowed (what `MessageRef::json` can give): a streamed chunk has
 /// one choice, so an array of one and not a `Vec` (no allocation).
 #[derive(serde::Deserialize)]

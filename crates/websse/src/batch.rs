@@ -5,15 +5,36 @@ use std::sync::Arc;
 
 use crate::{Item, MessageRef};
 
-/// The messages one chunk of a body completed: the type (unless `message`), data and last event
-/// id of each, one after another in `text`. One buffer per chunk instead of one `String` per
-/// message, and one queue slot.
+/// The messages one chunk of a body completed: their data one after another in one buffer, and
+/// their types and last event ids once per run of messages that share them (in a stream, nearly
+/// always one run). One buffer per chunk instead of one `String` per message, and one queue slot.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Chunk {
-    text: String,
-    /// Per message, where its type, its data and its id end in `text`; each starts where the
-    /// one before ends. An empty type stands for `message`.
-    ends: Vec<[usize; 3]>,
+    data: String,
+    /// Where each message's data ends in `data`; each starts where the one before ends.
+    ends: Vec<usize>,
+    /// The runs of messages with the same type and last event id, in order.
+    runs: Vec<Run>,
+    /// The type and the id of each run, one after another.
+    names: String,
+}
+
+/// `a == Some(b)`, with empty slices never compared: at `opt-level = "z"` (how apps ship) a
+/// compare of two empty slices is still a `memcmp` call, which natively costs more than all the
+/// rest of a push.
+#[inline]
+fn same_bytes(a: Option<&[u8]>, b: &[u8]) -> bool {
+    a.is_some_and(|a| a.len() == b.len() && (b.is_empty() || a == b))
+}
+
+/// Messages from `from` on (up to the next run) have the type `names[start..type_end]` and the
+/// last event id `names[type_end..id_end]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Run {
+    from: usize,
+    start: usize,
+    type_end: usize,
+    id_end: usize,
 }
 
 impl Chunk {
@@ -22,21 +43,52 @@ impl Chunk {
     #[cfg_attr(not(feature = "fetch"), allow(dead_code))]
     pub(crate) fn sized_like(like: &Chunk) -> Chunk {
         Chunk {
-            text: String::with_capacity(like.text.len()),
+            data: String::with_capacity(like.data.len()),
             ends: Vec::with_capacity(like.ends.len()),
+            runs: Vec::new(),
+            names: String::new(),
         }
     }
 
     #[cfg_attr(not(feature = "fetch"), allow(dead_code))]
     pub(crate) fn push(&mut self, message: MessageRef<'_>) {
-        if message.event_type() != "message" {
-            self.text.push_str(message.event_type());
+        self.push_if(message, |_| true);
+    }
+
+    /// Adds `message` if `admit` accepts its type. `admit` is asked once per run of messages
+    /// of the same type and id, not per message (a stream's filter of event types costs a
+    /// string compare).
+    #[cfg_attr(not(feature = "fetch"), allow(dead_code))]
+    pub(crate) fn push_if(&mut self, message: MessageRef<'_>, admit: impl FnOnce(&str) -> bool) {
+        let (event_type, id) = (message.event_type(), message.last_event_id());
+        // Byte slices, not `str` ranges: no char boundary checks in this per-message compare.
+        let names = self.names.as_bytes();
+        let same = self.runs.last().is_some_and(|run| {
+            same_bytes(names.get(run.start..run.type_end), event_type.as_bytes())
+                && same_bytes(names.get(run.type_end..run.id_end), id.as_bytes())
+        });
+        if !same {
+            if !admit(event_type) {
+                return;
+            }
+            self.new_run(event_type, id);
         }
-        let type_end = self.text.len();
-        self.text.push_str(message.data());
-        let data_end = self.text.len();
-        self.text.push_str(message.last_event_id());
-        self.ends.push([type_end, data_end, self.text.len()]);
+        self.data.push_str(message.data());
+        self.ends.push(self.data.len());
+    }
+
+    #[cold]
+    fn new_run(&mut self, event_type: &str, id: &str) {
+        let start = self.names.len();
+        self.names.push_str(event_type);
+        let type_end = self.names.len();
+        self.names.push_str(id);
+        self.runs.push(Run {
+            from: self.ends.len(),
+            start,
+            type_end,
+            id_end: self.names.len(),
+        });
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -46,26 +98,127 @@ impl Chunk {
     /// Bytes of data and ids of messages `from..to`.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn text_bytes(&self, from: usize, to: usize) -> usize {
-        let ends = self.ends.get(from..to).unwrap_or_default();
-        ends.iter().map(|[type_end, _, end]| end - type_end).sum()
+        let to = to.min(self.len());
+        if from >= to {
+            return 0;
+        }
+        let data = self
+            .ends
+            .get(to - 1)
+            .map_or(0, |end| end - self.start_of(from));
+        let ids: usize = self
+            .runs
+            .iter()
+            .enumerate()
+            .map(|(i, run)| {
+                let run_to = self.runs.get(i + 1).map_or(self.len(), |next| next.from);
+                let overlap = run_to.min(to).saturating_sub(run.from.max(from));
+                overlap * (run.id_end - run.type_end)
+            })
+            .sum();
+        data + ids
+    }
+
+    /// Where message `i`'s data starts.
+    fn start_of(&self, i: usize) -> usize {
+        i.checked_sub(1)
+            .and_then(|before| self.ends.get(before))
+            .map_or(0, |end| *end)
+    }
+
+    /// The type and the id of `run`.
+    fn names_of(&self, run: Option<&Run>) -> (&str, &str) {
+        let part = |from: usize, to: usize| self.names.get(from..to).unwrap_or_default();
+        run.map_or(("message", ""), |run| {
+            (
+                part(run.start, run.type_end),
+                part(run.type_end, run.id_end),
+            )
+        })
     }
 
     pub(crate) fn get(&self, i: usize) -> Option<MessageRef<'_>> {
-        let [type_end, data_end, end] = *self.ends.get(i)?;
-        let start = match i.checked_sub(1) {
-            Some(before) => self.ends.get(before).map_or(0, |e| e[2]),
-            None => 0,
-        };
-        let part = |from: usize, to: usize| self.text.get(from..to).unwrap_or_default();
-        let event_type = match part(start, type_end) {
-            "" => "message",
-            named => named,
-        };
-        Some(MessageRef::new(
+        let end = *self.ends.get(i)?;
+        let data = self.data.get(self.start_of(i)..end).unwrap_or_default();
+        let run = self
+            .runs
+            .partition_point(|run| run.from <= i)
+            .checked_sub(1);
+        let (event_type, id) = self.names_of(run.and_then(|r| self.runs.get(r)));
+        Some(MessageRef::new(event_type, data, id))
+    }
+
+    /// Messages `from..to`, in order.
+    pub(crate) fn iter(&self, from: usize, to: usize) -> Messages<'_> {
+        let run = self
+            .runs
+            .partition_point(|run| run.from <= from)
+            .checked_sub(1);
+        let (event_type, id) = self.names_of(run.and_then(|r| self.runs.get(r)));
+        let next_run = run.map_or(0, |r| r + 1);
+        Messages {
+            chunk: self,
+            next: from,
+            to: to.min(self.len()),
+            start: self.start_of(from),
+            next_run,
+            run_from: self.runs.get(next_run).map_or(usize::MAX, |r| r.from),
             event_type,
-            part(type_end, data_end),
-            part(data_end, end),
-        ))
+            id,
+        }
+    }
+}
+
+/// The messages of a [`Chunk`], in order: the type and the id looked up once per run, one
+/// data slice per message.
+#[derive(Debug, Clone)]
+pub(crate) struct Messages<'a> {
+    chunk: &'a Chunk,
+    next: usize,
+    to: usize,
+    /// Where message `next`'s data starts.
+    start: usize,
+    /// The next run, and the message it starts at.
+    next_run: usize,
+    run_from: usize,
+    event_type: &'a str,
+    id: &'a str,
+}
+
+impl<'a> Iterator for Messages<'a> {
+    type Item = MessageRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<MessageRef<'a>> {
+        if self.next >= self.to {
+            return None;
+        }
+        if self.next >= self.run_from {
+            self.enter_run();
+        }
+        let end = *self.chunk.ends.get(self.next)?;
+        let data = self.chunk.data.get(self.start..end).unwrap_or_default();
+        self.start = end;
+        self.next += 1;
+        Some(MessageRef::new(self.event_type, data, self.id))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.to.saturating_sub(self.next);
+        (left, Some(left))
+    }
+}
+
+impl Messages<'_> {
+    #[cold]
+    fn enter_run(&mut self) {
+        (self.event_type, self.id) = self.chunk.names_of(self.chunk.runs.get(self.next_run));
+        self.next_run += 1;
+        self.run_from = self
+            .chunk
+            .runs
+            .get(self.next_run)
+            .map_or(usize::MAX, |r| r.from);
     }
 }
 
@@ -85,6 +238,34 @@ enum Inner {
     /// Messages `from..to` of a chunk that the subscribers of a shared stream read together.
     Shared(Arc<Chunk>, usize, usize),
     Item(Item),
+}
+
+/// [`Batch::messages`]: a plain enum rather than a chain of iterators, which cost three times
+/// as much per message at `opt-level = "z"`.
+enum BatchMessages<'a> {
+    Chunk(Messages<'a>),
+    One(Option<MessageRef<'a>>),
+}
+
+impl<'a> Iterator for BatchMessages<'a> {
+    type Item = MessageRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<MessageRef<'a>> {
+        match self {
+            BatchMessages::Chunk(messages) => messages.next(),
+            BatchMessages::One(one) => one.take(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            BatchMessages::Chunk(messages) => messages.size_hint(),
+            BatchMessages::One(one) => {
+                (usize::from(one.is_some()), Some(usize::from(one.is_some())))
+            }
+        }
+    }
 }
 
 impl Batch {
@@ -117,15 +298,14 @@ impl Batch {
 
     /// The messages of the batch, in order, borrowed (none when the batch is another item).
     pub fn messages(&self) -> impl Iterator<Item = MessageRef<'_>> + '_ {
-        let (chunk, range, single) = match &self.inner {
-            Inner::Chunk(chunk, from, to) => (Some(chunk), *from..*to, None),
-            Inner::Shared(chunk, from, to) => (Some(&**chunk), *from..*to, None),
-            Inner::Item(Item::Message(message)) => (None, 0..0, Some(MessageRef::from(message))),
-            Inner::Item(_) => (None, 0..0, None),
-        };
-        single
-            .into_iter()
-            .chain(range.filter_map(move |i| chunk.and_then(|c| c.get(i))))
+        match &self.inner {
+            Inner::Chunk(chunk, from, to) => BatchMessages::Chunk(chunk.iter(*from, *to)),
+            Inner::Shared(chunk, from, to) => BatchMessages::Chunk(chunk.iter(*from, *to)),
+            Inner::Item(Item::Message(message)) => {
+                BatchMessages::One(Some(MessageRef::from(message)))
+            }
+            Inner::Item(_) => BatchMessages::One(None),
+        }
     }
 
     /// How many messages the batch holds.
@@ -209,6 +389,64 @@ mod tests {
     }
 
     #[test]
+    fn runs_of_types_and_ids_give_back_every_message_from_anywhere() {
+        let parts = [
+            ("message", "a", ""),
+            ("message", "b", ""),
+            ("tick", "c", ""),
+            ("tick", "d", "7"),
+            ("tick", "", "7"),
+            ("message", "e\nf", "7"),
+            ("message", "g", "8"),
+            ("message", "h", "8"),
+            ("", "i", ""),
+        ];
+        let c = chunk(&parts);
+        let want: Vec<_> = parts
+            .iter()
+            .map(|(t, d, id)| MessageRef::new(t, d, id))
+            .collect();
+        assert_eq!(c.runs.len(), 6, "{c:?}");
+        for from in 0..=parts.len() + 1 {
+            for to in from..=parts.len() + 1 {
+                let got: Vec<_> = c.iter(from, to).collect();
+                let expected = want.get(from..to.min(want.len())).unwrap_or_default();
+                assert_eq!(got, expected, "{from}..{to}");
+                let bytes: usize = expected
+                    .iter()
+                    .map(|m| m.data().len() + m.last_event_id().len())
+                    .sum();
+                assert_eq!(c.text_bytes(from, to), bytes, "{from}..{to}");
+            }
+        }
+        for (i, m) in want.iter().enumerate() {
+            assert_eq!(c.get(i).as_ref(), Some(m), "message {i}");
+        }
+    }
+
+    #[test]
+    fn push_if_asks_once_per_run_and_drops_what_it_refuses() {
+        let mut c = Chunk::default();
+        let mut asked = vec![];
+        for (t, d) in [
+            ("message", "a"),
+            ("message", "b"),
+            ("skip", "c"),
+            ("skip", "d"),
+            ("message", "e"),
+        ] {
+            c.push_if(MessageRef::new(t, d, ""), |t| {
+                asked.push(t.to_owned());
+                t != "skip"
+            });
+        }
+        // "e" continues the run of "a" and "b": admitted without asking again.
+        assert_eq!(asked, ["message", "skip", "skip"]);
+        let data: Vec<_> = c.iter(0, c.len()).map(|m| m.data()).collect();
+        assert_eq!(data, ["a", "b", "e"]);
+    }
+
+    #[test]
     fn a_batch_lends_the_rest_of_a_chunk_and_truncates() {
         let c = chunk(&[
             ("message", "a", ""),
@@ -231,5 +469,130 @@ mod tests {
         assert_eq!((single.len(), single.item()), (1, None));
         let state = Batch::of_item(Item::State(crate::ConnectionState::Open));
         assert!(state.is_empty() && state.item().is_some());
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    //! Temporary: stage timings of the fetch path natively (`cargo test --release -p websse --lib
+    //! speed -- --ignored --nocapture`).
+    use super::*;
+    use crate::framing::Decoder;
+    use std::time::Instant;
+
+    fn body(events: usize) -> Vec<u8> {
+        let mut b = Vec::new();
+        for n in 1..=events {
+            b.extend_from_slice(format!("data: {n:08}abcdefgh\n\n").as_bytes());
+        }
+        b.extend_from_slice(format!("event: end\ndata: {events}\n\n").as_bytes());
+        b
+    }
+
+    fn time(label: &str, events: usize, mut f: impl FnMut() -> usize) {
+        let mut best = f64::MAX;
+        let mut got = 0;
+        for _ in 0..15 {
+            let t = Instant::now();
+            got = f();
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        println!(
+            "{label:<40} {:7.2} ns/event ({got})",
+            best * 1e9 / events as f64
+        );
+    }
+
+    #[test]
+    #[ignore]
+    fn stages() {
+        let events = 500_000;
+        let body = body(events);
+        let chunks: Vec<&[u8]> = body.chunks(32 * 1024).collect();
+        time("parser feed_with, count", events, || {
+            let mut p = websse_core::Parser::new();
+            let mut n = 0;
+            for c in &chunks {
+                p.feed_with(c, |e| n += e.map_or(0, |e| e.data().len()));
+            }
+            n
+        });
+        time("decoder feed, count", events, || {
+            let mut d = Decoder::new(crate::Framing::Sse, None);
+            let mut n = 0;
+            for c in &chunks {
+                d.feed(c, &mut |e| n += e.map_or(0, |e| e.data().len()));
+            }
+            n
+        });
+        let events_filter = ["end".to_owned()];
+        let fill = |d: &mut Decoder, c: &[u8], chunk: &mut Chunk| {
+            d.feed(c, &mut |item| {
+                if let Ok(message) = item {
+                    chunk.push_if(message, |t| {
+                        events_filter.is_empty()
+                            || t == "message"
+                            || events_filter.iter().any(|e| e == t)
+                    });
+                }
+            });
+        };
+        time("decoder + chunk push", events, || {
+            let mut d = Decoder::new(crate::Framing::Sse, None);
+            let mut n = 0;
+            let mut chunk = Chunk::default();
+            for c in &chunks {
+                fill(&mut d, c, &mut chunk);
+                n += chunk.len();
+                let next = Chunk::sized_like(&chunk);
+                drop(std::mem::replace(&mut chunk, next));
+            }
+            n
+        });
+        let mut chunk = Chunk::default();
+        {
+            let mut d = Decoder::new(crate::Framing::Sse, None);
+            fill(&mut d, &body, &mut chunk);
+        }
+        let whole = Batch::chunk(chunk, 0);
+        time("iterate only, count", events, || {
+            let mut n = 0;
+            for m in whole.messages() {
+                n += m.data().len();
+            }
+            n
+        });
+        let Inner::Chunk(c, ..) = &whole.inner else {
+            panic!()
+        };
+        time("chunk.iter only, count", events, || {
+            let mut n = 0;
+            for m in c.iter(0, c.len()) {
+                n += m.data().len();
+            }
+            n
+        });
+        time("decoder + chunk push + consume", events, || {
+            let mut d = Decoder::new(crate::Framing::Sse, None);
+            let mut n = 0;
+            let mut bytes = 0;
+            let mut last = String::new();
+            let mut chunk = Chunk::default();
+            for c in &chunks {
+                fill(&mut d, c, &mut chunk);
+                let next = Chunk::sized_like(&chunk);
+                let batch = Batch::chunk(std::mem::replace(&mut chunk, next), 0);
+                for m in batch.messages() {
+                    if m.event_type() == "end" {
+                        break;
+                    }
+                    n += 1;
+                    bytes += m.data().len();
+                    last.clear();
+                    last.push_str(m.data());
+                }
+            }
+            n + bytes + last.len()
+        });
     }
 }

@@ -41,7 +41,7 @@ use serde_json::{Value, json};
 use websse_e2e::{Result, base_url, bench_main, cdp, js, wait_for};
 
 /// The readers: the page's name for each, the table's, and whether it runs on the JSON shape.
-const READERS: [(&str, &str, bool); 11] = [
+const READERS: [(&str, &str, bool); 12] = [
     ("websse-fetch", "websse fetch, Item stream (wasm)", true),
     ("websse-batch", "websse fetch, next_batch (wasm)", true),
     ("websse-shared-1", "websse shared, 1 subscriber", true),
@@ -65,6 +65,7 @@ const READERS: [(&str, &str, bool); 11] = [
     ),
     ("floor-js", "floor: read chunks only (JS)", true),
     ("floor-wasm", "floor: read chunks into wasm", true),
+    ("parser-only", "ceiling: floor + parser, no delivery", true),
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -434,6 +435,8 @@ async fn bench_shape(
     goal("websse-shared-4-batch", "websse-batch", None);
     goal("floor-js", "eventsource-parser", None);
     goal("floor-wasm", "eventsource-parser", None);
+    goal("parser-only", "eventsource-parser", None);
+    goal("websse-batch", "parser-only", None);
     Ok(())
 }
 

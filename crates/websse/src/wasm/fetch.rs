@@ -699,10 +699,10 @@ impl Sink<'_> {
     fn emit(&mut self, item: Decoded<'_>) {
         match item {
             Ok(message) => {
-                let t = message.event_type();
-                if self.events.is_empty() || t == "message" || self.events.iter().any(|e| e == t) {
-                    self.chunk.push(message);
-                }
+                let events = self.events;
+                self.chunk.push_if(message, |t| {
+                    events.is_empty() || t == "message" || events.iter().any(|e| e == t)
+                });
             }
             Err(skipped) => {
                 self.flush();
