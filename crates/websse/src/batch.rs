@@ -269,15 +269,9 @@ impl<'a> Iterator for BatchMessages<'a> {
 }
 
 impl Batch {
+    #[cfg_attr(not(feature = "fetch"), allow(dead_code))]
     pub(crate) fn chunk(chunk: Chunk, from: usize) -> Batch {
         let to = chunk.len();
-        Batch {
-            inner: Inner::Chunk(chunk, from, to),
-        }
-    }
-
-    /// Messages `from..to` of `chunk`.
-    pub(crate) fn chunk_range(chunk: Chunk, from: usize, to: usize) -> Batch {
         Batch {
             inner: Inner::Chunk(chunk, from, to),
         }

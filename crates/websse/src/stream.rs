@@ -9,7 +9,6 @@ use std::task::{Context, Poll, Waker};
 
 use futures_core::{FusedStream, Stream};
 
-use crate::batch::Chunk;
 use crate::control::Control;
 use crate::queue::QueueRef;
 use crate::{Batch, ConnectionState, Error, Item, Message, SseRequest};
@@ -145,9 +144,6 @@ pub struct EventStream {
     close: Arc<Control>,
     done_on_data: Option<String>,
     terminated: bool,
-    /// The messages of a body chunk that [`poll_next`](Stream::poll_next) took from the queue
-    /// whole, the next one to yield and the end: one queue borrow per chunk, not per message.
-    current: Option<(Chunk, usize, usize)>,
 }
 
 impl fmt::Debug for EventStream {
@@ -242,7 +238,6 @@ impl EventStream {
             close: Arc::default(),
             done_on_data,
             terminated: false,
-            current: None,
         }
     }
 
@@ -287,40 +282,10 @@ impl EventStream {
 
     fn release(&mut self) {
         self.terminated = true;
-        self.current = None;
         // Release the transport before borrowing the queue: dropping runs JS (close, abort).
         self.inner = None;
         crate::queue::edit(&self.queue).clear();
         drop(self.close.waker.take());
-    }
-
-    /// The rest of the chunk [`poll_next`](Stream::poll_next) holds, unless the stream is over
-    /// or closed (then [`poll_queue`](EventStream::poll_queue) says so).
-    fn take_current(&mut self) -> Option<Batch> {
-        let current = self.current.take()?;
-        if self.terminated || self.close.is_closed() {
-            return None;
-        }
-        let (chunk, from, to) = current;
-        Some(Batch::chunk_range(chunk, from, to))
-    }
-
-    /// The next message of the chunk [`poll_next`](Stream::poll_next) holds (see
-    /// [`take_current`](EventStream::take_current)).
-    fn next_of_current(&mut self) -> Option<Message> {
-        if self.terminated || self.close.is_closed() {
-            return None;
-        }
-        let (chunk, next, to) = self.current.as_mut()?;
-        let message = (*next < *to)
-            .then(|| chunk.get(*next))
-            .flatten()
-            .map(|m| m.to_message());
-        *next += 1;
-        if *next >= *to || message.is_none() {
-            self.current = None;
-        }
-        message
     }
 
     fn is_sentinel(&self, message: &Message) -> bool {
@@ -433,35 +398,33 @@ impl EventStream {
     /// [`next_batch`](EventStream::next_batch) as a poll function.
     pub fn poll_next_batch(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Batch, Error>>> {
         let closed = || Some(Ok(Batch::of_item(Item::State(ConnectionState::Closed))));
-        let taken = match self.take_current() {
-            Some(rest) => Step::Taken(Ok(rest)),
-            None => std::task::ready!(self.poll_queue(cx, crate::queue::Queue::pop_batch)),
-        };
-        Poll::Ready(match taken {
-            Step::End => None,
-            Step::Closed => closed(),
-            Step::Taken(Err(error)) => {
-                self.release();
-                Some(Err(error))
-            }
-            Step::Taken(Ok(mut batch)) => {
-                let sentinel = self.done_on_data.as_deref();
-                match sentinel.and_then(|s| batch.messages().position(|m| m.data() == s)) {
-                    Some(0) => {
-                        self.release();
-                        closed()
-                    }
-                    Some(before) => {
-                        // The messages before the sentinel now; the next poll says `Closed`
-                        // and ends, as after a close handle.
-                        batch.truncate(before);
-                        self.close.closed.store(true, Ordering::Release);
-                        Some(Ok(batch))
-                    }
-                    None => Some(Ok(batch)),
+        Poll::Ready(
+            match std::task::ready!(self.poll_queue(cx, crate::queue::Queue::pop_batch)) {
+                Step::End => None,
+                Step::Closed => closed(),
+                Step::Taken(Err(error)) => {
+                    self.release();
+                    Some(Err(error))
                 }
-            }
-        })
+                Step::Taken(Ok(mut batch)) => {
+                    let sentinel = self.done_on_data.as_deref();
+                    match sentinel.and_then(|s| batch.messages().position(|m| m.data() == s)) {
+                        Some(0) => {
+                            self.release();
+                            closed()
+                        }
+                        Some(before) => {
+                            // The messages before the sentinel now; the next poll says `Closed`
+                            // and ends, as after a close handle.
+                            batch.truncate(before);
+                            self.close.closed.store(true, Ordering::Release);
+                            Some(Ok(batch))
+                        }
+                        None => Some(Ok(batch)),
+                    }
+                }
+            },
+        )
     }
 }
 
@@ -470,21 +433,10 @@ impl Stream for EventStream {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        let item = loop {
-            if let Some(message) = this.next_of_current() {
-                break Ok(Item::Message(message));
-            }
-            match std::task::ready!(this.poll_queue(cx, crate::queue::Queue::pop_batch)) {
-                Step::End => return Poll::Ready(None),
-                Step::Closed => {
-                    return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed))));
-                }
-                Step::Taken(Ok(batch)) => match batch.into_parts() {
-                    Ok(chunk) => this.current = Some(chunk),
-                    Err(item) => break Ok(item),
-                },
-                Step::Taken(Err(error)) => break Err(error),
-            }
+        let item = match std::task::ready!(this.poll_queue(cx, crate::queue::Queue::pop)) {
+            Step::End => return Poll::Ready(None),
+            Step::Closed => return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed)))),
+            Step::Taken(item) => item,
         };
         match &item {
             Ok(Item::Message(m)) if this.is_sentinel(m) => {
@@ -619,6 +571,8 @@ impl<S: SseStream> FusedStream for Messages<S> {
 mod tests {
     use super::*;
     use crate::Skipped;
+    #[cfg(feature = "fetch")]
+    use crate::batch::Chunk;
     use futures::StreamExt;
     use futures::executor::block_on;
 
@@ -655,6 +609,7 @@ mod tests {
     }
 
     /// A stream whose transport queued one chunk of messages with these data, then `Closed`.
+    #[cfg(feature = "fetch")]
     fn chunked(data: &[&str], done_on_data: Option<&str>) -> EventStream {
         let queue = QueueRef::default();
         let mut chunk = Chunk::default();
@@ -677,6 +632,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "fetch")]
     fn a_chunk_yields_its_messages_in_order_then_what_follows() {
         let mut s = chunked(&["a", "b", "c"], None);
         for want in ["a", "b", "c"] {
@@ -690,6 +646,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "fetch")]
     fn next_batch_after_next_lends_the_rest_of_the_chunk() {
         let mut s = chunked(&["a", "b", "c"], None);
         assert_eq!(data_of(block_on(s.next())), "a");
@@ -703,6 +660,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "fetch")]
     fn a_close_in_the_middle_of_a_chunk_drops_the_rest() {
         let mut s = chunked(&["a", "b", "c"], None);
         assert_eq!(data_of(block_on(s.next())), "a");
@@ -722,6 +680,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "fetch")]
     fn the_sentinel_inside_a_chunk_ends_the_stream() {
         let mut s = chunked(&["a", "[DONE]", "after"], Some("[DONE]"));
         assert_eq!(data_of(block_on(s.next())), "a");
