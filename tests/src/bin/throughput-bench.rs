@@ -2,9 +2,11 @@
 //! transports (the owned `Item` stream, the borrowed `next_batch`, a `SharedStream` with one and
 //! four subscribers, four through `next_batch`, and their bound: one stream whose every message
 //! is counted four times), the native `EventSource` used from JavaScript, eventsource-parser over
-//! fetch from JavaScript, and the floor (loops that only read the body's chunks), in one headless
-//! Chromium page and one run; on two shapes: small events, and OpenAI-shaped JSON events that
-//! every reader parses.
+//! fetch from JavaScript, the floor (loops that only read the body's chunks) and the ceiling (the
+//! wasm floor plus websse-core's parser, with no delivery layer), in one headless Chromium page
+//! and one run; on two shapes: small events, and OpenAI-shaped JSON events that every reader
+//! parses. Every reader fetches with the same options (`cache: "no-store"`, `Accept`): a fetch
+//! the HTTP cache may store costs as much as reading the body.
 //!
 //! Run by `cargo xtask bench` (`--throughput-only` alone) with `WEBSSE_E2E_URL` pointing at a
 //! websse-server that serves the page (`bench/throughput/`, built into `target/throughput/site`)

@@ -1,8 +1,9 @@
 //! The browser throughput section of `cargo xtask bench` (`--throughput-only` runs it alone):
 //! events per second through websse's fetch transport (the owned `Item` stream, the borrowed
 //! `next_batch`, a `SharedStream` with one and four subscribers) and EventSource transport, the
-//! native `EventSource` used from JavaScript, eventsource-parser (npm) over fetch, and the floor
-//! (loops that only read the body's chunks), in one headless Chromium page and one run, reading
+//! native `EventSource` used from JavaScript, eventsource-parser (npm) over fetch, the floor
+//! (loops that only read the body's chunks) and the ceiling (the wasm floor plus websse-core's
+//! parser, nothing delivered), in one headless Chromium page and one run, reading
 //! small events, then OpenAI-shaped JSON events, at full speed from websse-server's
 //! `/test/flood`; with a CPU profile of one websse fetch run per shape first.
 //!
