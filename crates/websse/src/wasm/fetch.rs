@@ -4,12 +4,16 @@
 //! [`ReadableStreamDefaultReader`](https://developer.mozilla.org/en-US/docs/Web/API/ReadableStreamDefaultReader),
 //! and reconnection per the EventSource spec plus the [`ReconnectPolicy`](crate::ReconnectPolicy).
 
+#[cfg(any(feature = "pause-when-hidden", feature = "wake-ups"))]
 use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
+#[cfg(any(feature = "pause-when-hidden", feature = "wake-ups"))]
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Poll, Waker};
+use std::task::Poll;
+#[cfg(any(feature = "pause-when-hidden", feature = "wake-ups"))]
+use std::task::Waker;
 use std::time::Duration;
 
 use js_sys::{Reflect, Uint8Array};
@@ -21,9 +25,10 @@ use web_sys::{
     RequestInit, Response,
 };
 
+#[cfg(any(feature = "pause-when-hidden", feature = "wake-ups"))]
+use super::Listener;
 use super::{
-    Listener, Timer, copy_bytes, fetch_with_request, js_error, js_message, js_message_after,
-    performance_now,
+    Timer, copy_bytes, fetch_with_request, js_error, js_message, js_message_after, performance_now,
 };
 use crate::batch::Chunk;
 use crate::control::Control;
@@ -104,12 +109,14 @@ impl Drop for ReaderGuard {
 }
 
 /// Watches `document.visibilityState` (the listener is removed on drop).
+#[cfg(feature = "pause-when-hidden")]
 struct Visibility {
     document: web_sys::Document,
     waker: Rc<Cell<Option<Waker>>>,
     _listener: Listener,
 }
 
+#[cfg(feature = "pause-when-hidden")]
 impl Visibility {
     fn new() -> Option<Visibility> {
         let document = web_sys::window()?.document()?;
@@ -160,6 +167,30 @@ impl Visibility {
                 Poll::Ready(())
             }
         })
+    }
+}
+
+/// Without the `pause-when-hidden` cargo feature: no value, so the driver's visibility branches
+/// and the listener's drop are compiled out (an `Option` of it is always `None`).
+#[cfg(not(feature = "pause-when-hidden"))]
+enum Visibility {}
+
+#[cfg(not(feature = "pause-when-hidden"))]
+impl Visibility {
+    fn new() -> Option<Visibility> {
+        None
+    }
+
+    fn is_hidden(&self) -> bool {
+        match *self {}
+    }
+
+    fn poll_hidden(&self, _cx: &mut std::task::Context<'_>) -> bool {
+        match *self {}
+    }
+
+    fn until_visible(&self) -> std::future::Ready<()> {
+        match *self {}
     }
 }
 
@@ -440,8 +471,8 @@ const WAIT_STEP_MS: f64 = 10_000.0;
 pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Control>) {
     let mut decoder = Decoder::new(request.framing, request.max_event_size);
     decoder.set_last_event_id(&request.last_event_id);
-    // Without the cargo feature this is always `None` (`validate` refused the option), so the
-    // compiler drops the listener and every visibility branch below.
+    // Without the cargo feature this is always `None` (`validate` refused the option) of a type
+    // without values, so every visibility branch below, await included, is compiled out.
     let visibility = if cfg!(feature = "pause-when-hidden") && request.pause_when_hidden {
         Visibility::new()
     } else {
@@ -462,15 +493,15 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
             v.until_visible().await;
             crate::queue::edit(&queue).push_state(ConnectionState::Connecting);
         }
-        // Headers that must be fetched first (a refreshed token), before every connect.
-        let fetched = match request
-            .headers_async
-            .as_ref()
-            .filter(|_| cfg!(feature = "auth"))
-        {
+        // Headers that must be fetched first (a refreshed token), before every connect. Without
+        // the cargo feature the hook is never set (`validate` refused it): no await point at all.
+        #[cfg(feature = "auth")]
+        let fetched = match &request.headers_async {
             Some(headers) => headers().await,
             None => Vec::new(),
         };
+        #[cfg(not(feature = "auth"))]
+        let fetched: Vec<(String, String)> = Vec::new();
         // One connection: request, response checks, body until it ends. Written inline, not as
         // an `async fn` awaited here: one generator fewer (smaller code).
         #[allow(clippy::blocks_in_conditions)]
@@ -655,11 +686,8 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
             Next::Pause => continue,
             Next::Refresh => {
                 crate::queue::edit(&queue).push_state(now(Disconnect::Unauthorized));
-                if let Some(refresh) = request
-                    .on_unauthorized
-                    .as_ref()
-                    .filter(|_| cfg!(feature = "auth"))
-                {
+                #[cfg(feature = "auth")]
+                if let Some(refresh) = &request.on_unauthorized {
                     refresh().await;
                 }
             }
