@@ -57,12 +57,17 @@ extern "C" {
     fn js_string(value: &JsValue) -> Result<String, JsValue>;
 }
 
+/// What every closure websse hands to JS is: the type of wasm-bindgen-futures' own callbacks,
+/// which every app links already, so that no other closure type adds its JS glue and shims
+/// (smaller code). The value is ignored or cast; the result is always `Ok`.
+type Callback = dyn FnMut(JsValue) -> Result<(), JsError>;
+
 /// An event listener that is removed when dropped: the one owner of its closure.
 #[must_use = "dropping it removes the listener"]
 pub(crate) struct Listener {
     target: web_sys::EventTarget,
     event_type: String,
-    callback: Closure<dyn FnMut(web_sys::Event)>,
+    callback: Closure<Callback>,
 }
 
 impl Listener {
@@ -71,9 +76,12 @@ impl Listener {
     pub(crate) fn new(
         target: &web_sys::EventTarget,
         event_type: &str,
-        callback: Box<dyn FnMut(web_sys::Event)>,
+        mut callback: Box<dyn FnMut(web_sys::Event)>,
     ) -> Listener {
-        let callback = Closure::wrap(callback);
+        let callback = Closure::wrap(Box::new(move |event: JsValue| {
+            callback(event.unchecked_into());
+            Ok(())
+        }) as Box<Callback>);
         // `addEventListener` throws only for a callback that is not callable; this one is.
         let _ =
             target.add_event_listener_with_callback(event_type, callback.as_ref().unchecked_ref());
@@ -139,7 +147,7 @@ pub(crate) fn js_error(value: JsValue) -> Error {
 pub(crate) struct Timer {
     handle: JsValue,
     state: Rc<TimerState>,
-    _callback: Closure<dyn FnMut()>,
+    _callback: Closure<Callback>,
 }
 
 /// What a [`Timer`] shares with its callback.
@@ -154,12 +162,13 @@ impl Timer {
     pub(crate) fn new(ms: u32) -> Timer {
         let state = Rc::new(TimerState::default());
         let fire = Rc::clone(&state);
-        let callback = Closure::wrap(Box::new(move || {
+        let callback = Closure::wrap(Box::new(move |_| {
             fire.fired.set(true);
             if let Some(waker) = fire.waker.take() {
                 waker.wake();
             }
-        }) as Box<dyn FnMut()>);
+            Ok(())
+        }) as Box<Callback>);
         let handle = set_timeout(callback.as_ref().unchecked_ref(), ms);
         Timer {
             handle,
