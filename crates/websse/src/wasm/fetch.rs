@@ -438,29 +438,49 @@ fn race<'a, F: Future + Unpin + 'a>(
 ///
 /// Waits in steps of at most [`WAIT_STEP_MS`], so that a sleep of the machine is noticed soon
 /// after it ends even when the monotonic clock (and so `setTimeout`) stood still meanwhile.
-async fn wait(delay: Duration, wake: &WakeUps, control: &Control) {
+///
+/// A plain function returning a `poll_fn` future, not an `async fn`: no generator nested in the
+/// driver's (smaller code).
+fn wait<'a>(
+    delay: Duration,
+    wake: &'a WakeUps,
+    control: &'a Control,
+) -> impl Future<Output = ()> + 'a {
     let mut left = delay.as_secs_f64() * 1000.0;
-    while left > 0.0 {
-        // Without the `wake-ups` cargo feature, one timer for the whole delay.
-        let step = if cfg!(feature = "wake-ups") {
-            left.min(WAIT_STEP_MS)
-        } else {
-            left.min(f64::from(i32::MAX))
-        };
-        let clocks = Clocks::now();
-        let mut timer = Timer::new(step.ceil() as u32);
-        let woke = poll_fn(|cx| {
+    let mut step: Option<Armed> = None;
+    poll_fn(move |cx| {
+        loop {
+            let Some(armed) = &mut step else {
+                if left <= 0.0 {
+                    return Poll::Ready(());
+                }
+                // Without the `wake-ups` cargo feature, one timer for the whole delay.
+                let ms = if cfg!(feature = "wake-ups") {
+                    left.min(WAIT_STEP_MS)
+                } else {
+                    left.min(f64::from(i32::MAX))
+                };
+                step = Some(Armed {
+                    clocks: Clocks::now(),
+                    timer: Timer::new(ms.ceil() as u32),
+                    ms,
+                });
+                continue;
+            };
             if control.take_reconnect() || wake.poll_woke(cx) {
-                return Poll::Ready(true);
+                return Poll::Ready(());
             }
-            Pin::new(&mut timer).poll(cx).map(|()| false)
-        })
-        .await;
-        if woke || clocks.slept_during(step) {
-            return;
+            if Pin::new(&mut armed.timer).poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let slept = armed.clocks.slept_during(armed.ms);
+            left -= armed.ms;
+            step = None;
+            if slept {
+                return Poll::Ready(());
+            }
         }
-        left -= step;
-    }
+    })
 }
 
 /// The longest single timer of a reconnect wait (see [`wait`]).
