@@ -189,8 +189,8 @@ impl Visibility {
         match *self {}
     }
 
-    fn until_visible(&self) -> std::future::Ready<()> {
-        match *self {}
+    fn until_visible(&self) -> impl Future<Output = ()> + '_ {
+        poll_fn(move |_| match *self {})
     }
 }
 
