@@ -215,6 +215,31 @@ struct Armed {
     ms: f64,
 }
 
+impl Armed {
+    /// A timer of `ms` milliseconds (rounded up) from now.
+    fn new(ms: f64) -> Armed {
+        Armed {
+            clocks: Clocks::now(),
+            timer: Timer::new(ms.ceil() as u32),
+            ms,
+        }
+    }
+
+    /// Ready once the timer in `slot` fired (the slot is emptied then), with whether the
+    /// machine slept meanwhile.
+    fn poll_fired(slot: &mut Option<Armed>, cx: &mut std::task::Context<'_>) -> Poll<bool> {
+        let Some(armed) = slot else {
+            return Poll::Ready(false);
+        };
+        if Pin::new(&mut armed.timer).poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let slept = armed.clocks.slept_during(armed.ms);
+        *slot = None;
+        Poll::Ready(slept)
+    }
+}
+
 /// What [`Idle::poll_expired`] found.
 enum Expired {
     /// No bytes for the whole timeout.
@@ -242,15 +267,8 @@ impl Idle {
     /// Ready once the deadline has passed; arms (or re-arms) the timer otherwise.
     fn poll_expired(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Expired> {
         loop {
-            if let Some(armed) = &mut self.timer {
-                if Pin::new(&mut armed.timer).poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
-                let slept = armed.clocks.slept_during(armed.ms);
-                self.timer = None;
-                if slept {
-                    return Poll::Ready(Expired::Slept);
-                }
+            if std::task::ready!(Armed::poll_fired(&mut self.timer, cx)) {
+                return Poll::Ready(Expired::Slept);
             }
             let left = self.deadline - performance_now();
             if left <= 0.0 {
@@ -259,11 +277,7 @@ impl Idle {
             // Whole milliseconds, rounded up, at most `setTimeout`'s range (2^31 - 1): `as`
             // saturates, no float-to-Duration panic path and no Duration round trip.
             let ms = left.ceil().min(f64::from(i32::MAX));
-            self.timer = Some(Armed {
-                timer: Timer::new(ms as u32),
-                clocks: Clocks::now(),
-                ms,
-            });
+            self.timer = Some(Armed::new(ms));
         }
     }
 }
@@ -460,22 +474,15 @@ fn wait<'a>(
                 } else {
                     left.min(f64::from(i32::MAX))
                 };
-                step = Some(Armed {
-                    clocks: Clocks::now(),
-                    timer: Timer::new(ms.ceil() as u32),
-                    ms,
-                });
+                step = Some(Armed::new(ms));
                 continue;
             };
             if control.take_reconnect() || wake.poll_woke(cx) {
                 return Poll::Ready(());
             }
-            if Pin::new(&mut armed.timer).poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            let slept = armed.clocks.slept_during(armed.ms);
-            left -= armed.ms;
-            step = None;
+            let ms = armed.ms;
+            let slept = std::task::ready!(Armed::poll_fired(&mut step, cx));
+            left -= ms;
             if slept {
                 return Poll::Ready(());
             }
