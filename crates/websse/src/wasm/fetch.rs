@@ -19,7 +19,6 @@ use std::time::Duration;
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     AbortController, AbortSignal, Headers, ReadableStream, ReadableStreamDefaultReader, Request,
     RequestInit, Response,
@@ -28,7 +27,8 @@ use web_sys::{
 #[cfg(any(feature = "pause-when-hidden", feature = "wake-ups"))]
 use super::Listener;
 use super::{
-    Timer, copy_bytes, fetch_with_request, js_error, js_message, js_message_after, performance_now,
+    Settled, Timer, copy_bytes, fetch_with_request, js_error, js_message, js_message_after,
+    performance_now,
 };
 use crate::batch::Chunk;
 use crate::control::Control;
@@ -93,18 +93,18 @@ impl ReaderGuard {
         Ok(ReaderGuard { reader })
     }
 
-    fn read(&self) -> JsFuture {
-        JsFuture::from(self.reader.read())
+    fn read(&self) -> Settled {
+        Settled::new(&self.reader.read())
     }
 }
 
 impl Drop for ReaderGuard {
     fn drop(&mut self) {
         // `cancel` rejects if the stream already errored (e.g. aborted); that is expected. A
-        // `JsFuture` attaches the rejection handler and owns its callbacks until the promise
+        // `Settled` attaches the rejection handler and its callbacks live until the promise
         // settles, so dropping it at once neither leaks them nor leaves the rejection unhandled
         // (and needs no JS function built from source, which a strict CSP forbids as eval).
-        drop(JsFuture::from(self.reader.cancel()));
+        drop(Settled::new(&self.reader.cancel()));
     }
 }
 
@@ -553,7 +553,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
                 healthy,
             };
             let response = match race(
-                JsFuture::from(fetch_with_request(&js_request)),
+                Settled::new(&fetch_with_request(&js_request)),
                 idle.as_mut(),
                 &interrupts,
             )

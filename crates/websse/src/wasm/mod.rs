@@ -6,8 +6,9 @@
 //! and `unwrap_throw` (smaller code). Timers are [`Timer`], in the shape of
 //! `gloo_timers::future::TimeoutFuture` (cleared on drop) with an `Rc` and a `Cell` where gloo's
 //! goes through a `futures-channel` oneshot (an `Arc`, atomics and a lock for a single-threaded
-//! callback: code in every app for nothing). What else is written here is the SSE-specific
-//! part.
+//! callback: code in every app for nothing). Promises are awaited as [`Settled`], in the shape of
+//! `wasm_bindgen_futures::JsFuture` with `Cell`s where it has a `RefCell`, `Closure::once` and
+//! asserts. What else is written here is the SSE-specific part.
 
 #[cfg(feature = "event-source")]
 pub(crate) mod event_source;
@@ -194,5 +195,62 @@ impl Drop for Timer {
     fn drop(&mut self) {
         // Harmless for a timer that already fired.
         clear_timeout(&self.handle);
+    }
+}
+
+/// A promise as a future, in the shape of `wasm_bindgen_futures::JsFuture`: ready with what the
+/// promise resolved to (`Ok`) or rejected with (`Err`).
+///
+/// Its two callbacks are owned by what they share with the future until the promise settles:
+/// a future dropped before then leaves them to be called (no call into a freed closure, no
+/// unhandled rejection), and the call that settles it frees both. Not js-sys's `JsFuture`:
+/// that one keeps them in a `RefCell` and wraps each in a `Closure::once`, asserting its state
+/// with messages on the way (code and strings in every fetch app).
+#[must_use = "a future does nothing unless polled"]
+pub(crate) struct Settled {
+    state: Rc<SettledState>,
+}
+
+#[derive(Default)]
+struct SettledState {
+    result: Cell<Option<Result<JsValue, JsValue>>>,
+    waker: Cell<Option<Waker>>,
+    callbacks: Cell<Option<[Closure<Callback>; 2]>>,
+}
+
+impl Settled {
+    pub(crate) fn new(promise: &js_sys::Promise) -> Settled {
+        let state = Rc::new(SettledState::default());
+        let callback = |resolved: bool| {
+            let state = Rc::clone(&state);
+            Closure::wrap(Box::new(move |value| {
+                // Frees both callbacks once this call is over (wasm-bindgen defers the free of
+                // a closure that is running).
+                drop(state.callbacks.take());
+                state
+                    .result
+                    .set(Some(if resolved { Ok(value) } else { Err(value) }));
+                if let Some(waker) = state.waker.take() {
+                    waker.wake();
+                }
+                Ok(())
+            }) as Box<Callback>)
+        };
+        let callbacks = [callback(true), callback(false)];
+        let _ = promise.then_with_reject(&callbacks[0], &callbacks[1]);
+        state.callbacks.set(Some(callbacks));
+        Settled { state }
+    }
+}
+
+impl Future for Settled {
+    type Output = Result<JsValue, JsValue>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Some(result) = self.state.result.take() {
+            return Poll::Ready(result);
+        }
+        self.state.waker.set(Some(cx.waker().clone()));
+        Poll::Pending
     }
 }
