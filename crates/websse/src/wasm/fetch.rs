@@ -41,6 +41,35 @@ use crate::{ConnectionState, Credentials, Disconnect, Error, Framing, Item, SseR
 
 #[wasm_bindgen]
 extern "C" {
+    /// `Reflect.set(target, key, value)` with a key passed as text (no JS string made and
+    /// released per key) and no `catch`: setting a property of a fresh plain object cannot throw.
+    #[wasm_bindgen(js_namespace = Reflect, js_name = set)]
+    fn set_property(target: &js_sys::Object, key: &str, value: &JsValue);
+
+    /// `new AbortController()`, which the DOM spec gives no way to throw: no `catch` (web-sys's
+    /// has one, and so an error path here that cannot be taken).
+    #[wasm_bindgen(js_name = AbortController)]
+    type Controller;
+
+    #[wasm_bindgen(constructor, js_class = AbortController)]
+    fn new() -> Controller;
+
+    /// `new Headers()` without arguments, which cannot throw: no `catch`.
+    #[wasm_bindgen(js_name = Headers)]
+    type NewHeaders;
+
+    #[wasm_bindgen(constructor, js_class = Headers)]
+    fn new() -> NewHeaders;
+
+    /// A response's headers, for the binding below.
+    #[wasm_bindgen(js_name = Headers)]
+    type ResponseHeaders;
+
+    /// `headers.get(name)`, which throws only for a name that is not a valid header name: not
+    /// for the constant names asked here, so no `catch` (web-sys's has one).
+    #[wasm_bindgen(method)]
+    fn get(this: &ResponseHeaders, name: &str) -> Option<String>;
+
     /// A response body, for the binding below.
     #[wasm_bindgen(extends = ReadableStream)]
     type BodyStream;
@@ -61,10 +90,10 @@ struct AbortGuard {
 }
 
 impl AbortGuard {
-    fn new() -> Result<AbortGuard, Error> {
-        Ok(AbortGuard {
-            controller: AbortController::new().map_err(js_error)?,
-        })
+    fn new() -> AbortGuard {
+        AbortGuard {
+            controller: Controller::new().unchecked_into(),
+        }
     }
 
     fn signal(&self) -> AbortSignal {
@@ -534,10 +563,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
         #[allow(clippy::blocks_in_conditions)]
         let outcome = 'connect: {
             let (request, decoder) = (&request, &mut decoder);
-            let abort = match AbortGuard::new() {
-                Ok(a) => a,
-                Err(e) => break 'connect Outcome::Fatal(e),
-            };
+            let abort = AbortGuard::new();
             let js_request =
                 match build_request(request, decoder.last_event_id(), &fetched, &abort.signal()) {
                     Ok(r) => r,
@@ -586,7 +612,10 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
                 }
             };
             let status = response.status();
-            let header = |name: &str| response.headers().get(name).ok().flatten();
+            let header = |name: &str| {
+                let headers: ResponseHeaders = response.headers().unchecked_into();
+                headers.get(name)
+            };
             match classify_status(status) {
                 StatusClass::Open => {}
                 StatusClass::NoContent => break 'connect Outcome::NoContent,
@@ -791,10 +820,7 @@ fn build_request(
     // A plain object filled with `Reflect.set` rather than `RequestInit`'s setters: one JS import
     // instead of six, and no enum-to-string tables (smaller code).
     let init = js_sys::Object::new();
-    let set = |key: &str, value: &JsValue| {
-        // Setting a property of a fresh plain object cannot throw.
-        let _ = Reflect::set(&init, &JsValue::from_str(key), value);
-    };
+    let set = |key: &str, value: &JsValue| set_property(&init, key, value);
     set("method", &JsValue::from_str(&request.method));
     set("cache", &JsValue::from_str("no-store"));
     set("signal", signal);
@@ -806,7 +832,7 @@ fn build_request(
         };
         set("credentials", &JsValue::from_str(mode));
     }
-    let headers = Headers::new().map_err(js_error)?;
+    let headers: Headers = NewHeaders::new().unchecked_into();
     let mut refused = None;
     request.connect_headers(last_event_id, fetched, &mut |name, value| {
         if refused.is_none() {
