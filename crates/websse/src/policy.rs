@@ -74,12 +74,15 @@ impl ReconnectPolicy {
         let base = server_retry.map_or(self.initial_delay, |retry| self.server_delay(retry));
         let cap_delay = self.max_delay.max(base);
         let cap = cap_delay.as_secs_f64();
-        let grown = if attempt <= 1 {
-            base.as_secs_f64()
+        // One multiplication for every attempt: the first one's `multiplier^0` is exactly 1,
+        // which leaves its base as is.
+        let (from, exponent) = if attempt <= 1 {
+            (base, 0)
         } else {
             let exponent = i32::try_from(attempt - 1).unwrap_or(i32::MAX);
-            base.max(self.min_delay).as_secs_f64() * self.multiplier.max(1.0).powi(exponent)
+            (base.max(self.min_delay), exponent)
         };
+        let grown = from.as_secs_f64() * self.multiplier.max(1.0).powi(exponent);
         // `f64::min` takes `cap` over an infinite or NaN growth (`0 × ∞`) too.
         let capped = grown.min(cap);
         let jitter = clamp_unit(self.jitter) * clamp_unit(random);
