@@ -564,9 +564,10 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
         let outcome = 'connect: {
             let (request, decoder) = (&request, &mut decoder);
             let abort = AbortGuard::new();
-            let js_request =
+            // The request is not kept across the await: nothing is left to release on the way out.
+            let fetching =
                 match build_request(request, decoder.last_event_id(), &fetched, &abort.signal()) {
-                    Ok(r) => r,
+                    Ok(r) => Settled::new(&fetch_with_request(&r)),
                     Err(e) => break 'connect Outcome::Fatal(e),
                 };
             let mut idle = request.idle_timeout.map(Idle::new);
@@ -578,13 +579,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
                 retry_after: None,
                 healthy,
             };
-            let response = match race(
-                Settled::new(&fetch_with_request(&js_request)),
-                idle.as_mut(),
-                &interrupts,
-            )
-            .await
-            {
+            let response = match race(fetching, idle.as_mut(), &interrupts).await {
                 Race::Done(Ok(value)) => value,
                 Race::Done(Err(e)) => {
                     break 'connect Outcome::Lost {
