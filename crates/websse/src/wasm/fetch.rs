@@ -70,6 +70,17 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn get(this: &ResponseHeaders, name: &str) -> Option<String>;
 
+    /// `Reflect.get(target, key)` with the key passed as text: two bindings (this one and
+    /// [`optional_property`]) for the getters read here (an abort controller's `signal`, a
+    /// response's `headers` and `body`) instead of one each, and no `catch`, as none of those
+    /// getters can throw.
+    #[wasm_bindgen(js_namespace = Reflect, js_name = get)]
+    fn property(target: &JsValue, key: &str) -> JsValue;
+
+    /// [`property`] of one that may be `null` (`None`).
+    #[wasm_bindgen(js_namespace = Reflect, js_name = get)]
+    fn optional_property(target: &JsValue, key: &str) -> Option<js_sys::Object>;
+
     /// A response body, for the binding below.
     #[wasm_bindgen(extends = ReadableStream)]
     type BodyStream;
@@ -97,7 +108,7 @@ impl AbortGuard {
     }
 
     fn signal(&self) -> AbortSignal {
-        self.controller.signal()
+        property(&self.controller, "signal").unchecked_into()
     }
 }
 
@@ -608,7 +619,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
             };
             let status = response.status();
             let header = |name: &str| {
-                let headers: ResponseHeaders = response.headers().unchecked_into();
+                let headers: ResponseHeaders = property(&response, "headers").unchecked_into();
                 headers.get(name)
             };
             match classify_status(status) {
@@ -649,7 +660,9 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
                 chunk: Chunk::default(),
             };
 
-            let Some(body) = response.body() else {
+            let Some(body) =
+                optional_property(&response, "body").map(JsCast::unchecked_into::<ReadableStream>)
+            else {
                 sink.finish(decoder);
                 break 'connect Outcome::EndOfBody { healthy: healthy() };
             };
