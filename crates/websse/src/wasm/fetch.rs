@@ -625,7 +625,10 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
             match classify_status(status) {
                 StatusClass::Open => {}
                 StatusClass::NoContent => break 'connect Outcome::NoContent,
-                StatusClass::Fatal if status == 401 => break 'connect Outcome::Unauthorized,
+                // Without the `auth` cargo feature a 401 is as fatal as any other status.
+                StatusClass::Fatal if cfg!(feature = "auth") && status == 401 => {
+                    break 'connect Outcome::Unauthorized;
+                }
                 StatusClass::Fatal => break 'connect Outcome::Fatal(Error::Status { status }),
                 StatusClass::Retry => {
                     break 'connect Outcome::Lost {
