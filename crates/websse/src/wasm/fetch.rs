@@ -68,7 +68,7 @@ extern "C" {
     /// `headers.get(name)`, which throws only for a name that is not a valid header name: not
     /// for the constant names asked here, so no `catch` (web-sys's has one).
     #[wasm_bindgen(method)]
-    fn get(this: &ResponseHeaders, name: &str) -> Option<String>;
+    fn get(this: &ResponseHeaders, name: &str) -> Option<super::JsText>;
 
     /// `Reflect.get(target, key)` with the key passed as text: two bindings (this one and
     /// [`optional_property`]) for the getters read here (an abort controller's `signal`, a
@@ -620,7 +620,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
             let status = response.status();
             let header = |name: &str| {
                 let headers: ResponseHeaders = property(&response, "headers").unchecked_into();
-                headers.get(name)
+                headers.get(name).map(super::js_text)
             };
             match classify_status(status) {
                 StatusClass::Open => {}

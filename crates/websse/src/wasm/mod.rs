@@ -55,7 +55,55 @@ extern "C" {
 
     /// JS `String(value)`: any value as text (throws only for an object whose `toString` does).
     #[wasm_bindgen(catch, js_name = String)]
-    fn js_string(value: &JsValue) -> Result<String, JsValue>;
+    fn js_string(value: &JsValue) -> Result<JsText, JsValue>;
+
+    /// A [`TextEncoder`](https://developer.mozilla.org/en-US/docs/Web/API/TextEncoder), for
+    /// [`js_text`].
+    #[cfg(all(feature = "fetch", not(feature = "event-source")))]
+    type TextEncoder;
+
+    #[cfg(all(feature = "fetch", not(feature = "event-source")))]
+    #[wasm_bindgen(constructor)]
+    fn new() -> TextEncoder;
+
+    /// The UTF-8 bytes of `text` (a lone surrogate as U+FFFD).
+    #[cfg(all(feature = "fetch", not(feature = "event-source")))]
+    #[wasm_bindgen(method)]
+    fn encode(this: &TextEncoder, text: &js_sys::JsString) -> js_sys::Uint8Array;
+}
+
+/// Text that JS hands to Rust, before [`js_text`] makes it a `String`.
+///
+/// Without the EventSource transport, a JS string turned into UTF-8 by a `TextEncoder` and
+/// copied with the byte copy that the fetch body reader links anyway: no string-passing glue at
+/// all in a fetch-only app (its allocator exports and per-call copies are a good part of the
+/// JS). With that transport, wasm-bindgen's own conversion, which it links for message data
+/// anyway. Both write a lone surrogate as U+FFFD.
+#[cfg(all(feature = "fetch", not(feature = "event-source")))]
+pub(crate) type JsText = js_sys::JsString;
+
+/// See above.
+#[cfg(not(all(feature = "fetch", not(feature = "event-source"))))]
+pub(crate) type JsText = String;
+
+/// [`JsText`] as a `String`.
+#[cfg(all(feature = "fetch", not(feature = "event-source")))]
+pub(crate) fn js_text(text: JsText) -> String {
+    let utf8 = TextEncoder::new().encode(&text);
+    // `resize`, as the body reader does, not `vec![0; n]`: that one links a zeroing allocation
+    // path of its own (smaller code).
+    #[allow(clippy::slow_vector_initialization)]
+    let mut bytes = Vec::new();
+    bytes.resize(utf8.length() as usize, 0);
+    copy_bytes(&mut bytes, &utf8);
+    // Always UTF-8: the empty text only in name.
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// See above.
+#[cfg(not(all(feature = "fetch", not(feature = "event-source"))))]
+pub(crate) fn js_text(text: JsText) -> String {
+    text
 }
 
 /// What every closure websse hands to JS is: the type of wasm-bindgen-futures' own callbacks,
@@ -121,7 +169,10 @@ impl Drop for Listener {
     allow(dead_code)
 )]
 pub(crate) fn js_message(value: &JsValue) -> String {
-    js_string(value).unwrap_or_else(|_| "a value that cannot be shown".to_owned())
+    match js_string(value) {
+        Ok(text) => js_text(text),
+        Err(_) => "a value that cannot be shown".to_owned(),
+    }
 }
 
 /// `what` followed by [`js_message`] of `value` (string concatenation, no `core::fmt`).
