@@ -74,17 +74,17 @@ impl ReconnectPolicy {
         let base = server_retry.map_or(self.initial_delay, |retry| self.server_delay(retry));
         let cap_delay = self.max_delay.max(base);
         let cap = cap_delay.as_secs_f64();
-        let grown = if attempt <= 1 {
-            base.as_secs_f64()
+        // One multiplication for every attempt: the first one's `multiplier^0` is exactly 1,
+        // which leaves its base as is.
+        let (from, exponent) = if attempt <= 1 {
+            (base, 0)
         } else {
             let exponent = i32::try_from(attempt - 1).unwrap_or(i32::MAX);
-            base.max(self.min_delay).as_secs_f64() * self.multiplier.max(1.0).powi(exponent)
+            (base.max(self.min_delay), exponent)
         };
-        let capped = if grown.is_finite() {
-            grown.min(cap)
-        } else {
-            cap
-        };
+        let grown = from.as_secs_f64() * self.multiplier.max(1.0).powi(exponent);
+        // `f64::min` takes `cap` over an infinite or NaN growth (`0 × ∞`) too.
+        let capped = grown.min(cap);
         let jitter = clamp_unit(self.jitter) * clamp_unit(random);
         let secs = capped * (1.0 - jitter);
         if secs >= cap {
@@ -107,8 +107,11 @@ impl ReconnectPolicy {
     }
 }
 
+/// `x` within `[0, 1]`, NaN as 0 (`f64::max` takes the number over a NaN, where `clamp` would
+/// return the NaN).
+#[allow(clippy::manual_clamp)]
 fn clamp_unit(x: f64) -> f64 {
-    if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) }
+    x.max(0.0).min(1.0)
 }
 
 #[cfg(test)]
@@ -176,6 +179,21 @@ mod tests {
         assert_eq!(p.delay(1, None, f64::NAN), ms(1000));
         assert_eq!(p.delay(1, None, 7.0), ms(800));
         assert_eq!(p.delay(1, None, -1.0), ms(1000));
+    }
+
+    #[test]
+    fn a_growth_that_is_infinite_or_not_a_number_is_capped() {
+        let p = ReconnectPolicy {
+            min_delay: Duration::ZERO,
+            multiplier: f64::INFINITY,
+            ..no_jitter()
+        };
+        // 1 s × ∞, and 0 × ∞ (NaN).
+        assert_eq!(p.delay(2, None, 0.0), Duration::from_secs(30));
+        assert_eq!(
+            p.delay(2, Some(Duration::ZERO), 0.0),
+            Duration::from_secs(30)
+        );
     }
 
     #[test]

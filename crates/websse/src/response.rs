@@ -52,22 +52,20 @@ pub(crate) fn parse_retry_after(value: &str, now_unix_ms: f64) -> Option<Duratio
     if let Some(seconds) = digits(value) {
         return Some(Duration::from_secs(seconds));
     }
-    // A four-digit year keeps this far from overflow: a plain multiplication, not a checked one
-    // (an i64 overflow check is a 128-bit multiply in wasm).
-    let at_ms = parse_imf_fixdate(value.try_into().ok()?)? * 1000;
-    // `as` saturates (and maps NaN to 0); a date in the past waits zero.
-    let wait_ms = at_ms.saturating_sub(now_unix_ms as i64).max(0);
-    Some(Duration::from_millis(wait_ms.unsigned_abs()))
+    // In floating point, exact for these magnitudes: no overflow checks. A date in the past
+    // waits zero (so does a NaN clock); `as` saturates.
+    let at_ms = parse_imf_fixdate(value.try_into().ok()?)? * 1000.0;
+    Some(Duration::from_millis((at_ms - now_unix_ms).max(0.0) as u64))
 }
 
-/// `Sun, 06 Nov 1994 08:49:37 GMT` -> seconds since the Unix epoch.
+/// `Sun, 06 Nov 1994 08:49:37 GMT` -> seconds since the Unix epoch (a float, exact here).
 ///
 /// IMF-fixdate is fixed-width (RFC 9110, section 5.6.7: `day-name "," SP 2DIGIT SP month SP
 /// 4DIGIT SP 2DIGIT ":" 2DIGIT ":" 2DIGIT SP "GMT"`), so each part is read at its offset in a
 /// 29-byte array: constant indexes, no bounds checks or splitting iterators linked for a header
 /// that is rarely sent (smaller code). The day name is not checked (it is redundant with
 /// the date).
-fn parse_imf_fixdate(value: &[u8; 29]) -> Option<i64> {
+fn parse_imf_fixdate(value: &[u8; 29]) -> Option<f64> {
     // `.` stands for any byte, `0` for an ASCII digit; the rest must match as is.
     const SHAPE: &[u8; 29] = b"..., 00 ... 0000 00:00:00 GMT";
     const MONTHS: [[u8; 3]; 12] = [
@@ -88,7 +86,7 @@ fn parse_imf_fixdate(value: &[u8; 29]) -> Option<i64> {
     let number = |digits: &[u8]| {
         digits
             .iter()
-            .fold(0i64, |n, &d| n * 10 + i64::from(d - b'0'))
+            .fold(0i32, |n, &d| n * 10 + i32::from(d - b'0'))
     };
     let month = MONTHS
         .iter()
@@ -102,7 +100,10 @@ fn parse_imf_fixdate(value: &[u8; 29]) -> Option<i64> {
     if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
         return None;
     }
-    Some(days_from_civil(year, month as i64 + 1, day) * 86_400 + h * 3600 + m * 60 + s)
+    Some(
+        f64::from(days_from_civil(year, month as i32 + 1, day)) * 86_400.0
+            + f64::from(h * 3600 + m * 60 + s),
+    )
 }
 
 /// A non-empty run of ASCII digits as a number (saturating at `u64::MAX`); anything else: `None`.
@@ -119,15 +120,18 @@ fn digits(text: &[u8]) -> Option<u64> {
     })
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
+/// Days since 1970-01-01 of a proleptic Gregorian date, for the four-digit years of an
+/// IMF-fixdate (Howard Hinnant's algorithm with the year moved on by one 400-year cycle of
+/// 146,097 days, so that every division is of a non-negative number: no `div_euclid`).
+fn days_from_civil(y: i32, m: i32, d: i32) -> i32 {
+    // The year from March, so that the leap day is the last day of it.
+    let (y, mp) = if m <= 2 {
+        (y + 399, m + 9)
+    } else {
+        (y + 400, m - 3)
+    };
     let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    y * 365 + y / 4 - y / 100 + y / 400 + doy - 719_468 - 146_097
 }
 
 #[cfg(test)]
@@ -253,7 +257,7 @@ mod tests {
             {
                 for d in 1..=len {
                     expected += 1;
-                    assert_eq!(days_from_civil(y, m as i64 + 1, d), expected, "{y}-{m}-{d}");
+                    assert_eq!(days_from_civil(y, m as i32 + 1, d), expected, "{y}-{m}-{d}");
                 }
             }
         }

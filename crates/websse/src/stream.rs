@@ -217,9 +217,12 @@ impl EventStream {
             #[allow(unreachable_patterns)]
             other => return Err(Error::TransportNotEnabled(other.feature())),
         };
-        let mut stream = EventStream::with_transport(queue, Some(inner), done_on_data);
-        stream.close = control;
-        Ok(stream)
+        Ok(EventStream::with_transport(
+            queue,
+            Some(inner),
+            control,
+            done_on_data,
+        ))
     }
 
     #[cfg(not(target_arch = "wasm32"))]
@@ -230,12 +233,13 @@ impl EventStream {
     fn with_transport(
         queue: QueueRef,
         inner: Option<Inner>,
+        close: Arc<Control>,
         done_on_data: Option<String>,
     ) -> EventStream {
         EventStream {
             queue,
             inner,
-            close: Arc::default(),
+            close,
             done_on_data,
             terminated: false,
         }
@@ -585,7 +589,7 @@ mod tests {
                 Err(e) => crate::queue::edit(&queue).fail(e),
             }
         }
-        EventStream::with_transport(queue, None, done_on_data.map(str::to_owned))
+        EventStream::with_transport(queue, None, Arc::default(), done_on_data.map(str::to_owned))
     }
 
     fn msg(data: &str) -> Result<Item, Error> {

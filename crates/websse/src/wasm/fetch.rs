@@ -4,25 +4,30 @@
 //! [`ReadableStreamDefaultReader`](https://developer.mozilla.org/en-US/docs/Web/API/ReadableStreamDefaultReader),
 //! and reconnection per the EventSource spec plus the [`ReconnectPolicy`](crate::ReconnectPolicy).
 
+#[cfg(any(feature = "pause-when-hidden", feature = "wake-ups"))]
 use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
+#[cfg(any(feature = "pause-when-hidden", feature = "wake-ups"))]
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Poll, Waker};
+use std::task::Poll;
+#[cfg(any(feature = "pause-when-hidden", feature = "wake-ups"))]
+use std::task::Waker;
 use std::time::Duration;
 
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     AbortController, AbortSignal, Headers, ReadableStream, ReadableStreamDefaultReader, Request,
     RequestInit, Response,
 };
 
+#[cfg(any(feature = "pause-when-hidden", feature = "wake-ups"))]
+use super::Listener;
 use super::{
-    Listener, Timer, copy_bytes, fetch_with_request, js_error, js_message, js_message_after,
+    Settled, Timer, copy_bytes, fetch_with_request, js_error, js_message, js_message_after,
     performance_now,
 };
 use crate::batch::Chunk;
@@ -36,6 +41,46 @@ use crate::{ConnectionState, Credentials, Disconnect, Error, Framing, Item, SseR
 
 #[wasm_bindgen]
 extern "C" {
+    /// `Reflect.set(target, key, value)` with a key passed as text (no JS string made and
+    /// released per key) and no `catch`: setting a property of a fresh plain object cannot throw.
+    #[wasm_bindgen(js_namespace = Reflect, js_name = set)]
+    fn set_property(target: &js_sys::Object, key: &str, value: &JsValue);
+
+    /// `new AbortController()`, which the DOM spec gives no way to throw: no `catch` (web-sys's
+    /// has one, and so an error path here that cannot be taken).
+    #[wasm_bindgen(js_name = AbortController)]
+    type Controller;
+
+    #[wasm_bindgen(constructor, js_class = AbortController)]
+    fn new() -> Controller;
+
+    /// `new Headers()` without arguments, which cannot throw: no `catch`.
+    #[wasm_bindgen(js_name = Headers)]
+    type NewHeaders;
+
+    #[wasm_bindgen(constructor, js_class = Headers)]
+    fn new() -> NewHeaders;
+
+    /// A response's headers, for the binding below.
+    #[wasm_bindgen(js_name = Headers)]
+    type ResponseHeaders;
+
+    /// `headers.get(name)`, which throws only for a name that is not a valid header name: not
+    /// for the constant names asked here, so no `catch` (web-sys's has one).
+    #[wasm_bindgen(method)]
+    fn get(this: &ResponseHeaders, name: &str) -> Option<super::JsText>;
+
+    /// `Reflect.get(target, key)` with the key passed as text: two bindings (this one and
+    /// [`optional_property`]) for the getters read here (an abort controller's `signal`, a
+    /// response's `headers` and `body`) instead of one each, and no `catch`, as none of those
+    /// getters can throw.
+    #[wasm_bindgen(js_namespace = Reflect, js_name = get)]
+    fn property(target: &JsValue, key: &str) -> JsValue;
+
+    /// [`property`] of one that may be `null` (`None`).
+    #[wasm_bindgen(js_namespace = Reflect, js_name = get)]
+    fn optional_property(target: &JsValue, key: &str) -> Option<js_sys::Object>;
+
     /// A response body, for the binding below.
     #[wasm_bindgen(extends = ReadableStream)]
     type BodyStream;
@@ -56,14 +101,14 @@ struct AbortGuard {
 }
 
 impl AbortGuard {
-    fn new() -> Result<AbortGuard, Error> {
-        Ok(AbortGuard {
-            controller: AbortController::new().map_err(js_error)?,
-        })
+    fn new() -> AbortGuard {
+        AbortGuard {
+            controller: Controller::new().unchecked_into(),
+        }
     }
 
     fn signal(&self) -> AbortSignal {
-        self.controller.signal()
+        property(&self.controller, "signal").unchecked_into()
     }
 }
 
@@ -88,28 +133,30 @@ impl ReaderGuard {
         Ok(ReaderGuard { reader })
     }
 
-    fn read(&self) -> JsFuture {
-        JsFuture::from(self.reader.read())
+    fn read(&self) -> Settled {
+        Settled::new(&self.reader.read())
     }
 }
 
 impl Drop for ReaderGuard {
     fn drop(&mut self) {
         // `cancel` rejects if the stream already errored (e.g. aborted); that is expected. A
-        // `JsFuture` attaches the rejection handler and owns its callbacks until the promise
+        // `Settled` attaches the rejection handler and its callbacks live until the promise
         // settles, so dropping it at once neither leaks them nor leaves the rejection unhandled
         // (and needs no JS function built from source, which a strict CSP forbids as eval).
-        drop(JsFuture::from(self.reader.cancel()));
+        drop(Settled::new(&self.reader.cancel()));
     }
 }
 
 /// Watches `document.visibilityState` (the listener is removed on drop).
+#[cfg(feature = "pause-when-hidden")]
 struct Visibility {
     document: web_sys::Document,
     waker: Rc<Cell<Option<Waker>>>,
     _listener: Listener,
 }
 
+#[cfg(feature = "pause-when-hidden")]
 impl Visibility {
     fn new() -> Option<Visibility> {
         let document = web_sys::window()?.document()?;
@@ -163,6 +210,30 @@ impl Visibility {
     }
 }
 
+/// Without the `pause-when-hidden` cargo feature: no value, so the driver's visibility branches
+/// and the listener's drop are compiled out (an `Option` of it is always `None`).
+#[cfg(not(feature = "pause-when-hidden"))]
+enum Visibility {}
+
+#[cfg(not(feature = "pause-when-hidden"))]
+impl Visibility {
+    fn new() -> Option<Visibility> {
+        None
+    }
+
+    fn is_hidden(&self) -> bool {
+        match *self {}
+    }
+
+    fn poll_hidden(&self, _cx: &mut std::task::Context<'_>) -> bool {
+        match *self {}
+    }
+
+    fn until_visible(&self) -> impl Future<Output = ()> + '_ {
+        poll_fn(move |_| match *self {})
+    }
+}
+
 /// The idle timeout of one connection: one JS timer for the whole connection, not one per read.
 ///
 /// [`touch`](Idle::touch) only moves the deadline; when the timer fires before the deadline (there
@@ -182,6 +253,31 @@ struct Armed {
     timer: Timer,
     clocks: Clocks,
     ms: f64,
+}
+
+impl Armed {
+    /// A timer of `ms` milliseconds (rounded up) from now.
+    fn new(ms: f64) -> Armed {
+        Armed {
+            clocks: Clocks::now(),
+            timer: Timer::new(ms.ceil() as u32),
+            ms,
+        }
+    }
+
+    /// Ready once the timer in `slot` fired (the slot is emptied then), with whether the
+    /// machine slept meanwhile.
+    fn poll_fired(slot: &mut Option<Armed>, cx: &mut std::task::Context<'_>) -> Poll<bool> {
+        let Some(armed) = slot else {
+            return Poll::Ready(false);
+        };
+        if Pin::new(&mut armed.timer).poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let slept = armed.clocks.slept_during(armed.ms);
+        *slot = None;
+        Poll::Ready(slept)
+    }
 }
 
 /// What [`Idle::poll_expired`] found.
@@ -211,15 +307,8 @@ impl Idle {
     /// Ready once the deadline has passed; arms (or re-arms) the timer otherwise.
     fn poll_expired(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Expired> {
         loop {
-            if let Some(armed) = &mut self.timer {
-                if Pin::new(&mut armed.timer).poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
-                let slept = armed.clocks.slept_during(armed.ms);
-                self.timer = None;
-                if slept {
-                    return Poll::Ready(Expired::Slept);
-                }
+            if std::task::ready!(Armed::poll_fired(&mut self.timer, cx)) {
+                return Poll::Ready(Expired::Slept);
             }
             let left = self.deadline - performance_now();
             if left <= 0.0 {
@@ -228,11 +317,7 @@ impl Idle {
             // Whole milliseconds, rounded up, at most `setTimeout`'s range (2^31 - 1): `as`
             // saturates, no float-to-Duration panic path and no Duration round trip.
             let ms = left.ceil().min(f64::from(i32::MAX));
-            self.timer = Some(Armed {
-                timer: Timer::new(ms as u32),
-                clocks: Clocks::now(),
-                ms,
-            });
+            self.timer = Some(Armed::new(ms));
         }
     }
 }
@@ -407,29 +492,42 @@ fn race<'a, F: Future + Unpin + 'a>(
 ///
 /// Waits in steps of at most [`WAIT_STEP_MS`], so that a sleep of the machine is noticed soon
 /// after it ends even when the monotonic clock (and so `setTimeout`) stood still meanwhile.
-async fn wait(delay: Duration, wake: &WakeUps, control: &Control) {
+///
+/// A plain function returning a `poll_fn` future, not an `async fn`: no generator nested in the
+/// driver's (smaller code).
+fn wait<'a>(
+    delay: Duration,
+    wake: &'a WakeUps,
+    control: &'a Control,
+) -> impl Future<Output = ()> + 'a {
     let mut left = delay.as_secs_f64() * 1000.0;
-    while left > 0.0 {
-        // Without the `wake-ups` cargo feature, one timer for the whole delay.
-        let step = if cfg!(feature = "wake-ups") {
-            left.min(WAIT_STEP_MS)
-        } else {
-            left.min(f64::from(i32::MAX))
-        };
-        let clocks = Clocks::now();
-        let mut timer = Timer::new(step.ceil() as u32);
-        let woke = poll_fn(|cx| {
+    let mut step: Option<Armed> = None;
+    poll_fn(move |cx| {
+        loop {
+            let Some(armed) = &mut step else {
+                if left <= 0.0 {
+                    return Poll::Ready(());
+                }
+                // Without the `wake-ups` cargo feature, one timer for the whole delay.
+                let ms = if cfg!(feature = "wake-ups") {
+                    left.min(WAIT_STEP_MS)
+                } else {
+                    left.min(f64::from(i32::MAX))
+                };
+                step = Some(Armed::new(ms));
+                continue;
+            };
             if control.take_reconnect() || wake.poll_woke(cx) {
-                return Poll::Ready(true);
+                return Poll::Ready(());
             }
-            Pin::new(&mut timer).poll(cx).map(|()| false)
-        })
-        .await;
-        if woke || clocks.slept_during(step) {
-            return;
+            let ms = armed.ms;
+            let slept = std::task::ready!(Armed::poll_fired(&mut step, cx));
+            left -= ms;
+            if slept {
+                return Poll::Ready(());
+            }
         }
-        left -= step;
-    }
+    })
 }
 
 /// The longest single timer of a reconnect wait (see [`wait`]).
@@ -440,8 +538,8 @@ const WAIT_STEP_MS: f64 = 10_000.0;
 pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Control>) {
     let mut decoder = Decoder::new(request.framing, request.max_event_size);
     decoder.set_last_event_id(&request.last_event_id);
-    // Without the cargo feature this is always `None` (`validate` refused the option), so the
-    // compiler drops the listener and every visibility branch below.
+    // Without the cargo feature this is always `None` (`validate` refused the option) of a type
+    // without values, so every visibility branch below, await included, is compiled out.
     let visibility = if cfg!(feature = "pause-when-hidden") && request.pause_when_hidden {
         Visibility::new()
     } else {
@@ -462,27 +560,25 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
             v.until_visible().await;
             crate::queue::edit(&queue).push_state(ConnectionState::Connecting);
         }
-        // Headers that must be fetched first (a refreshed token), before every connect.
-        let fetched = match request
-            .headers_async
-            .as_ref()
-            .filter(|_| cfg!(feature = "auth"))
-        {
+        // Headers that must be fetched first (a refreshed token), before every connect. Without
+        // the cargo feature the hook is never set (`validate` refused it): no await point at all.
+        #[cfg(feature = "auth")]
+        let fetched = match &request.headers_async {
             Some(headers) => headers().await,
             None => Vec::new(),
         };
+        #[cfg(not(feature = "auth"))]
+        let fetched: Vec<(String, String)> = Vec::new();
         // One connection: request, response checks, body until it ends. Written inline, not as
         // an `async fn` awaited here: one generator fewer (smaller code).
         #[allow(clippy::blocks_in_conditions)]
         let outcome = 'connect: {
             let (request, decoder) = (&request, &mut decoder);
-            let abort = match AbortGuard::new() {
-                Ok(a) => a,
-                Err(e) => break 'connect Outcome::Fatal(e),
-            };
-            let js_request =
+            let abort = AbortGuard::new();
+            // The request is not kept across the await: nothing is left to release on the way out.
+            let fetching =
                 match build_request(request, decoder.last_event_id(), &fetched, &abort.signal()) {
-                    Ok(r) => r,
+                    Ok(r) => Settled::new(&fetch_with_request(&r)),
                     Err(e) => break 'connect Outcome::Fatal(e),
                 };
             let mut idle = request.idle_timeout.map(Idle::new);
@@ -494,13 +590,7 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
                 retry_after: None,
                 healthy,
             };
-            let response = match race(
-                JsFuture::from(fetch_with_request(&js_request)),
-                idle.as_mut(),
-                &interrupts,
-            )
-            .await
-            {
+            let response = match race(fetching, idle.as_mut(), &interrupts).await {
                 Race::Done(Ok(value)) => value,
                 Race::Done(Err(e)) => {
                     break 'connect Outcome::Lost {
@@ -528,11 +618,17 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
                 }
             };
             let status = response.status();
-            let header = |name: &str| response.headers().get(name).ok().flatten();
+            let header = |name: &str| {
+                let headers: ResponseHeaders = property(&response, "headers").unchecked_into();
+                headers.get(name).map(super::js_text)
+            };
             match classify_status(status) {
                 StatusClass::Open => {}
                 StatusClass::NoContent => break 'connect Outcome::NoContent,
-                StatusClass::Fatal if status == 401 => break 'connect Outcome::Unauthorized,
+                // Without the `auth` cargo feature a 401 is as fatal as any other status.
+                StatusClass::Fatal if cfg!(feature = "auth") && status == 401 => {
+                    break 'connect Outcome::Unauthorized;
+                }
                 StatusClass::Fatal => break 'connect Outcome::Fatal(Error::Status { status }),
                 StatusClass::Retry => {
                     break 'connect Outcome::Lost {
@@ -567,7 +663,9 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
                 chunk: Chunk::default(),
             };
 
-            let Some(body) = response.body() else {
+            let Some(body) =
+                optional_property(&response, "body").map(JsCast::unchecked_into::<ReadableStream>)
+            else {
                 sink.finish(decoder);
                 break 'connect Outcome::EndOfBody { healthy: healthy() };
             };
@@ -659,11 +757,8 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
             Next::Pause => continue,
             Next::Refresh => {
                 crate::queue::edit(&queue).push_state(now(Disconnect::Unauthorized));
-                if let Some(refresh) = request
-                    .on_unauthorized
-                    .as_ref()
-                    .filter(|_| cfg!(feature = "auth"))
-                {
+                #[cfg(feature = "auth")]
+                if let Some(refresh) = &request.on_unauthorized {
                     refresh().await;
                 }
             }
@@ -740,10 +835,7 @@ fn build_request(
     // A plain object filled with `Reflect.set` rather than `RequestInit`'s setters: one JS import
     // instead of six, and no enum-to-string tables (smaller code).
     let init = js_sys::Object::new();
-    let set = |key: &str, value: &JsValue| {
-        // Setting a property of a fresh plain object cannot throw.
-        let _ = Reflect::set(&init, &JsValue::from_str(key), value);
-    };
+    let set = |key: &str, value: &JsValue| set_property(&init, key, value);
     set("method", &JsValue::from_str(&request.method));
     set("cache", &JsValue::from_str("no-store"));
     set("signal", signal);
@@ -755,7 +847,7 @@ fn build_request(
         };
         set("credentials", &JsValue::from_str(mode));
     }
-    let headers = Headers::new().map_err(js_error)?;
+    let headers: Headers = NewHeaders::new().unchecked_into();
     let mut refused = None;
     request.connect_headers(last_event_id, fetched, &mut |name, value| {
         if refused.is_none() {

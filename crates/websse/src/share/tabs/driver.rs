@@ -13,12 +13,11 @@ use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use wasm_bindgen_futures::JsFuture;
 
 use super::member::{Control, Member, now};
 use super::wire::Wire;
 use crate::share::hub::Hub;
-use crate::wasm::Timer;
+use crate::wasm::{Settled, Timer};
 use crate::{ConnectionState, Error, EventStream, Item, Role, Sharing};
 
 /// How often a leader says it is alive (and counts the tabs). Browsers run the timers of a
@@ -111,14 +110,14 @@ struct Driver {
     /// The membership across tabs (`None`: a stream of this tab, or alone).
     member: Option<Rc<Member>>,
     /// The lock request: it settles when the lock is let go, taken or refused.
-    lock: Option<JsFuture>,
+    lock: Option<Settled>,
     /// This tab's leader id, while its transport runs.
     leader: Option<String>,
     /// The id the leader's connection resumed after.
     resume: String,
     stream: Option<EventStream>,
     beat: Option<Timer>,
-    count: Option<JsFuture>,
+    count: Option<Settled>,
     watch: Option<Timer>,
     /// A follower that found the leader silent takes over at this time (with jitter).
     take_over_at: Option<f64>,

@@ -10,11 +10,10 @@ use std::task::{Context, Waker};
 use js_sys::{Array, Promise, Reflect};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 use super::wire::{Field, Wire, channel_name};
 use crate::share::hub::Hub;
-use crate::wasm::Listener;
+use crate::wasm::{Listener, Settled};
 use crate::{Role, Sharing};
 
 #[wasm_bindgen]
@@ -198,7 +197,7 @@ impl Member {
 
     /// Asks for the lock (withdrawing a waiting request), or with `steal` takes it from the tab
     /// that holds it. The future settles when the lock is let go, taken, or refused.
-    pub(super) fn request_lock(&self, steal: bool) -> Option<JsFuture> {
+    pub(super) fn request_lock(&self, steal: bool) -> Option<Settled> {
         self.withdraw();
         let options = js_sys::Object::new();
         if steal {
@@ -213,7 +212,7 @@ impl Member {
             .locks
             .request(&self.name, &options, self.grant.as_ref().unchecked_ref())
             .ok()?;
-        Some(JsFuture::from(request))
+        Some(Settled::new(&request))
     }
 
     /// Withdraws a waiting lock request (a held lock is not affected).
@@ -243,8 +242,11 @@ impl Member {
     }
 
     /// How many tabs hold or wait for this stream's lock (`locks.query()`).
-    pub(super) fn query(&self) -> Option<JsFuture> {
-        self.locks.query().ok().map(JsFuture::from)
+    pub(super) fn query(&self) -> Option<Settled> {
+        self.locks
+            .query()
+            .ok()
+            .map(|promise| Settled::new(&promise))
     }
 
     /// Counts this stream's locks, held and waiting, in a `locks.query()` snapshot.
