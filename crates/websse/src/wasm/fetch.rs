@@ -706,16 +706,14 @@ pub(crate) async fn run(request: SseRequest, queue: QueueRef, control: Arc<Contr
                         break 'connect Outcome::Now(why);
                     }
                 };
-                let done = Reflect::get(&chunk, &JsValue::from_str("done"))
-                    .ok()
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(false);
+                // A read's result is always a plain `{ value, done }` object, whose properties
+                // cannot throw.
+                let done = property(&chunk, "done").as_bool().unwrap_or(false);
                 if done {
                     sink.finish(decoder);
                     break 'connect Outcome::EndOfBody { healthy: healthy() };
                 }
-                let value =
-                    Reflect::get(&chunk, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
+                let value = property(&chunk, "value");
                 match value.dyn_into::<Uint8Array>() {
                     // The one copy from JS memory into wasm memory, into a buffer reused across
                     // chunks. It only grows: zeroing it for every chunk cost as much as the copy.
