@@ -622,7 +622,7 @@ mod tests {
         }
         crate::queue::edit(&queue).push_chunk(chunk);
         crate::queue::edit(&queue).push_state(ConnectionState::Closed);
-        EventStream::with_transport(queue, None, done_on_data.map(str::to_owned))
+        EventStream::with_transport(queue, None, Arc::default(), done_on_data.map(str::to_owned))
     }
 
     fn data_of(item: Option<Result<Item, Error>>) -> String {
