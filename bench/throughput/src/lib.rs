@@ -317,6 +317,42 @@ pub async fn run_websse_shared_batch(
     first.result(started, allocs_before, Some(last))
 }
 
+/// A body read the way websse's fetch transport reads it: fetched with the readers' options, each
+/// chunk copied into wasm memory, into a buffer reused across chunks.
+struct Body {
+    reader: web_sys::ReadableStreamDefaultReader,
+    scratch: Vec<u8>,
+}
+
+impl Body {
+    async fn fetch(url: &str) -> Result<Body, JsValue> {
+        let response: web_sys::Response = wasm_bindgen_futures::JsFuture::from(fetch_like_js(url)?)
+            .await?
+            .dyn_into()?;
+        let reader = response.body().ok_or("no body")?.get_reader().dyn_into()?;
+        Ok(Body {
+            reader,
+            scratch: Vec::new(),
+        })
+    }
+
+    /// The next chunk, copied in; `None` at the end of the body.
+    async fn next_chunk(&mut self) -> Result<Option<&[u8]>, JsValue> {
+        let chunk = wasm_bindgen_futures::JsFuture::from(self.reader.read()).await?;
+        if Reflect::get(&chunk, &"done".into())?.as_bool() == Some(true) {
+            return Ok(None);
+        }
+        let bytes: Uint8Array = Reflect::get(&chunk, &"value".into())?.dyn_into()?;
+        let len = bytes.length() as usize;
+        if self.scratch.len() < len {
+            self.scratch.resize(len, 0);
+        }
+        let into = &mut self.scratch[..len];
+        bytes.copy_to(into);
+        Ok(Some(into))
+    }
+}
+
 /// The floor for a wasm reader: fetches `url` and only reads the body's chunks, copying each
 /// into wasm memory (as websse's fetch transport does), until the body ends; resolves to
 /// `{body, ms}`.
@@ -326,25 +362,10 @@ pub async fn run_websse_shared_batch(
 #[wasm_bindgen]
 pub async fn run_floor(url: String) -> Result<JsValue, JsValue> {
     let started = now();
-    let response: web_sys::Response = wasm_bindgen_futures::JsFuture::from(fetch_like_js(&url)?)
-        .await?
-        .dyn_into()?;
-    let reader: web_sys::ReadableStreamDefaultReader =
-        response.body().ok_or("no body")?.get_reader().dyn_into()?;
-    let mut scratch = Vec::new();
+    let mut reader = Body::fetch(&url).await?;
     let mut body = 0usize;
-    loop {
-        let chunk = wasm_bindgen_futures::JsFuture::from(reader.read()).await?;
-        if Reflect::get(&chunk, &"done".into())?.as_bool() == Some(true) {
-            break;
-        }
-        let bytes: Uint8Array = Reflect::get(&chunk, &"value".into())?.dyn_into()?;
-        let len = bytes.length() as usize;
-        if scratch.len() < len {
-            scratch.resize(len, 0);
-        }
-        bytes.copy_to(&mut scratch[..len]);
-        body += len;
+    while let Some(chunk) = reader.next_chunk().await? {
+        body += chunk.len();
     }
     let result = Object::new();
     Reflect::set(&result, &"body".into(), &(body as f64).into())?;
@@ -383,28 +404,16 @@ fn fetch_like_js(url: &str) -> Result<js_sys::Promise, JsValue> {
 pub async fn run_parser_only(url: String, json: bool) -> Result<JsValue, JsValue> {
     let allocs_before = allocs();
     let started = now();
-    let response: web_sys::Response = wasm_bindgen_futures::JsFuture::from(fetch_like_js(&url)?)
-        .await?
-        .dyn_into()?;
-    let reader: web_sys::ReadableStreamDefaultReader =
-        response.body().ok_or("no body")?.get_reader().dyn_into()?;
+    let mut reader = Body::fetch(&url).await?;
     let mut parser = websse_core::Parser::new();
-    let mut scratch = Vec::new();
     let mut counts = Counts::default();
     let mut last = String::new();
     let mut failed = None;
     while counts.end.is_none() && failed.is_none() {
-        let chunk = wasm_bindgen_futures::JsFuture::from(reader.read()).await?;
-        if Reflect::get(&chunk, &"done".into())?.as_bool() == Some(true) {
+        let Some(chunk) = reader.next_chunk().await? else {
             break;
-        }
-        let bytes: Uint8Array = Reflect::get(&chunk, &"value".into())?.dyn_into()?;
-        let len = bytes.length() as usize;
-        if scratch.len() < len {
-            scratch.resize(len, 0);
-        }
-        bytes.copy_to(&mut scratch[..len]);
-        parser.feed_with(&scratch[..len], |item| {
+        };
+        parser.feed_with(chunk, |item| {
             let event = match item {
                 Ok(event) => event,
                 Err(e) => return failed = Some(js_err(e)),
