@@ -6,8 +6,9 @@ use std::sync::Arc;
 use crate::{Item, MessageRef};
 
 /// The messages one chunk of a body completed: their data one after another in one buffer, and
-/// their types and last event ids once per run of messages that share them (in a stream, nearly
-/// always one run). One buffer per chunk instead of one `String` per message, and one queue slot.
+/// their types and last event ids once per run of messages that share them (one run for a chunk
+/// of unnamed events without ids; a run per message when each has its own id). One buffer per
+/// chunk instead of one `String` per message, and one queue slot.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Chunk {
     data: String,
@@ -77,7 +78,6 @@ impl Chunk {
         self.ends.push(self.data.len());
     }
 
-    #[cold]
     fn new_run(&mut self, event_type: &str, id: &str) {
         let start = self.names.len();
         self.names.push_str(event_type);
@@ -210,7 +210,6 @@ impl<'a> Iterator for Messages<'a> {
 }
 
 impl Messages<'_> {
-    #[cold]
     fn enter_run(&mut self) {
         (self.event_type, self.id) = self.chunk.names_of(self.chunk.runs.get(self.next_run));
         self.next_run += 1;
