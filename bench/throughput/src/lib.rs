@@ -189,6 +189,30 @@ pub async fn run_websse(url: String, transport: String, json: bool) -> Result<Js
     counts.result(started, allocs_before, last.map(Message::into_data))
 }
 
+/// `n` subscriptions of one websse `SharedStream` of the flood at `url`, over fetch.
+fn subscriptions(url: String, n: u32) -> Result<Vec<websse::Subscription>, JsValue> {
+    let shared = SseRequest::get(url)
+        .events(["end"])
+        .share()
+        .map_err(js_err)?;
+    Ok((0..n).map(|_| shared.subscribe()).collect())
+}
+
+/// Runs the subscribers' readers together; their counts and last data, once all agree.
+async fn agreed<L: PartialEq>(
+    runs: impl IntoIterator<Item = impl std::future::Future<Output = Result<(Counts, L), JsValue>>>,
+) -> Result<(Counts, L), JsValue> {
+    let mut all = futures::future::join_all(runs).await.into_iter();
+    let (first, last) = all.next().ok_or("no subscriber")??;
+    for other in all {
+        let (counts, other_last) = other?;
+        if counts != first || other_last != last {
+            return Err("the subscribers received different events".into());
+        }
+    }
+    Ok((first, last))
+}
+
 /// Reads the flood through `subscribers` subscriptions of one websse `SharedStream` over fetch,
 /// each counting every event; resolves to the first one's counts once all saw `end` (and
 /// rejects unless they all counted the same).
@@ -203,37 +227,26 @@ pub async fn run_websse_shared(
 ) -> Result<JsValue, JsValue> {
     let allocs_before = allocs();
     let started = now();
-    let shared = SseRequest::get(url)
-        .events(["end"])
-        .share()
-        .map_err(js_err)?;
-    let subs: Vec<_> = (0..subscribers).map(|_| shared.subscribe()).collect();
-    drop(shared);
-    let runs = subs.into_iter().map(|mut sub| async move {
-        let mut counts = Counts::default();
-        let mut last = None;
-        while let Some(item) = sub.next().await {
-            match item.map_err(js_err)? {
-                Item::Message(msg) => {
-                    if counts.message(&msg, json)? {
-                        break;
+    let runs = subscriptions(url, subscribers)?
+        .into_iter()
+        .map(|mut sub| async move {
+            let mut counts = Counts::default();
+            let mut last = None;
+            while let Some(item) = sub.next().await {
+                match item.map_err(js_err)? {
+                    Item::Message(msg) => {
+                        if counts.message(&msg, json)? {
+                            break;
+                        }
+                        last = Some(msg);
                     }
-                    last = Some(msg);
+                    Item::Skipped(skipped) => return Err(js_err(format!("skipped: {skipped}"))),
+                    _ => {}
                 }
-                Item::Skipped(skipped) => return Err(js_err(format!("skipped: {skipped}"))),
-                _ => {}
             }
-        }
-        Ok::<_, JsValue>((counts, last.map(Message::into_data)))
-    });
-    let mut all = futures::future::join_all(runs).await.into_iter();
-    let (first, last) = all.next().ok_or("no subscriber")??;
-    for other in all {
-        let (counts, other_last) = other?;
-        if counts != first || other_last != last {
-            return Err("the subscribers received different events".into());
-        }
-    }
+            Ok::<_, JsValue>((counts, last.map(Message::into_data)))
+        });
+    let (first, last) = agreed(runs).await?;
     first.result(started, allocs_before, last)
 }
 
@@ -290,30 +303,19 @@ pub async fn run_websse_shared_batch(
 ) -> Result<JsValue, JsValue> {
     let allocs_before = allocs();
     let started = now();
-    let shared = SseRequest::get(url)
-        .events(["end"])
-        .share()
-        .map_err(js_err)?;
-    let subs: Vec<_> = (0..subscribers).map(|_| shared.subscribe()).collect();
-    drop(shared);
-    let runs = subs.into_iter().map(|mut sub| async move {
-        let mut counts = Counts::default();
-        let mut last = String::new();
-        while let Some(batch) = sub.next_batch().await {
-            if counts.batch(&batch.map_err(js_err)?, json, &mut last)? {
-                break;
+    let runs = subscriptions(url, subscribers)?
+        .into_iter()
+        .map(|mut sub| async move {
+            let mut counts = Counts::default();
+            let mut last = String::new();
+            while let Some(batch) = sub.next_batch().await {
+                if counts.batch(&batch.map_err(js_err)?, json, &mut last)? {
+                    break;
+                }
             }
-        }
-        Ok::<_, JsValue>((counts, last))
-    });
-    let mut all = futures::future::join_all(runs).await.into_iter();
-    let (first, last) = all.next().ok_or("no subscriber")??;
-    for other in all {
-        let (counts, other_last) = other?;
-        if counts != first || other_last != last {
-            return Err("the subscribers received different events".into());
-        }
-    }
+            Ok::<_, JsValue>((counts, last))
+        });
+    let (first, last) = agreed(runs).await?;
     first.result(started, allocs_before, Some(last))
 }
 
