@@ -254,7 +254,9 @@ impl Drop for Timer {
 ///
 /// Its two callbacks are owned by what they share with the future until the promise settles:
 /// a future dropped before then leaves them to be called (no call into a freed closure, no
-/// unhandled rejection), and the call that settles it frees both. Not js-sys's `JsFuture`:
+/// unhandled rejection), and the call that settles it frees both. So only await a promise that
+/// settles once its owner is dropped (a fetch that is aborted, a read that is cancelled, a lock
+/// request withdrawn through its signal): one that can stay pending keeps both. Not js-sys's `JsFuture`:
 /// that one keeps them in a `RefCell` and wraps each in a `Closure::once`, asserting its state
 /// with messages on the way (code and strings in every fetch app).
 #[must_use = "a future does nothing unless polled"]
