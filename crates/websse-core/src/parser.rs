@@ -13,6 +13,8 @@ use core::time::Duration;
 
 use crate::error::Error;
 use crate::event::{Event, EventRef, EventType};
+#[cfg(feature = "perf")]
+use crate::scan::find_short_line_end;
 use crate::scan::{has_nul, split_colon, split_line, strip};
 
 mod decode;
@@ -20,6 +22,8 @@ mod events;
 mod fast_path;
 mod feed;
 
+#[cfg(feature = "perf")]
+use decode::valid_prefix;
 use decode::{BOM_DONE, decode};
 pub use feed::Feed;
 
@@ -364,6 +368,10 @@ impl Parser {
         {
             emit!(Err(error));
         }
+        // What `data_events` reads: all of the input, and as much of it as is valid UTF-8 (known
+        // once it is first needed).
+        #[cfg(feature = "perf")]
+        let (whole, mut checked): (&'c [u8], _) = (input, None);
         loop {
             let chunk: &'c [u8] = input;
             // Also the end of most chunks in `on_event` mode, after their last event.
@@ -406,6 +414,12 @@ impl Parser {
                 *input = rest;
                 self.commit_id();
                 emit!(Ok(Raw::Chunk(strip(value, b" ").unwrap_or(value))));
+                // Only `feed_with` gets here (`emit!` returned the event otherwise): the events
+                // like this one that follow it go through a loop of their own.
+                #[cfg(feature = "perf")]
+                if let Some(ref mut on_event) = on_event {
+                    self.data_events(whole, &mut checked, input, &mut **on_event);
+                }
                 continue;
             }
             if let Some(item) = self.end_line(line, on_comment) {
@@ -425,6 +439,53 @@ impl Parser {
                 }
             }
         }
+    }
+
+    /// For [`feed_with`](Parser::feed_with), after an event whose only line was `data`: the
+    /// events like it that follow it (LLM tokens, logs, most floods), each a `data` line that
+    /// ends with an LF and its blank line, in a loop of their own. Such an event leaves the
+    /// state as it found it (nothing pending, no event type, no new id), so the general loop's
+    /// checks are not needed between them. Stops at the first line that is anything else.
+    ///
+    /// `input` is the end of `whole`, what was fed. `whole` is validated as UTF-8 once, as far
+    /// as it is valid, into `checked`, rather than each event's data on its own: for short
+    /// events that is several times cheaper. Events after an invalid byte are left to the
+    /// general loop.
+    // Not inlined: in the general loop's function, V8 compiled this loop about a third slower.
+    #[cfg(feature = "perf")]
+    #[inline(never)]
+    fn data_events<'c>(
+        &mut self,
+        whole: &'c [u8],
+        checked: &mut Option<&'c str>,
+        input: &mut &'c [u8],
+        on_event: OnEvent<'_>,
+    ) {
+        if !input.starts_with(b"data:") {
+            return;
+        }
+        let text = checked.get_or_insert_with(|| valid_prefix(whole));
+        let Some(text) = text.get(whole.len() - input.len()..) else {
+            return;
+        };
+        let mut rest = text;
+        while let Some(value) = strip(rest.as_bytes(), b"data:")
+            && let Some(len) = find_short_line_end(value)
+            && value.get(len) == Some(&b'\n')
+            && let end = b"data:".len() + len
+            && rest.as_bytes().get(end + 1) == Some(&b'\n')
+            && !self.exceeds(end)
+            && let Some(data) =
+                rest.get(b"data:".len() + usize::from(value.first() == Some(&b' '))..end)
+        {
+            on_event(Ok(EventRef {
+                event_type: "message",
+                data,
+                last_event_id: &self.last_event_id,
+            }));
+            rest = rest.get(end + 2..).unwrap_or_default();
+        }
+        *input = input.get(text.len() - rest.len()..).unwrap_or_default();
     }
 
     /// Passes an item of [`feed_with`](Parser::feed_with) to its callback.

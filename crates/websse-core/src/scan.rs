@@ -39,6 +39,24 @@ pub(crate) fn split_line(chunk: &[u8]) -> Option<(&[u8], u8, &[u8])> {
     Some((line, end, rest))
 }
 
+/// The first CR or LF in `haystack`, for a line expected to be short: its first 32 bytes are
+/// tested inline, a word at a time, before the call to [`search_line_end`].
+#[cfg(any(feature = "perf", test))]
+#[inline(always)]
+pub(crate) fn find_short_line_end(haystack: &[u8]) -> Option<usize> {
+    const NEAR: usize = 4;
+    let (words, _) = haystack.as_chunks::<8>();
+    let mut at = 0;
+    for bytes in words.iter().take(NEAR) {
+        let marks = words::line_ends(words::word(bytes));
+        if marks != 0 {
+            return Some(at + (marks.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    search_line_end(haystack.get(at..)?).map(|end| at + end)
+}
+
 /// [`find_line_end`] past the first byte.
 #[inline(never)]
 fn search_line_end(haystack: &[u8]) -> Option<usize> {
@@ -208,7 +226,7 @@ fn find_byte(byte: u8, haystack: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::{find_line_end, find_line_end_words, has_nul};
+    use super::{find_line_end, find_line_end_words, find_short_line_end, has_nul};
     use alloc::vec;
 
     #[test]
@@ -220,11 +238,13 @@ mod tests {
                 let mut haystack = vec![filler; len];
                 assert_eq!(find_line_end(&haystack), None);
                 assert_eq!(find_line_end_words(&haystack), None);
+                assert_eq!(find_short_line_end(&haystack), None);
                 for at in 0..len {
                     for end in [b'\r', b'\n'] {
                         haystack[at] = end;
                         assert_eq!(find_line_end(&haystack), Some(at), "{filler} {len} {at}");
                         assert_eq!(find_line_end_words(&haystack), Some(at));
+                        assert_eq!(find_short_line_end(&haystack), Some(at));
                         if at + 1 < len {
                             haystack[at + 1] = b'\r' ^ b'\n' ^ end;
                             assert_eq!(find_line_end(&haystack), Some(at));

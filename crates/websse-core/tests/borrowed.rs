@@ -169,6 +169,88 @@ fn events_at_the_size_limit() {
 }
 
 #[test]
+fn runs_of_data_only_events() {
+    // Data-only events back to back are read in one loop after the first of them; each line
+    // below ends that loop in another way, and the run after it must start again correctly.
+    assert_borrowed(
+        b"data: a\n\ndata:b\n\ndata:  c\n\ndata:\n\ndata: \n\n\
+          data: d\r\ndata: e\n\ndata: f\n\r\ndata: g\ndata: h\n\n\
+          data: i\n\nid: 5\ndata: j\n\ndata: k\n\nevent: x\ndata: l\n\ndata: m\n\n\
+          data: n\n\n: note\ndata: o\n\nretry: 9\ndata: p\n\ndata\n\ndata: q\n\n\
+          data: r\n\ndatum: s\n\ndata: t\n\ndata: u\n\rdata: v\n\n",
+        &[
+            ("message", "a", ""),
+            ("message", "b", ""),
+            ("message", " c", ""),
+            ("message", "", ""),
+            ("message", "", ""),
+            ("message", "d\ne", ""),
+            ("message", "f", ""),
+            ("message", "g\nh", ""),
+            ("message", "i", ""),
+            ("message", "j", "5"),
+            ("message", "k", "5"),
+            ("x", "l", "5"),
+            ("message", "m", "5"),
+            ("message", "n", "5"),
+            ("message", "o", "5"),
+            ("message", "p", "5"),
+            ("message", "", "5"),
+            ("message", "q", "5"),
+            ("message", "r", "5"),
+            ("message", "t", "5"),
+            ("message", "u", "5"),
+            ("message", "v", "5"),
+        ],
+    );
+}
+
+#[test]
+fn runs_of_data_only_events_with_text_that_is_not_utf8() {
+    // The run validates the text ahead of it once; an invalid byte or a character cut by the end
+    // of the chunk stops it there, and the events after it are still read.
+    assert_borrowed(
+        b"data: a\n\ndata: \xFF\n\ndata: b\n\ndata: \xC3\xA9\n\ndata: c\xE2\x82\n\ndata: d\n\n",
+        &[
+            ("message", "a", ""),
+            ("message", "\u{FFFD}", ""),
+            ("message", "b", ""),
+            ("message", "\u{E9}", ""),
+            ("message", "c\u{FFFD}", ""),
+            ("message", "d", ""),
+        ],
+    );
+}
+
+#[test]
+fn runs_of_data_only_events_at_the_size_limit() {
+    // `data: abc` is 9 bytes, `data: abcdef` 12: in a run, each at, under and over the limit.
+    for limit in 6..14 {
+        let outcome = same_as_owned(
+            || Parser::with_max_event_size(Some(limit)),
+            b"data: a\n\ndata: abc\n\ndata: abcdef\n\ndata: b\n\n",
+        );
+        let too_large = || Err(Error::EventTooLarge { limit });
+        let event = |data: &str| Ok((String::from("message"), data.into(), String::new()));
+        let expected = vec![
+            if limit >= 7 { event("a") } else { too_large() },
+            if limit >= 9 {
+                event("abc")
+            } else {
+                too_large()
+            },
+            if limit >= 12 {
+                event("abcdef")
+            } else {
+                too_large()
+            },
+            if limit >= 7 { event("b") } else { too_large() },
+        ];
+        assert_eq!(outcome.items, expected, "limit {limit}");
+    }
+}
+
+#[test]
 fn items_left_by_an_undrained_feed_come_first() {
     let mut parser = Parser::new();
     let mut feed = parser.feed(b"data: a\n\ndata: b\n\n");

@@ -54,6 +54,19 @@ fn lossy(mut bytes: &[u8]) -> String {
     }
 }
 
+/// The longest prefix of `bytes` that is valid UTF-8 (all of it, or up to an invalid or
+/// incomplete sequence).
+#[cfg(feature = "perf")]
+pub(super) fn valid_prefix(bytes: &[u8]) -> &str {
+    match core::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => bytes
+            .get(..error.valid_up_to())
+            .and_then(utf8)
+            .unwrap_or_default(),
+    }
+}
+
 /// `bytes` as text if they are valid UTF-8. Not inlined, and returning an `Option` (a pointer and
 /// a length, in two registers): `from_utf8`'s `Result` comes back through memory, as two 8-byte
 /// stores that the caller read back as one 16-byte load, which the CPU cannot forward from the
