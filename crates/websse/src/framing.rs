@@ -3,6 +3,9 @@
 //!
 //! Messages go out borrowed through a `&mut dyn FnMut(Decoded)` (the caller copies them once per
 //! chunk into one buffer): one copy of each decoder in the binary, not one per caller's closure.
+//! `Decoder::feed` alone takes the caller's closure as a type: there is one caller per app (the
+//! fetch driver), and the SSE parser's callback then calls it directly instead of through a
+//! second pointer, once per event (smaller code, too).
 
 use std::time::Duration;
 
@@ -40,7 +43,7 @@ impl Decoder {
     }
 
     /// Feeds the next chunk of a body; `out` gets each message (or size error) it completes.
-    pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut dyn FnMut(Decoded<'_>)) {
+    pub(crate) fn feed<F: FnMut(Decoded<'_>)>(&mut self, chunk: &[u8], out: &mut F) {
         match self {
             Decoder::Sse(parser) => {
                 // The borrowed API: the caller copies each event once, into its chunk's buffer.
