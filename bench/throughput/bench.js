@@ -14,6 +14,8 @@
 //   floor-js, floor-wasm loops that only read the body's chunks (into wasm memory for the latter)
 //   parser-only          the wasm floor plus websse-core's parser over each chunk, counting: the
 //                        ceiling of any reader built on the parser
+//   split-only           the wasm floor plus the cheapest split into events (at blank lines, no
+//                        SSE rules): the bound of any reader, serde_json's cost on JSON included
 //
 // With `json`, the data is OpenAI-shaped JSON and each reader parses it and sums the lengths of
 // `choices[0].delta.content` (`content`).
@@ -127,6 +129,7 @@ const RUNNERS = {
   "floor-js": readChunksOnly,
   "floor-wasm": (url) => wasm.run_floor(url),
   "parser-only": (url, json) => wasm.run_parser_only(url, json),
+  "split-only": (url, json) => wasm.run_split_only(url, json),
 };
 
 const NEEDS = {
@@ -137,6 +140,7 @@ const NEEDS = {
   "websse-shared-4-batch": "run_websse_shared_batch",
   "floor-wasm": "run_floor",
   "parser-only": "run_parser_only",
+  "split-only": "run_split_only",
 };
 
 const status = document.getElementById("status");

@@ -43,7 +43,7 @@ use serde_json::{Value, json};
 use websse_e2e::{Result, base_url, bench_main, cdp, js, wait_for};
 
 /// The readers: the page's name for each, the table's, and whether it runs on the JSON shape.
-const READERS: [(&str, &str, bool); 12] = [
+const READERS: [(&str, &str, bool); 13] = [
     ("websse-fetch", "websse fetch, Item stream (wasm)", true),
     ("websse-batch", "websse fetch, next_batch (wasm)", true),
     ("websse-shared-1", "websse shared, 1 subscriber", true),
@@ -68,6 +68,7 @@ const READERS: [(&str, &str, bool); 12] = [
     ("floor-js", "floor: read chunks only (JS)", true),
     ("floor-wasm", "floor: read chunks into wasm", true),
     ("parser-only", "ceiling: floor + parser, no delivery", true),
+    ("split-only", "bound: floor + split at blank lines", true),
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -439,6 +440,7 @@ async fn bench_shape(
     goal("floor-wasm", "eventsource-parser", None);
     goal("parser-only", "eventsource-parser", None);
     goal("websse-batch", "parser-only", None);
+    goal("split-only", "eventsource-parser", None);
     Ok(())
 }
 
