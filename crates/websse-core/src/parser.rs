@@ -14,7 +14,7 @@ use core::time::Duration;
 use crate::error::Error;
 use crate::event::{Event, EventRef, EventType};
 #[cfg(feature = "perf")]
-use crate::scan::find_short_line_end;
+use crate::scan::{find_short_line_end, through_last_lf};
 use crate::scan::{has_nul, split_colon, split_line, strip};
 
 mod decode;
@@ -54,6 +54,16 @@ type Comments<'c> = Option<&'c mut dyn FnMut(&str)>;
 enum Raw<'c> {
     Chunk(&'c [u8]),
     Buffer,
+}
+
+/// What [`Parser::data_events`] checked of the input it is called on: `text`, valid UTF-8,
+/// starts where `from` bytes of the input were left, and the last `tail` bytes of the input
+/// (after its last LF) hold no whole event.
+#[cfg(feature = "perf")]
+struct Checked<'c> {
+    text: &'c str,
+    from: usize,
+    tail: usize,
 }
 
 /// The event callback of [`Parser::feed_with`], as a trait object for the same reason as
@@ -368,10 +378,9 @@ impl Parser {
         {
             emit!(Err(error));
         }
-        // What `data_events` reads: all of the input, and as much of it as is valid UTF-8 (known
-        // once it is first needed).
+        // What `data_events` checked of this input, once it is first needed.
         #[cfg(feature = "perf")]
-        let (whole, mut checked): (&'c [u8], _) = (input, None);
+        let mut checked = None;
         loop {
             let chunk: &'c [u8] = input;
             // Also the end of most chunks in `on_event` mode, after their last event.
@@ -417,8 +426,10 @@ impl Parser {
                 // Only `feed_with` gets here (`emit!` returned the event otherwise): the events
                 // like this one that follow it go through a loop of their own.
                 #[cfg(feature = "perf")]
-                if let Some(ref mut on_event) = on_event {
-                    self.data_events(whole, &mut checked, input, &mut **on_event);
+                if let Some(ref mut on_event) = on_event
+                    && input.starts_with(b"data:")
+                {
+                    self.data_events(&mut checked, input, &mut **on_event);
                 }
                 continue;
             }
@@ -447,26 +458,38 @@ impl Parser {
     /// state as it found it (nothing pending, no event type, no new id), so the general loop's
     /// checks are not needed between them. Stops at the first line that is anything else.
     ///
-    /// `input` is the end of `whole`, what was fed. `whole` is validated as UTF-8 once, as far
-    /// as it is valid, into `checked`, rather than each event's data on its own: for short
-    /// events that is several times cheaper. Events after an invalid byte are left to the
-    /// general loop.
+    /// The input up to its last LF (what can hold whole events) is validated as UTF-8 once, as
+    /// far as it is valid, rather than each event's data on its own: for short events that is
+    /// several times cheaper. `checked` keeps that text for the later calls on the same input,
+    /// which go on from where they are; after an invalid byte the check starts again past it,
+    /// so no byte is checked twice and none of this is searched twice.
     // Not inlined: in the general loop's function, V8 compiled this loop about a third slower.
     #[cfg(feature = "perf")]
     #[inline(never)]
     fn data_events<'c>(
         &mut self,
-        whole: &'c [u8],
-        checked: &mut Option<&'c str>,
+        checked: &mut Option<Checked<'c>>,
         input: &mut &'c [u8],
         on_event: OnEvent<'_>,
     ) {
-        if !input.starts_with(b"data:") {
-            return;
-        }
-        let text = checked.get_or_insert_with(|| valid_prefix(whole));
-        let Some(text) = text.get(whole.len() - input.len()..) else {
-            return;
+        let checked = checked.get_or_insert_with(|| Checked {
+            text: "",
+            from: 0,
+            tail: input.len() - through_last_lf(input).len(),
+        });
+        // The checked text from here on, if the input is still inside it; else check on.
+        let text = match checked
+            .from
+            .checked_sub(input.len())
+            .and_then(|taken| checked.text.get(taken..))
+        {
+            Some(text) if !text.is_empty() => text,
+            _ => {
+                let lines = input.len().saturating_sub(checked.tail);
+                checked.text = valid_prefix(input.get(..lines).unwrap_or_default());
+                checked.from = input.len();
+                checked.text
+            }
         };
         let mut rest = text;
         while let Some(value) = strip(rest.as_bytes(), b"data:")

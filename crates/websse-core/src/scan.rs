@@ -40,21 +40,58 @@ pub(crate) fn split_line(chunk: &[u8]) -> Option<(&[u8], u8, &[u8])> {
 }
 
 /// The first CR or LF in `haystack`, for a line expected to be short: its first 32 bytes are
-/// tested inline, a word at a time, before the call to [`search_line_end`].
+/// tested inline, 16 at a time as in [`find_line_end_words`], before the call to
+/// [`search_line_end`].
 #[cfg(any(feature = "perf", test))]
 #[inline(always)]
 pub(crate) fn find_short_line_end(haystack: &[u8]) -> Option<usize> {
-    const NEAR: usize = 4;
-    let (words, _) = haystack.as_chunks::<8>();
+    use words::{controls, line_ends, word};
+    const NEAR: usize = 2;
+    let (pairs, _) = haystack.as_chunks::<16>();
     let mut at = 0;
-    for bytes in words.iter().take(NEAR) {
-        let marks = words::line_ends(words::word(bytes));
-        if marks != 0 {
-            return Some(at + (marks.trailing_zeros() / 8) as usize);
+    for pair in pairs.iter().take(NEAR) {
+        let (low, high) = pair.split_at(8);
+        let (low, high) = (
+            word(low.try_into().unwrap_or(&[0; 8])),
+            word(high.try_into().unwrap_or(&[0; 8])),
+        );
+        if controls(low) | controls(high) != 0 {
+            let (low, high) = (line_ends(low), line_ends(high));
+            if low != 0 {
+                return Some(at + (low.trailing_zeros() / 8) as usize);
+            }
+            if high != 0 {
+                return Some(at + 8 + (high.trailing_zeros() / 8) as usize);
+            }
         }
-        at += 8;
+        at += 16;
     }
     search_line_end(haystack.get(at..)?).map(|end| at + end)
+}
+
+/// `bytes` up to and including its last LF (empty without one): the part of a chunk that can
+/// hold whole events. Searched from the end, 8 bytes at a time.
+#[cfg(any(feature = "perf", test))]
+pub(crate) fn through_last_lf(bytes: &[u8]) -> &[u8] {
+    const LOWS: u64 = u64::from_ne_bytes([0x7F; 8]);
+    const LF: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    let (head, tail_words) = bytes.as_rchunks::<8>();
+    let mut end = bytes.len();
+    for word in tail_words.iter().rev() {
+        let x = words::word(word) ^ LF;
+        // The high bit of each byte of `x` that is zero (an LF), exactly: no borrow crosses
+        // from one byte to the next, so the highest mark is a real one.
+        let marks = !((x & LOWS).wrapping_add(LOWS) | x | LOWS);
+        if marks != 0 {
+            let after = end - 8 + 8 - (marks.leading_zeros() / 8) as usize;
+            return bytes.get(..after).unwrap_or_default();
+        }
+        end -= 8;
+    }
+    match head.iter().rposition(|&byte| byte == b'\n') {
+        Some(at) => head.get(..=at).unwrap_or_default(),
+        None => &[],
+    }
 }
 
 /// [`find_line_end`] past the first byte.
@@ -226,7 +263,9 @@ fn find_byte(byte: u8, haystack: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::{find_line_end, find_line_end_words, find_short_line_end, has_nul};
+    use super::{
+        find_line_end, find_line_end_words, find_short_line_end, has_nul, through_last_lf,
+    };
     use alloc::vec;
 
     #[test]
@@ -252,6 +291,27 @@ mod tests {
                             haystack[at + 1] = filler;
                         }
                         haystack[at] = filler;
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn through_last_lf_matches_naive_search() {
+        // Every length up to three words and a bit, LFs at every pair of positions, over
+        // fillers next to LF in value and with the high bit set.
+        for filler in [b'a', 0x0B, 0x09, 0x8A, 0x0A ^ 0x80, 0xFF, 0x00] {
+            for len in 0..28 {
+                let mut bytes = vec![filler; len];
+                assert_eq!(through_last_lf(&bytes), &[] as &[u8]);
+                for first in 0..len {
+                    for second in first..len {
+                        bytes[first] = b'\n';
+                        bytes[second] = b'\n';
+                        assert_eq!(through_last_lf(&bytes), &bytes[..=second], "{filler} {len}");
+                        bytes[first] = filler;
+                        bytes[second] = filler;
                     }
                 }
             }

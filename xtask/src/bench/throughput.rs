@@ -22,9 +22,10 @@ use crate::proc::{Cmd, Server};
 use crate::{Result, tools};
 
 /// Events per timed run, and timed rounds (each round runs every reader once, in rotated order).
-const EVENTS: u64 = 500_000;
+/// A run of a fast reader lasts about 50 ms: shorter ones moved by a fifth from run to run.
+const EVENTS: u64 = 1_000_000;
 const SIZE: u64 = 16;
-const ROUNDS: u64 = 8;
+const ROUNDS: u64 = 10;
 /// The second shape: OpenAI-shaped JSON events of this many data bytes, parsed by every reader.
 const JSON_EVENTS: u64 = 100_000;
 const JSON_SIZE: u64 = 200;
