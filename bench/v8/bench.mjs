@@ -26,8 +26,10 @@ for (let i = 0; i < args.length; i++) {
     only = args[++i].split(',');
   } else {
     const at = args[i].indexOf('=');
-    if (at < 1) throw new Error(`expected NAME=path.wasm, got ${args[i]}`);
-    variants.push({ name: args[i].slice(0, at), path: args[i].slice(at + 1) });
+    if (at < 1) throw new Error(`expected NAME=path.wasm[#borrowed], got ${args[i]}`);
+    // `#borrowed`: the same build, fed through its `feed_with` exports.
+    const [path, how] = args[i].slice(at + 1).split('#');
+    variants.push({ name: args[i].slice(0, at), path, borrowed: how === 'borrowed' });
   }
 }
 if (variants.length === 0) throw new Error('no wasm variant given');
@@ -39,7 +41,9 @@ function instantiate(variant) {
   const instance = new WebAssembly.Instance(module, {});
   const ex = instance.exports;
   const ptr = ex.input(INPUT_CAPACITY);
-  return { ...variant, ex, ptr, heap: new Uint8Array(ex.memory.buffer) };
+  const feed = variant.borrowed ? ex.feed_borrowed : ex.feed;
+  const record = variant.borrowed ? ex.feed_record_borrowed : ex.feed_record;
+  return { ...variant, ex, ptr, feed, record, heap: new Uint8Array(ex.memory.buffer) };
 }
 
 const wasms = variants.map(instantiate);
@@ -76,6 +80,7 @@ function perEvent(bytes) {
 const openai = shapeBytes(0);
 const anthropic = shapeBytes(1);
 const line8m = shapeBytes(2);
+const small = shapeBytes(3);
 const shapes = [
   ['openai_1460', openai, every(openai, 1460)],
   ['openai_16', openai, every(openai, 16)],
@@ -83,6 +88,7 @@ const shapes = [
   ['anthropic_ids_1460', anthropic, every(anthropic, 1460)],
   ['line8m_1460', line8m, every(line8m, 1460)],
   ['line8m_16', line8m, every(line8m, 16)],
+  ['small_1460', small, every(small, 1460)],
 ].filter(([name]) => only === null || only.includes(name));
 
 // --- the implementations, timed as written ---
@@ -97,7 +103,7 @@ function runWasm(w, chunks) {
     // A view over wasm memory is detached (length 0) once the memory has grown.
     if (heap.byteLength === 0) heap = new Uint8Array(ex.memory.buffer);
     heap.set(chunk, ptr);
-    ex.feed(chunk.length);
+    w.feed(chunk.length);
   }
   const total = ex.finish();
   w.heap = heap;
@@ -142,7 +148,7 @@ function eventsWasm(w, chunks) {
   ex.clear_output();
   for (const chunk of chunks) {
     new Uint8Array(ex.memory.buffer).set(chunk, w.ptr);
-    ex.feed_record(chunk.length);
+    w.record(chunk.length);
   }
   ex.finish();
   const out = new Uint8Array(ex.memory.buffer, ex.output_ptr(), ex.output_len()).slice();
@@ -227,7 +233,7 @@ for (const [shape, bytes, chunks] of shapes) {
 
 const mbps = (bytes, ns) => (bytes / ns) * 1e3;
 const names = impls.map((impl) => impl.name);
-const width = Math.max(18, ...names.map((n) => n.length + 2));
+const width = Math.max(18, ...names.map((n) => `ratio ${n}`.length + 2));
 console.log(`\nV8 (Node ${process.versions.node}, V8 ${process.versions.v8}): MB/s (higher is better), median of ${reps} paired reps`);
 console.log('ratio = eventsource-parser time / websse-core time, median over the reps\n');
 let header = 'shape'.padEnd(20);

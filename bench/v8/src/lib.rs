@@ -5,7 +5,8 @@
 //! length, as the websse fetch transport copies each `Uint8Array` into wasm memory and feeds it.
 //! Each event's data length is added up in wasm (the consumer of a Rust app's events is Rust).
 //! `feed_record` does the same and also writes every event out (type, id, data), which the JS
-//! side compares with eventsource-parser's events before anything is timed.
+//! side compares with eventsource-parser's events before anything is timed. `feed_borrowed` and
+//! `feed_record_borrowed` do the same through `Parser::feed_with`, the borrowed API.
 //!
 //! The shapes come from websse-core's native benches (`benches/shapes`), so both benches parse
 //! the same bytes.
@@ -78,6 +79,21 @@ pub extern "C" fn feed(len: usize) -> usize {
     })
 }
 
+/// [`feed`] through the borrowed API, `Parser::feed_with` (what websse's fetch transport
+/// calls): no allocation per event.
+#[unsafe(no_mangle)]
+pub extern "C" fn feed_borrowed(len: usize) -> usize {
+    BENCH.with_borrow_mut(|b| {
+        let mut total = b.total;
+        b.parser.feed_with(&b.input[..len], |item| match item {
+            Ok(event) => total += event.data().len(),
+            Err(_) => total += 0,
+        });
+        b.total = total;
+        total
+    })
+}
+
 /// The end of the body; returns the data bytes of the run.
 #[unsafe(no_mangle)]
 pub extern "C" fn finish() -> usize {
@@ -107,6 +123,27 @@ pub extern "C" fn feed_record(len: usize) {
     })
 }
 
+/// [`feed_record`] through `Parser::feed_with`.
+#[unsafe(no_mangle)]
+pub extern "C" fn feed_record_borrowed(len: usize) {
+    BENCH.with_borrow_mut(|b| {
+        let Bench {
+            parser,
+            input,
+            output,
+            ..
+        } = b;
+        parser.feed_with(&input[..len], |item| {
+            if let Ok(event) = item {
+                for field in [event.event_type(), event.last_event_id(), event.data()] {
+                    output.extend_from_slice(&(field.len() as u32).to_le_bytes());
+                    output.extend_from_slice(field.as_bytes());
+                }
+            }
+        });
+    })
+}
+
 /// Empties the output.
 #[unsafe(no_mangle)]
 pub extern "C" fn clear_output() {
@@ -126,13 +163,17 @@ pub extern "C" fn output_len() -> usize {
 }
 
 /// Writes shape `id` into the output (0: OpenAI-shaped, 4000 events; 1: Anthropic-shaped with
-/// ids, 4000 deltas; 2: one 8 MiB `data` line); returns its length.
+/// ids, 4000 deltas; 2: one 8 MiB `data` line; 3: 100,000 events of 16 data bytes, as in the
+/// browser bench's flood); returns its length.
 #[unsafe(no_mangle)]
 pub extern "C" fn shape(id: u32) -> usize {
     let bytes = match id {
         0 => shapes::openai(4000),
         1 => shapes::anthropic(4000, true),
-        _ => shapes::line(8 * 1024 * 1024),
+        2 => shapes::line(8 * 1024 * 1024),
+        _ => (1..=100_000)
+            .flat_map(|i| format!("data: {i:08}abcdefgh\n\n").into_bytes())
+            .collect(),
     };
     BENCH.with_borrow_mut(|b| {
         b.output = bytes;

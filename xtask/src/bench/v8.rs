@@ -7,7 +7,9 @@
 //!   here), with its per-package override for websse-core: what an app ships;
 //! - `z`: the same without the override (the parser at `opt-level = "z"` like the rest);
 //! - `o3`: everything at `opt-level = 3`;
-//! - `simd128`: `shipped` with `-C target-feature=+simd128`.
+//! - `simd128`: `shipped` with `-C target-feature=+simd128`;
+//! - `shipped-borrowed`: the `shipped` build fed through `Parser::feed_with` (the borrowed API
+//!   websse's fetch transport uses) rather than `Parser::feed`.
 //!
 //! `bench.mjs` checks that every variant yields eventsource-parser's events (type, last event ID,
 //! data) on every shape before it times anything, then times paired reps and prints the table.
@@ -69,6 +71,10 @@ pub fn run(root: &Path) -> Result {
             .len();
         println!("    {name}: {} ({size} bytes)", wasm.display());
         wasm_args.push(format!("{name}={}", wasm.display()));
+        if name == "shipped" {
+            // The same build through `Parser::feed_with`, which websse's fetch transport calls.
+            wasm_args.push(format!("shipped-borrowed={}#borrowed", wasm.display()));
+        }
     }
     let work = crate::tools::npm_ci(&dir, &target.join("node"))?;
     // Node resolves `import 'eventsource-parser'` from the script's own directory: the script
