@@ -14,6 +14,8 @@
 //   floor-js, floor-wasm loops that only read the body's chunks (into wasm memory for the latter)
 //   parser-only          the wasm floor plus websse-core's parser over each chunk, counting: the
 //                        ceiling of any reader built on the parser
+//   eventsource-floor    the browser's EventSource with a wasm listener that only copies each
+//                        event's data in and counts it: the floor of any wasm reader of it
 //   split-only           the wasm floor plus the cheapest split into events (at blank lines, no
 //                        SSE rules): the bound of any reader, serde_json's cost on JSON included
 //
@@ -130,6 +132,7 @@ const RUNNERS = {
   "floor-wasm": (url) => wasm.run_floor(url),
   "parser-only": (url, json) => wasm.run_parser_only(url, json),
   "split-only": (url, json) => wasm.run_split_only(url, json),
+  "eventsource-floor": (url) => wasm.run_eventsource_floor(url),
 };
 
 const NEEDS = {
@@ -141,6 +144,7 @@ const NEEDS = {
   "floor-wasm": "run_floor",
   "parser-only": "run_parser_only",
   "split-only": "run_split_only",
+  "eventsource-floor": "run_eventsource_floor",
 };
 
 const status = document.getElementById("status");

@@ -445,6 +445,72 @@ pub async fn run_parser_only(url: String, json: bool) -> Result<JsValue, JsValue
     counts.result(started, allocs_before, Some(last))
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// An EventSource's `MessageEvent`, its `data` read as a `String` in one call (as websse's
+    /// EventSource transport reads it).
+    #[wasm_bindgen(js_name = MessageEvent)]
+    type SseMessage;
+
+    #[wasm_bindgen(method, getter)]
+    fn data(this: &SseMessage) -> String;
+}
+
+/// The floor for a wasm reader of the native `EventSource`: a Rust listener per event that
+/// copies its data into wasm and counts it, nothing queued, no stream, no last event ID; resolves
+/// to `{events, bytes, content, last, end, ms, allocs}` at the `end` event.
+///
+/// # Errors
+/// The EventSource cannot be made, or fails before the `end` event.
+#[wasm_bindgen]
+pub async fn run_eventsource_floor(url: String) -> Result<JsValue, JsValue> {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let allocs_before = allocs();
+    let started = now();
+    let source = web_sys::EventSource::new(&url)?;
+    let counts = Rc::new(RefCell::new((Counts::default(), String::new())));
+    let (done, ended) = futures::channel::oneshot::channel::<Result<(), JsValue>>();
+    let done = Rc::new(RefCell::new(Some(done)));
+    let on_message = Closure::<dyn FnMut(SseMessage)>::new({
+        let counts = Rc::clone(&counts);
+        move |event: SseMessage| {
+            let data = event.data();
+            let (counts, last) = &mut *counts.borrow_mut();
+            counts.events += 1;
+            counts.bytes += data.len();
+            *last = data;
+        }
+    });
+    let on_end = Closure::<dyn FnMut(SseMessage)>::new({
+        let (counts, done) = (Rc::clone(&counts), Rc::clone(&done));
+        move |event: SseMessage| {
+            counts.borrow_mut().0.end = Some(event.data());
+            if let Some(done) = done.borrow_mut().take() {
+                let _ = done.send(Ok(()));
+            }
+        }
+    });
+    let on_error = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+        if let Some(done) = done.borrow_mut().take() {
+            let _ = done.send(Err("the EventSource failed before the end event".into()));
+        }
+    });
+    source.add_event_listener_with_callback("message", on_message.as_ref().unchecked_ref())?;
+    source.add_event_listener_with_callback("end", on_end.as_ref().unchecked_ref())?;
+    source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    let outcome = ended.await.unwrap_or_else(|_| Err("no end".into()));
+    // Closed before the listeners go: nothing calls into a dropped closure.
+    source.close();
+    source.set_onerror(None);
+    drop((on_message, on_end, on_error));
+    outcome?;
+    let (counts, last) = Rc::try_unwrap(counts)
+        .map_err(|_| "listeners still hold the counts")?
+        .into_inner();
+    counts.result(started, allocs_before, Some(last))
+}
+
 /// A bound, not a reader: the [`run_floor`] loop with each event found by the cheapest split
 /// there is (at each blank line, its data after `data: `, none of the SSE rules) and counted as
 /// the readers count it (with `json`, its data deserialized with serde_json). No reader that

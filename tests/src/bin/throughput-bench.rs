@@ -43,7 +43,7 @@ use serde_json::{Value, json};
 use websse_e2e::{Result, base_url, bench_main, cdp, js, wait_for};
 
 /// The readers: the page's name for each, the table's, and whether it runs on the JSON shape.
-const READERS: [(&str, &str, bool); 13] = [
+const READERS: [(&str, &str, bool); 14] = [
     ("websse-fetch", "websse fetch, Item stream (wasm)", true),
     ("websse-batch", "websse fetch, next_batch (wasm)", true),
     ("websse-shared-1", "websse shared, 1 subscriber", true),
@@ -60,6 +60,11 @@ const READERS: [(&str, &str, bool); 13] = [
     ),
     ("websse-eventsource", "websse EventSource (wasm)", false),
     ("native-eventsource", "native EventSource (JS)", false),
+    (
+        "eventsource-floor",
+        "floor: EventSource, wasm listener",
+        false,
+    ),
     (
         "eventsource-parser",
         "eventsource-parser 4 + fetch (JS)",
@@ -430,6 +435,8 @@ async fn bench_shape(
     goal("websse-fetch", "eventsource-parser", Some(1.5));
     goal("websse-batch", "eventsource-parser", Some(1.5));
     goal("websse-eventsource", "native-eventsource", Some(0.95));
+    goal("eventsource-floor", "native-eventsource", None);
+    goal("websse-eventsource", "eventsource-floor", None);
     goal("websse-shared-1", "websse-fetch", Some(0.9));
     goal("websse-shared-4", "websse-fetch", Some(0.9));
     // The bound for four subscribers: one stream, each message counted four times.
