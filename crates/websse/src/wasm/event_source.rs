@@ -4,6 +4,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{EventSource, EventSourceInit, MessageChannel, MessageEvent, MessagePort};
@@ -31,11 +32,46 @@ use crate::{ConnectionState, Credentials, Disconnect, Error, Message, SseRequest
 #[must_use = "dropping it closes the connection"]
 pub(crate) struct Subscription {
     source: EventSource,
+    /// The `message` listener and one per named type.
+    messages: Vec<MessageListener>,
+    /// The `open` and `error` listeners.
     listeners: Vec<Listener>,
     /// The end-of-task wake-up (closed on drop) and its port's listener: apart from
     /// `listeners`, whose types are the EventSource's.
     tick: Rc<Tick>,
     _wake: Listener,
+}
+
+/// A listener for the messages of one event type, removed when dropped. Its closure type is its
+/// own, not websse's shared [`Listener`] one: that one returns a `Result`, which wasm-bindgen's
+/// glue passes to JS as two values, an array per call: garbage for every event of the stream.
+struct MessageListener {
+    source: EventSource,
+    event_type: String,
+    callback: Closure<dyn FnMut(SseMessage)>,
+}
+
+impl MessageListener {
+    fn new(source: &EventSource, event_type: &str, callback: Box<dyn FnMut(SseMessage)>) -> Self {
+        let callback = Closure::wrap(callback);
+        // `addEventListener` throws only for a callback that is not callable; this one is.
+        let _ =
+            source.add_event_listener_with_callback(event_type, callback.as_ref().unchecked_ref());
+        MessageListener {
+            source: source.clone(),
+            event_type: event_type.to_owned(),
+            callback,
+        }
+    }
+}
+
+impl Drop for MessageListener {
+    fn drop(&mut self) {
+        let _ = self.source.remove_event_listener_with_callback(
+            &self.event_type,
+            self.callback.as_ref().unchecked_ref(),
+        );
+    }
 }
 
 /// One wake of the stream per browser task instead of one per event: the browser dispatches
@@ -87,9 +123,10 @@ impl std::fmt::Debug for Subscription {
             .field(
                 "types",
                 &self
-                    .listeners
+                    .messages
                     .iter()
-                    .map(Listener::event_type)
+                    .map(|l| l.event_type.as_str())
+                    .chain(self.listeners.iter().map(Listener::event_type))
                     .collect::<Vec<_>>(),
             )
             .finish()
@@ -113,22 +150,23 @@ impl Subscription {
         let (tick, wake_listener) = Tick::new(&queue)?;
         crate::queue::edit(&queue).hold_message_wakes();
         let mut listeners: Vec<Listener> = Vec::new();
+        let mut messages: Vec<MessageListener> = Vec::new();
 
         // `message` and each named type once (`open` and `error` have their own listeners).
         for t in std::iter::once("message").chain(request.events.iter().map(String::as_str)) {
-            if t == "open" || t == "error" || listeners.iter().any(|l| l.event_type() == t) {
+            if t == "open" || t == "error" || messages.iter().any(|l| l.event_type == t) {
                 continue;
             }
             let queue = Rc::clone(&queue);
             let tick = Rc::clone(&tick);
             let event_type = t.to_owned();
-            listeners.push(Listener::new(
+            messages.push(MessageListener::new(
                 &source,
                 t,
                 // Only the EventSource dispatches to it, and what it dispatches under these types
-                // is always a `MessageEvent`: no `instanceof` check per event.
-                Box::new(move |event| {
-                    deliver(&queue, &event_type, event.unchecked_ref());
+                // is always a `MessageEvent`: typed so, with no `instanceof` check per event.
+                Box::new(move |event: SseMessage| {
+                    deliver(&queue, &event_type, &event);
                     tick.schedule();
                 }),
             ));
@@ -179,6 +217,7 @@ impl Subscription {
         }));
         Ok(Subscription {
             source,
+            messages,
             listeners,
             tick,
             _wake: wake_listener,
@@ -206,6 +245,7 @@ impl Drop for Subscription {
         // Close first so that nothing is dispatched while the listeners go (their own drop
         // removes them).
         self.source.close();
+        self.messages.clear();
         self.listeners.clear();
         self.tick.port.close();
         self.tick.other.close();
