@@ -115,12 +115,17 @@ pub extern "C" fn feed_record(len: usize) {
             ..
         } = b;
         for event in parser.feed(&input[..len]).flatten() {
-            for field in [event.event_type(), event.last_event_id(), event.data()] {
-                output.extend_from_slice(&(field.len() as u32).to_le_bytes());
-                output.extend_from_slice(field.as_bytes());
-            }
+            record(output, event.event_type(), event.last_event_id(), event.data());
         }
     })
+}
+
+/// Appends one event to `output` as `feed_record` describes.
+fn record(output: &mut Vec<u8>, event_type: &str, last_event_id: &str, data: &str) {
+    for field in [event_type, last_event_id, data] {
+        output.extend_from_slice(&(field.len() as u32).to_le_bytes());
+        output.extend_from_slice(field.as_bytes());
+    }
 }
 
 /// [`feed_record`] through `Parser::feed_with`.
@@ -135,10 +140,7 @@ pub extern "C" fn feed_record_borrowed(len: usize) {
         } = b;
         parser.feed_with(&input[..len], |item| {
             if let Ok(event) = item {
-                for field in [event.event_type(), event.last_event_id(), event.data()] {
-                    output.extend_from_slice(&(field.len() as u32).to_le_bytes());
-                    output.extend_from_slice(field.as_bytes());
-                }
+                record(output, event.event_type(), event.last_event_id(), event.data());
             }
         });
     })

@@ -458,11 +458,12 @@ impl Parser {
     /// state as it found it (nothing pending, no event type, no new id), so the general loop's
     /// checks are not needed between them. Stops at the first line that is anything else.
     ///
-    /// The input up to its last LF (what can hold whole events) is validated as UTF-8 once, as
-    /// far as it is valid, rather than each event's data on its own: for short events that is
-    /// several times cheaper. `checked` keeps that text for the later calls on the same input,
-    /// which go on from where they are; after an invalid byte the check starts again past it,
-    /// so no byte is checked twice and none of this is searched twice.
+    /// The input up to its last LF (what can hold whole events) is validated as UTF-8 in one
+    /// go, as far as it is valid, rather than each event's data on its own: for short events
+    /// that is several times cheaper. `checked` keeps that text for the later calls on the same
+    /// input, which go on from where they are (after an invalid byte, from past it), so the
+    /// input is validated about once in all; the part after its last LF, where no whole event
+    /// can be, is left to the general loop.
     // Not inlined: in the general loop's function, V8 compiled this loop about a third slower.
     #[cfg(feature = "perf")]
     #[inline(never)]
