@@ -288,13 +288,38 @@ pub struct Xvfb {
     pub display: String,
 }
 
+/// The lock file and the socket of X display `:n`.
+fn display_files(n: u32) -> [PathBuf; 2] {
+    [
+        PathBuf::from(format!("/tmp/.X{n}-lock")),
+        PathBuf::from(format!("/tmp/.X11-unix/X{n}")),
+    ]
+}
+
+/// Whether display `:n` can be taken: neither of its files is there, or its lock names a
+/// process that is gone (an X server killed before it could clean up), whose files are then
+/// removed. Without `/proc` a lock is taken to be live.
+fn display_free(n: u32) -> bool {
+    let [lock, socket] = display_files(n);
+    match std::fs::read_to_string(&lock) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => !socket.exists(),
+        Ok(text) => {
+            let gone = text.trim().parse::<u32>().is_ok_and(|pid| {
+                Path::new("/proc/self").exists() && !Path::new(&format!("/proc/{pid}")).exists()
+            });
+            gone && std::fs::remove_file(&lock).is_ok() && {
+                let _ = std::fs::remove_file(&socket);
+                true
+            }
+        }
+        Err(_) => false,
+    }
+}
+
 impl Xvfb {
     fn start(bin: &PathBuf) -> Result<Xvfb> {
         let n = (99..200)
-            .find(|n| {
-                !PathBuf::from(format!("/tmp/.X{n}-lock")).exists()
-                    && !PathBuf::from(format!("/tmp/.X11-unix/X{n}")).exists()
-            })
+            .find(|&n| display_free(n))
             .ok_or("no free X display between :99 and :199")?;
         let display = format!(":{n}");
         let child = Command::new(bin)
@@ -312,7 +337,7 @@ impl Xvfb {
             .spawn()
             .map_err(|e| format!("could not start {}: {e}", bin.display()))?;
         let mut x = Xvfb { child, display };
-        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+        let [_, socket] = display_files(n);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !socket.exists() {
             if let Ok(Some(status)) = x.child.try_wait() {
@@ -331,8 +356,29 @@ impl Xvfb {
 impl Drop for Xvfb {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
+            // SIGTERM, so that Xvfb removes its lock file and socket; `Child::kill` is SIGKILL,
+            // which left both behind on every run until no display was free.
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+        // Gone now; if it was stopped hard, what it left is ours to remove.
+        if let Some(n) = self.display.strip_prefix(':').and_then(|n| n.parse().ok()) {
+            let [lock, socket] = display_files(n);
+            let ours = std::fs::read_to_string(&lock)
+                .is_ok_and(|text| text.trim() == self.child.id().to_string());
+            if ours {
+                let _ = std::fs::remove_file(lock);
+                let _ = std::fs::remove_file(socket);
+            }
         }
     }
 }
