@@ -171,6 +171,17 @@ pub async fn run_websse(url: String, transport: String, json: bool) -> Result<Js
         .events(["end"])
         .open()
         .map_err(js_err)?;
+    let (counts, last) = read_items(&mut stream, json).await?;
+    drop(stream);
+    counts.result(started, allocs_before, last)
+}
+
+/// Reads `stream` through the owned API (`while let Some(item) = stream.next().await`),
+/// counting each message, up to the `end` event; the counts and the last message's data.
+async fn read_items(
+    stream: &mut (impl futures::Stream<Item = Result<Item, websse::Error>> + Unpin),
+    json: bool,
+) -> Result<(Counts, Option<String>), JsValue> {
     let mut counts = Counts::default();
     let mut last = None;
     while let Some(item) = stream.next().await {
@@ -185,8 +196,7 @@ pub async fn run_websse(url: String, transport: String, json: bool) -> Result<Js
             _ => {}
         }
     }
-    drop(stream);
-    counts.result(started, allocs_before, last.map(Message::into_data))
+    Ok((counts, last.map(Message::into_data)))
 }
 
 /// `n` subscriptions of one websse `SharedStream` of the flood at `url`, over fetch.
@@ -229,23 +239,7 @@ pub async fn run_websse_shared(
     let started = now();
     let runs = subscriptions(url, subscribers)?
         .into_iter()
-        .map(|mut sub| async move {
-            let mut counts = Counts::default();
-            let mut last = None;
-            while let Some(item) = sub.next().await {
-                match item.map_err(js_err)? {
-                    Item::Message(msg) => {
-                        if counts.message(&msg, json)? {
-                            break;
-                        }
-                        last = Some(msg);
-                    }
-                    Item::Skipped(skipped) => return Err(js_err(format!("skipped: {skipped}"))),
-                    _ => {}
-                }
-            }
-            Ok::<_, JsValue>((counts, last.map(Message::into_data)))
-        });
+        .map(|mut sub| async move { read_items(&mut sub, json).await });
     let (first, last) = agreed(runs).await?;
     first.result(started, allocs_before, last)
 }
