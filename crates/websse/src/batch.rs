@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::{Item, MessageRef};
+use crate::{Item, Message, MessageRef};
 
 /// The messages one chunk of a body completed: their data one after another in one buffer, and
 /// their types and last event ids once per run of messages that share them (one run for a chunk
@@ -126,9 +126,11 @@ impl Chunk {
             .map_or(0, |end| *end)
     }
 
-    /// The type and the id of `run`.
-    fn names_of(&self, run: Option<&Run>) -> (&str, &str) {
+    /// The type and the id of the messages after `entered` runs began (none: `message` and no
+    /// id, as for a chunk that has no runs).
+    pub(crate) fn names_of(&self, entered: usize) -> (&str, &str) {
         let part = |from: usize, to: usize| self.names.get(from..to).unwrap_or_default();
+        let run = entered.checked_sub(1).and_then(|r| self.runs.get(r));
         run.map_or(("message", ""), |run| {
             (
                 part(run.start, run.type_end),
@@ -137,35 +139,138 @@ impl Chunk {
         })
     }
 
+    /// The text of `span`.
+    pub(crate) fn data_of(&self, span: Span) -> &str {
+        self.data.get(span.start..span.end).unwrap_or_default()
+    }
+
+    /// A cursor at message `from`: the runs are searched once here, not per message.
+    pub(crate) fn cursor(&self, from: usize) -> Cursor {
+        let entered = self.runs.partition_point(|run| run.from <= from);
+        Cursor {
+            next: from,
+            start: self.start_of(from),
+            entered,
+            next_run_from: self.run_from(entered),
+        }
+    }
+
+    /// Where run `r` begins (`usize::MAX`: there is none).
+    fn run_from(&self, r: usize) -> usize {
+        self.runs.get(r).map_or(usize::MAX, |run| run.from)
+    }
+
+    /// Where the message at `cursor` is, moving the cursor past it.
+    #[inline]
+    pub(crate) fn step(&self, cursor: &mut Cursor) -> Option<Span> {
+        let end = *self.ends.get(cursor.next)?;
+        while cursor.next >= cursor.next_run_from {
+            cursor.entered += 1;
+            cursor.next_run_from = self.run_from(cursor.entered);
+        }
+        let span = Span {
+            start: cursor.start,
+            end,
+            entered: cursor.entered,
+        };
+        cursor.start = end;
+        cursor.next += 1;
+        Some(span)
+    }
+
     pub(crate) fn get(&self, i: usize) -> Option<MessageRef<'_>> {
-        let end = *self.ends.get(i)?;
-        let data = self.data.get(self.start_of(i)..end).unwrap_or_default();
-        let run = self
-            .runs
-            .partition_point(|run| run.from <= i)
-            .checked_sub(1);
-        let (event_type, id) = self.names_of(run.and_then(|r| self.runs.get(r)));
-        Some(MessageRef::new(event_type, data, id))
+        let span = self.step(&mut self.cursor(i))?;
+        let (event_type, id) = self.names_of(span.entered);
+        Some(MessageRef::new(event_type, self.data_of(span), id))
     }
 
     /// Messages `from..to`, in order.
     pub(crate) fn iter(&self, from: usize, to: usize) -> Messages<'_> {
-        let run = self
-            .runs
-            .partition_point(|run| run.from <= from)
-            .checked_sub(1);
-        let (event_type, id) = self.names_of(run.and_then(|r| self.runs.get(r)));
-        let next_run = run.map_or(0, |r| r + 1);
+        let cursor = self.cursor(from);
+        let (event_type, id) = self.names_of(cursor.entered);
         Messages {
             chunk: self,
-            next: from,
             to: to.min(self.len()),
-            start: self.start_of(from),
-            next_run,
-            run_from: self.runs.get(next_run).map_or(usize::MAX, |r| r.from),
+            entered: cursor.entered,
+            cursor,
             event_type,
             id,
         }
+    }
+}
+
+/// A place in a [`Chunk`]'s messages: the next one, where its data starts, and how many runs
+/// began at or before it (a queue keeps one, so that taking a message costs no search).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cursor {
+    next: usize,
+    start: usize,
+    entered: usize,
+    next_run_from: usize,
+}
+
+/// Messages of a chunk not taken yet, up to `end`: what a queue holds of a chunk, and what a
+/// stream reads on its own once it took the chunk from the queue.
+#[derive(Debug)]
+pub(crate) struct Unread {
+    /// In an `Arc`: the messages taken out of it, a [`Batch`] of the rest and the other
+    /// subscribers of a shared stream hold it too.
+    chunk: Arc<Chunk>,
+    next: Cursor,
+    end: usize,
+}
+
+impl Unread {
+    /// Messages `from..to` of `chunk`.
+    pub(crate) fn new(chunk: &Arc<Chunk>, from: usize, to: usize) -> Unread {
+        Unread {
+            chunk: Arc::clone(chunk),
+            next: chunk.cursor(from),
+            end: to.min(chunk.len()),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.next.next >= self.end
+    }
+
+    /// The next message; its text stays in the chunk.
+    #[inline]
+    pub(crate) fn next_message(&mut self) -> Option<Message> {
+        if self.is_empty() {
+            return None;
+        }
+        let span = self.chunk.step(&mut self.next)?;
+        Some(Message::in_chunk(&self.chunk, span))
+    }
+
+    /// The messages not taken yet, lent out.
+    pub(crate) fn into_batch(self) -> Batch {
+        Batch::chunk(self.chunk, self.next.next, self.end)
+    }
+
+    pub(crate) fn chunk(&self) -> &Chunk {
+        &self.chunk
+    }
+
+    /// The messages not taken yet: `from..to` of [`chunk`](Unread::chunk).
+    pub(crate) fn range(&self) -> (usize, usize) {
+        (self.next.next, self.end)
+    }
+}
+
+/// Where one message of a [`Chunk`] is: its data, and the runs begun up to it (its type and id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    start: usize,
+    end: usize,
+    entered: usize,
+}
+
+impl Span {
+    /// How many runs began up to this message (see [`Chunk::names_of`]).
+    pub(crate) fn entered(&self) -> usize {
+        self.entered
     }
 }
 
@@ -174,13 +279,10 @@ impl Chunk {
 #[derive(Debug, Clone)]
 pub(crate) struct Messages<'a> {
     chunk: &'a Chunk,
-    next: usize,
+    cursor: Cursor,
     to: usize,
-    /// Where message `next`'s data starts.
-    start: usize,
-    /// The next run, and the message it starts at.
-    next_run: usize,
-    run_from: usize,
+    /// The run `event_type` and `id` are of.
+    entered: usize,
     event_type: &'a str,
     id: &'a str,
 }
@@ -190,34 +292,24 @@ impl<'a> Iterator for Messages<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<MessageRef<'a>> {
-        if self.next >= self.to {
+        if self.cursor.next >= self.to {
             return None;
         }
-        if self.next >= self.run_from {
-            self.enter_run();
+        let span = self.chunk.step(&mut self.cursor)?;
+        if span.entered != self.entered {
+            self.entered = span.entered;
+            (self.event_type, self.id) = self.chunk.names_of(span.entered);
         }
-        let end = *self.chunk.ends.get(self.next)?;
-        let data = self.chunk.data.get(self.start..end).unwrap_or_default();
-        self.start = end;
-        self.next += 1;
-        Some(MessageRef::new(self.event_type, data, self.id))
+        Some(MessageRef::new(
+            self.event_type,
+            self.chunk.data_of(span),
+            self.id,
+        ))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.to.saturating_sub(self.next);
+        let left = self.to.saturating_sub(self.cursor.next);
         (left, Some(left))
-    }
-}
-
-impl Messages<'_> {
-    fn enter_run(&mut self) {
-        (self.event_type, self.id) = self.chunk.names_of(self.chunk.runs.get(self.next_run));
-        self.next_run += 1;
-        self.run_from = self
-            .chunk
-            .runs
-            .get(self.next_run)
-            .map_or(usize::MAX, |r| r.from);
     }
 }
 
@@ -232,10 +324,11 @@ pub struct Batch {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Inner {
-    /// Messages `from..to` of the chunk.
-    Chunk(Chunk, usize, usize),
-    /// Messages `from..to` of a chunk that the subscribers of a shared stream read together.
-    Shared(Arc<Chunk>, usize, usize),
+    /// Messages `from..to` of the chunk (which the messages taken from it as [`Message`]s, and
+    /// the subscribers of a shared stream, may hold too).
+    ///
+    /// [`Message`]: crate::Message
+    Chunk(Arc<Chunk>, usize, usize),
     Item(Item),
 }
 
@@ -269,17 +362,9 @@ impl<'a> Iterator for BatchMessages<'a> {
 
 impl Batch {
     #[cfg_attr(not(feature = "fetch"), allow(dead_code))]
-    pub(crate) fn chunk(chunk: Chunk, from: usize) -> Batch {
-        let to = chunk.len();
+    pub(crate) fn chunk(chunk: Arc<Chunk>, from: usize, to: usize) -> Batch {
         Batch {
             inner: Inner::Chunk(chunk, from, to),
-        }
-    }
-
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn shared(chunk: Arc<Chunk>, from: usize, to: usize) -> Batch {
-        Batch {
-            inner: Inner::Shared(chunk, from, to),
         }
     }
 
@@ -293,7 +378,6 @@ impl Batch {
     pub fn messages(&self) -> impl Iterator<Item = MessageRef<'_>> + '_ {
         match &self.inner {
             Inner::Chunk(chunk, from, to) => BatchMessages::Chunk(chunk.iter(*from, *to)),
-            Inner::Shared(chunk, from, to) => BatchMessages::Chunk(chunk.iter(*from, *to)),
             Inner::Item(Item::Message(message)) => {
                 BatchMessages::One(Some(MessageRef::from(message)))
             }
@@ -304,7 +388,7 @@ impl Batch {
     /// How many messages the batch holds.
     pub fn len(&self) -> usize {
         match &self.inner {
-            Inner::Chunk(_, from, to) | Inner::Shared(_, from, to) => to - from,
+            Inner::Chunk(_, from, to) => to - from,
             Inner::Item(Item::Message(_)) => 1,
             Inner::Item(_) => 0,
         }
@@ -321,7 +405,7 @@ impl Batch {
     /// [`ConnectionState`]: crate::ConnectionState
     pub fn item(&self) -> Option<&Item> {
         match &self.inner {
-            Inner::Item(Item::Message(_)) | Inner::Chunk(..) | Inner::Shared(..) => None,
+            Inner::Item(Item::Message(_)) | Inner::Chunk(..) => None,
             Inner::Item(item) => Some(item),
         }
     }
@@ -329,10 +413,9 @@ impl Batch {
     /// The chunk and the range of it this batch lends out, or the one item it stands for (a
     /// shared stream's hub passes the chunk on to every subscriber as is).
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn into_parts(self) -> Result<(Chunk, usize, usize), Item> {
+    pub(crate) fn into_parts(self) -> Result<(Arc<Chunk>, usize, usize), Item> {
         match self.inner {
             Inner::Chunk(chunk, from, to) => Ok((chunk, from, to)),
-            Inner::Shared(chunk, from, to) => Ok((Arc::unwrap_or_clone(chunk), from, to)),
             Inner::Item(item) => Err(item),
         }
     }
@@ -340,9 +423,9 @@ impl Batch {
     /// Keeps only the first `n` messages.
     pub(crate) fn truncate(&mut self, n: usize) {
         match &mut self.inner {
-            Inner::Chunk(_, from, to) | Inner::Shared(_, from, to) => *to = (*from + n).min(*to),
+            Inner::Chunk(_, from, to) => *to = (*from + n).min(*to),
             Inner::Item(Item::Message(_)) if n == 0 => {
-                self.inner = Inner::Chunk(Chunk::default(), 0, 0);
+                self.inner = Inner::Chunk(Arc::default(), 0, 0);
             }
             Inner::Item(_) => {}
         }
@@ -446,7 +529,7 @@ mod tests {
             ("message", "b", ""),
             ("message", "c", ""),
         ]);
-        let mut batch = Batch::chunk(c, 1);
+        let mut batch = Batch::chunk(Arc::new(c), 1, 3);
         let data: Vec<_> = batch.messages().map(|m| m.data()).collect();
         assert_eq!((data, batch.len(), batch.item()), (vec!["b", "c"], 2, None));
         batch.truncate(1);

@@ -4,34 +4,45 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::batch::{Chunk, Span};
+
 /// One message: a server-sent event, an NDJSON line or a raw text chunk.
 ///
 /// For [`Framing::Ndjson`](crate::Framing::Ndjson) and [`Framing::Raw`](crate::Framing::Raw) the
 /// type is `message` and the last event id is empty.
+///
+/// The messages that one read of a fetch body completed share one buffer, as `bytes::Bytes`
+/// slices share theirs: taking a message, or cloning it, copies no text, and the buffer is freed
+/// with the last message that holds it. To keep one message's text for long without the others',
+/// take it out with [`into_data`](Message::into_data).
 #[derive(Clone)]
 pub struct Message {
     event: Event,
 }
 
-/// A message's event: its own, or one that the subscribers of a [shared
-/// stream](crate::SharedStream) hold together (each subscriber gets the message without a copy).
 #[derive(Clone)]
 enum Event {
     Owned(websse_core::Event),
-    Shared(Arc<websse_core::Event>),
+    /// One message of a chunk that others hold too (the messages read with it, a
+    /// [`Batch`](crate::Batch), the subscribers of a [shared stream](crate::SharedStream)).
+    /// Only the fetch transport reads chunks: without it, one arm less in every accessor.
+    #[cfg(feature = "fetch")]
+    InChunk(Arc<Chunk>, Span),
 }
 
 impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Message")
-            .field("event", self.as_event())
+            .field("event_type", &self.event_type())
+            .field("data", &self.data())
+            .field("last_event_id", &self.last_event_id())
             .finish()
     }
 }
 
 impl PartialEq for Message {
     fn eq(&self, other: &Message) -> bool {
-        self.as_event() == other.as_event()
+        MessageRef::from(self) == MessageRef::from(other)
     }
 }
 
@@ -47,27 +58,44 @@ impl Message {
         Message::from(websse_core::Event::new(event_type, data, last_event_id))
     }
 
-    /// A message whose clones share one event.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn shared(event: websse_core::Event) -> Self {
-        Message {
-            event: Event::Shared(Arc::new(event)),
+    /// The message at `span` of `chunk`, sharing its text.
+    pub(crate) fn in_chunk(chunk: &Arc<Chunk>, span: Span) -> Self {
+        #[cfg(feature = "fetch")]
+        return Message {
+            event: Event::InChunk(Arc::clone(chunk), span),
+        };
+        #[cfg(not(feature = "fetch"))]
+        {
+            let (event_type, id) = chunk.names_of(span.entered());
+            MessageRef::new(event_type, chunk.data_of(span), id).to_message()
         }
     }
 
     /// The event type (`message` unless the server named it).
     pub fn event_type(&self) -> &str {
-        self.as_event().event_type()
+        match &self.event {
+            Event::Owned(event) => event.event_type(),
+            #[cfg(feature = "fetch")]
+            Event::InChunk(chunk, span) => chunk.names_of(span.entered()).0,
+        }
     }
 
     /// The data (lines joined with LF).
     pub fn data(&self) -> &str {
-        self.as_event().data()
+        match &self.event {
+            Event::Owned(event) => event.data(),
+            #[cfg(feature = "fetch")]
+            Event::InChunk(chunk, span) => chunk.data_of(*span),
+        }
     }
 
     /// The last event id in force when the message was dispatched (may be empty).
     pub fn last_event_id(&self) -> &str {
-        self.as_event().last_event_id()
+        match &self.event {
+            Event::Owned(event) => event.last_event_id(),
+            #[cfg(feature = "fetch")]
+            Event::InChunk(chunk, span) => chunk.names_of(span.entered()).1,
+        }
     }
 
     /// Deserializes the data as JSON (cargo feature `json`, on by default).
@@ -79,23 +107,19 @@ impl Message {
         Ok(serde_json::from_str(self.data())?)
     }
 
-    /// The underlying websse-core event.
-    pub fn as_event(&self) -> &websse_core::Event {
-        match &self.event {
-            Event::Owned(event) => event,
-            Event::Shared(event) => event,
-        }
+    /// The message as a borrowed websse-core event.
+    pub fn as_event(&self) -> websse_core::EventRef<'_> {
+        websse_core::EventRef::new(self.event_type(), self.data(), self.last_event_id())
     }
 
-    /// Consumes the message and returns its data: without copying, unless other subscribers of
-    /// a [shared stream](crate::SharedStream) still hold the same message.
+    /// Consumes the message and returns its data: without copying when the message owns it
+    /// (made by [`new`](Message::new), or by the EventSource transport), a copy of it out of
+    /// the shared buffer otherwise (see [`Message`]).
     pub fn into_data(self) -> String {
         match self.event {
             Event::Owned(event) => event.into_data(),
-            Event::Shared(event) => match Arc::try_unwrap(event) {
-                Ok(event) => event.into_data(),
-                Err(event) => event.data().to_owned(),
-            },
+            #[cfg(feature = "fetch")]
+            Event::InChunk(chunk, span) => chunk.data_of(span).to_owned(),
         }
     }
 }
@@ -141,14 +165,6 @@ impl<'a> MessageRef<'a> {
     #[cfg(feature = "json")]
     pub fn json<T: serde::Deserialize<'a>>(&self) -> Result<T, crate::Error> {
         Ok(serde_json::from_str(self.data)?)
-    }
-
-    /// The same message, owned, for clones that share it (two allocations, once).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn to_shared_message(self) -> Message {
-        Message::shared(
-            websse_core::EventRef::new(self.event_type, self.data, self.last_event_id).to_event(),
-        )
     }
 
     /// The same message, owned (one allocation).
@@ -437,21 +453,34 @@ mod tests {
     }
 
     #[test]
-    fn a_shared_message_is_the_same_message_and_stays_send_and_sync() {
+    fn messages_of_a_chunk_share_its_text_and_stay_send_and_sync() {
         fn send_sync<T: Send + Sync>(_: &T) {}
-        let shared = MessageRef::new("tick", "data", "7").to_shared_message();
+        let mut chunk = Chunk::default();
+        chunk.push(MessageRef::new("message", "first", ""));
+        chunk.push(MessageRef::new("tick", "data", "7"));
+        let chunk = Arc::new(chunk);
+        let mut cursor = chunk.cursor(0);
+        let spans: Vec<_> = std::iter::from_fn(|| chunk.step(&mut cursor)).collect();
+        let [first, second] = spans[..] else {
+            panic!("two messages: {spans:?}")
+        };
+        let first = Message::in_chunk(&chunk, first);
+        let in_chunk = Message::in_chunk(&chunk, second);
+        drop(chunk);
         let owned = Message::new("tick", "data", "7");
-        send_sync(&shared);
-        assert_eq!(shared, owned);
-        assert_eq!(format!("{shared:?}"), format!("{owned:?}"));
-        let other = shared.clone();
-        assert!(
-            std::ptr::eq(other.as_event(), shared.as_event()),
-            "one event"
-        );
-        // Held elsewhere: the data is copied; the last holder takes it as is.
+        send_sync(&in_chunk);
+        assert_eq!(in_chunk, owned);
+        assert_eq!(first, Message::new("message", "first", ""));
+        assert_ne!(in_chunk, first);
+        assert_eq!(format!("{in_chunk:?}"), format!("{owned:?}"));
+        assert_eq!(in_chunk.as_event(), owned.as_event());
+        let other = in_chunk.clone();
+        assert_eq!(other.data().as_ptr(), in_chunk.data().as_ptr(), "one text");
+        assert_eq!(other.data().as_ptr(), first.data().as_ptr().wrapping_add(5));
+        // Taken out of the buffer: a copy, whoever else holds it.
         assert_eq!(other.into_data(), "data");
-        assert_eq!(shared.into_data(), "data");
+        assert_eq!(in_chunk.into_data(), "data");
+        assert_eq!(first.data(), "first");
     }
 
     #[test]

@@ -6,9 +6,9 @@ use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
 use std::task::Waker;
 
-use crate::batch::Batch;
 #[cfg(feature = "fetch")]
 use crate::batch::Chunk;
+use crate::batch::{Batch, Unread};
 use crate::{ConnectionState, Error, Item, Message, Skipped};
 
 /// What a transport hands to the stream: queued items, the current state, whether it is over.
@@ -39,14 +39,14 @@ pub(crate) struct Queue {
 
 pub(crate) type QueueRef = Rc<RefCell<Queue>>;
 
-/// One queued entry: an item, or the messages of one chunk and the first one not yet taken.
+/// One queued entry: an item, or the messages of one chunk and where the next one to take is.
 #[derive(Debug)]
 enum Slot {
     Item(Result<Item, Error>),
     /// Only the fetch transport queues whole chunks (left out without it: less code in every
     /// app that reads a stream).
     #[cfg(feature = "fetch")]
-    Chunk(Chunk, usize),
+    Chunk(Unread),
 }
 
 /// `queue.borrow_mut()` in one place (a `RefCell`'s borrow records its caller for its never
@@ -198,7 +198,8 @@ impl Queue {
     pub(crate) fn push_chunk(&mut self, chunk: Chunk) {
         debug_assert!(self.max_bytes.is_none(), "a chunk is not counted");
         if chunk.len() > 0 {
-            self.push_slot(Slot::Chunk(chunk, 0));
+            let to = chunk.len();
+            self.push_slot(Slot::Chunk(Unread::new(&std::sync::Arc::new(chunk), 0, to)));
         }
     }
 
@@ -253,24 +254,23 @@ impl Queue {
         error
     }
 
-    /// The next item, if any (a message of a chunk is copied out of it).
+    /// The next item, if any. When it is a message of a chunk, the chunk's messages after it come
+    /// out of the queue with it: the stream reads those on its own, without a borrow of the
+    /// queue for each (their text stays in the chunk).
     ///
     /// Out of line: inlined into the stream's poll loop it made every fetch app larger, for no
     /// measurable speed.
     #[inline(never)]
-    pub(crate) fn pop(&mut self) -> Option<Result<Item, Error>> {
+    pub(crate) fn pop(&mut self) -> Option<(Result<Item, Error>, Option<Unread>)> {
         #[cfg(feature = "fetch")]
-        if let Some(Some(Slot::Chunk(chunk, next))) = self.items.get_mut(self.head) {
-            let message = chunk.get(*next).map(|m| Ok(Item::Message(m.to_message())));
-            *next += 1;
-            if *next < chunk.len() {
-                return message;
-            }
-            self.take_head();
-            return message;
+        if let Some(Some(Slot::Chunk(_))) = self.items.get(self.head)
+            && let Some(Slot::Chunk(mut rest)) = self.take_head()
+            && let Some(message) = rest.next_message()
+        {
+            return Some((Ok(Item::Message(message)), Some(rest)));
         }
         match self.take_head()? {
-            Slot::Item(item) => Some(item),
+            Slot::Item(item) => Some((item, None)),
             #[cfg(feature = "fetch")]
             Slot::Chunk(..) => None,
         }
@@ -280,7 +280,7 @@ impl Queue {
     pub(crate) fn pop_batch(&mut self) -> Option<Result<Batch, Error>> {
         Some(match self.take_head()? {
             #[cfg(feature = "fetch")]
-            Slot::Chunk(chunk, from) => Ok(Batch::chunk(chunk, from)),
+            Slot::Chunk(unread) => Ok(unread.into_batch()),
             Slot::Item(Ok(item)) => Ok(Batch::of_item(item)),
             Slot::Item(Err(error)) => Err(error),
         })
@@ -349,12 +349,21 @@ impl Queue {
 mod tests {
     use super::*;
 
+    impl Queue {
+        /// The next item (the rest of a chunk dropped).
+        fn pop_item(&mut self) -> Option<Result<Item, Error>> {
+            self.pop().map(|(item, _)| item)
+        }
+    }
+
     fn msg(data: &str) -> Message {
         Message::new("message", data, "")
     }
 
     fn drain(q: &mut Queue) -> Vec<Item> {
-        std::iter::from_fn(|| q.pop()).map(Result::unwrap).collect()
+        std::iter::from_fn(|| q.pop_item())
+            .map(Result::unwrap)
+            .collect()
     }
 
     #[test]
@@ -377,7 +386,7 @@ mod tests {
         q.push_message(msg("0123456789"));
         q.push_message(msg("0123456789"));
         q.push_message(msg("0123456789"));
-        q.pop();
+        q.pop_item();
         q.push_message(msg("after"));
         assert_eq!(
             drain(&mut q),
@@ -405,7 +414,7 @@ mod tests {
         // One in, one out, for a long time: always ten waiting, never caught up.
         for i in 10..10_000 {
             q.push_message(msg(&i.to_string()));
-            let Some(Ok(Item::Message(m))) = q.pop() else {
+            let Some(Ok(Item::Message(m))) = q.pop_item() else {
                 panic!("a message")
             };
             assert_eq!(m.data(), (i - 10).to_string());
@@ -431,7 +440,7 @@ mod tests {
         q.push_state(ConnectionState::Connecting);
         q.fail(Error::Status { status: 404 });
         assert_eq!(q.state(), ConnectionState::Closed);
-        let items: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        let items: Vec<_> = std::iter::from_fn(|| q.pop_item()).collect();
         assert!(
             matches!(
                 items.as_slice(),
@@ -457,14 +466,14 @@ mod tests {
             Some(Error::Status { status: 404 })
         ));
         assert!(matches!(
-            q.pop(),
+            q.pop_item(),
             Some(Ok(Item::State(ConnectionState::Connecting)))
         ));
         assert!(matches!(
-            q.pop(),
+            q.pop_item(),
             Some(Ok(Item::State(ConnectionState::Closed)))
         ));
-        assert!(q.pop().is_none() && q.is_empty());
+        assert!(q.pop_item().is_none() && q.is_empty());
         // Taken after the consumer read everything before it.
         q.fail(Error::Status { status: 500 });
         assert!(matches!(
@@ -472,7 +481,7 @@ mod tests {
             Some(Error::Status { status: 500 })
         ));
         assert!(matches!(
-            q.pop(),
+            q.pop_item(),
             Some(Ok(Item::State(ConnectionState::Closed)))
         ));
         assert!(q.is_empty() && q.head == 0);
@@ -492,22 +501,61 @@ mod tests {
         q.push_chunk(chunk);
         q.push_state(ConnectionState::Closed);
         assert!(matches!(
-            q.pop(),
+            q.pop_item(),
             Some(Ok(Item::State(ConnectionState::Open)))
         ));
-        assert_eq!(q.pop().unwrap().unwrap(), Item::Message(msg("a")));
-        // The rest of the first chunk, then the second whole (the empty one was never queued).
-        let rest = q.pop_batch().unwrap().unwrap();
+        // The first message of a chunk comes with the rest of it.
+        let (a, rest) = q.pop().unwrap();
+        assert_eq!(a.unwrap(), Item::Message(msg("a")));
+        let rest = rest.unwrap().into_batch();
         assert_eq!(
             rest.messages().map(|m| m.data()).collect::<Vec<_>>(),
             ["b", "c"]
         );
+        // The second whole (the empty one was never queued).
         assert_eq!(q.pop_batch().unwrap().unwrap().len(), 3);
         assert_eq!(
             q.pop_batch().unwrap().unwrap().item(),
             Some(&Item::State(ConnectionState::Closed))
         );
-        assert!(q.pop().is_none() && q.is_empty());
+        assert!(q.pop_item().is_none() && q.is_empty());
+    }
+
+    #[test]
+    #[cfg(feature = "fetch")]
+    fn messages_taken_from_a_chunk_keep_their_own_type_and_id() {
+        let parts = [
+            ("message", "a", ""),
+            ("tick", "b", ""),
+            ("tick", "c\nd", "7"),
+            ("tick", "", "7"),
+            ("message", "e", "7"),
+            ("message", "é", "8"),
+        ];
+        let mut chunk = Chunk::default();
+        for (t, d, id) in parts {
+            chunk.push(crate::MessageRef::new(t, d, id));
+        }
+        let want: Vec<_> = parts
+            .iter()
+            .map(|(t, d, id)| Item::Message(Message::new(*t, *d, *id)))
+            .collect();
+        // Some taken one by one, the rest as a batch.
+        for one_by_one in 1..=parts.len() {
+            let mut q = Queue::default();
+            q.push_chunk(chunk.clone());
+            let (first, rest) = q.pop().unwrap();
+            assert!(q.pop().is_none() && q.is_empty(), "taken whole");
+            let mut rest = rest.unwrap();
+            let mut got = vec![first.unwrap()];
+            got.extend((1..one_by_one).map(|_| Item::Message(rest.next_message().unwrap())));
+            got.extend(
+                rest.into_batch()
+                    .messages()
+                    .map(|m| Item::Message(m.to_message())),
+            );
+            assert_eq!(got, want, "{one_by_one} one by one");
+        }
     }
 
     #[test]

@@ -144,6 +144,10 @@ pub struct EventStream {
     close: Arc<Control>,
     done_on_data: Option<String>,
     terminated: bool,
+    /// The rest of the chunk whose first message was the last taken from the queue: read from
+    /// here, one message at a time, without a borrow of the queue for each.
+    #[cfg(feature = "fetch")]
+    unread: Option<crate::batch::Unread>,
 }
 
 impl fmt::Debug for EventStream {
@@ -242,6 +246,8 @@ impl EventStream {
             close,
             done_on_data,
             terminated: false,
+            #[cfg(feature = "fetch")]
+            unread: None,
         }
     }
 
@@ -286,10 +292,38 @@ impl EventStream {
 
     fn release(&mut self) {
         self.terminated = true;
+        #[cfg(feature = "fetch")]
+        {
+            self.unread = None;
+        }
         // Release the transport before borrowing the queue: dropping runs JS (close, abort).
         self.inner = None;
         crate::queue::edit(&self.queue).clear();
         drop(self.close.waker.take());
+    }
+
+    /// The next message of the chunk being read (none once the stream was closed: the close is
+    /// said first).
+    #[inline]
+    fn next_unread(&mut self) -> Option<Message> {
+        #[cfg(feature = "fetch")]
+        if !self.terminated && !self.close.is_closed() {
+            return self.unread.as_mut()?.next_message();
+        }
+        None
+    }
+
+    /// The rest of the chunk being read, as a batch.
+    fn unread_batch(&mut self) -> Option<Batch> {
+        #[cfg(feature = "fetch")]
+        if !self.terminated && !self.close.is_closed() {
+            return self
+                .unread
+                .take()
+                .filter(|unread| !unread.is_empty())
+                .map(crate::batch::Unread::into_batch);
+        }
+        None
     }
 
     fn is_sentinel(&self, message: &Message) -> bool {
@@ -402,33 +436,35 @@ impl EventStream {
     /// [`next_batch`](EventStream::next_batch) as a poll function.
     pub fn poll_next_batch(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Batch, Error>>> {
         let closed = || Some(Ok(Batch::of_item(Item::State(ConnectionState::Closed))));
-        Poll::Ready(
-            match std::task::ready!(self.poll_queue(cx, crate::queue::Queue::pop_batch)) {
-                Step::End => None,
-                Step::Closed => closed(),
-                Step::Taken(Err(error)) => {
-                    self.release();
-                    Some(Err(error))
-                }
-                Step::Taken(Ok(mut batch)) => {
-                    let sentinel = self.done_on_data.as_deref();
-                    match sentinel.and_then(|s| batch.messages().position(|m| m.data() == s)) {
-                        Some(0) => {
-                            self.release();
-                            closed()
-                        }
-                        Some(before) => {
-                            // The messages before the sentinel now; the next poll says `Closed`
-                            // and ends, as after a close handle.
-                            batch.truncate(before);
-                            self.close.closed.store(true, Ordering::Release);
-                            Some(Ok(batch))
-                        }
-                        None => Some(Ok(batch)),
+        let step = match self.unread_batch() {
+            Some(batch) => Step::Taken(Ok(batch)),
+            None => std::task::ready!(self.poll_queue(cx, crate::queue::Queue::pop_batch)),
+        };
+        Poll::Ready(match step {
+            Step::End => None,
+            Step::Closed => closed(),
+            Step::Taken(Err(error)) => {
+                self.release();
+                Some(Err(error))
+            }
+            Step::Taken(Ok(mut batch)) => {
+                let sentinel = self.done_on_data.as_deref();
+                match sentinel.and_then(|s| batch.messages().position(|m| m.data() == s)) {
+                    Some(0) => {
+                        self.release();
+                        closed()
                     }
+                    Some(before) => {
+                        // The messages before the sentinel now; the next poll says `Closed`
+                        // and ends, as after a close handle.
+                        batch.truncate(before);
+                        self.close.closed.store(true, Ordering::Release);
+                        Some(Ok(batch))
+                    }
+                    None => Some(Ok(batch)),
                 }
-            },
-        )
+            }
+        })
     }
 }
 
@@ -437,10 +473,23 @@ impl Stream for EventStream {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        let item = match std::task::ready!(this.poll_queue(cx, crate::queue::Queue::pop)) {
-            Step::End => return Poll::Ready(None),
-            Step::Closed => return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed)))),
-            Step::Taken(item) => item,
+        let item = match this.next_unread() {
+            Some(message) => Ok(Item::Message(message)),
+            None => match std::task::ready!(this.poll_queue(cx, crate::queue::Queue::pop)) {
+                Step::End => return Poll::Ready(None),
+                Step::Closed => {
+                    return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed))));
+                }
+                Step::Taken((item, rest)) => {
+                    #[cfg(feature = "fetch")]
+                    {
+                        this.unread = rest;
+                    }
+                    #[cfg(not(feature = "fetch"))]
+                    drop(rest);
+                    item
+                }
+            },
         };
         match &item {
             Ok(Item::Message(m)) if this.is_sentinel(m) => {

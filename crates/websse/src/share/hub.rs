@@ -6,10 +6,11 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 use std::task::Waker;
 
 use super::dedupe::{From, Seen};
-use super::inbox::{Inbox, Shared, run_cost};
+use super::inbox::{Inbox, run_cost};
 use crate::batch::Chunk;
 use crate::{ConnectionState, Error, Item, MessageRef, Role, Sharing, SseRequest};
 
@@ -47,7 +48,7 @@ pub(crate) struct Hub {
     /// The handle of the connection this tab runs (alone or as the leader), for `reconnect`.
     connection: Option<crate::CloseHandle>,
     /// Messages `from..to` of a chunk not delivered yet: the fastest subscriber had no room.
-    pending: Option<(Rc<Shared>, usize, usize)>,
+    pending: Option<(Arc<Chunk>, usize, usize)>,
 }
 
 impl Drop for Hub {
@@ -277,13 +278,13 @@ impl Hub {
     }
 
     /// Messages `from..to` of a chunk from this tab's own connection, for every subscriber: the
-    /// chunk is shared, not copied per subscriber (each copies a message out as it reads it).
+    /// chunk is shared, not copied per subscriber, and so are the messages each takes out of it.
     ///
     /// `paced`: at the pace of the fastest subscriber, as much as fits in its queue now, and the
     /// rest [pending](Hub::has_pending) until it has read that; otherwise all at once (a leader
     /// reads on for the other tabs), and every subscriber without room lags.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn deliver_chunk(&mut self, chunk: Chunk, from: usize, to: usize, paced: bool) {
+    pub(crate) fn deliver_chunk(&mut self, chunk: Arc<Chunk>, from: usize, to: usize, paced: bool) {
         // The repeats after a handover are left out: rare, so a new chunk is built only then.
         // In a tab of its own there is no handover, and nothing to look for.
         let mut kept: Option<Chunk> = None;
@@ -307,21 +308,20 @@ impl Hub {
         let (chunk, from, to) = match kept {
             Some(fresh) => {
                 let len = fresh.len();
-                (fresh, 0, len)
+                (Arc::new(fresh), 0, len)
             }
             None => (chunk, from, to),
         };
         if from >= to {
             return;
         }
-        let shared = Rc::new(Shared::new(chunk, from, self.live().count()));
         if paced {
-            self.pending = Some((shared, from, to));
+            self.pending = Some((chunk, from, to));
             self.deliver_pending();
         } else {
-            let total = run_cost(shared.chunk(), from, to);
+            let total = run_cost(&chunk, from, to);
             for queue in self.live() {
-                queue.push_run(&shared, from, to, total);
+                queue.push_run(&chunk, from, to, total);
             }
         }
     }
@@ -336,20 +336,19 @@ impl Hub {
     /// (at least one message), so that the fastest subscriber sets the pace and only the others
     /// lag.
     pub(crate) fn deliver_pending(&mut self) {
-        let Some((shared, from, to)) = self.pending.take() else {
+        let Some((chunk, from, to)) = self.pending.take() else {
             return;
         };
-        let chunk = shared.chunk();
         // No subscriber left: nothing to deliver to.
         let Some(room) = self.live().map(|queue| queue.room()).max() else {
             return;
         };
         let mut end = to;
-        let mut total = run_cost(chunk, from, to);
+        let mut total = run_cost(&chunk, from, to);
         if total > room {
             (end, total) = (from, 0);
             while end < to {
-                let one = run_cost(chunk, end, end + 1);
+                let one = run_cost(&chunk, end, end + 1);
                 if end > from && total + one > room {
                     break;
                 }
@@ -357,10 +356,10 @@ impl Hub {
             }
         }
         for queue in self.live() {
-            queue.push_run(&shared, from, end, total);
+            queue.push_run(&chunk, from, end, total);
         }
         if end < to {
-            self.pending = Some((shared, end, to));
+            self.pending = Some((chunk, end, to));
         }
     }
 
@@ -369,7 +368,7 @@ impl Hub {
     pub(crate) fn deliver_chunk_from(
         &mut self,
         leader: &str,
-        chunk: Chunk,
+        chunk: Arc<Chunk>,
         from: usize,
         to: usize,
         paced: bool,
@@ -507,12 +506,12 @@ mod tests {
         }
     }
 
-    fn chunk(messages: &[(&str, &str)]) -> Chunk {
+    fn chunk(messages: &[(&str, &str)]) -> Arc<Chunk> {
         let mut chunk = Chunk::default();
         for (data, id) in messages {
             chunk.push(MessageRef::new("message", data, id));
         }
-        chunk
+        Arc::new(chunk)
     }
 
     #[test]

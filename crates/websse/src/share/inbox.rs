@@ -2,16 +2,14 @@
 //!
 //! The messages of one chunk of the body reach every subscriber as one reference to the same
 //! chunk (and the range of it this subscriber has yet to read): delivering a chunk costs the same
-//! for four subscribers as for one. A lone subscriber copies each message out of the chunk as an
-//! [`EventStream`](crate::EventStream) does; several clone messages made once for all of them.
+//! for four subscribers as for one, and so does taking a message out of it (its text stays in the
+//! chunk, as for an [`EventStream`](crate::EventStream)).
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Waker;
 
-use crate::batch::{Batch, Chunk};
+use crate::batch::{Chunk, Unread};
 use crate::{ConnectionState, Error, Item, Message, MessageRef, Skipped};
 
 #[derive(Debug)]
@@ -27,92 +25,7 @@ pub(crate) struct Inbox {
 #[derive(Debug)]
 enum Entry {
     Item(Result<Item, Error>),
-    Run(Run),
-}
-
-/// A chunk of messages that the subscribers share.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    /// In an `Arc`: a [`Batch`] lends it out, and a batch may be sent to another thread.
-    chunk: Arc<Chunk>,
-    /// With several subscribers: messages `first..` of the chunk, each made by the first
-    /// subscriber that takes it as a [`Message`] and cloned by the others, without copying its
-    /// text. `None` for one subscriber, which copies each message out of the chunk instead (one
-    /// allocation rather than two); nothing is made for subscribers that read batches.
-    messages: Option<RefCell<Vec<Option<Message>>>>,
-    first: usize,
-}
-
-impl Shared {
-    /// Messages `from..` of `chunk` for `subscribers` subscribers.
-    pub(crate) fn new(chunk: Chunk, from: usize, subscribers: usize) -> Shared {
-        Shared {
-            chunk: Arc::new(chunk),
-            messages: (subscribers > 1).then(RefCell::default),
-            first: from,
-        }
-    }
-
-    pub(crate) fn chunk(&self) -> &Chunk {
-        &self.chunk
-    }
-
-    fn message(&self, i: usize) -> Option<Message> {
-        let (Some(messages), Some(j)) = (&self.messages, i.checked_sub(self.first)) else {
-            return self.chunk.get(i).map(|m| m.to_message());
-        };
-        let mut messages = messages.borrow_mut();
-        if let Some(Some(message)) = messages.get(j) {
-            return Some(message.clone());
-        }
-        let message = self.chunk.get(i)?.to_shared_message();
-        if messages.len() <= j {
-            messages.resize(j + 1, None);
-        }
-        messages[j] = Some(message.clone());
-        Some(message)
-    }
-}
-
-/// Messages `next..end` of a chunk that the other subscribers share.
-#[derive(Debug)]
-pub(crate) struct Run {
-    shared: Rc<Shared>,
-    next: usize,
-    end: usize,
-}
-
-impl Run {
-    fn new(shared: &Rc<Shared>, next: usize, end: usize) -> Run {
-        Run {
-            shared: Rc::clone(shared),
-            next,
-            end,
-        }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.next >= self.end
-    }
-
-    /// The next message.
-    pub(crate) fn next_message(&mut self) -> Option<Message> {
-        if self.next >= self.end {
-            return None;
-        }
-        self.next += 1;
-        self.shared.message(self.next - 1)
-    }
-
-    /// The messages not yet taken, lent out.
-    pub(crate) fn into_batch(self) -> Batch {
-        Batch::shared(Arc::clone(&self.shared.chunk), self.next, self.end)
-    }
-
-    /// What the messages not yet taken count for against the bound.
-    fn cost(&self) -> usize {
-        run_cost(&self.shared.chunk, self.next, self.end)
-    }
+    Run(Unread),
 }
 
 /// What one queued message counts for against the bound: the same measure as an
@@ -176,19 +89,19 @@ impl Inbox {
 
     /// Queues messages `from..to` of a shared chunk, which count `total` in all; those that do
     /// not fit are dropped as by [`push_message`](Inbox::push_message).
-    pub(crate) fn push_run(&mut self, shared: &Rc<Shared>, from: usize, to: usize, total: usize) {
+    pub(crate) fn push_run(&mut self, chunk: &Arc<Chunk>, from: usize, to: usize, total: usize) {
         if self.queued_bytes.saturating_add(total) <= self.max_bytes {
             self.queued_bytes += total;
-            self.push(Entry::Run(Run::new(shared, from, to)));
+            self.push(Entry::Run(Unread::new(chunk, from, to)));
             return;
         }
         // Some do not fit: message by message, keeping the runs that do.
         let mut run = None;
         for i in from..to {
-            let cost = shared.chunk.get(i).map_or(0, cost);
+            let cost = chunk.get(i).map_or(0, cost);
             if self.over(cost) {
                 if let Some(start) = run.take() {
-                    self.push(Entry::Run(Run::new(shared, start, i)));
+                    self.push(Entry::Run(Unread::new(chunk, start, i)));
                 }
                 self.lag();
             } else {
@@ -197,7 +110,7 @@ impl Inbox {
             }
         }
         if let Some(start) = run {
-            self.push(Entry::Run(Run::new(shared, start, to)));
+            self.push(Entry::Run(Unread::new(chunk, start, to)));
         }
     }
 
@@ -226,13 +139,13 @@ impl Inbox {
         self.finished = true;
     }
 
-    /// The next item, if any (a message of a shared chunk is copied out of it).
+    /// The next item, if any.
     pub(crate) fn pop(&mut self) -> Option<Result<Item, Error>> {
         loop {
             let message = match self.entries.front_mut()? {
                 Entry::Run(run) => {
                     let message = run.next_message();
-                    if run.next >= run.end {
+                    if run.is_empty() {
                         self.entries.pop_front();
                     }
                     message
@@ -255,11 +168,14 @@ impl Inbox {
     /// The messages of a shared chunk at the front, taken out whole: the subscriber reads them
     /// on its own, without going through the hub for each one. They no longer count against the
     /// bound (a subscriber holds at most one such run).
-    pub(crate) fn take_run(&mut self) -> Option<Run> {
+    pub(crate) fn take_run(&mut self) -> Option<Unread> {
         let Some(Entry::Run(run)) = self.entries.front() else {
             return None;
         };
-        self.queued_bytes = self.queued_bytes.saturating_sub(run.cost());
+        let (from, to) = run.range();
+        self.queued_bytes = self
+            .queued_bytes
+            .saturating_sub(run_cost(run.chunk(), from, to));
         match self.entries.pop_front() {
             Some(Entry::Run(run)) => Some(run),
             _ => None,
@@ -296,13 +212,13 @@ mod tests {
         Message::new("message", data, "")
     }
 
-    /// The messages as a chunk shared by two subscribers.
-    fn chunk(data: &[&str]) -> Rc<Shared> {
+    /// The messages as a chunk to share.
+    fn chunk(data: &[&str]) -> Arc<Chunk> {
         let mut chunk = Chunk::default();
         for d in data {
             chunk.push(MessageRef::new("message", d, ""));
         }
-        Rc::new(Shared::new(chunk, 0, 2))
+        Arc::new(chunk)
     }
 
     fn total(chunk: &Chunk, from: usize, to: usize) -> usize {
@@ -320,11 +236,11 @@ mod tests {
         let c = chunk(&["a", "b", "c"]);
         let mut inbox = Inbox::bounded(1 << 20);
         inbox.push_state(ConnectionState::Open);
-        inbox.push_run(&c, 1, 3, total(&c.chunk, 1, 3));
+        inbox.push_run(&c, 1, 3, total(&c, 1, 3));
         inbox.push_message(msg("d"));
         assert_eq!(
             inbox.queued_bytes(),
-            total(&c.chunk, 1, 3) + cost((&msg("d")).into())
+            total(&c, 1, 3) + cost((&msg("d")).into())
         );
         assert_eq!(
             drain(&mut inbox),
@@ -336,14 +252,14 @@ mod tests {
             ]
         );
         assert_eq!(inbox.queued_bytes(), 0, "every message given back");
-        assert_eq!(Rc::strong_count(&c), 1, "the chunk is let go once read");
+        assert_eq!(Arc::strong_count(&c), 1, "the chunk is let go once read");
     }
 
     #[test]
     fn a_run_taken_out_reads_on_its_own_and_no_longer_counts() {
         let c = chunk(&["a", "b", "c"]);
         let mut inbox = Inbox::bounded(1 << 20);
-        inbox.push_run(&c, 0, 3, total(&c.chunk, 0, 3));
+        inbox.push_run(&c, 0, 3, total(&c, 0, 3));
         inbox.push_state(ConnectionState::Open);
         assert_eq!(inbox.pop().unwrap().unwrap(), Item::Message(msg("a")));
         let mut run = inbox.take_run().unwrap();
@@ -357,11 +273,11 @@ mod tests {
     #[test]
     fn a_run_that_does_not_fit_keeps_what_fits_and_counts_the_rest() {
         let c = chunk(&["0123456789"; 6]);
-        let one = total(&c.chunk, 0, 1);
+        let one = total(&c, 0, 1);
         let mut inbox = Inbox::bounded(2 * one);
         inbox.push_message(msg("0123456789"));
         // One more fits; the other five are dropped, counted in one notice.
-        inbox.push_run(&c, 0, 6, total(&c.chunk, 0, 6));
+        inbox.push_run(&c, 0, 6, total(&c, 0, 6));
         assert_eq!(
             drain(&mut inbox),
             [
@@ -371,7 +287,7 @@ mod tests {
             ]
         );
         // Drained: room again, and a run that fits goes in whole.
-        inbox.push_run(&c, 4, 6, total(&c.chunk, 4, 6));
+        inbox.push_run(&c, 4, 6, total(&c, 4, 6));
         assert_eq!(drain(&mut inbox).len(), 2);
     }
 
@@ -379,7 +295,7 @@ mod tests {
     fn a_run_larger_than_the_bound_still_passes_its_first_message() {
         let c = chunk(&["a message far over eight bytes", "and another"]);
         let mut inbox = Inbox::bounded(8);
-        inbox.push_run(&c, 0, 2, total(&c.chunk, 0, 2));
+        inbox.push_run(&c, 0, 2, total(&c, 0, 2));
         assert_eq!(
             drain(&mut inbox),
             [
