@@ -4,7 +4,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::batch::{Chunk, Span};
+// Natively nothing reads a body: only tests fill chunks.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) mod chunk;
+
+use chunk::{Chunk, Span};
 
 /// One message: a server-sent event, an NDJSON line or a raw text chunk.
 ///
@@ -100,10 +104,13 @@ impl Message {
 
     /// Deserializes the data as JSON (cargo feature `json`, on by default).
     ///
+    /// `T` may borrow from the message: a `&str` or `Cow<str>` field (with `#[serde(borrow)]`)
+    /// points into the data instead of being copied, when the JSON string has no escapes.
+    ///
     /// # Errors
     /// [`Error::Json`](crate::Error::Json) when the data is not valid JSON for `T`.
     #[cfg(feature = "json")]
-    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, crate::Error> {
+    pub fn json<'a, T: serde::Deserialize<'a>>(&'a self) -> Result<T, crate::Error> {
         Ok(serde_json::from_str(self.data())?)
     }
 
@@ -540,6 +547,23 @@ mod tests {
         assert_eq!(m.json::<Delta>().unwrap(), Delta { text: "hi".into() });
         assert_eq!(m.event_type(), "delta");
         assert_eq!(m.last_event_id(), "s:1");
+    }
+
+    #[test]
+    fn json_helper_borrows_from_the_message() {
+        #[derive(serde::Deserialize)]
+        struct Borrowed<'a> {
+            text: &'a str,
+        }
+        let m = Message::new("delta", r#"{"text":"hi"}"#, "");
+        let b: Borrowed<'_> = m.json().unwrap();
+        assert_eq!(b.text, "hi");
+        assert!(
+            m.data()
+                .as_bytes()
+                .as_ptr_range()
+                .contains(&b.text.as_ptr())
+        );
     }
 
     #[test]

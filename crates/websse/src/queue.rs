@@ -6,9 +6,9 @@ use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
 use std::task::Waker;
 
-#[cfg(feature = "fetch")]
-use crate::batch::Chunk;
 use crate::batch::{Batch, Unread};
+#[cfg(feature = "fetch")]
+use crate::message::chunk::Chunk;
 use crate::{ConnectionState, Error, Item, Message, Skipped};
 
 /// What a transport hands to the stream: queued items, the current state, whether it is over.

@@ -625,7 +625,7 @@ mod tests {
     use super::*;
     use crate::Skipped;
     #[cfg(feature = "fetch")]
-    use crate::batch::Chunk;
+    use crate::message::chunk::Chunk;
     use futures::StreamExt;
     use futures::executor::block_on;
 

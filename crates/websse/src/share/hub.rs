@@ -11,7 +11,7 @@ use std::task::Waker;
 
 use super::dedupe::{From, Seen};
 use super::inbox::{Inbox, run_cost};
-use crate::batch::Chunk;
+use crate::message::chunk::Chunk;
 use crate::{ConnectionState, Error, Item, MessageRef, Role, Sharing, SseRequest};
 
 thread_local! {

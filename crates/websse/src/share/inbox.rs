@@ -9,7 +9,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::task::Waker;
 
-use crate::batch::{Chunk, Unread};
+use crate::batch::Unread;
+use crate::message::chunk::Chunk;
 use crate::{ConnectionState, Error, Item, Message, MessageRef, Skipped};
 
 #[derive(Debug)]

@@ -459,7 +459,7 @@ mod tests {
     }
 
     fn deliver(stream: &SharedStream, data: &[&str]) {
-        let mut chunk = crate::batch::Chunk::default();
+        let mut chunk = crate::message::chunk::Chunk::default();
         for d in data {
             chunk.push(crate::MessageRef::new("message", d, ""));
         }

@@ -30,10 +30,10 @@ use super::{
     Settled, Timer, copy_bytes, fetch_with_request, js_error, js_message, js_message_after,
     performance_now,
 };
-use crate::batch::Chunk;
 use crate::control::Control;
 use crate::framing::{Decoded, Decoder};
 use crate::lifecycle::{self, Next, Outcome, Reconnects};
+use crate::message::chunk::Chunk;
 use crate::queue::QueueRef;
 use crate::request::Body;
 use crate::response::{StatusClass, classify_status, is_event_stream, parse_retry_after};
