@@ -117,13 +117,14 @@
 //!   so it works under a strict Content-Security-Policy (`script-src 'self' 'wasm-unsafe-eval'`).
 //!
 //! # Borrowed batches, for hot loops
-//! Each [`Item::Message`] owns its [`Message`] (one allocation), which is what most code wants.
-//! A loop over a flood of small messages can borrow them instead: [`EventStream::next_batch`]
-//! yields a [`Batch`], every message that is ready at once (on the fetch transport, all that one
-//! chunk of the body completed, copied once into one buffer), lent out as [`MessageRef`]s with no
-//! allocation per message; [`MessageRef::json`] deserializes into types that borrow from the
-//! data. A batch that holds no message stands for one other item ([`Batch::item`]). It is the
-//! same stream, ending where the [`Item`] stream ends, and the two may be mixed. A
+//! On the fetch transport the messages that one chunk of the body completed are copied once into
+//! one buffer, and each [`Item::Message`] shares it (no allocation per message; see [`Message`]).
+//! A loop over a flood of small messages can also skip the item per message:
+//! [`EventStream::next_batch`] yields a [`Batch`], every message that is ready at once (on the
+//! fetch transport, all that one chunk of the body completed), lent out as [`MessageRef`]s;
+//! [`MessageRef::json`] deserializes into types that borrow from the data. A batch that holds no
+//! message stands for one other item ([`Batch::item`]). It is the same stream, ending where the
+//! [`Item`] stream ends, and the two may be mixed. A
 //! [`Subscription`] of a shared stream has [`next_batch`](Subscription::next_batch) too: its
 //! batches lend out the chunk that every subscriber reads.
 //!
