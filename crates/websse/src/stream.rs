@@ -473,23 +473,26 @@ impl Stream for EventStream {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        let item = match this.next_unread() {
-            Some(message) => Ok(Item::Message(message)),
-            None => match std::task::ready!(this.poll_queue(cx, crate::queue::Queue::pop)) {
-                Step::End => return Poll::Ready(None),
-                Step::Closed => {
-                    return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed))));
+        // The hot path: the next message of the chunk being read, returned from here.
+        if let Some(message) = this.next_unread() {
+            if this.is_sentinel(&message) {
+                this.release();
+                return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed))));
+            }
+            return Poll::Ready(Some(Ok(Item::Message(message))));
+        }
+        let item = match std::task::ready!(this.poll_queue(cx, crate::queue::Queue::pop)) {
+            Step::End => return Poll::Ready(None),
+            Step::Closed => return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed)))),
+            Step::Taken((item, rest)) => {
+                #[cfg(feature = "fetch")]
+                {
+                    this.unread = rest;
                 }
-                Step::Taken((item, rest)) => {
-                    #[cfg(feature = "fetch")]
-                    {
-                        this.unread = rest;
-                    }
-                    #[cfg(not(feature = "fetch"))]
-                    drop(rest);
-                    item
-                }
-            },
+                #[cfg(not(feature = "fetch"))]
+                drop(rest);
+                item
+            }
         };
         match &item {
             Ok(Item::Message(m)) if this.is_sentinel(m) => {
@@ -664,12 +667,20 @@ mod tests {
     /// A stream whose transport queued one chunk of messages with these data, then `Closed`.
     #[cfg(feature = "fetch")]
     fn chunked(data: &[&str], done_on_data: Option<&str>) -> EventStream {
+        chunks(&[data], done_on_data)
+    }
+
+    /// A stream whose transport queued chunks of messages with these data, then `Closed`.
+    #[cfg(feature = "fetch")]
+    fn chunks(chunks: &[&[&str]], done_on_data: Option<&str>) -> EventStream {
         let queue = QueueRef::default();
-        let mut chunk = Chunk::default();
-        for d in data {
-            chunk.push(crate::MessageRef::new("message", d, "7"));
+        for data in chunks {
+            let mut chunk = Chunk::default();
+            for d in *data {
+                chunk.push(crate::MessageRef::new("message", d, "7"));
+            }
+            crate::queue::edit(&queue).push_chunk(chunk);
         }
-        crate::queue::edit(&queue).push_chunk(chunk);
         crate::queue::edit(&queue).push_state(ConnectionState::Closed);
         EventStream::with_transport(queue, None, Arc::default(), done_on_data.map(str::to_owned))
     }
@@ -735,7 +746,8 @@ mod tests {
     #[test]
     #[cfg(feature = "fetch")]
     fn the_sentinel_inside_a_chunk_ends_the_stream() {
-        let mut s = chunked(&["a", "[DONE]", "after"], Some("[DONE]"));
+        // More follows in the queue: the stream ends at the sentinel, not at what comes next.
+        let mut s = chunks(&[&["a", "[DONE]", "after"], &["later"]], Some("[DONE]"));
         assert_eq!(data_of(block_on(s.next())), "a");
         assert_eq!(
             block_on(s.next()).unwrap().unwrap(),
