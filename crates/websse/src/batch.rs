@@ -128,6 +128,20 @@ impl Batch {
         }
     }
 
+    /// The messages of the batch, in order, owned: each shares the batch's buffer (no copy of
+    /// its text, no allocation), for code that keeps some of them. None when the batch is
+    /// another item.
+    pub fn into_messages(self) -> impl Iterator<Item = Message> {
+        let (mut unread, mut one) = (None, None);
+        match self.inner {
+            Inner::Chunk(chunk, from, to) => unread = Some(Unread::new(&chunk, from, to)),
+            Inner::Item(Item::Message(message)) => one = Some(message),
+            Inner::Item(_) => {}
+        }
+        one.into_iter()
+            .chain(std::iter::from_fn(move || unread.as_mut()?.next_message()))
+    }
+
     /// How many messages the batch holds.
     pub fn len(&self) -> usize {
         match &self.inner {
@@ -198,18 +212,37 @@ mod tests {
         let mut batch = Batch::chunk(Arc::new(c), 1, 3);
         let data: Vec<_> = batch.messages().map(|m| m.data()).collect();
         assert_eq!((data, batch.len(), batch.item()), (vec!["b", "c"], 2, None));
+        let kept: Vec<Message> = batch.clone().into_messages().collect();
+        assert_eq!(
+            kept,
+            [
+                Message::new("message", "b", ""),
+                Message::new("message", "c", "")
+            ]
+        );
+        let lent: Vec<_> = batch.messages().map(|m| m.data().as_ptr()).collect();
+        let owned: Vec<_> = kept.iter().map(|m| m.data().as_ptr()).collect();
+        if cfg!(feature = "fetch") {
+            assert_eq!(lent, owned, "the text is shared, not copied");
+        }
         batch.truncate(1);
         assert_eq!(
             batch.messages().map(|m| m.data()).collect::<Vec<_>>(),
             ["b"]
         );
+        assert_eq!(batch.clone().into_messages().count(), 1);
         let single = Batch::of_item(Item::Message(Message::new("t", "x", "1")));
         assert_eq!(
             single.messages().next(),
             Some(MessageRef::new("t", "x", "1"))
         );
         assert_eq!((single.len(), single.item()), (1, None));
+        assert_eq!(
+            single.into_messages().collect::<Vec<_>>(),
+            [Message::new("t", "x", "1")]
+        );
         let state = Batch::of_item(Item::State(crate::ConnectionState::Open));
         assert!(state.is_empty() && state.item().is_some());
+        assert_eq!(state.into_messages().count(), 0);
     }
 }

@@ -122,11 +122,12 @@
 //! A loop over a flood of small messages can also skip the item per message:
 //! [`EventStream::next_batch`] yields a [`Batch`], every message that is ready at once (on the
 //! fetch transport, all that one chunk of the body completed), lent out as [`MessageRef`]s;
-//! [`MessageRef::json`] deserializes into types that borrow from the data. A batch that holds no
-//! message stands for one other item ([`Batch::item`]). It is the same stream, ending where the
-//! [`Item`] stream ends, and the two may be mixed. A
-//! [`Subscription`] of a shared stream has [`next_batch`](Subscription::next_batch) too: its
-//! batches lend out the chunk that every subscriber reads.
+//! [`MessageRef::json`] deserializes into types that borrow from the data, and
+//! [`Batch::into_messages`] keeps them as [`Message`]s that share the buffer. A batch that holds
+//! no message stands for one other item ([`Batch::item`]). It is the same stream, ending where
+//! the [`Item`] stream ends, and the two may be mixed. A [`Subscription`] of a shared stream has
+//! [`next_batch`](Subscription::next_batch) too: its batches lend out the chunk that every
+//! subscriber reads.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), websse::Error> {
