@@ -18,6 +18,8 @@
 //                        event's data in and counts it: the floor of any wasm reader of it
 //   split-only           the wasm floor plus the cheapest split into events (at blank lines, no
 //                        SSE rules): the bound of any reader, serde_json's cost on JSON included
+//   items-floor          `next_batch` with each message made an owned item of the simplest
+//                        `Stream` (a poll per item): the floor of any stream of owned items
 //
 // With `json`, the data is OpenAI-shaped JSON and each reader parses it and sums the lengths of
 // `choices[0].delta.content` (`content`).
@@ -132,6 +134,7 @@ const RUNNERS = {
   "floor-wasm": (url) => wasm.run_floor(url),
   "parser-only": (url, json) => wasm.run_parser_only(url, json),
   "split-only": (url, json) => wasm.run_split_only(url, json),
+  "items-floor": (url, json) => wasm.run_items_floor(url, json),
   "eventsource-floor": (url) => wasm.run_eventsource_floor(url),
 };
 
@@ -144,6 +147,7 @@ const NEEDS = {
   "floor-wasm": "run_floor",
   "parser-only": "run_parser_only",
   "split-only": "run_split_only",
+  "items-floor": "run_items_floor",
   "eventsource-floor": "run_eventsource_floor",
 };
 

@@ -199,6 +199,40 @@ async fn read_items(
     Ok((counts, last.map(Message::into_data)))
 }
 
+/// The floor of a stream of owned items over websse's fetch transport: `next_batch`, and each
+/// batch's messages as owned `Item`s (`into_messages`, no copy) through the simplest `Stream`
+/// there is (`futures::stream::iter`), read as [`read_items`] reads: one poll per item, with
+/// none of an `EventStream`'s checks (a close, the end of the stream, a sentinel).
+///
+/// # Errors
+/// As [`run_websse`].
+#[wasm_bindgen]
+pub async fn run_items_floor(url: String, json: bool) -> Result<JsValue, JsValue> {
+    let allocs_before = allocs();
+    let started = now();
+    let mut stream = SseRequest::get(url)
+        .events(["end"])
+        .open()
+        .map_err(js_err)?;
+    let mut counts = Counts::default();
+    let mut last = None;
+    'read: while let Some(batch) = stream.next_batch().await {
+        let messages = batch.map_err(js_err)?.into_messages();
+        let mut items =
+            futures::stream::iter(messages.map(|m| Ok::<_, websse::Error>(Item::Message(m))));
+        while let Some(item) = items.next().await {
+            if let Item::Message(msg) = item.map_err(js_err)? {
+                if counts.message(&msg, json)? {
+                    break 'read;
+                }
+                last = Some(msg);
+            }
+        }
+    }
+    drop(stream);
+    counts.result(started, allocs_before, last.map(Message::into_data))
+}
+
 /// `n` subscriptions of one websse `SharedStream` of the flood at `url`, over fetch.
 fn subscriptions(url: String, n: u32) -> Result<Vec<websse::Subscription>, JsValue> {
     let shared = SseRequest::get(url)

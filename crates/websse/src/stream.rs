@@ -474,20 +474,31 @@ impl Stream for EventStream {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         // The hot path: the next message of the chunk being read, returned from here.
-        if let Some(message) = this.next_unread() {
-            if this.is_sentinel(&message) {
-                this.release();
-                return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed))));
+        match this.next_unread() {
+            Some(message) if !this.is_sentinel(&message) => {
+                Poll::Ready(Some(Ok(Item::Message(message))))
             }
-            return Poll::Ready(Some(Ok(Item::Message(message))));
+            Some(_sentinel) => {
+                this.release();
+                Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed))))
+            }
+            None => this.poll_next_slow(cx),
         }
-        let item = match std::task::ready!(this.poll_queue(cx, crate::queue::Queue::pop)) {
+    }
+}
+
+impl EventStream {
+    /// [`poll_next`](Stream::poll_next) past the hot path: the queue and the transport. Out of
+    /// line, so that the hot path does not set up what this needs.
+    #[inline(never)]
+    fn poll_next_slow(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Item, Error>>> {
+        let item = match std::task::ready!(self.poll_queue(cx, crate::queue::Queue::pop)) {
             Step::End => return Poll::Ready(None),
             Step::Closed => return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed)))),
             Step::Taken((item, rest)) => {
                 #[cfg(feature = "fetch")]
                 {
-                    this.unread = rest;
+                    self.unread = rest;
                 }
                 #[cfg(not(feature = "fetch"))]
                 drop(rest);
@@ -495,11 +506,11 @@ impl Stream for EventStream {
             }
         };
         match &item {
-            Ok(Item::Message(m)) if this.is_sentinel(m) => {
-                this.release();
+            Ok(Item::Message(m)) if self.is_sentinel(m) => {
+                self.release();
                 return Poll::Ready(Some(Ok(Item::State(ConnectionState::Closed))));
             }
-            Err(_) => this.release(),
+            Err(_) => self.release(),
             _ => {}
         }
         Poll::Ready(Some(item))

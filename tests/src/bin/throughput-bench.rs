@@ -3,7 +3,8 @@
 //! four subscribers, four through `next_batch`, and their bound: one stream whose every message
 //! is counted four times), the native `EventSource` used from JavaScript, eventsource-parser over
 //! fetch from JavaScript, the floor (loops that only read the body's chunks) and the ceiling (the
-//! wasm floor plus websse-core's parser, with no delivery layer), in one headless Chromium page
+//! wasm floor plus websse-core's parser, with no delivery layer), the floor of a stream of owned
+//! items (`next_batch` with a poll per message), in one headless Chromium page
 //! and one run; on two shapes: small events, and OpenAI-shaped JSON events that every reader
 //! parses. Every reader fetches with the same options (`cache: "no-store"`, `Accept`): a fetch
 //! the HTTP cache may store costs as much as reading the body.
@@ -43,7 +44,7 @@ use serde_json::{Value, json};
 use websse_e2e::{Result, base_url, bench_main, cdp, js, wait_for};
 
 /// The readers: the page's name for each, the table's, and whether it runs on the JSON shape.
-const READERS: [(&str, &str, bool); 14] = [
+const READERS: [(&str, &str, bool); 15] = [
     ("websse-fetch", "websse fetch, Item stream (wasm)", true),
     ("websse-batch", "websse fetch, next_batch (wasm)", true),
     ("websse-shared-1", "websse shared, 1 subscriber", true),
@@ -74,6 +75,11 @@ const READERS: [(&str, &str, bool); 14] = [
     ("floor-wasm", "floor: read chunks into wasm", true),
     ("parser-only", "ceiling: floor + parser, no delivery", true),
     ("split-only", "bound: floor + split at blank lines", true),
+    (
+        "items-floor",
+        "floor of owned items: batches, a poll each",
+        true,
+    ),
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -448,6 +454,9 @@ async fn bench_shape(
     goal("parser-only", "eventsource-parser", None);
     goal("websse-batch", "parser-only", None);
     goal("split-only", "eventsource-parser", None);
+    // What a stream of owned items costs at least: a poll per item over `next_batch`.
+    goal("items-floor", "eventsource-parser", None);
+    goal("websse-fetch", "items-floor", None);
     Ok(())
 }
 
