@@ -17,8 +17,9 @@ use chunk::{Chunk, Span};
 ///
 /// The messages that one read of a fetch body completed share one buffer, as `bytes::Bytes`
 /// slices share theirs: taking a message, or cloning it, copies no text, and the buffer is freed
-/// with the last message that holds it. To keep one message's text for long without the others',
-/// take it out with [`into_data`](Message::into_data).
+/// with the last message that holds it. To keep one message for long without the others'
+/// buffer, [`detached`](Message::detached) copies it out (or [`into_data`](Message::into_data)
+/// its text alone).
 #[derive(Clone)]
 pub struct Message {
     event: Event,
@@ -112,6 +113,17 @@ impl Message {
     #[cfg(feature = "json")]
     pub fn json<'a, T: serde::Deserialize<'a>>(&'a self) -> Result<T, crate::Error> {
         Ok(serde_json::from_str(self.data())?)
+    }
+
+    /// The same message holding its own text: a copy of it when it shares its chunk's buffer
+    /// (see [`Message`]), the message as it is otherwise. For a message kept long after the
+    /// others that arrived with it are gone, so that it does not keep their buffer alive.
+    pub fn detached(self) -> Message {
+        match self.event {
+            #[cfg(feature = "fetch")]
+            Event::InChunk(..) => MessageRef::from(&self).to_message(),
+            Event::Owned(_) => self,
+        }
     }
 
     /// The message as a borrowed websse-core event.
@@ -460,6 +472,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "fetch")]
     fn messages_of_a_chunk_share_its_text_and_stay_send_and_sync() {
         fn send_sync<T: Send + Sync>(_: &T) {}
         let mut chunk = Chunk::default();
@@ -484,10 +497,29 @@ mod tests {
         let other = in_chunk.clone();
         assert_eq!(other.data().as_ptr(), in_chunk.data().as_ptr(), "one text");
         assert_eq!(other.data().as_ptr(), first.data().as_ptr().wrapping_add(5));
+        // Detached: its own copy, and the chunk is held by one message fewer.
+        let held = Arc::strong_count(in_chunk.chunk().unwrap());
+        let kept = other.clone().detached();
+        assert_eq!(Arc::strong_count(in_chunk.chunk().unwrap()), held);
+        assert_eq!(kept, owned);
+        assert_ne!(kept.data().as_ptr(), in_chunk.data().as_ptr());
+        assert!(kept.chunk().is_none() && kept.clone().detached() == owned);
+        drop(kept);
         // Taken out of the buffer: a copy, whoever else holds it.
         assert_eq!(other.into_data(), "data");
         assert_eq!(in_chunk.into_data(), "data");
         assert_eq!(first.data(), "first");
+    }
+
+    #[cfg(feature = "fetch")]
+    impl Message {
+        /// The chunk whose buffer this message shares, if it does.
+        fn chunk(&self) -> Option<&Arc<Chunk>> {
+            match &self.event {
+                Event::InChunk(chunk, _) => Some(chunk),
+                Event::Owned(_) => None,
+            }
+        }
     }
 
     #[test]
