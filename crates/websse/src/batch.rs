@@ -194,17 +194,9 @@ mod tests {
     use super::*;
     use crate::Message;
 
-    fn chunk(messages: &[(&str, &str, &str)]) -> Chunk {
-        let mut chunk = Chunk::default();
-        for (t, d, id) in messages {
-            chunk.push(MessageRef::new(t, d, id));
-        }
-        chunk
-    }
-
     #[test]
     fn a_batch_lends_the_rest_of_a_chunk_and_truncates() {
-        let c = chunk(&[
+        let c = Chunk::of(&[
             ("message", "a", ""),
             ("message", "b", ""),
             ("message", "c", ""),

@@ -532,10 +532,7 @@ mod tests {
             ("message", "e", "7"),
             ("message", "é", "8"),
         ];
-        let mut chunk = Chunk::default();
-        for (t, d, id) in parts {
-            chunk.push(crate::MessageRef::new(t, d, id));
-        }
+        let chunk = Chunk::of(&parts);
         let want: Vec<_> = parts
             .iter()
             .map(|(t, d, id)| Item::Message(Message::new(*t, *d, *id)))

@@ -271,17 +271,21 @@ impl<'a> Iterator for Messages<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Message;
-
-    fn chunk(messages: &[(&str, &str, &str)]) -> Chunk {
+impl Chunk {
+    /// A chunk of these messages: `(type, data, id)` each.
+    pub(crate) fn of(messages: &[(&str, &str, &str)]) -> Chunk {
         let mut chunk = Chunk::default();
         for (t, d, id) in messages {
             chunk.push(MessageRef::new(t, d, id));
         }
         chunk
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Message;
 
     #[test]
     fn a_chunk_gives_back_each_message_whole() {
@@ -291,7 +295,7 @@ mod tests {
             ("message", "", "7"),
             ("a-much-longer-event-type-name", "é€😀", ""),
         ];
-        let c = chunk(&parts);
+        let c = Chunk::of(&parts);
         assert_eq!(c.len(), 4);
         for (i, (t, d, id)) in parts.iter().enumerate() {
             assert_eq!(c.get(i), Some(MessageRef::new(t, d, id)), "message {i}");
@@ -315,7 +319,7 @@ mod tests {
             ("message", "h", "8"),
             ("", "i", ""),
         ];
-        let c = chunk(&parts);
+        let c = Chunk::of(&parts);
         let want: Vec<_> = parts
             .iter()
             .map(|(t, d, id)| MessageRef::new(t, d, id))
