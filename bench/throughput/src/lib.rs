@@ -199,6 +199,14 @@ async fn read_items(
     Ok((counts, last.map(Message::into_data)))
 }
 
+/// A websse stream of the flood at `url` over fetch, with its `end` event.
+fn open_flood(url: String) -> Result<websse::EventStream, JsValue> {
+    SseRequest::get(url)
+        .events(["end"])
+        .open()
+        .map_err(js_err)
+}
+
 /// The floor of a stream of owned items over websse's fetch transport: `next_batch`, and each
 /// batch's messages as owned `Item`s (`into_messages`, no copy) through the simplest `Stream`
 /// there is (`futures::stream::iter`), read as [`read_items`] reads: one poll per item, with
@@ -210,10 +218,7 @@ async fn read_items(
 pub async fn run_items_floor(url: String, json: bool) -> Result<JsValue, JsValue> {
     let allocs_before = allocs();
     let started = now();
-    let mut stream = SseRequest::get(url)
-        .events(["end"])
-        .open()
-        .map_err(js_err)?;
+    let mut stream = open_flood(url)?;
     let mut counts = Counts::default();
     let mut last = None;
     'read: while let Some(batch) = stream.next_batch().await {
@@ -288,10 +293,7 @@ pub async fn run_websse_shared(
 pub async fn run_websse_fanout(url: String, readers: u32, json: bool) -> Result<JsValue, JsValue> {
     let allocs_before = allocs();
     let started = now();
-    let mut stream = SseRequest::get(url)
-        .events(["end"])
-        .open()
-        .map_err(js_err)?;
+    let mut stream = open_flood(url)?;
     let mut all: Vec<Counts> = (0..readers.max(1)).map(|_| Counts::default()).collect();
     let mut last = None;
     'read: while let Some(item) = stream.next().await {
@@ -672,10 +674,7 @@ struct DeltaRef<'a> {
 pub async fn run_websse_batch(url: String, json: bool) -> Result<JsValue, JsValue> {
     let allocs_before = allocs();
     let started = now();
-    let mut stream = SseRequest::get(url)
-        .events(["end"])
-        .open()
-        .map_err(js_err)?;
+    let mut stream = open_flood(url)?;
     let mut counts = Counts::default();
     let mut last = String::new();
     while let Some(batch) = stream.next_batch().await {
