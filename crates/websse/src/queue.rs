@@ -262,17 +262,14 @@ impl Queue {
     /// measurable speed.
     #[inline(never)]
     pub(crate) fn pop(&mut self) -> Option<(Result<Item, Error>, Option<Unread>)> {
-        #[cfg(feature = "fetch")]
-        if let Some(Some(Slot::Chunk(_))) = self.items.get(self.head)
-            && let Some(Slot::Chunk(mut rest)) = self.take_head()
-            && let Some(message) = rest.next_message()
-        {
-            return Some((Ok(Item::Message(message)), Some(rest)));
-        }
         match self.take_head()? {
             Slot::Item(item) => Some((item, None)),
+            // Never empty: an empty chunk is not queued.
             #[cfg(feature = "fetch")]
-            Slot::Chunk(..) => None,
+            Slot::Chunk(mut rest) => {
+                let message = rest.next_message()?;
+                Some((Ok(Item::Message(message)), Some(rest)))
+            }
         }
     }
 
