@@ -487,10 +487,7 @@ mod tests {
     #[test]
     #[cfg(feature = "fetch")]
     fn chunks_pop_one_message_at_a_time_or_whole() {
-        let mut chunk = Chunk::default();
-        for d in ["a", "b", "c"] {
-            chunk.push(crate::MessageRef::new("message", d, ""));
-        }
+        let chunk = Chunk::of_data(&["a", "b", "c"], "");
         let mut q = Queue::default();
         q.push_state(ConnectionState::Open);
         q.push_chunk(chunk.clone());

@@ -686,11 +686,7 @@ mod tests {
     fn chunks(chunks: &[&[&str]], done_on_data: Option<&str>) -> EventStream {
         let queue = QueueRef::default();
         for data in chunks {
-            let mut chunk = Chunk::default();
-            for d in *data {
-                chunk.push(crate::MessageRef::new("message", d, "7"));
-            }
-            crate::queue::edit(&queue).push_chunk(chunk);
+            crate::queue::edit(&queue).push_chunk(Chunk::of_data(data, "7"));
         }
         crate::queue::edit(&queue).push_state(ConnectionState::Closed);
         EventStream::with_transport(queue, None, Arc::default(), done_on_data.map(str::to_owned))

@@ -280,6 +280,15 @@ impl Chunk {
         }
         chunk
     }
+
+    /// A chunk of unnamed messages with these data, all with the last event id `id`.
+    pub(crate) fn of_data(data: &[&str], id: &str) -> Chunk {
+        let mut chunk = Chunk::default();
+        for d in data {
+            chunk.push(MessageRef::new("message", d, id));
+        }
+        chunk
+    }
 }
 
 #[cfg(test)]

@@ -215,11 +215,7 @@ mod tests {
 
     /// The messages as a chunk to share.
     fn chunk(data: &[&str]) -> Arc<Chunk> {
-        let mut chunk = Chunk::default();
-        for d in data {
-            chunk.push(MessageRef::new("message", d, ""));
-        }
-        Arc::new(chunk)
+        Arc::new(Chunk::of_data(data, ""))
     }
 
     fn total(chunk: &Chunk, from: usize, to: usize) -> usize {

@@ -459,10 +459,7 @@ mod tests {
     }
 
     fn deliver(stream: &SharedStream, data: &[&str]) {
-        let mut chunk = crate::message::chunk::Chunk::default();
-        for d in data {
-            chunk.push(crate::MessageRef::new("message", d, ""));
-        }
+        let chunk = crate::message::chunk::Chunk::of_data(data, "");
         stream
             .hub
             .borrow_mut()
