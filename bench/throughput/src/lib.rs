@@ -201,10 +201,7 @@ async fn read_items(
 
 /// A websse stream of the flood at `url` over fetch, with its `end` event.
 fn open_flood(url: String) -> Result<websse::EventStream, JsValue> {
-    SseRequest::get(url)
-        .events(["end"])
-        .open()
-        .map_err(js_err)
+    SseRequest::get(url).events(["end"]).open().map_err(js_err)
 }
 
 /// The floor of a stream of owned items over websse's fetch transport: `next_batch`, and each
