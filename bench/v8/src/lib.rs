@@ -115,7 +115,12 @@ pub extern "C" fn feed_record(len: usize) {
             ..
         } = b;
         for event in parser.feed(&input[..len]).flatten() {
-            record(output, event.event_type(), event.last_event_id(), event.data());
+            record(
+                output,
+                event.event_type(),
+                event.last_event_id(),
+                event.data(),
+            );
         }
     })
 }
@@ -140,7 +145,12 @@ pub extern "C" fn feed_record_borrowed(len: usize) {
         } = b;
         parser.feed_with(&input[..len], |item| {
             if let Ok(event) = item {
-                record(output, event.event_type(), event.last_event_id(), event.data());
+                record(
+                    output,
+                    event.event_type(),
+                    event.last_event_id(),
+                    event.data(),
+                );
             }
         });
     })

@@ -21,7 +21,8 @@ pub fn render(markdown: &str) -> u32 {
         broken += 1;
         None
     };
-    let mut iter = Parser::new_with_broken_link_callback(markdown, opts, Some(callback)).into_offset_iter();
+    let mut iter =
+        Parser::new_with_broken_link_callback(markdown, opts, Some(callback)).into_offset_iter();
     let mut count = 0;
     for (event, range) in iter.by_ref() {
         if let Event::Text(t) | Event::Code(t) = event {
