@@ -46,6 +46,14 @@ use proc::{Cmd, Server};
 /// Result type of the xtask: errors are messages for a person at a terminal.
 type Result<T = (), E = String> = std::result::Result<T, E>;
 
+/// The benches that are workspaces of their own (each with its own lockfile, built as an app is).
+const BENCH_WORKSPACES: [&str; 4] = [
+    "bench/markdown-ui",
+    "bench/size",
+    "bench/throughput",
+    "bench/v8",
+];
+
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
@@ -399,7 +407,17 @@ fn test_steps(browsers: &[engines::Engine]) -> Vec<Step> {
                 Cmd::new("cargo")
                     .args(["fmt", "--all", "--check"])
                     .envs(ctx.tools.child_env())
-                    .run("cargo fmt --all --check")
+                    .run("cargo fmt --all --check")?;
+                // The benches' workspaces of their own, which `--all` does not see (the examples
+                // are checked when they are built).
+                for bench in BENCH_WORKSPACES {
+                    Cmd::new("cargo")
+                        .args(["fmt", "--all", "--check", "--manifest-path"])
+                        .arg(ctx.root.join(bench).join("Cargo.toml"))
+                        .envs(ctx.tools.child_env())
+                        .run(&format!("cargo fmt --all --check ({bench})"))?;
+                }
+                Ok(())
             }),
         },
         Step {
