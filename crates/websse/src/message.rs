@@ -81,7 +81,7 @@ impl Message {
         match &self.event {
             Event::Owned(event) => event.event_type(),
             #[cfg(feature = "fetch")]
-            Event::InChunk(chunk, span) => chunk.names_of(span.entered()).0,
+            Event::InChunk(chunk, span) => chunk.type_of(span.entered()),
         }
     }
 
@@ -99,7 +99,7 @@ impl Message {
         match &self.event {
             Event::Owned(event) => event.last_event_id(),
             #[cfg(feature = "fetch")]
-            Event::InChunk(chunk, span) => chunk.names_of(span.entered()).1,
+            Event::InChunk(chunk, span) => chunk.id_of(span.entered()),
         }
     }
 

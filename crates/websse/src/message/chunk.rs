@@ -129,14 +129,28 @@ impl Chunk {
     /// The type and the id of the messages after `entered` runs began (none: `message` and no
     /// id, as for a chunk that has no runs).
     pub(crate) fn names_of(&self, entered: usize) -> (&str, &str) {
-        let part = |from: usize, to: usize| self.names.get(from..to).unwrap_or_default();
-        let run = entered.checked_sub(1).and_then(|r| self.runs.get(r));
-        run.map_or(("message", ""), |run| {
-            (
-                part(run.start, run.type_end),
-                part(run.type_end, run.id_end),
-            )
+        (self.type_of(entered), self.id_of(entered))
+    }
+
+    /// The type alone: what a consumer asks of nearly every message, so it is not made to
+    /// slice the id too.
+    #[inline]
+    pub(crate) fn type_of(&self, entered: usize) -> &str {
+        self.entered_run(entered).map_or("message", |run| {
+            self.names.get(run.start..run.type_end).unwrap_or_default()
         })
+    }
+
+    #[inline]
+    pub(crate) fn id_of(&self, entered: usize) -> &str {
+        self.entered_run(entered).map_or("", |run| {
+            self.names.get(run.type_end..run.id_end).unwrap_or_default()
+        })
+    }
+
+    #[inline]
+    fn entered_run(&self, entered: usize) -> Option<&Run> {
+        entered.checked_sub(1).and_then(|r| self.runs.get(r))
     }
 
     /// The text of `span`.
