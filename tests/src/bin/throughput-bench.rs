@@ -15,7 +15,9 @@
 //! `--json-events N --json-size B` (the JSON shape; `--json-events 0` leaves it out), `--profile`
 //! (a CPU profile of one websse fetch run per shape, CDP `Profiler`: the top frames by self time;
 //! `WEBSSE_BENCH_PROFILE=reader,reader` profiles those readers instead).
-//! `WEBSSE_BENCH_READERS=reader,reader` runs only those readers and the ratios' bases.
+//! `WEBSSE_BENCH_READERS=reader,reader` runs only those readers and the ratios' bases;
+//! `WEBSSE_BENCH_PAGE=speed/` opens the page at that path under the server's root (another build
+//! of it).
 //!
 //! Every reader gets the same stream, `GET /test/flood?events=N&size=B`: N events of B data bytes
 //! at full speed, then `event: end`. A run is timed in the page from the request to the `end`
@@ -460,6 +462,12 @@ async fn bench_shape(
     Ok(())
 }
 
+/// The page: the server's root, or `WEBSSE_BENCH_PAGE` under it.
+fn page_url() -> String {
+    let page = std::env::var("WEBSSE_BENCH_PAGE").unwrap_or_default();
+    format!("{}/{}", base_url(), page.trim_start_matches('/'))
+}
+
 async fn bench(client: Client, params: Params) -> Result {
     let c = &client;
     c.update_timeouts(TimeoutConfiguration::new(
@@ -468,7 +476,7 @@ async fn bench(client: Client, params: Params) -> Result {
         None,
     ))
     .await?;
-    c.goto(&format!("{}/", base_url())).await?;
+    c.goto(&page_url()).await?;
     cdp::execute(c, "Performance.enable", json!({})).await?;
     let state = wait_for(Duration::from_secs(20), "the page to load", || async move {
         let state = js(
@@ -550,6 +558,6 @@ fn main() {
             std::process::exit(2);
         }
     };
-    println!("    page: {}/", base_url());
+    println!("    page: {}", page_url());
     bench_main("throughput-bench", |client| bench(client, params));
 }

@@ -5,13 +5,17 @@
 //! (loops that only read the body's chunks) and the ceiling (the wasm floor plus websse-core's
 //! parser, nothing delivered), in one headless Chromium page and one run, reading
 //! small events, then OpenAI-shaped JSON events, at full speed from websse-server's
-//! `/test/flood`; with a CPU profile of one websse fetch run per shape first.
+//! `/test/flood`; with a CPU profile of one websse fetch run per shape first. Then websse's
+//! readers again, with their bases and bounds, on a speed-first build of the same page.
 //!
 //! The page is `bench/throughput/`: a wasm-bindgen crate (its own workspace and `Cargo.lock`, like
 //! the examples) for websse's two transports, and `bench.js` for the two JavaScript readers.
 //! Built like an app ships: `cargo build --release` with the root workspace's release profile
 //! (checked to be the same here), then `wasm-bindgen --target web` into
-//! `target/throughput/site/pkg/`. eventsource-parser comes from `npm ci` against
+//! `target/throughput/site/pkg/`. The speed-first build (its `speed` profile: `opt-level = 3`
+//! everywhere, as cargo's default release profile has it) goes into `target/throughput/site/speed/`:
+//! an app's own crate holds the code generic over its types (its async loop, its serde
+//! deserializers), which is built at the app's level, not websse's. eventsource-parser comes from `npm ci` against
 //! `bench/throughput/package-lock.json`, run in `target/throughput/npm/` so the source tree
 //! stays clean, and is served as static ES modules. The driver,
 //! `tests/src/bin/throughput-bench.rs`, runs the readers interleaved and prints the table.
@@ -30,6 +34,10 @@ const ROUNDS: u64 = 10;
 const JSON_EVENTS: u64 = 100_000;
 const JSON_SIZE: u64 = 200;
 
+/// websse's readers, and what their ratios are taken over or bounded by, for the speed-first pass.
+const SPEED_READERS: &str = "websse-fetch,websse-batch,websse-eventsource,eventsource-floor,\
+                             items-floor,parser-only,split-only";
+
 pub fn run(root: &Path) -> Result {
     println!(
         "\n==> browser throughput: {EVENTS} events of {SIZE} data bytes per run, {ROUNDS} \
@@ -39,26 +47,38 @@ pub fn run(root: &Path) -> Result {
     let site = build(root, &tools)?;
     let bin = crate::build_server(root, &tools)?;
     let server = Server::start_test(tools.child_env(), &bin, Some(&site))?;
-    Cmd::new("cargo")
-        .args([
-            "run",
-            "--quiet",
-            "-p",
-            "websse-e2e",
-            "--bin",
-            "throughput-bench",
-        ])
-        .args(["--", "--events", &EVENTS.to_string()])
-        .args(["--size", &SIZE.to_string(), "--rounds", &ROUNDS.to_string()])
-        .args(["--json-events", &JSON_EVENTS.to_string()])
-        .args(["--json-size", &JSON_SIZE.to_string(), "--profile"])
-        .envs(tools.child_env())
-        .env("WEBSSE_E2E_URL", server.url())
-        .env("WEBSSE_E2E_BROWSER", "chromium")
-        .run("throughput-bench")
+    let driver = |page: &str, readers: &str, profile: bool| {
+        Cmd::new("cargo")
+            .args([
+                "run",
+                "--quiet",
+                "-p",
+                "websse-e2e",
+                "--bin",
+                "throughput-bench",
+            ])
+            .args(["--", "--events", &EVENTS.to_string()])
+            .args(["--size", &SIZE.to_string(), "--rounds", &ROUNDS.to_string()])
+            .args(["--json-events", &JSON_EVENTS.to_string()])
+            .args(["--json-size", &JSON_SIZE.to_string()])
+            .args(if profile { &["--profile"][..] } else { &[] })
+            .envs(tools.child_env())
+            .env("WEBSSE_E2E_URL", server.url())
+            .env("WEBSSE_E2E_BROWSER", "chromium")
+            .env("WEBSSE_BENCH_PAGE", page)
+            .env("WEBSSE_BENCH_READERS", readers)
+            .run("throughput-bench")
+    };
+    driver("", "", true)?;
+    println!(
+        "\n==> the same page built speed-first (opt-level 3 everywhere, the app's crate included): \
+         websse's readers, their bases and bounds"
+    );
+    driver("speed/", SPEED_READERS, false)
 }
 
-/// Builds the page into `target/throughput/site/` and returns that directory.
+/// Builds the page into `target/throughput/site/` (the app's release profile) and
+/// `target/throughput/site/speed/` (the bench's `speed` profile); returns the first.
 fn build(root: &Path, tools: &tools::Tools) -> Result<PathBuf> {
     let dir = root.join("bench/throughput");
     let target = crate::target_dir(root).join("throughput");
@@ -71,12 +91,6 @@ fn build(root: &Path, tools: &tools::Tools) -> Result<PathBuf> {
         .current_dir(&dir)
         .envs(tools.child_env())
         .run("cargo fmt --check (bench/throughput)")?;
-    Cmd::new("cargo")
-        .args(["build", "--release", "--target", "wasm32-unknown-unknown"])
-        .current_dir(&dir)
-        .envs(tools.child_env())
-        .env("CARGO_TARGET_DIR", &target)
-        .run("cargo build --release (bench/throughput)")?;
     let wanted = tools::wasm_bindgen_version(root)?;
     let locked = tools::wasm_bindgen_version(&dir)?;
     if locked != wanted {
@@ -89,26 +103,45 @@ fn build(root: &Path, tools: &tools::Tools) -> Result<PathBuf> {
         std::fs::remove_dir_all(&site)
             .map_err(|e| format!("cannot clear {}: {e}", site.display()))?;
     }
-    Cmd::new(tools.wasm_bindgen())
-        .args(["--target", "web", "--no-typescript", "--out-name"])
-        .args(["throughput", "--out-dir"])
-        .arg(site.join("pkg"))
-        .arg(target.join("wasm32-unknown-unknown/release/websse_throughput_bench.wasm"))
-        .envs(tools.child_env())
-        .run("wasm-bindgen (bench/throughput)")?;
-    for file in ["index.html", "bench.js"] {
-        copy(&dir.join(file), &site.join(file))?;
-    }
     let parser = crate::tools::npm_ci(&dir, &target.join("npm"))?
         .join("node_modules/eventsource-parser/dist");
-    let out = site.join("eventsource-parser");
-    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    let entries =
-        std::fs::read_dir(&parser).map_err(|e| format!("cannot read {}: {e}", parser.display()))?;
-    for entry in entries.filter_map(|e| e.ok()) {
-        let name = entry.file_name();
-        if name.to_string_lossy().ends_with(".js") {
-            copy(&entry.path(), &out.join(name))?;
+    for (profile, out) in [("release", site.clone()), ("speed", site.join("speed"))] {
+        Cmd::new("cargo")
+            .args([
+                "build",
+                "--profile",
+                profile,
+                "--target",
+                "wasm32-unknown-unknown",
+            ])
+            .current_dir(&dir)
+            .envs(tools.child_env())
+            .env("CARGO_TARGET_DIR", &target)
+            .run(&format!(
+                "cargo build --profile {profile} (bench/throughput)"
+            ))?;
+        Cmd::new(tools.wasm_bindgen())
+            .args(["--target", "web", "--no-typescript", "--out-name"])
+            .args(["throughput", "--out-dir"])
+            .arg(out.join("pkg"))
+            .arg(target.join(format!(
+                "wasm32-unknown-unknown/{profile}/websse_throughput_bench.wasm"
+            )))
+            .envs(tools.child_env())
+            .run("wasm-bindgen (bench/throughput)")?;
+        for file in ["index.html", "bench.js"] {
+            copy(&dir.join(file), &out.join(file))?;
+        }
+        let modules = out.join("eventsource-parser");
+        std::fs::create_dir_all(&modules)
+            .map_err(|e| format!("cannot create {}: {e}", modules.display()))?;
+        let entries = std::fs::read_dir(&parser)
+            .map_err(|e| format!("cannot read {}: {e}", parser.display()))?;
+        for entry in entries.filter_map(|e| e.ok()) {
+            let name = entry.file_name();
+            if name.to_string_lossy().ends_with(".js") {
+                copy(&entry.path(), &modules.join(name))?;
+            }
         }
     }
     Ok(site)
