@@ -12,12 +12,12 @@
 //! the examples) for websse's two transports, and `bench.js` for the two JavaScript readers.
 //! Built like an app ships: `cargo build --release` with the root workspace's release profile
 //! (checked to be the same here), then `wasm-bindgen --target web` into
-//! `target/throughput/site/pkg/`. The speed-first build (its `speed` profile: `opt-level = 3`
-//! everywhere, as cargo's default release profile has it) goes into `target/throughput/site/speed/`:
-//! an app's own crate holds the code generic over its types (its async loop, its serde
-//! deserializers), which is built at the app's level, not websse's. eventsource-parser comes from `npm ci` against
-//! `bench/throughput/package-lock.json`, run in `target/throughput/npm/` so the source tree
-//! stays clean, and is served as static ES modules. The driver,
+//! `target/throughput/site/pkg/`. The speed-first build (the bench's `speed` profile:
+//! `opt-level = 3` everywhere, as cargo's default release profile has it) goes into
+//! `target/throughput/site/speed/`: an app's own crate holds the code generic over its types (its
+//! async loop, its serde deserializers), which is built at the app's level, not websse's.
+//! eventsource-parser comes from `npm ci` against `bench/throughput/package-lock.json`, run in
+//! `target/throughput/npm/` so the source tree stays clean, and is served as static ES modules. The driver,
 //! `tests/src/bin/throughput-bench.rs`, runs the readers interleaved and prints the table.
 
 use std::path::{Path, PathBuf};
