@@ -192,6 +192,8 @@ impl Chunk {
         Some(span)
     }
 
+    /// Message `i` (a search of the runs: code that walks a chunk uses [`iter`](Chunk::iter)).
+    #[cfg(test)]
     pub(crate) fn get(&self, i: usize) -> Option<MessageRef<'_>> {
         let span = self.step(&mut self.cursor(i))?;
         let (event_type, id) = self.names_of(span.entered);

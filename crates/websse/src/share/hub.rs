@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::Waker;
 
 use super::dedupe::{From, Seen};
-use super::inbox::{Inbox, run_cost};
+use super::inbox::{Inbox, cost, run_cost};
 use crate::message::chunk::Chunk;
 use crate::{ConnectionState, Error, Item, MessageRef, Role, Sharing, SseRequest};
 
@@ -289,14 +289,13 @@ impl Hub {
         // In a tab of its own there is no handover, and nothing to look for.
         let mut kept: Option<Chunk> = None;
         let handovers = if self.request.across_tabs { to } else { from };
-        for i in from..handovers {
-            let Some(message) = chunk.get(i) else { break };
+        for (i, message) in (from..).zip(chunk.iter(from, handovers)) {
             let new = self.seen.admit(message);
             match &mut kept {
                 None if new => {}
                 None => {
                     let mut fresh = Chunk::default();
-                    for earlier in (from..i).filter_map(|j| chunk.get(j)) {
+                    for earlier in chunk.iter(from, i) {
                         fresh.push(earlier);
                     }
                     kept = Some(fresh);
@@ -347,8 +346,8 @@ impl Hub {
         let mut total = run_cost(&chunk, from, to);
         if total > room {
             (end, total) = (from, 0);
-            while end < to {
-                let one = run_cost(&chunk, end, end + 1);
+            for message in chunk.iter(from, to) {
+                let one = cost(message);
                 if end > from && total + one > room {
                     break;
                 }
@@ -590,6 +589,24 @@ mod tests {
         hub.deliver_chunk(chunk(&[("0123456789", ""); 5]), 0, 5, false);
         assert!(!hub.has_pending());
         assert_eq!(drain(&mut hub, 0).len(), 4, "three, and a notice");
+    }
+
+    #[test]
+    fn messages_larger_than_the_bound_still_go_at_the_pace_of_the_fastest() {
+        // Each message alone is over the bound: every part of the pending chunk carries one.
+        let mut hub = hub_with(1, 8);
+        hub.deliver_chunk(chunk(&[("0123456789", ""); 3]), 0, 3, true);
+        let mut read = drain(&mut hub, 0);
+        for _ in 0..3 {
+            if !hub.has_pending() {
+                break;
+            }
+            hub.deliver_pending();
+            read.extend(drain(&mut hub, 0));
+        }
+        assert!(!hub.has_pending(), "stuck with messages pending: {read:?}");
+        assert_eq!(read.len(), 3, "{read:?}");
+        assert!(read.iter().all(|i| matches!(i, Item::Message(_))));
     }
 
     #[test]

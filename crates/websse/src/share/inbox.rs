@@ -31,7 +31,7 @@ enum Entry {
 
 /// What one queued message counts for against the bound: the same measure as an
 /// [`EventStream`](crate::EventStream)'s queue (its data, its id, and the message itself).
-fn cost(message: MessageRef<'_>) -> usize {
+pub(crate) fn cost(message: MessageRef<'_>) -> usize {
     message.data().len() + message.last_event_id().len() + std::mem::size_of::<Message>()
 }
 
@@ -98,8 +98,8 @@ impl Inbox {
         }
         // Some do not fit: message by message, keeping the runs that do.
         let mut run = None;
-        for i in from..to {
-            let cost = chunk.get(i).map_or(0, cost);
+        for (i, message) in (from..).zip(chunk.iter(from, to)) {
+            let cost = cost(message);
             if self.over(cost) {
                 if let Some(start) = run.take() {
                     self.push(Entry::Run(Unread::new(chunk, start, i)));
@@ -219,7 +219,7 @@ mod tests {
     }
 
     fn total(chunk: &Chunk, from: usize, to: usize) -> usize {
-        (from..to).filter_map(|i| chunk.get(i)).map(cost).sum()
+        chunk.iter(from, to).map(cost).sum()
     }
 
     fn drain(inbox: &mut Inbox) -> Vec<Item> {

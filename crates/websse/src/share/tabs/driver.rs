@@ -392,11 +392,8 @@ impl Driver {
                 Poll::Ready(Some(Ok(batch))) => match batch.into_parts() {
                     Ok((chunk, from, to)) => {
                         if let Some(member) = &self.member {
-                            for message in (from..to).filter_map(|i| chunk.get(i)) {
-                                let item = Ok(Item::Message(message.to_message()));
-                                if let Some(fields) = Wire::item_fields(leader, &item) {
-                                    member.post_fields(&fields);
-                                }
+                            for message in chunk.iter(from, to) {
+                                member.post_fields(&Wire::message_fields(leader, message));
                             }
                         }
                         hub.borrow_mut()

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::{ConnectionState, Disconnect, Error, Item, Message, Skipped};
+use crate::{ConnectionState, Disconnect, Error, Item, Message, MessageRef, Skipped};
 
 /// The first field of every message.
 pub(crate) const TAG: &str = "websse";
@@ -84,9 +84,17 @@ impl Wire {
 
     /// The fields of `Wire::Item` without moving the item into one.
     pub(crate) fn item_fields(leader: &str, item: &Result<Item, Error>) -> Option<Vec<Field>> {
-        let mut fields = vec![s(TAG), Field::Num(f64::from(VERSION)), s("item"), s(leader)];
+        let mut fields = item_header(leader);
         encode_item(item, &mut fields)?;
         Some(fields)
+    }
+
+    /// The fields of `Wire::Item` for a message lent out of a chunk, without making an owned
+    /// message of it first.
+    pub(crate) fn message_fields(leader: &str, message: MessageRef<'_>) -> Vec<Field> {
+        let mut fields = item_header(leader);
+        encode_message(message, &mut fields);
+        fields
     }
 
     /// A message from its fields: `None` for another protocol version, an unknown kind, or any
@@ -151,11 +159,17 @@ impl Reader<'_> {
     }
 }
 
+fn item_header(leader: &str) -> Vec<Field> {
+    vec![s(TAG), Field::Num(f64::from(VERSION)), s("item"), s(leader)]
+}
+
+fn encode_message(m: MessageRef<'_>, fields: &mut Vec<Field>) {
+    fields.extend([s("m"), s(m.event_type()), s(m.data()), s(m.last_event_id())]);
+}
+
 fn encode_item(item: &Result<Item, Error>, fields: &mut Vec<Field>) -> Option<()> {
     match item {
-        Ok(Item::Message(m)) => {
-            fields.extend([s("m"), s(m.event_type()), s(m.data()), s(m.last_event_id())])
-        }
+        Ok(Item::Message(m)) => encode_message(MessageRef::from(m), fields),
         Ok(Item::State(state)) => {
             fields.extend([s("s"), s(state.as_str())]);
             if let ConnectionState::Reconnecting {
